@@ -1,0 +1,70 @@
+#!/bin/sh
+# deps.sh - install every Debian package that building, testing and the demo need.
+#
+# Non-interactive and idempotent: packages already installed are skipped, and once
+# everything is present it touches no network. Never calls sudo: run it as root, or
+# it tells you what to install. Installing nsd, unbound or postfix on Debian would
+# start a system service on port 53 or 25; we forbid that for the packages this run
+# installs (policy-rc.d while installing, then disable them where systemd runs), so
+# nothing stands in the way of the test servers on loopback.
+set -eu
+
+PKGS="build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
+libssl-dev libunbound-dev libevent-dev libsqlite3-dev openssl ca-certificates \
+nsd ldnsutils unbound-host dns-root-data postfix python3 jq iproute2 procps"
+
+# Services that packages in PKGS start on install and that would take port 53 or 25.
+SERVICES="nsd postfix unbound"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	echo "deps: all $(echo $PKGS | wc -w) packages present"
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages:$missing" >&2
+	echo "deps: run 'make deps' as root, or install them with apt-get" >&2
+	exit 1
+fi
+
+echo "deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+# Postfix must not set itself up as the system MTA.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+
+# Forbid service starts during the install (invoke-rc.d and deb-systemd-invoke honour it).
+prc=/usr/sbin/policy-rc.d
+created_prc=0
+if [ ! -e "$prc" ]; then
+	printf '#!/bin/sh\nexit 101\n' > "$prc"
+	chmod 755 "$prc"
+	created_prc=1
+fi
+cleanup() { [ "$created_prc" = 1 ] && rm -f "$prc"; return 0; }
+trap cleanup EXIT INT TERM
+
+# Refresh package lists only when they are missing or older than a day.
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then
+	apt-get update -qq
+fi
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends \
+	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing
+
+# Where systemd runs, keep the services of the packages we just installed from
+# starting now or at boot. Without an init system there is nothing to do.
+if [ -d /run/systemd/system ]; then
+	for s in $SERVICES; do
+		case " $missing " in *" $s "*) ;; *) continue ;; esac
+		systemctl disable --now "$s" >/dev/null 2>&1 || true
+		systemctl mask "$s" >/dev/null 2>&1 || true
+	done
+fi
+echo "deps: done"

@@ -1,0 +1,76 @@
+/*
+ * cli.h - the danemx command: shared option handling and the command table.
+ *
+ * Each command lives in src/cli/cmd_<name>.c as
+ *	int cmd_<name>(struct cli *, int argc, char **argv);
+ * and returns the process exit status. argv[0] is the command name.
+ * Options common to all commands (-R, --json, --timeout, ...) are
+ * accepted before and after the command name: parse them by putting
+ * CLI_COMMON_LONGOPTS in the command's option table and passing unknown
+ * option characters to cli_common_opt().
+ */
+#ifndef DANEMX_CLI_H
+#define DANEMX_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+#include <sysexits.h>
+
+#include "danemx.h"
+
+struct event_base;
+
+struct cli {
+	const char	*resolver_config;	/* -R FILE */
+	const char	*forwarder;		/* --forwarder IP[@PORT] */
+	const char	*trust_anchor;		/* --trust-anchor FILE */
+	int		 json;			/* --json */
+	unsigned	 timeout_ms;		/* --timeout SECONDS */
+	int		 verbose;		/* -v */
+};
+
+enum {
+	CLI_OPT_JSON = 0x100,
+	CLI_OPT_TIMEOUT,
+	CLI_OPT_FORWARDER,
+	CLI_OPT_TA,
+	CLI_OPT_FIRST_COMMAND_OPT = 0x200	/* commands number from here */
+};
+
+#define CLI_COMMON_SHORTOPTS	"R:vh"
+#define CLI_COMMON_LONGOPTS						\
+	{ "resolver-config", required_argument, NULL, 'R' },		\
+	{ "json", no_argument, NULL, CLI_OPT_JSON },			\
+	{ "timeout", required_argument, NULL, CLI_OPT_TIMEOUT },	\
+	{ "forwarder", required_argument, NULL, CLI_OPT_FORWARDER },	\
+	{ "trust-anchor", required_argument, NULL, CLI_OPT_TA },	\
+	{ "verbose", no_argument, NULL, 'v' },				\
+	{ "help", no_argument, NULL, 'h' }
+
+/* Text for --help pages: the common options, one per line. */
+#define CLI_COMMON_HELP							\
+"Common options (before or after the command name):\n"			\
+"  -R, --resolver-config FILE  unbound.conf(5) file with trust anchors,\n" \
+"                              stub zones or forwarders; overrides the\n" \
+"                              default root trust anchor\n"		\
+"      --trust-anchor FILE     root trust anchor (default\n"		\
+"                              /usr/share/dns/root.key, else built in)\n" \
+"      --forwarder IP[@PORT]   send queries to this resolver; answers are\n" \
+"                              still validated here, its AD bit is ignored\n" \
+"      --timeout SECONDS       per DNS lookup (default 30)\n"		\
+"      --json                  machine-readable output on stdout\n"	\
+"  -v, --verbose               debug logging on stderr\n"		\
+"  -h, --help                  this help\n"
+
+/* main.c */
+int	 cli_common_opt(struct cli *, int ch, const char *arg);
+struct dmx_resolver *cli_resolver(struct cli *, struct event_base *);
+int	 cli_usage_error(const char *cmd, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* The commands. */
+int	 cmd_dns(struct cli *, int, char **);
+int	 cmd_verify(struct cli *, int, char **);
+int	 cmd_tlsa(struct cli *, int, char **);
+
+#endif /* DANEMX_CLI_H */

@@ -1,0 +1,33 @@
+/*
+ * dns.h - internals of the DNS room: the wire parser behind the
+ * resolver, exposed for unit tests and fuzzing.
+ *
+ * The parsers read untrusted bytes and check every bound: a malformed
+ * message is an error with a reason (a static string), never a crash
+ * or a silently empty answer. Records they produce are owned by the
+ * dmx_dns_result they are stored in (free with dmx_dns_result_free()).
+ */
+#ifndef DANEMX_DNS_H
+#define DANEMX_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "danemx.h"
+
+#define DNS_HDR_LEN		12
+#define DNS_MAX_RRS		1024	/* answer records we accept */
+#define DNS_MAX_CNAME_CHAIN	16	/* links we follow */
+
+/* dns_wire.c */
+int	 dns_name_read(const unsigned char *msg, size_t msglen, size_t *off,
+	    char *out, size_t outlen, const char **err);
+int	 dns_rdata_parse(const unsigned char *msg, size_t msglen, size_t off,
+	    size_t rdlen, uint16_t type, struct dmx_dns_rr *rr,
+	    const char **err);
+int	 dns_msg_parse(const unsigned char *msg, size_t msglen,
+	    struct dmx_dns_result *res, const char **err);
+int	 dns_name_equal(const char *, const char *);
+void	 dns_rr_clear(struct dmx_dns_rr *);
+
+#endif /* DANEMX_DNS_H */

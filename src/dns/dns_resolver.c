@@ -1,0 +1,475 @@
+/*
+ * dns_resolver.c - DNSSEC-validating lookups on a libevent loop.
+ *
+ * One libunbound context per resolver validates in-process, with our
+ * own trust anchor: an AD bit from any upstream is never trusted. The
+ * context resolves in a thread; its ub_fd() is watched by the caller's
+ * event_base and ub_process() delivers answers. Each lookup has a
+ * timer; on expiry the lookup is cancelled and reported as a timeout.
+ *
+ * Ownership: the resolver owns its pending queries. A query's result
+ * is handed to the callback, which owns it (dmx_dns_result_free()).
+ * Callbacks may start or cancel lookups but must not free the resolver.
+ */
+#include <sys/queue.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <unbound.h>
+
+#include "dns/dns.h"
+#include "log/log.h"
+#include "util/util.h"
+
+#define DEFAULT_TIMEOUT_MS	30000
+#define DEBIAN_ROOT_KEY		"/usr/share/dns/root.key"
+
+/*
+ * The root zone KSKs (KSK-2017 and KSK-2024), used when no anchor file
+ * is installed. Same data as IANA's root-anchors.xml.
+ */
+static const char *builtin_root_ds[] = {
+	". IN DS 20326 8 2 "
+	    "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D",
+	". IN DS 38696 8 2 "
+	    "683D2D0ACB8C9B712A1948B27F741219298D0A450D612C483AF444A4C0FB2B16",
+};
+
+struct dns_query {
+	TAILQ_ENTRY(dns_query) entry;
+	struct dmx_resolver	*r;
+	uint64_t		 id;
+	int			 async_id;
+	char			*name;
+	uint16_t		 type;
+	dmx_dns_cb		 cb;
+	void			*arg;
+	struct event		*timer;
+};
+
+struct dmx_resolver {
+	struct event_base	*base;
+	struct ub_ctx		*ctx;
+	struct event		*ev;
+	unsigned		 timeout_ms;
+	uint64_t		 next_id;
+	TAILQ_HEAD(, dns_query)	 queries;
+	FILE			*devnull;
+	char			 anchor[512];
+};
+
+static void	resolver_readable(evutil_socket_t, short, void *);
+
+static void
+query_free(struct dns_query *q)
+{
+	if (q->timer != NULL)
+		event_free(q->timer);
+	free(q->name);
+	free(q);
+}
+
+/* result_new - a result for q with only the question filled in */
+static struct dmx_dns_result *
+result_new(const struct dns_query *q)
+{
+	struct dmx_dns_result *res;
+
+	if ((res = calloc(1, sizeof(*res))) == NULL)
+		return NULL;
+	if ((res->qname = strdup(q->name)) == NULL) {
+		free(res);
+		return NULL;
+	}
+	res->qtype = q->type;
+	res->rcode = -1;
+	return res;
+}
+
+/* query_finish - detach q, hand res to its callback, free q */
+static void
+query_finish(struct dns_query *q, struct dmx_dns_result *res)
+{
+	struct dmx_resolver *r = q->r;
+	dmx_dns_cb	 cb = q->cb;
+	void		*arg = q->arg;
+
+	TAILQ_REMOVE(&r->queries, q, entry);
+	query_free(q);
+	if (res == NULL)
+		fatalx("dns: out of memory building a result");
+	cb(arg, res);
+}
+
+static void
+set_error(struct dmx_dns_result *res, enum dmx_dns_status st,
+    const char *why)
+{
+	res->status = st;
+	free(res->error);
+	res->error = xstrdup_or_null(why);
+}
+
+/* classify - turn libunbound's answer into our result */
+static void
+classify(struct dmx_dns_result *res, struct ub_result *ub)
+{
+	const char	*perr;
+	char		 why[128];
+
+	res->rcode = ub->rcode;
+	res->ttl = ub->ttl > 0 ? (uint32_t)ub->ttl : 0;
+	if (ub->bogus) {
+		res->status = DMX_DNS_BOGUS;
+		res->why_bogus = strdup(ub->why_bogus != NULL &&
+		    ub->why_bogus[0] != '\0' ? ub->why_bogus :
+		    "validation failure");
+		return;
+	}
+	if (ub->rcode != DMX_RCODE_NOERROR && ub->rcode != DMX_RCODE_NXDOMAIN) {
+		snprintf(why, sizeof(why), "the lookup failed with rcode %s",
+		    dmx_rcode_str(ub->rcode));
+		set_error(res, DMX_DNS_SERVFAIL, why);
+		return;
+	}
+	res->status = ub->secure ? DMX_DNS_SECURE : DMX_DNS_INSECURE;
+	res->nxdomain = ub->rcode == DMX_RCODE_NXDOMAIN;
+	if (ub->answer_packet == NULL || ub->answer_len <= 0) {
+		set_error(res, DMX_DNS_MALFORMED, "no answer packet");
+		return;
+	}
+	if (dns_msg_parse(ub->answer_packet, (size_t)ub->answer_len, res,
+	    &perr) == -1) {
+		snprintf(why, sizeof(why), "malformed answer: %s", perr);
+		set_error(res, DMX_DNS_MALFORMED, why);
+		return;
+	}
+	if (ub->havedata && res->nrrs == 0) {
+		set_error(res, DMX_DNS_MALFORMED,
+		    "malformed answer: data without records of the asked type");
+		return;
+	}
+	res->nodata = !res->nxdomain && res->nrrs == 0;
+	res->cname_secure = res->ncname > 0 && res->status == DMX_DNS_SECURE;
+}
+
+/* ub_done - libunbound's callback, from ub_process() */
+static void
+ub_done(void *arg, int err, struct ub_result *ub)
+{
+	struct dns_query	*q = arg;
+	struct dmx_dns_result	*res;
+	char			 why[160];
+
+	if ((res = result_new(q)) != NULL) {
+		if (err != 0) {
+			snprintf(why, sizeof(why), "resolver error: %s",
+			    ub_strerror(err));
+			set_error(res, DMX_DNS_SERVFAIL, why);
+		} else
+			classify(res, ub);
+		if (res->canonical_name == NULL)
+			res->canonical_name = strdup(res->qname);
+	}
+	if (ub != NULL)
+		ub_resolve_free(ub);
+	log_debug("dns: %s %s: %s", q->name, dmx_type_str(q->type),
+	    res ? dmx_dns_status_str(res->status) : "?");
+	query_finish(q, res);
+}
+
+/* query_timeout - the lookup took too long: cancel it, report timeout */
+static void
+query_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct dns_query	*q = arg;
+	struct dmx_dns_result	*res;
+	char			 why[96];
+
+	(void)fd;
+	(void)ev;
+	ub_cancel(q->r->ctx, q->async_id);
+	if ((res = result_new(q)) != NULL) {
+		snprintf(why, sizeof(why), "no answer within %u ms",
+		    q->r->timeout_ms);
+		set_error(res, DMX_DNS_TIMEOUT, why);
+		res->canonical_name = strdup(res->qname);
+	}
+	query_finish(q, res);
+}
+
+static void
+resolver_readable(evutil_socket_t fd, short ev, void *arg)
+{
+	struct dmx_resolver *r = arg;
+	int		 err;
+
+	(void)fd;
+	(void)ev;
+	if ((err = ub_process(r->ctx)) != 0)
+		log_warnx("dns: resolver: %s", ub_strerror(err));
+}
+
+/* get_option - a libunbound option's value, or "" (static buffer) */
+static const char *
+get_option(struct ub_ctx *ctx, const char *name)
+{
+	static char	 val[1024];
+	char		*s = NULL;
+
+	val[0] = '\0';
+	if (ub_ctx_get_option(ctx, name, &s) == 0 && s != NULL)
+		strlcpy_(val, s, sizeof(val));
+	free(s);
+	/* Lists come back one per line; keep it on one line for messages. */
+	for (s = val; *s != '\0'; s++)
+		if (*s == '\n')
+			*s = ' ';
+	while (val[0] != '\0' && val[strlen(val) - 1] == ' ')
+		val[strlen(val) - 1] = '\0';
+	return val;
+}
+
+static int
+readable(const char *path, char *err, size_t errlen)
+{
+	if (access(path, R_OK) == 0)
+		return 1;
+	snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* configure - apply conf to r->ctx; 0, or -1 with err */
+static int
+configure(struct dmx_resolver *r, const struct dmx_resolver_conf *conf,
+    char *err, size_t errlen)
+{
+	const char	*ta_file = conf->trust_anchor_file, *v;
+	char		 anchors[600];
+	size_t		 i;
+	int		 e;
+
+	if ((e = ub_ctx_async(r->ctx, 1)) != 0)
+		goto uberr;
+	if (conf->config_file != NULL) {
+		if (!readable(conf->config_file, err, errlen))
+			return -1;
+		if ((e = ub_ctx_config(r->ctx, conf->config_file)) != 0) {
+			snprintf(err, errlen, "%s: %s (see unbound.conf(5))",
+			    conf->config_file, ub_strerror(e));
+			return -1;
+		}
+	}
+	if (ta_file == NULL && conf->config_file == NULL &&
+	    access(DEBIAN_ROOT_KEY, R_OK) == 0)
+		ta_file = DEBIAN_ROOT_KEY;
+	if (ta_file != NULL) {
+		if (!readable(ta_file, err, errlen))
+			return -1;
+		if ((e = ub_ctx_add_ta_file(r->ctx, ta_file)) != 0)
+			goto uberr;
+	} else if (conf->config_file == NULL) {
+		for (i = 0; i < DMX_NELEM(builtin_root_ds); i++)
+			if ((e = ub_ctx_add_ta(r->ctx, builtin_root_ds[i])) != 0)
+				goto uberr;
+	}
+	if (conf->forwarder != NULL &&
+	    (e = ub_ctx_set_fwd(r->ctx, conf->forwarder)) != 0) {
+		snprintf(err, errlen, "forwarder %s: %s", conf->forwarder,
+		    ub_strerror(e));
+		return -1;
+	}
+
+	/* Refuse any setup that would pass unvalidated answers as answers. */
+	v = get_option(r->ctx, "module-config");
+	if (v[0] != '\0' && strstr(v, "validator") == NULL) {
+		snprintf(err, errlen, "module-config \"%s\" has no validator: "
+		    "DNSSEC would not be checked", v);
+		return -1;
+	}
+	if (strcmp(get_option(r->ctx, "val-permissive-mode"), "yes") == 0) {
+		snprintf(err, errlen, "val-permissive-mode would turn bogus "
+		    "answers into insecure ones; refusing it");
+		return -1;
+	}
+	anchors[0] = '\0';
+	{
+		static const char *opts[] = { "trust-anchor-file",
+		    "auto-trust-anchor-file", "trusted-keys-file",
+		    "trust-anchor" };
+		for (i = 0; i < DMX_NELEM(opts); i++) {
+			v = get_option(r->ctx, opts[i]);
+			if (v[0] == '\0')
+				continue;
+			snprintf(anchors + strlen(anchors),
+			    sizeof(anchors) - strlen(anchors), "%s%s: %s",
+			    anchors[0] ? "; " : "", opts[i], v);
+		}
+	}
+	if (anchors[0] == '\0') {
+		snprintf(err, errlen, "no trust anchor configured%s%s: without "
+		    "one no answer can be validated", conf->config_file ?
+		    " in " : "", conf->config_file ? conf->config_file : "");
+		return -1;
+	}
+	snprintf(r->anchor, sizeof(r->anchor), "%s%s%s", anchors,
+	    conf->forwarder ? "; forwarder: " : "",
+	    conf->forwarder ? conf->forwarder : "");
+
+	/* Why-bogus texts need val-log-level 2; keep libunbound's own log quiet. */
+	ub_ctx_set_option(r->ctx, "val-log-level:", "2");
+	if (r->devnull != NULL)
+		ub_ctx_debugout(r->ctx, r->devnull);
+	return 0;
+uberr:
+	snprintf(err, errlen, "%s", ub_strerror(e));
+	return -1;
+}
+
+static void
+noop_cb(void *arg, int err, struct ub_result *res)
+{
+	(void)arg;
+	(void)err;
+	if (res != NULL)
+		ub_resolve_free(res);
+}
+
+/* dmx_resolver_new - create a validating resolver on base */
+struct dmx_resolver *
+dmx_resolver_new(struct event_base *base, const struct dmx_resolver_conf *conf,
+    char *err, size_t errlen)
+{
+	struct dmx_resolver	*r;
+	int			 e, probe;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	r->base = base;
+	r->timeout_ms = conf->timeout_ms ? conf->timeout_ms : DEFAULT_TIMEOUT_MS;
+	r->next_id = 1;
+	TAILQ_INIT(&r->queries);
+	r->devnull = fopen("/dev/null", "w");
+	if ((r->ctx = ub_ctx_create()) == NULL) {
+		snprintf(err, errlen, "cannot create a libunbound context");
+		goto fail;
+	}
+	if (configure(r, conf, err, errlen) == -1)
+		goto fail;
+
+	/*
+	 * The context loads its trust anchors and starts its thread on the
+	 * first lookup: make that happen now, so that a broken anchor is a
+	 * startup error rather than every lookup's.
+	 */
+	if ((e = ub_resolve_async(r->ctx, ".", 48 /* DNSKEY */, 1, NULL,
+	    noop_cb, &probe)) != 0) {
+		snprintf(err, errlen, "cannot start the validator (%s): check "
+		    "the trust anchor (%s)", ub_strerror(e), r->anchor);
+		goto fail;
+	}
+	ub_cancel(r->ctx, probe);
+	if ((r->ev = event_new(base, ub_fd(r->ctx), EV_READ | EV_PERSIST,
+	    resolver_readable, r)) == NULL || event_add(r->ev, NULL) == -1) {
+		snprintf(err, errlen, "cannot watch the resolver's descriptor");
+		goto fail;
+	}
+	return r;
+fail:
+	dmx_resolver_free(r);
+	return NULL;
+}
+
+/* dmx_resolver_free - cancel everything pending (no callbacks) and free */
+void
+dmx_resolver_free(struct dmx_resolver *r)
+{
+	struct dns_query *q;
+
+	if (r == NULL)
+		return;
+	while ((q = TAILQ_FIRST(&r->queries)) != NULL) {
+		TAILQ_REMOVE(&r->queries, q, entry);
+		ub_cancel(r->ctx, q->async_id);
+		query_free(q);
+	}
+	if (r->ev != NULL)
+		event_free(r->ev);
+	if (r->ctx != NULL)
+		ub_ctx_delete(r->ctx);
+	if (r->devnull != NULL)
+		fclose(r->devnull);
+	free(r);
+}
+
+/* dmx_resolver_anchor - the trust configuration, for logs */
+const char *
+dmx_resolver_anchor(const struct dmx_resolver *r)
+{
+	return r->anchor;
+}
+
+/* dmx_dns_lookup - start an asynchronous validated lookup */
+uint64_t
+dmx_dns_lookup(struct dmx_resolver *r, const char *name, uint16_t type,
+    dmx_dns_cb cb, void *arg)
+{
+	struct dns_query *q;
+	struct timeval	 tv;
+	size_t		 len;
+	int		 e;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL ||
+	    (q->name = strdup(name)) == NULL) {
+		free(q);
+		return 0;
+	}
+	len = strlen(q->name);
+	if (len > 1 && q->name[len - 1] == '.')
+		q->name[len - 1] = '\0';
+	str_lower(q->name);
+	q->r = r;
+	q->type = type;
+	q->cb = cb;
+	q->arg = arg;
+	q->id = r->next_id++;
+	if ((q->timer = evtimer_new(r->base, query_timeout, q)) == NULL)
+		goto fail;
+	if ((e = ub_resolve_async(r->ctx, q->name, type, 1 /* IN */, q,
+	    ub_done, &q->async_id)) != 0) {
+		log_warnx("dns: cannot look up %s: %s", name, ub_strerror(e));
+		goto fail;
+	}
+	tv.tv_sec = r->timeout_ms / 1000;
+	tv.tv_usec = (r->timeout_ms % 1000) * 1000;
+	evtimer_add(q->timer, &tv);
+	TAILQ_INSERT_TAIL(&r->queries, q, entry);
+	return q->id;
+fail:
+	query_free(q);
+	return 0;
+}
+
+/* dmx_dns_cancel - forget lookup id; its callback will not run */
+void
+dmx_dns_cancel(struct dmx_resolver *r, uint64_t id)
+{
+	struct dns_query *q;
+
+	TAILQ_FOREACH(q, &r->queries, entry) {
+		if (q->id == id) {
+			TAILQ_REMOVE(&r->queries, q, entry);
+			ub_cancel(r->ctx, q->async_id);
+			query_free(q);
+			return;
+		}
+	}
+}

@@ -1,0 +1,414 @@
+/*
+ * dns_wire.c - parse DNS messages and the rdata danemx uses, with bounds.
+ *
+ * dns_msg_parse() reads the answer section of a message (as libunbound
+ * hands it over) into a dmx_dns_result: the CNAME chain from the query
+ * name, and the records of the query type at the end of that chain.
+ * Names are returned lowercase, without the trailing dot, with bytes
+ * outside [a-z0-9-_*] escaped as \DDD (and '.' or '\' as \. and \\).
+ * Record memory (text, TLSA data) belongs to the result; the caller
+ * frees it with dmx_dns_result_free(). On error nothing stays allocated
+ * in the result beyond what dmx_dns_result_free() releases.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dns/dns.h"
+#include "util/util.h"
+
+#define NAME_WIRE_MAX	255
+#define MAX_POINTERS	64	/* compression pointers followed per name */
+
+static uint16_t
+get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* name_putc - append one label byte in presentation form */
+static int
+name_putc(char *out, size_t outlen, size_t *n, unsigned char c)
+{
+	char	 tmp[5];
+	size_t	 k;
+
+	if (c >= 'A' && c <= 'Z')
+		c = (unsigned char)(c - 'A' + 'a');
+	if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+	    c == '_' || c == '*') {
+		tmp[0] = (char)c;
+		k = 1;
+	} else if (c == '.' || c == '\\') {
+		tmp[0] = '\\';
+		tmp[1] = (char)c;
+		k = 2;
+	} else {
+		snprintf(tmp, sizeof(tmp), "\\%03u", c);
+		k = 4;
+	}
+	if (*n + k >= outlen)
+		return -1;
+	memcpy(out + *n, tmp, k);
+	*n += k;
+	out[*n] = '\0';
+	return 0;
+}
+
+/*
+ * dns_name_read - read a possibly compressed name at *off into out.
+ * *off moves past the name as it stands at *off. The root name reads
+ * as ".". Returns 0, or -1 with *err set.
+ */
+int
+dns_name_read(const unsigned char *msg, size_t msglen, size_t *off,
+    char *out, size_t outlen, const char **err)
+{
+	size_t	 pos = *off, n = 0, wire = 0, end = 0;
+	int	 jumped = 0, hops = 0;
+	unsigned len, i;
+
+	if (outlen < 2) {
+		*err = "name buffer too small";
+		return -1;
+	}
+	out[0] = '\0';
+	for (;;) {
+		if (pos >= msglen) {
+			*err = "name runs past the end of the message";
+			return -1;
+		}
+		len = msg[pos];
+		if ((len & 0xc0) == 0xc0) {
+			if (pos + 1 >= msglen) {
+				*err = "truncated compression pointer";
+				return -1;
+			}
+			if (++hops > MAX_POINTERS) {
+				*err = "compression pointer loop";
+				return -1;
+			}
+			if (!jumped) {
+				end = pos + 2;
+				jumped = 1;
+			}
+			pos = (size_t)(get16(msg + pos) & 0x3fff);
+			continue;
+		}
+		if ((len & 0xc0) != 0) {
+			*err = "unsupported label type";
+			return -1;
+		}
+		wire += len + 1;
+		if (wire > NAME_WIRE_MAX) {
+			*err = "name longer than 255 octets";
+			return -1;
+		}
+		if (len == 0) {
+			pos++;
+			break;
+		}
+		if (pos + 1 + len > msglen) {
+			*err = "label runs past the end of the message";
+			return -1;
+		}
+		if (n > 0) {
+			if (n + 1 >= outlen)
+				goto toolong;
+			out[n++] = '.';
+			out[n] = '\0';
+		}
+		for (i = 0; i < len; i++)
+			if (name_putc(out, outlen, &n, msg[pos + 1 + i]) == -1)
+				goto toolong;
+		pos += 1 + len;
+	}
+	if (n == 0) {
+		out[0] = '.';
+		out[1] = '\0';
+	}
+	*off = jumped ? end : pos;
+	return 0;
+toolong:
+	*err = "name too long for its presentation form";
+	return -1;
+}
+
+/* dns_name_equal - compare presentation names, ignoring case and a final dot */
+int
+dns_name_equal(const char *a, const char *b)
+{
+	size_t	 la = strlen(a), lb = strlen(b);
+
+	if (la > 1 && a[la - 1] == '.' && (la < 2 || a[la - 2] != '\\'))
+		la--;
+	if (lb > 1 && b[lb - 1] == '.' && (lb < 2 || b[lb - 2] != '\\'))
+		lb--;
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+/* dns_rr_clear - free what a record owns */
+void
+dns_rr_clear(struct dmx_dns_rr *rr)
+{
+	if (rr->type == DMX_T_TLSA)
+		free(rr->u.tlsa.data);
+	free(rr->text);
+	memset(rr, 0, sizeof(*rr));
+}
+
+/*
+ * dns_rdata_parse - parse rdlen bytes at off (inside msg, for name
+ * compression) as a record of type into rr, including rr->text.
+ * Returns 0, or -1 with *err set and rr holding nothing to free.
+ */
+int
+dns_rdata_parse(const unsigned char *msg, size_t msglen, size_t off,
+    size_t rdlen, uint16_t type, struct dmx_dns_rr *rr, const char **err)
+{
+	char	 text[DMX_NAME_MAX + 64];
+	size_t	 pos = off, hexlen;
+	char	*hex;
+
+	if (off > msglen || rdlen > msglen - off) {
+		*err = "rdata runs past the end of the message";
+		return -1;
+	}
+	rr->type = type;
+	switch (type) {
+	case DMX_T_A:
+		if (rdlen != 4) {
+			*err = "A rdata is not 4 octets";
+			return -1;
+		}
+		memcpy(rr->u.addr, msg + off, 4);
+		inet_ntop(AF_INET, rr->u.addr, text, sizeof(text));
+		break;
+	case DMX_T_AAAA:
+		if (rdlen != 16) {
+			*err = "AAAA rdata is not 16 octets";
+			return -1;
+		}
+		memcpy(rr->u.addr, msg + off, 16);
+		inet_ntop(AF_INET6, rr->u.addr, text, sizeof(text));
+		break;
+	case DMX_T_MX:
+		if (rdlen < 3) {
+			*err = "MX rdata shorter than 3 octets";
+			return -1;
+		}
+		rr->u.mx.pref = get16(msg + off);
+		pos = off + 2;
+		/* The name may not reach past this record's rdata. */
+		if (dns_name_read(msg, off + rdlen, &pos, rr->u.mx.host,
+		    sizeof(rr->u.mx.host), err) == -1)
+			return -1;
+		if (pos != off + rdlen) {
+			*err = "MX rdata has trailing octets";
+			return -1;
+		}
+		snprintf(text, sizeof(text), "%u %s", rr->u.mx.pref,
+		    rr->u.mx.host);
+		break;
+	case DMX_T_CNAME:
+		if (dns_name_read(msg, off + rdlen, &pos, rr->u.target,
+		    sizeof(rr->u.target), err) == -1)
+			return -1;
+		if (pos != off + rdlen) {
+			*err = "CNAME rdata has trailing octets";
+			return -1;
+		}
+		strlcpy_(text, rr->u.target, sizeof(text));
+		break;
+	case DMX_T_TLSA:
+		if (rdlen < 4) {
+			*err = "TLSA rdata shorter than 4 octets";
+			return -1;
+		}
+		rr->u.tlsa.usage = msg[off];
+		rr->u.tlsa.selector = msg[off + 1];
+		rr->u.tlsa.mtype = msg[off + 2];
+		rr->u.tlsa.len = rdlen - 3;
+		hexlen = 2 * rr->u.tlsa.len + 32;
+		if ((rr->u.tlsa.data = malloc(rr->u.tlsa.len)) == NULL ||
+		    (hex = malloc(hexlen)) == NULL) {
+			free(rr->u.tlsa.data);
+			rr->u.tlsa.data = NULL;
+			*err = "out of memory";
+			return -1;
+		}
+		memcpy(rr->u.tlsa.data, msg + off + 3, rr->u.tlsa.len);
+		snprintf(hex, hexlen, "%u %u %u ", rr->u.tlsa.usage,
+		    rr->u.tlsa.selector, rr->u.tlsa.mtype);
+		hex_encode(hex + strlen(hex), hexlen - strlen(hex),
+		    rr->u.tlsa.data, rr->u.tlsa.len, 0);
+		rr->text = hex;
+		return 0;
+	default:
+		*err = "unsupported record type";
+		return -1;
+	}
+	if ((rr->text = strdup(text)) == NULL) {
+		*err = "out of memory";
+		return -1;
+	}
+	return 0;
+}
+
+struct cname_link {
+	char	 owner[DMX_NAME_MAX];
+	char	 target[DMX_NAME_MAX];
+};
+
+/*
+ * dns_msg_parse - parse msg, the answer to res->qname/res->qtype, into
+ * res->rrs, res->cname_chain and res->canonical_name.
+ */
+int
+dns_msg_parse(const unsigned char *msg, size_t msglen,
+    struct dmx_dns_result *res, const char **err)
+{
+	struct cname_link links[DNS_MAX_CNAME_CHAIN];
+	struct dmx_dns_rr *rrs = NULL, rr;
+	char		 owner[DMX_NAME_MAX], qname[DMX_NAME_MAX];
+	char		 cur[DMX_NAME_MAX];
+	size_t		 off, nrr = 0, nlinks = 0, i, k;
+	unsigned	 qd, an;
+	uint16_t	 type, qtype;
+	uint32_t	 ttl;
+	size_t		 rdlen;
+
+	if (msglen < DNS_HDR_LEN) {
+		*err = "message shorter than a DNS header";
+		return -1;
+	}
+	qd = get16(msg + 4);
+	an = get16(msg + 6);
+	if (qd != 1) {
+		*err = "message does not hold exactly one question";
+		return -1;
+	}
+	if (an > DNS_MAX_RRS) {
+		*err = "too many answer records";
+		return -1;
+	}
+	off = DNS_HDR_LEN;
+	if (dns_name_read(msg, msglen, &off, qname, sizeof(qname), err) == -1)
+		return -1;
+	if (off + 4 > msglen) {
+		*err = "truncated question";
+		return -1;
+	}
+	qtype = get16(msg + off);
+	off += 4;
+	if (res->qname != NULL && (!dns_name_equal(qname, res->qname) ||
+	    qtype != res->qtype)) {
+		*err = "answer is for a different question";
+		return -1;
+	}
+	if (an > 0 && (rrs = calloc(an, sizeof(*rrs))) == NULL) {
+		*err = "out of memory";
+		return -1;
+	}
+	for (i = 0; i < an; i++) {
+		if (dns_name_read(msg, msglen, &off, owner, sizeof(owner),
+		    err) == -1)
+			goto fail;
+		if (off + 10 > msglen) {
+			*err = "truncated resource record header";
+			goto fail;
+		}
+		type = get16(msg + off);
+		ttl = get32(msg + off + 4);
+		rdlen = get16(msg + off + 8);
+		off += 10;
+		if (rdlen > msglen - off) {
+			*err = "rdata runs past the end of the message";
+			goto fail;
+		}
+		if (type == DMX_T_CNAME && qtype != DMX_T_CNAME) {
+			if (nlinks == DNS_MAX_CNAME_CHAIN) {
+				*err = "CNAME chain too long";
+				goto fail;
+			}
+			memset(&rr, 0, sizeof(rr));
+			if (dns_rdata_parse(msg, msglen, off, rdlen, type, &rr,
+			    err) == -1)
+				goto fail;
+			strlcpy_(links[nlinks].owner, owner, DMX_NAME_MAX);
+			strlcpy_(links[nlinks].target, rr.u.target,
+			    DMX_NAME_MAX);
+			nlinks++;
+			dns_rr_clear(&rr);
+		} else if (type == qtype) {
+			if (dns_rdata_parse(msg, msglen, off, rdlen, type,
+			    &rrs[nrr], err) == -1) {
+				dns_rr_clear(&rrs[nrr]);
+				goto fail;
+			}
+			strlcpy_(rrs[nrr].owner, owner, DMX_NAME_MAX);
+			rrs[nrr].ttl = ttl;
+			nrr++;
+		}
+		off += rdlen;
+	}
+
+	/* Follow the chain from the question; each link used once. */
+	strlcpy_(cur, qname, sizeof(cur));
+	res->cname_chain = NULL;
+	res->ncname = 0;
+	for (k = 0; k < nlinks; k++) {
+		for (i = 0; i < nlinks; i++)
+			if (dns_name_equal(links[i].owner, cur))
+				break;
+		if (i == nlinks)
+			break;
+		if (res->cname_chain == NULL &&
+		    (res->cname_chain = calloc(nlinks,
+		    sizeof(char *))) == NULL) {
+			*err = "out of memory";
+			goto fail;
+		}
+		if ((res->cname_chain[res->ncname] =
+		    strdup(links[i].owner)) == NULL) {
+			*err = "out of memory";
+			goto fail;
+		}
+		res->ncname++;
+		strlcpy_(cur, links[i].target, sizeof(cur));
+		links[i].owner[0] = '\0';	/* a loop ends the walk */
+	}
+	for (i = 0; i < nrr; i++) {
+		if (!dns_name_equal(rrs[i].owner, cur)) {
+			*err = "answer record outside the CNAME chain";
+			goto fail;
+		}
+	}
+	free(res->canonical_name);
+	if ((res->canonical_name = strdup(cur)) == NULL) {
+		*err = "out of memory";
+		goto fail;
+	}
+	res->rrs = rrs;
+	res->nrrs = nrr;
+	return 0;
+fail:
+	for (i = 0; i < nrr; i++)
+		dns_rr_clear(&rrs[i]);
+	free(rrs);
+	for (i = 0; i < res->ncname; i++)
+		free(res->cname_chain[i]);
+	free(res->cname_chain);
+	res->cname_chain = NULL;
+	res->ncname = 0;
+	return -1;
+}

@@ -1,0 +1,54 @@
+/*
+ * util.h - small helpers shared by every room: bounded buffers, JSON
+ * output, string and hex helpers.
+ *
+ * A struct buf owns its memory; buf_free() releases it. Every buffer
+ * has a ceiling set at buf_init(): appending past it fails with -1 and
+ * leaves the buffer as it was, so remote data can never grow memory
+ * without bound.
+ */
+#ifndef DANEMX_UTIL_H
+#define DANEMX_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf {
+	char	*data;		/* always NUL-terminated when non-NULL */
+	size_t	 len;
+	size_t	 cap;
+	size_t	 max;		/* ceiling on len */
+};
+
+/* buf.c */
+void	 buf_init(struct buf *, size_t max);
+void	 buf_free(struct buf *);
+void	 buf_reset(struct buf *);
+int	 buf_add(struct buf *, const void *, size_t);
+int	 buf_adds(struct buf *, const char *);
+int	 buf_printf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 buf_vprintf(struct buf *, const char *, va_list)
+	    __attribute__((format(printf, 2, 0)));
+void	 buf_consume(struct buf *, size_t);
+char	*buf_steal(struct buf *);
+
+/* json.c - appends JSON tokens to a buf; the caller places commas. */
+int	 json_str(struct buf *, const char *);		/* "..." or null */
+int	 json_kv_str(struct buf *, const char *key, const char *val);
+int	 json_kv_int(struct buf *, const char *key, long long val);
+int	 json_kv_bool(struct buf *, const char *key, int val);
+
+/* str.c */
+size_t	 strlcpy_(char *, const char *, size_t);
+void	 str_lower(char *);
+char	*xstrdup_or_null(const char *);
+int	 hex_encode(char *out, size_t outlen, const unsigned char *, size_t,
+	    int upper);
+long	 hex_decode(unsigned char *out, size_t outlen, const char *in);
+int	 parse_uint(const char *s, unsigned long max, unsigned long *out);
+
+#define DMX_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+#endif /* DANEMX_UTIL_H */

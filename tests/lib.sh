@@ -1,0 +1,37 @@
+# lib.sh - shared helpers for integration tests (sourced, POSIX sh).
+#
+# Each test asserts one specific outcome with expect_*; on the first
+# failure it prints got/want and exits 1. DANEMX is the binary under
+# test; DANEMX_WORLD is the running local world (tests/world/world.sh).
+set -u
+: "${DANEMX:?DANEMX must name the danemx binary}"
+: "${DANEMX_SRCDIR:?}"
+T_NAME=$(basename "$0" .sh)
+T_PASS=0
+T_TMP=$(mktemp -d "/tmp/danemx-$T_NAME.XXXXXX")
+trap 'rm -rf "$T_TMP"' EXIT
+
+fail() { echo "FAIL $T_NAME: $*" >&2; exit 1; }
+pass() { T_PASS=$((T_PASS + 1)); }
+
+# expect_eq WHAT GOT WANT
+expect_eq() {
+	[ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
+	pass
+}
+
+# expect_match WHAT TEXT PATTERN (grep -E)
+expect_match() {
+	printf '%s\n' "$2" | grep -Eq -- "$3" || fail "$1: '$2' does not match /$3/"
+	pass
+}
+
+# run_cmd: run "$@", set RC, OUT (stdout) and ERR (stderr)
+run_cmd() {
+	"$@" >"$T_TMP/out" 2>"$T_TMP/err"
+	RC=$?
+	OUT=$(cat "$T_TMP/out")
+	ERR=$(cat "$T_TMP/err")
+}
+
+done_ok() { echo "$T_NAME: $T_PASS passed, 0 failed"; exit 0; }

@@ -1,0 +1,399 @@
+/*
+ * test_dns_wire.c - the DNS wire parser against well-formed and hostile
+ * messages: every malformed case must fail with the expected reason,
+ * never crash or yield a silently empty answer.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/dns.h"
+#include "t.h"
+#include "util/util.h"
+
+struct msg {
+	unsigned char	 b[4096];
+	size_t		 n;
+};
+
+static void
+put8(struct msg *m, unsigned v)
+{
+	m->b[m->n++] = (unsigned char)v;
+}
+
+static void
+put16(struct msg *m, unsigned v)
+{
+	put8(m, v >> 8);
+	put8(m, v & 0xff);
+}
+
+static void
+put32(struct msg *m, unsigned long v)
+{
+	put16(m, (unsigned)(v >> 16));
+	put16(m, (unsigned)(v & 0xffff));
+}
+
+/* putname - uncompressed wire form of a dotted name */
+static void
+putname(struct msg *m, const char *name)
+{
+	const char	*p = name, *dot;
+	size_t		 len;
+
+	while (*p != '\0') {
+		dot = strchr(p, '.');
+		len = dot ? (size_t)(dot - p) : strlen(p);
+		put8(m, (unsigned)len);
+		memcpy(m->b + m->n, p, len);
+		m->n += len;
+		p += len;
+		if (*p == '.')
+			p++;
+	}
+	put8(m, 0);
+}
+
+static void
+header(struct msg *m, unsigned qd, unsigned an)
+{
+	m->n = 0;
+	put16(m, 0x1234);
+	put16(m, 0x8180);
+	put16(m, qd);
+	put16(m, an);
+	put16(m, 0);
+	put16(m, 0);
+}
+
+static void
+question(struct msg *m, const char *name, unsigned type)
+{
+	putname(m, name);
+	put16(m, type);
+	put16(m, 1);
+}
+
+/* rrhdr - owner, type, class IN, ttl 300, rdlength */
+static void
+rrhdr(struct msg *m, const char *owner, unsigned type, unsigned rdlen)
+{
+	putname(m, owner);
+	put16(m, type);
+	put16(m, 1);
+	put32(m, 300);
+	put16(m, rdlen);
+}
+
+static struct dmx_dns_result *
+newres(const char *qname, uint16_t qtype)
+{
+	struct dmx_dns_result *r = calloc(1, sizeof(*r));
+
+	r->qname = strdup(qname);
+	r->qtype = qtype;
+	return r;
+}
+
+/* parse - run the parser; returns the error string or NULL on success */
+static const char *
+parse(struct msg *m, struct dmx_dns_result *r)
+{
+	const char *err = NULL;
+
+	if (dns_msg_parse(m->b, m->n, r, &err) == 0)
+		return NULL;
+	return err ? err : "(no reason)";
+}
+
+static void
+test_good(void)
+{
+	struct msg		 m;
+	struct dmx_dns_result	*r;
+	const char		*err;
+	size_t			 qoff;
+
+	/* A */
+	header(&m, 1, 2);
+	question(&m, "www.Example.ORG", DMX_T_A);
+	rrhdr(&m, "www.example.org", DMX_T_A, 4);
+	put8(&m, 192); put8(&m, 0); put8(&m, 2); put8(&m, 1);
+	rrhdr(&m, "www.example.org", 46 /* RRSIG, skipped */, 3);
+	put8(&m, 1); put8(&m, 2); put8(&m, 3);
+	r = newres("www.example.org", DMX_T_A);
+	err = parse(&m, r);
+	T_CHECK(err == NULL, "A: got error %s", err);
+	T_CHECK(r->nrrs == 1, "A: got %zu records, want 1", r->nrrs);
+	if (r->nrrs == 1)
+		T_CHECK(strcmp(r->rrs[0].text, "192.0.2.1") == 0,
+		    "A text: got %s", r->rrs[0].text);
+	T_CHECK(r->ncname == 0 && strcmp(r->canonical_name,
+	    "www.example.org") == 0, "A canonical: got %s", r->canonical_name);
+	dmx_dns_result_free(r);
+
+	/* MX whose exchange is "mx1" plus a compression pointer to the question */
+	header(&m, 1, 1);
+	qoff = m.n;
+	question(&m, "example.org", DMX_T_MX);
+	rrhdr(&m, "example.org", DMX_T_MX, 2 + 4 + 2);
+	put16(&m, 10);
+	put8(&m, 3); put8(&m, 'm'); put8(&m, 'x'); put8(&m, '1');
+	put16(&m, 0xc000 | (unsigned)qoff);
+	r = newres("example.org", DMX_T_MX);
+	err = parse(&m, r);
+	T_CHECK(err == NULL, "MX: got error %s", err);
+	if (r->nrrs == 1) {
+		T_CHECK(r->rrs[0].u.mx.pref == 10, "MX pref %u",
+		    r->rrs[0].u.mx.pref);
+		T_CHECK(strcmp(r->rrs[0].text, "10 mx1.example.org") == 0,
+		    "MX text: got '%s'", r->rrs[0].text);
+	} else
+		T_CHECK(0, "MX: got %zu records, want 1", r->nrrs);
+	dmx_dns_result_free(r);
+
+	/* CNAME chain of two links, then TLSA */
+	header(&m, 1, 3);
+	question(&m, "_25._tcp.mx.example.org", DMX_T_TLSA);
+	rrhdr(&m, "_25._tcp.mx.example.org", DMX_T_CNAME, 9);
+	putname(&m, "a.b.org");
+	rrhdr(&m, "a.b.org", DMX_T_CNAME, 9);
+	putname(&m, "c.d.org");
+	rrhdr(&m, "c.d.org", DMX_T_TLSA, 3 + 4);
+	put8(&m, 3); put8(&m, 1); put8(&m, 1);
+	put32(&m, 0xdeadBEEF);
+	r = newres("_25._tcp.mx.example.org", DMX_T_TLSA);
+	err = parse(&m, r);
+	T_CHECK(err == NULL, "TLSA chain: got error %s", err);
+	T_CHECK(r->ncname == 2, "TLSA chain: %zu links, want 2", r->ncname);
+	T_CHECK(r->canonical_name && strcmp(r->canonical_name, "c.d.org") == 0,
+	    "TLSA chain canonical: %s", r->canonical_name);
+	if (r->nrrs == 1)
+		T_CHECK(strcmp(r->rrs[0].text, "3 1 1 deadbeef") == 0,
+		    "TLSA text: '%s'", r->rrs[0].text);
+	else
+		T_CHECK(0, "TLSA: %zu records", r->nrrs);
+	dmx_dns_result_free(r);
+
+	/* NODATA: no answers at all */
+	header(&m, 1, 0);
+	question(&m, "example.org", DMX_T_AAAA);
+	r = newres("example.org", DMX_T_AAAA);
+	err = parse(&m, r);
+	T_CHECK(err == NULL && r->nrrs == 0, "NODATA: %s", err);
+	dmx_dns_result_free(r);
+}
+
+static const struct bad_case {
+	const char	*name;
+	const char	*want;		/* substring of the error */
+} bad_cases[] = {
+	{ "short header", "shorter than a DNS header" },
+	{ "two questions", "exactly one question" },
+	{ "truncated question", "truncated question" },
+	{ "different question", "different question" },
+	{ "rr header cut", "truncated resource record header" },
+	{ "rdlength past end", "past the end" },
+	{ "A of 5 octets", "A rdata is not 4 octets" },
+	{ "AAAA of 4 octets", "AAAA rdata is not 16 octets" },
+	{ "MX of 2 octets", "MX rdata shorter" },
+	{ "MX trailing", "MX rdata has trailing octets" },
+	{ "pointer loop", "compression pointer loop" },
+	{ "name past rdata", "past the end" },
+	{ "label type 0x40", "unsupported label type" },
+	{ "name > 255", "longer than 255" },
+	{ "TLSA of 3 octets", "TLSA rdata shorter" },
+	{ "too many answers", "too many answer records" },
+	{ "outside chain", "outside the CNAME chain" },
+	{ "chain too long", "CNAME chain too long" },
+	{ "label past end", "past the end" },
+};
+
+/* build_bad - the message for bad case i; returns the qtype */
+static uint16_t
+build_bad(size_t i, struct msg *m)
+{
+	size_t	 k;
+
+	switch (i) {
+	case 0:
+		m->n = 5;
+		memset(m->b, 0, 5);
+		return DMX_T_A;
+	case 1:
+		header(m, 2, 0);
+		question(m, "a.org", DMX_T_A);
+		question(m, "a.org", DMX_T_A);
+		return DMX_T_A;
+	case 2:
+		header(m, 1, 0);
+		putname(m, "a.org");
+		put16(m, DMX_T_A);
+		return DMX_T_A;
+	case 3:
+		header(m, 1, 0);
+		question(m, "b.org", DMX_T_A);
+		return DMX_T_A;
+	case 4:
+		header(m, 1, 1);
+		question(m, "a.org", DMX_T_A);
+		putname(m, "a.org");
+		put16(m, DMX_T_A);
+		return DMX_T_A;
+	case 5:
+		header(m, 1, 1);
+		question(m, "a.org", DMX_T_A);
+		rrhdr(m, "a.org", DMX_T_A, 40);
+		put32(m, 0);
+		return DMX_T_A;
+	case 6:
+		header(m, 1, 1);
+		question(m, "a.org", DMX_T_A);
+		rrhdr(m, "a.org", DMX_T_A, 5);
+		put32(m, 0);
+		put8(m, 0);
+		return DMX_T_A;
+	case 7:
+		header(m, 1, 1);
+		question(m, "a.org", DMX_T_AAAA);
+		rrhdr(m, "a.org", DMX_T_AAAA, 4);
+		put32(m, 0);
+		return DMX_T_AAAA;
+	case 8:
+		header(m, 1, 1);
+		question(m, "a.org", DMX_T_MX);
+		rrhdr(m, "a.org", DMX_T_MX, 2);
+		put16(m, 10);
+		return DMX_T_MX;
+	case 9:
+		header(m, 1, 1);
+		question(m, "a.org", DMX_T_MX);
+		rrhdr(m, "a.org", DMX_T_MX, 2 + 8 + 1);
+		put16(m, 10);
+		putname(m, "mx.org");
+		put8(m, 0xff);
+		return DMX_T_MX;
+	case 10:	/* exchange points at itself */
+		header(m, 1, 1);
+		question(m, "a.org", DMX_T_MX);
+		rrhdr(m, "a.org", DMX_T_MX, 4);
+		put16(m, 10);
+		put16(m, 0xc000 | (unsigned)(m->n));
+		return DMX_T_MX;
+	case 11:	/* exchange label runs past its rdata */
+		header(m, 1, 1);
+		question(m, "a.org", DMX_T_MX);
+		rrhdr(m, "a.org", DMX_T_MX, 4);
+		put16(m, 10);
+		put8(m, 5); put8(m, 'a');
+		put32(m, 0);
+		return DMX_T_MX;
+	case 12:
+		header(m, 1, 0);
+		put8(m, 0x40);
+		put8(m, 0);
+		put16(m, 1); put16(m, 1);
+		return DMX_T_A;
+	case 13:	/* 5 labels of 63 = 320 octets */
+		header(m, 1, 0);
+		for (k = 0; k < 5; k++) {
+			put8(m, 63);
+			memset(m->b + m->n, 'a', 63);
+			m->n += 63;
+		}
+		put8(m, 0);
+		put16(m, 1); put16(m, 1);
+		return DMX_T_A;
+	case 14:
+		header(m, 1, 1);
+		question(m, "a.org", DMX_T_TLSA);
+		rrhdr(m, "a.org", DMX_T_TLSA, 3);
+		put8(m, 3); put8(m, 1); put8(m, 1);
+		return DMX_T_TLSA;
+	case 15:
+		header(m, 1, DNS_MAX_RRS + 1);
+		question(m, "a.org", DMX_T_A);
+		return DMX_T_A;
+	case 16:
+		header(m, 1, 1);
+		question(m, "a.org", DMX_T_A);
+		rrhdr(m, "evil.org", DMX_T_A, 4);
+		put32(m, 0x7f000001);
+		return DMX_T_A;
+	case 17:
+		header(m, 1, DNS_MAX_CNAME_CHAIN + 1);
+		question(m, "a.org", DMX_T_A);
+		for (k = 0; k <= DNS_MAX_CNAME_CHAIN; k++) {
+			rrhdr(m, "a.org", DMX_T_CNAME, 7);
+			putname(m, "a.org");
+		}
+		return DMX_T_A;
+	case 18:
+		header(m, 1, 0);
+		put8(m, 30);
+		put8(m, 'a');
+		return DMX_T_A;
+	}
+	return 0;
+}
+
+static void
+test_bad(void)
+{
+	struct msg		 m;
+	struct dmx_dns_result	*r;
+	const char		*err;
+	uint16_t		 qt;
+	size_t			 i;
+
+	for (i = 0; i < DMX_NELEM(bad_cases); i++) {
+		memset(&m, 0, sizeof(m));
+		qt = build_bad(i, &m);
+		r = newres("a.org", qt);
+		err = parse(&m, r);
+		T_CHECK(err != NULL && strstr(err, bad_cases[i].want) != NULL,
+		    "%s: got error '%s', want '%s'", bad_cases[i].name,
+		    err ? err : "(success)", bad_cases[i].want);
+		T_CHECK(r->nrrs == 0 && r->rrs == NULL && r->ncname == 0,
+		    "%s: records left behind after an error", bad_cases[i].name);
+		dmx_dns_result_free(r);
+	}
+}
+
+static void
+test_names(void)
+{
+	unsigned char	 b[64] = { 3, 'W', '.', 'x', 3, 'o', 'r', 'g', 0 };
+	char		 out[DMX_NAME_MAX];
+	const char	*err = NULL;
+	size_t		 off = 0;
+
+	T_CHECK(dns_name_read(b, 9, &off, out, sizeof(out), &err) == 0 &&
+	    strcmp(out, "w\\.x.org") == 0 && off == 9,
+	    "escaped name: got '%s' off %zu", out, off);
+	b[0] = 0;
+	off = 0;
+	T_CHECK(dns_name_read(b, 1, &off, out, sizeof(out), &err) == 0 &&
+	    strcmp(out, ".") == 0, "root name: got '%s'", out);
+	b[0] = 1; b[1] = 0x01; b[2] = 0;
+	off = 0;
+	T_CHECK(dns_name_read(b, 3, &off, out, sizeof(out), &err) == 0 &&
+	    strcmp(out, "\\001") == 0, "binary label: got '%s'", out);
+	off = 0;
+	T_CHECK(dns_name_read(b, 3, &off, out, 3, &err) == -1,
+	    "tiny output buffer accepted");
+	T_CHECK(dns_name_equal("Example.ORG.", "example.org"),
+	    "names differing in case and final dot compare unequal");
+	T_CHECK(!dns_name_equal("example.org", "example.or"),
+	    "different names compare equal");
+}
+
+int
+main(void)
+{
+	test_good();
+	test_bad();
+	test_names();
+	return t_done("test_dns_wire");
+}
