@@ -61,7 +61,7 @@ struct dmx_resolver {
 	uint64_t		 next_id;
 	TAILQ_HEAD(, dns_query)	 queries;
 	FILE			*devnull;
-	char			 anchor[512];
+	char			 anchor[1024];
 };
 
 static void	resolver_readable(evutil_socket_t, short, void *);

@@ -1,0 +1,89 @@
+/*
+ * test_util.c - buffers keep their ceiling, JSON escapes, hex round trips.
+ */
+#include <string.h>
+
+#include "util/util.h"
+#include "t.h"
+
+static void
+test_buf(void)
+{
+	struct buf	 b;
+	char		 big[100];
+
+	buf_init(&b, 10);
+	T_CHECK(buf_adds(&b, "0123456789") == 0 && b.len == 10,
+	    "fill to the ceiling: len %zu", b.len);
+	T_CHECK(buf_add(&b, "x", 1) == -1 && b.len == 10,
+	    "append past the ceiling accepted (len %zu)", b.len);
+	T_CHECK(buf_printf(&b, "%d", 1) == -1 && strcmp(b.data,
+	    "0123456789") == 0, "printf past the ceiling changed data");
+	buf_consume(&b, 4);
+	T_CHECK(b.len == 6 && strcmp(b.data, "456789") == 0,
+	    "consume: got '%s'", b.data);
+	buf_free(&b);
+	buf_init(&b, 1000);
+	memset(big, 'a', sizeof(big));
+	T_CHECK(buf_add(&b, big, sizeof(big)) == 0 && b.len == 100,
+	    "growth: len %zu", b.len);
+	buf_free(&b);
+}
+
+static void
+test_json(void)
+{
+	struct buf	 b;
+
+	buf_init(&b, 1024);
+	json_str(&b, "a\"b\\c\n\x01\xc3\xa9");
+	T_CHECK(strcmp(b.data, "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\"") == 0,
+	    "escaping: got %s", b.data);
+	buf_reset(&b);
+	json_str(&b, NULL);
+	T_CHECK(strcmp(b.data, "null") == 0, "NULL: got %s", b.data);
+	buf_reset(&b);
+	json_kv_bool(&b, "k", 1);
+	T_CHECK(strcmp(b.data, "\"k\":true") == 0, "bool: got %s", b.data);
+	buf_free(&b);
+}
+
+static void
+test_hex(void)
+{
+	unsigned char	 out[4];
+	char		 txt[9];
+
+	T_CHECK(hex_decode(out, sizeof(out), "de AD be ef") == 4 &&
+	    out[0] == 0xde && out[3] == 0xef, "decode with blanks");
+	T_CHECK(hex_decode(out, sizeof(out), "abc") == -1, "odd digits");
+	T_CHECK(hex_decode(out, sizeof(out), "zz") == -1, "bad digit");
+	T_CHECK(hex_decode(out, sizeof(out), "0011223344") == -1,
+	    "overflow accepted");
+	hex_decode(out, sizeof(out), "deadbeef");
+	T_CHECK(hex_encode(txt, sizeof(txt), out, 4, 0) == 0 &&
+	    strcmp(txt, "deadbeef") == 0, "encode: got %s", txt);
+	T_CHECK(hex_encode(txt, 8, out, 4, 1) == -1, "short output accepted");
+}
+
+static void
+test_uint(void)
+{
+	unsigned long	 v;
+
+	T_CHECK(parse_uint("30", 100, &v) == 0 && v == 30, "30");
+	T_CHECK(parse_uint("101", 100, &v) == -1, "above max");
+	T_CHECK(parse_uint("-1", 100, &v) == -1, "negative");
+	T_CHECK(parse_uint("1x", 100, &v) == -1, "trailing junk");
+	T_CHECK(parse_uint("", 100, &v) == -1, "empty");
+}
+
+int
+main(void)
+{
+	test_buf();
+	test_json();
+	test_hex();
+	test_uint();
+	return t_done("test_util");
+}
