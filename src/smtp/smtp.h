@@ -44,6 +44,104 @@ struct smtp_ehlo {
 	unsigned long	 size;		/* SIZE limit, 0 if none given */
 };
 
+/*
+ * The asynchronous client session (smtp_client.c).
+ *
+ * One session is one TCP connection to one address: connect, greeting,
+ * EHLO (HELO only when EHLO gets 5xx), STARTTLS as the TLS mode asks,
+ * EHLO again over TLS, then MAIL, RCPT..., DATA and QUIT as the job
+ * asks. TLS itself is the caller's: tls_begin() returns a configured
+ * SSL (DANE, SNI) and tls_check() judges the finished handshake, so
+ * the session only enforces what it is given. The session owns its
+ * socket and buffers; the result passed to done() is owned by the
+ * session and valid only during the callback. The session frees itself
+ * after done() returns.
+ */
+enum smtp_stage {
+	SMTP_ST_CONNECT, SMTP_ST_GREETING, SMTP_ST_EHLO, SMTP_ST_HELO,
+	SMTP_ST_STARTTLS, SMTP_ST_TLS, SMTP_ST_EHLO_TLS, SMTP_ST_MAIL,
+	SMTP_ST_RCPT, SMTP_ST_DATA, SMTP_ST_DOT, SMTP_ST_QUIT, SMTP_ST_DONE
+};
+
+enum smtp_tls_mode {
+	SMTP_TLS_NONE,		/* never STARTTLS */
+	SMTP_TLS_MAY,		/* STARTTLS when offered */
+	SMTP_TLS_MUST		/* no STARTTLS offered or refused: fail */
+};
+
+enum smtp_job {
+	SMTP_JOB_CHECK,		/* stop after TLS: QUIT */
+	SMTP_JOB_PROBE,		/* MAIL and RCPT, then QUIT */
+	SMTP_JOB_SEND		/* the whole transaction */
+};
+
+/* RFC 5321 4.5.3.2 timeouts, in seconds. */
+struct smtp_timeouts {
+	unsigned	 connect, greeting, ehlo, starttls, tls, mail, rcpt;
+	unsigned	 data_init, data_block, data_end, quit;
+};
+
+struct smtp_rcpt_result {
+	int		 code;
+	char		 enhanced[16];
+	char		 text[512];
+};
+
+struct smtp_result {
+	enum smtp_stage	 stage;		/* where it ended (DONE on success) */
+	int		 ok;		/* the job completed */
+	int		 temporary;	/* a failure worth retrying later */
+	int		 tls;		/* TLS was established */
+	char		 tls_version[32];
+	char		 tls_cipher[96];
+	unsigned	 ext;		/* SMTP_EXT_* of the last EHLO */
+	int		 code;		/* last reply, 0 if none */
+	char		 enhanced[16];
+	char		 reply[512];	/* its first line */
+	char		 error[512];	/* why it failed, for logs */
+	size_t		 nrcpt;
+	struct smtp_rcpt_result *rcpt;	/* one per recipient */
+	size_t		 naccepted;
+	struct buf	 transcript;	/* "S: ..." / "C: ..." lines */
+};
+
+struct ssl_st;
+struct sockaddr;
+
+struct smtp_client_conf {
+	const struct sockaddr *addr;	/* the peer, with its port */
+	unsigned	 addrlen;
+	const struct sockaddr *src;	/* source address, or NULL */
+	unsigned	 srclen;
+	const char	*peer_name;	/* for logs: "mx.example.org[192.0.2.1]:25" */
+	const char	*helo;
+	enum smtp_tls_mode tls_mode;
+	enum smtp_job	 job;
+	const char	*mail_from;	/* "" for the null sender */
+	const char * const *rcpts;
+	size_t		 nrcpt;
+	const char	*msg;		/* SEND: the message, any line ending */
+	size_t		 msglen;
+	struct smtp_timeouts t;
+	/* TLS, supplied by the caller (see above). */
+	struct ssl_st	*(*tls_begin)(void *arg);
+	int		 (*tls_check)(void *arg, struct ssl_st *, int handshake_ok,
+			    char *why, size_t whylen);
+	void		 (*done)(void *arg, const struct smtp_result *);
+	void		*arg;
+};
+
+struct event_base;
+struct smtp_client;
+
+/* smtp_client.c */
+void	 smtp_timeouts_default(struct smtp_timeouts *);
+struct smtp_client *smtp_client_start(struct event_base *,
+	    const struct smtp_client_conf *, char *err, size_t errlen);
+void	 smtp_client_abort(struct smtp_client *);
+const char *smtp_stage_str(enum smtp_stage);
+int	 smtp_data_encode(struct buf *out, const char *msg, size_t len);
+
 /* smtp_reply.c */
 void	 smtp_reply_init(struct smtp_reply *);
 void	 smtp_reply_reset(struct smtp_reply *);

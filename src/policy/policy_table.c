@@ -1,0 +1,331 @@
+/*
+ * policy_table.c - the TLS policy table and the DANE bypass list.
+ *
+ * Policy file: one "domain level" per line; ".domain" matches every
+ * subdomain; '#' starts a comment. Levels: none, may, encrypt, dane,
+ * dane-only, verify (secure is a synonym of verify).
+ *
+ * Bypass file: one "domain [YYYY-MM-DD] [# comment]" per line: DANE
+ * failures for that domain do not block delivery until the date has
+ * passed (RFC 7672 section 9.1, "audit only").
+ *
+ * An exact entry beats a ".parent" entry; a nearer parent beats a
+ * farther one. Bad lines are errors that name the line: a policy file
+ * half understood is worse than one refused. The table owns its strings.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "policy/policy.h"
+#include "util/util.h"
+
+static const struct {
+	const char	*name;
+	enum tls_level	 level;
+} levels[] = {
+	{ "none", TLS_LEVEL_NONE }, { "may", TLS_LEVEL_MAY },
+	{ "encrypt", TLS_LEVEL_ENCRYPT }, { "dane", TLS_LEVEL_DANE },
+	{ "dane-only", TLS_LEVEL_DANE_ONLY }, { "verify", TLS_LEVEL_VERIFY },
+	{ "secure", TLS_LEVEL_VERIFY },
+};
+
+/* tls_level_str - the level's name */
+const char *
+tls_level_str(enum tls_level l)
+{
+	size_t	 i;
+
+	for (i = 0; i < DMX_NELEM(levels); i++)
+		if (levels[i].level == l)
+			return levels[i].name;
+	return "?";
+}
+
+/* tls_level_from_str - parse a level name; -1 if unknown */
+int
+tls_level_from_str(const char *s, enum tls_level *out)
+{
+	size_t	 i;
+
+	for (i = 0; i < DMX_NELEM(levels); i++) {
+		if (strcasecmp(levels[i].name, s) == 0) {
+			*out = levels[i].level;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* valid_domain - letters, digits, '-', '_' and dots, no empty label */
+static int
+valid_domain(const char *d)
+{
+	size_t	 label = 0, len = strlen(d);
+
+	if (len == 0 || len > 253)
+		return 0;
+	for (; *d != '\0'; d++) {
+		if (*d == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*d) && *d != '-' && *d != '_')
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return label > 0;
+}
+
+static int
+parse_date(const char *s, time_t *out)
+{
+	struct tm	 tm;
+	char		*end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%d", &tm);
+	if (end == NULL || *end != '\0')
+		return -1;
+	tm.tm_hour = 23;
+	tm.tm_min = 59;
+	tm.tm_sec = 59;
+	if ((*out = timegm(&tm)) == (time_t)-1)
+		return -1;
+	return 0;
+}
+
+static int
+add_entry(struct policy_table *t, const char *pattern, enum tls_level level,
+    time_t expires, const char *comment, unsigned line)
+{
+	struct policy_entry	*e;
+
+	if (t->n >= POLICY_ENTRIES_MAX)
+		return -1;
+	if ((e = realloc(t->e, (t->n + 1) * sizeof(*e))) == NULL)
+		return -1;
+	t->e = e;
+	e = &t->e[t->n];
+	memset(e, 0, sizeof(*e));
+	if ((e->pattern = strdup(pattern)) == NULL)
+		return -1;
+	str_lower(e->pattern);
+	if (comment != NULL && (e->comment = strdup(comment)) == NULL) {
+		free(e->pattern);
+		return -1;
+	}
+	e->level = level;
+	e->expires = expires;
+	e->line = line;
+	t->n++;
+	return 0;
+}
+
+/* parse_line - one line of either file; 0, or -1 with err */
+static int
+parse_line(struct policy_table *t, char *s, unsigned lineno, int bypass,
+    char *err, size_t errlen)
+{
+	char		*fields[3], *comment = NULL, *p, *save = NULL;
+	size_t		 n = 0, len;
+	enum tls_level	 level = TLS_LEVEL_DANE;
+	time_t		 expires = 0;
+	const char	*dom;
+
+	if ((p = strchr(s, '#')) != NULL) {
+		*p++ = '\0';
+		while (isspace((unsigned char)*p))
+			p++;
+		comment = p;
+		len = strlen(comment);
+		while (len > 0 && isspace((unsigned char)comment[len - 1]))
+			comment[--len] = '\0';
+	}
+	for (p = strtok_r(s, " \t\r", &save); p != NULL;
+	    p = strtok_r(NULL, " \t\r", &save)) {
+		if (n == 3) {
+			snprintf(err, errlen, "line %u: too many fields", lineno);
+			return -1;
+		}
+		fields[n++] = p;
+	}
+	if (n == 0)
+		return 0;
+	dom = fields[0][0] == '.' ? fields[0] + 1 : fields[0];
+	len = strlen(fields[0]);
+	if (len > 1 && fields[0][len - 1] == '.')
+		fields[0][len - 1] = '\0';
+	if (!valid_domain(dom)) {
+		snprintf(err, errlen, "line %u: '%.*s' is not a domain", lineno,
+		    200, fields[0]);
+		return -1;
+	}
+	if (bypass) {
+		if (n > 2) {
+			snprintf(err, errlen, "line %u: expected 'domain "
+			    "[YYYY-MM-DD] [# comment]'", lineno);
+			return -1;
+		}
+		if (n == 2 && parse_date(fields[1], &expires) == -1) {
+			snprintf(err, errlen, "line %u: '%.*s' is not a date "
+			    "(YYYY-MM-DD)", lineno, 40, fields[1]);
+			return -1;
+		}
+	} else {
+		if (n != 2) {
+			snprintf(err, errlen, "line %u: expected 'domain level'",
+			    lineno);
+			return -1;
+		}
+		if (tls_level_from_str(fields[1], &level) == -1) {
+			snprintf(err, errlen, "line %u: unknown level '%.*s' "
+			    "(none, may, encrypt, dane, dane-only, verify)",
+			    lineno, 40, fields[1]);
+			return -1;
+		}
+	}
+	if (add_entry(t, fields[0], level, expires, comment, lineno) == -1) {
+		snprintf(err, errlen, "line %u: too many entries or out of "
+		    "memory", lineno);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * policy_table_parse - parse text (a policy file, or a bypass list when
+ * bypass) into t. On error t holds nothing and err names the line.
+ */
+int
+policy_table_parse(struct policy_table *t, const char *text, size_t len,
+    int bypass, char *err, size_t errlen)
+{
+	char		 line[POLICY_LINE_MAX + 1];
+	size_t		 pos = 0, n;
+	unsigned	 lineno = 0;
+	const char	*nl;
+
+	t->e = NULL;
+	t->n = 0;
+	while (pos < len) {
+		lineno++;
+		nl = memchr(text + pos, '\n', len - pos);
+		n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+		if (n > POLICY_LINE_MAX) {
+			snprintf(err, errlen, "line %u: longer than %d octets",
+			    lineno, POLICY_LINE_MAX);
+			goto fail;
+		}
+		memcpy(line, text + pos, n);
+		line[n] = '\0';
+		if (memchr(line, '\0', n) != NULL) {
+			snprintf(err, errlen, "line %u: holds a NUL byte", lineno);
+			goto fail;
+		}
+		if (parse_line(t, line, lineno, bypass, err, errlen) == -1)
+			goto fail;
+		pos += n + 1;
+	}
+	return 0;
+fail:
+	policy_table_free(t);
+	return -1;
+}
+
+/* policy_table_load - read and parse a file */
+int
+policy_table_load(struct policy_table *t, const char *path, int bypass,
+    char *err, size_t errlen)
+{
+	struct buf	 b;
+	char		 chunk[8192], sub[400];
+	size_t		 n;
+	FILE		*fp;
+	int		 r;
+
+	t->e = NULL;
+	t->n = 0;
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	buf_init(&b, 64 * 1024 * 1024);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+		if (buf_add(&b, chunk, n) == -1) {
+			snprintf(err, errlen, "%s: file too large", path);
+			fclose(fp);
+			buf_free(&b);
+			return -1;
+		}
+	}
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		fclose(fp);
+		buf_free(&b);
+		return -1;
+	}
+	fclose(fp);
+	r = policy_table_parse(t, b.data ? b.data : "", b.len, bypass, sub,
+	    sizeof(sub));
+	if (r == -1)
+		snprintf(err, errlen, "%s: %s", path, sub);
+	buf_free(&b);
+	return r;
+}
+
+/* policy_table_free - release every entry */
+void
+policy_table_free(struct policy_table *t)
+{
+	size_t	 i;
+
+	for (i = 0; i < t->n; i++) {
+		free(t->e[i].pattern);
+		free(t->e[i].comment);
+	}
+	free(t->e);
+	t->e = NULL;
+	t->n = 0;
+}
+
+/*
+ * policy_table_match - the entry for domain: an exact match, else the
+ * nearest ".parent". Bypass entries whose date has passed do not match.
+ */
+const struct policy_entry *
+policy_table_match(const struct policy_table *t, const char *domain,
+    time_t now)
+{
+	const struct policy_entry *best = NULL;
+	size_t	 i, dlen = strlen(domain), plen, bestlen = 0;
+	const char *pat;
+
+	if (dlen > 0 && domain[dlen - 1] == '.')
+		dlen--;
+	for (i = 0; i < t->n; i++) {
+		pat = t->e[i].pattern;
+		plen = strlen(pat);
+		if (t->e[i].expires != 0 && now > t->e[i].expires)
+			continue;
+		if (pat[0] != '.') {
+			if (plen == dlen && strncasecmp(pat, domain, dlen) == 0)
+				return &t->e[i];
+			continue;
+		}
+		/* ".example.org" matches "a.example.org", not itself */
+		if (dlen > plen && strncasecmp(pat, domain + dlen - plen,
+		    plen) == 0 && plen > bestlen) {
+			best = &t->e[i];
+			bestlen = plen;
+		}
+	}
+	return best;
+}

@@ -1,0 +1,686 @@
+/*
+ * smtp_client.c - one asynchronous SMTP client session on libevent.
+ *
+ * See smtp.h for the protocol steps. Every reply has a deadline (RFC
+ * 5321 4.5.3.2) that bounds the whole reply, not each read, so a server
+ * that trickles bytes cannot hold a session; replies are parsed by
+ * smtp_reply_feed() with its ceilings. After the STARTTLS 220 reply the
+ * plaintext bufferevent is freed with whatever it had buffered (RFC 3207
+ * 4.2: nothing sent before TLS is acted on) and a TLS bufferevent takes
+ * over the socket; EHLO is sent again.
+ *
+ * Ownership: the session owns the socket, both bufferevents, the SSL
+ * (from tls_begin()) and the result; done() borrows the result, and the
+ * session frees itself right after done() returns. The strings in the
+ * conf are borrowed and must live until done() has run.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "log/log.h"
+#include "smtp/smtp.h"
+
+#define TRANSCRIPT_MAX	(64 * 1024)
+#define MSG_MAX		(256UL * 1024 * 1024)
+
+struct smtp_client {
+	struct event_base	*base;
+	struct smtp_client_conf	 conf;
+	evutil_socket_t		 fd;
+	struct bufferevent	*bev;
+	struct event		*timer;
+	SSL			*ssl;
+	enum smtp_stage		 stage;
+	struct smtp_reply	 reply;
+	struct smtp_result	 res;
+	size_t			 rcpt_sent, rcpt_done;
+	int			 quitting;	/* QUIT sent after a failure */
+	int			 failed;
+};
+
+static const char *stage_names[] = {
+	"connect", "greeting", "EHLO", "HELO", "STARTTLS", "TLS handshake",
+	"EHLO after STARTTLS", "MAIL FROM", "RCPT TO", "DATA",
+	"end of data", "QUIT", "done"
+};
+
+static void	client_read(struct bufferevent *, void *);
+static void	client_write(struct bufferevent *, void *);
+static void	client_event(struct bufferevent *, short, void *);
+static void	client_proceed(struct smtp_client *);
+static void	send_line(struct smtp_client *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	client_fail(struct smtp_client *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static void	send_cmd(struct smtp_client *, enum smtp_stage, unsigned,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
+
+/* smtp_stage_str - a stage's name for logs */
+const char *
+smtp_stage_str(enum smtp_stage st)
+{
+	if ((size_t)st < DMX_NELEM(stage_names))
+		return stage_names[st];
+	return "?";
+}
+
+/* smtp_timeouts_default - RFC 5321 4.5.3.2 values */
+void
+smtp_timeouts_default(struct smtp_timeouts *t)
+{
+	t->connect = 30;
+	t->greeting = 300;
+	t->ehlo = 300;
+	t->starttls = 120;
+	t->tls = 120;
+	t->mail = 300;
+	t->rcpt = 300;
+	t->data_init = 120;
+	t->data_block = 180;
+	t->data_end = 600;
+	t->quit = 60;
+}
+
+/* set_stage - the only place the stage changes */
+static void
+set_stage(struct smtp_client *c, enum smtp_stage st)
+{
+	log_debug("smtp %s: %s -> %s", c->conf.peer_name,
+	    smtp_stage_str(c->stage), smtp_stage_str(st));
+	c->stage = st;
+	c->res.stage = st;
+}
+
+static void
+transcript(struct smtp_client *c, const char *dir, const char *line,
+    size_t len)
+{
+	struct buf *t = &c->res.transcript;
+
+	if (t->len + len + 8 > t->max)
+		return;
+	buf_printf(t, "%s: %.*s\n", dir, (int)len, line);
+}
+
+static void
+arm_timer(struct smtp_client *c, unsigned secs)
+{
+	struct timeval tv = { (time_t)secs, 0 };
+
+	evtimer_add(c->timer, &tv);
+}
+
+/* client_free - release everything; the session is gone */
+static void
+client_free(struct smtp_client *c)
+{
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
+	if (c->fd != -1)
+		evutil_closesocket(c->fd);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	smtp_reply_free(&c->reply);
+	buf_free(&c->res.transcript);
+	free(c->res.rcpt);
+	free(c);
+}
+
+/* client_finish - report the result and free the session */
+static void
+client_finish(struct smtp_client *c)
+{
+	if (!c->failed) {
+		c->res.ok = 1;
+		set_stage(c, SMTP_ST_DONE);
+	}
+	c->conf.done(c->conf.arg, &c->res);
+	client_free(c);
+}
+
+/* send_line - queue one command line (without CRLF) */
+static void
+send_line(struct smtp_client *c, const char *fmt, ...)
+{
+	char	 line[1024];
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = (int)sizeof(line) - 1;
+	transcript(c, "C", line, (size_t)n);
+	evbuffer_add(bufferevent_get_output(c->bev), line, (size_t)n);
+	evbuffer_add(bufferevent_get_output(c->bev), "\r\n", 2);
+}
+
+/*
+ * client_fail - end the session with a reason. When the connection is
+ * still in a state to talk, QUIT is sent politely first (no wait).
+ */
+static void
+client_fail(struct smtp_client *c, int temporary, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->res.error, sizeof(c->res.error), fmt, ap);
+	va_end(ap);
+	c->failed = 1;
+	c->res.ok = 0;
+	c->res.temporary = temporary;
+	log_debug("smtp %s: failed at %s: %s", c->conf.peer_name,
+	    smtp_stage_str(c->stage), c->res.error);
+	client_finish(c);
+}
+
+/* fail_reply - the server's reply ended the session */
+static void
+fail_reply(struct smtp_client *c, const char *what)
+{
+	client_fail(c, c->reply.code < 500, "%s: server said %d %s", what,
+	    c->reply.code, c->res.reply);
+}
+
+/* send_cmd - send a command and wait for its reply within secs */
+static void
+send_cmd(struct smtp_client *c, enum smtp_stage st, unsigned secs,
+    const char *fmt, ...)
+{
+	char	 line[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	set_stage(c, st);
+	send_line(c, "%s", line);
+	arm_timer(c, secs);
+}
+
+/* start_tls - swap the plaintext bufferevent for a TLS one */
+static void
+start_tls(struct smtp_client *c)
+{
+	struct timeval	 tv = { (time_t)c->conf.t.tls, 0 };
+
+	/* Drop whatever the server sent after its 220 (RFC 3207 4.2). */
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	set_stage(c, SMTP_ST_TLS);
+	if ((c->ssl = c->conf.tls_begin(c->conf.arg)) == NULL) {
+		client_fail(c, 1, "cannot set up TLS");
+		return;
+	}
+	c->bev = bufferevent_openssl_socket_new(c->base, c->fd, c->ssl,
+	    BUFFEREVENT_SSL_CONNECTING, 0);
+	if (c->bev == NULL) {
+		client_fail(c, 1, "cannot start TLS on the connection");
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, client_read, client_write, client_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	evtimer_add(c->timer, &tv);
+}
+
+static void
+send_mail(struct smtp_client *c)
+{
+	char	 size[48] = "";
+
+	if (c->conf.job == SMTP_JOB_SEND && (c->res.ext & SMTP_EXT_SIZE))
+		snprintf(size, sizeof(size), " SIZE=%zu", c->conf.msglen);
+	send_cmd(c, SMTP_ST_MAIL, c->conf.t.mail, "MAIL FROM:<%s>%s",
+	    c->conf.mail_from, size);
+}
+
+/* send_rcpts - one RCPT, or all of them when the server pipelines */
+static void
+send_rcpts(struct smtp_client *c)
+{
+	set_stage(c, SMTP_ST_RCPT);
+	do {
+		send_line(c, "RCPT TO:<%s>", c->conf.rcpts[c->rcpt_sent]);
+		c->rcpt_sent++;
+	} while ((c->res.ext & SMTP_EXT_PIPELINING) &&
+	    c->rcpt_sent < c->conf.nrcpt);
+	arm_timer(c, c->conf.t.rcpt);
+}
+
+static void
+send_quit(struct smtp_client *c)
+{
+	send_cmd(c, SMTP_ST_QUIT, c->conf.t.quit, "QUIT");
+}
+
+/* client_proceed - after (E)HLO and any TLS: do the job */
+static void
+client_proceed(struct smtp_client *c)
+{
+	if (c->conf.job == SMTP_JOB_CHECK || c->conf.nrcpt == 0)
+		send_quit(c);
+	else
+		send_mail(c);
+}
+
+/* after_ehlo - EHLO or HELO accepted: STARTTLS or on with the job */
+static void
+after_ehlo(struct smtp_client *c)
+{
+	if (c->res.tls || c->conf.tls_mode == SMTP_TLS_NONE) {
+		client_proceed(c);
+		return;
+	}
+	if (c->res.ext & SMTP_EXT_STARTTLS) {
+		send_cmd(c, SMTP_ST_STARTTLS, c->conf.t.starttls, "STARTTLS");
+		return;
+	}
+	if (c->conf.tls_mode == SMTP_TLS_MUST) {
+		c->quitting = 1;
+		client_fail(c, 1, "STARTTLS is required but the server does "
+		    "not offer it");
+		return;
+	}
+	client_proceed(c);
+}
+
+static void
+send_data(struct smtp_client *c)
+{
+	struct buf	 out;
+	struct timeval	 tv = { (time_t)c->conf.t.data_block, 0 };
+
+	buf_init(&out, 2 * c->conf.msglen + 8 < MSG_MAX ?
+	    2 * c->conf.msglen + 8 : MSG_MAX);
+	if (smtp_data_encode(&out, c->conf.msg, c->conf.msglen) == -1) {
+		buf_free(&out);
+		client_fail(c, 0, "message too large to send");
+		return;
+	}
+	set_stage(c, SMTP_ST_DOT);
+	transcript(c, "C", "(message)", 9);
+	evbuffer_add(bufferevent_get_output(c->bev), out.data, out.len);
+	buf_free(&out);
+	/* Each block must leave within data_block; the reply timer starts
+	 * when the last byte has gone (client_write). */
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	evtimer_del(c->timer);
+}
+
+/* handle_reply - a complete reply arrived; 0 to read on, -1 if done */
+static int
+handle_reply(struct smtp_client *c)
+{
+	struct smtp_ehlo	 e;
+	struct smtp_rcpt_result	*rr;
+	int			 code = c->reply.code;
+
+	evtimer_del(c->timer);
+	c->res.code = code;
+	strlcpy_(c->res.enhanced, c->reply.enhanced, sizeof(c->res.enhanced));
+	smtp_reply_first_line(&c->reply, c->res.reply, sizeof(c->res.reply));
+
+	switch (c->stage) {
+	case SMTP_ST_GREETING:
+		if (code != 220) {
+			fail_reply(c, "greeting");
+			return -1;
+		}
+		send_cmd(c, SMTP_ST_EHLO, c->conf.t.ehlo, "EHLO %s",
+		    c->conf.helo);
+		break;
+	case SMTP_ST_EHLO:
+	case SMTP_ST_EHLO_TLS:
+		if (code == 250) {
+			smtp_ehlo_parse(&c->reply, &e);
+			c->res.ext = e.ext;
+			after_ehlo(c);
+		} else if (code >= 500 && c->stage == SMTP_ST_EHLO) {
+			send_cmd(c, SMTP_ST_HELO, c->conf.t.ehlo, "HELO %s",
+			    c->conf.helo);
+		} else {
+			fail_reply(c, "EHLO");
+			return -1;
+		}
+		break;
+	case SMTP_ST_HELO:
+		if (code != 250) {
+			fail_reply(c, "HELO");
+			return -1;
+		}
+		c->res.ext = 0;
+		after_ehlo(c);
+		break;
+	case SMTP_ST_STARTTLS:
+		if (code == 220) {
+			start_tls(c);
+			return -1;	/* the plaintext buffer is gone */
+		}
+		if (c->conf.tls_mode == SMTP_TLS_MUST) {
+			fail_reply(c, "STARTTLS");
+			return -1;
+		}
+		client_proceed(c);
+		break;
+	case SMTP_ST_MAIL:
+		if (code != 250) {
+			fail_reply(c, "MAIL FROM");
+			return -1;
+		}
+		send_rcpts(c);
+		break;
+	case SMTP_ST_RCPT:
+		rr = &c->res.rcpt[c->rcpt_done++];
+		rr->code = code;
+		strlcpy_(rr->enhanced, c->reply.enhanced, sizeof(rr->enhanced));
+		strlcpy_(rr->text, c->res.reply, sizeof(rr->text));
+		if (code == 250 || code == 251)
+			c->res.naccepted++;
+		if (c->rcpt_done < c->rcpt_sent) {
+			arm_timer(c, c->conf.t.rcpt);
+			break;
+		}
+		if (c->rcpt_sent < c->conf.nrcpt) {
+			send_rcpts(c);
+			break;
+		}
+		if (c->conf.job == SMTP_JOB_PROBE)
+			send_quit(c);
+		else if (c->res.naccepted == 0) {
+			fail_reply(c, "RCPT TO (no recipient accepted)");
+			return -1;
+		} else
+			send_cmd(c, SMTP_ST_DATA, c->conf.t.data_init, "DATA");
+		break;
+	case SMTP_ST_DATA:
+		if (code != 354) {
+			fail_reply(c, "DATA");
+			return -1;
+		}
+		send_data(c);
+		break;
+	case SMTP_ST_DOT:
+		if (code != 250) {
+			fail_reply(c, "end of data");
+			return -1;
+		}
+		send_quit(c);
+		break;
+	case SMTP_ST_QUIT:
+		client_finish(c);
+		return -1;
+	default:
+		client_fail(c, 1, "unexpected reply %d during %s", code,
+		    smtp_stage_str(c->stage));
+		return -1;
+	}
+	smtp_reply_reset(&c->reply);
+	return 0;
+}
+
+/* client_read - split input into lines and feed the reply parser */
+static void
+client_read(struct bufferevent *bev, void *arg)
+{
+	struct smtp_client	*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_ptr	 eol;
+	char			 line[SMTP_LINE_MAX + 3];
+	const char		*err = "";
+	size_t			 eol_len, len;
+
+	for (;;) {
+		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+		if (eol.pos < 0) {
+			if (evbuffer_get_length(in) > SMTP_LINE_MAX) {
+				client_fail(c, 1, "protocol error during %s: "
+				    "reply line longer than %d octets",
+				    smtp_stage_str(c->stage), SMTP_LINE_MAX);
+			}
+			return;
+		}
+		len = (size_t)eol.pos;
+		if (len > SMTP_LINE_MAX) {
+			client_fail(c, 1, "protocol error during %s: reply "
+			    "line longer than %d octets",
+			    smtp_stage_str(c->stage), SMTP_LINE_MAX);
+			return;
+		}
+		evbuffer_remove(in, line, len);
+		evbuffer_drain(in, eol_len);
+		line[len] = '\0';
+		transcript(c, "S", line, len);
+		if (c->stage == SMTP_ST_CONNECT || c->stage == SMTP_ST_DONE ||
+		    (c->stage == SMTP_ST_DOT && evbuffer_get_length(
+		    bufferevent_get_output(bev)) > 0)) {
+			client_fail(c, 1, "protocol error: unexpected text "
+			    "from the server during %s",
+			    smtp_stage_str(c->stage));
+			return;
+		}
+		switch (smtp_reply_feed(&c->reply, line, len, &err)) {
+		case SMTP_REPLY_MORE:
+			break;
+		case SMTP_REPLY_DONE:
+			if (handle_reply(c) == -1)
+				return;
+			break;
+		case SMTP_REPLY_ERROR:
+			client_fail(c, 1, "protocol error during %s: %s",
+			    smtp_stage_str(c->stage), err);
+			return;
+		}
+	}
+}
+
+/* client_write - output drained: after the message, await the reply */
+static void
+client_write(struct bufferevent *bev, void *arg)
+{
+	struct smtp_client *c = arg;
+
+	if (c->stage == SMTP_ST_DOT && !evtimer_pending(c->timer, NULL)) {
+		bufferevent_set_timeouts(bev, NULL, NULL);
+		arm_timer(c, c->conf.t.data_end);
+	}
+}
+
+static void
+ssl_errors(char *out, size_t outlen)
+{
+	unsigned long	 e;
+	size_t		 n = 0;
+
+	out[0] = '\0';
+	while ((e = ERR_get_error()) != 0 && n + 2 < outlen) {
+		snprintf(out + n, outlen - n, "%s%s", n ? "; " : "",
+		    ERR_reason_error_string(e) ? ERR_reason_error_string(e) :
+		    "unknown TLS error");
+		n = strlen(out);
+	}
+}
+
+/* client_event - connected, handshake done, EOF, error or write timeout */
+static void
+client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_client	*c = arg;
+	char			 why[512];
+	int			 e = EVUTIL_SOCKET_ERROR();
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->stage == SMTP_ST_CONNECT) {
+			set_stage(c, SMTP_ST_GREETING);
+			arm_timer(c, c->conf.t.greeting);
+			return;
+		}
+		if (c->stage == SMTP_ST_TLS) {
+			evtimer_del(c->timer);
+			why[0] = '\0';
+			if (c->conf.tls_check(c->conf.arg, c->ssl, 1, why,
+			    sizeof(why)) == -1) {
+				client_fail(c, 1, "%s", why[0] ? why :
+				    "TLS peer not accepted");
+				return;
+			}
+			c->res.tls = 1;
+			strlcpy_(c->res.tls_version, SSL_get_version(c->ssl),
+			    sizeof(c->res.tls_version));
+			strlcpy_(c->res.tls_cipher, SSL_get_cipher_name(c->ssl),
+			    sizeof(c->res.tls_cipher));
+			send_cmd(c, SMTP_ST_EHLO_TLS, c->conf.t.ehlo, "EHLO %s",
+			    c->conf.helo);
+			return;
+		}
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		client_fail(c, 1, "timeout sending the message");
+		return;
+	}
+	if (c->stage == SMTP_ST_TLS) {
+		ssl_errors(why, sizeof(why));
+		if (c->conf.tls_check != NULL)
+			c->conf.tls_check(c->conf.arg, c->ssl, 0, why,
+			    sizeof(why));
+		client_fail(c, 1, "TLS handshake failed: %s",
+		    why[0] ? why : "connection closed");
+		return;
+	}
+	if (c->stage == SMTP_ST_QUIT) {
+		client_finish(c);	/* closing after QUIT is fine */
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		client_fail(c, 1, "lost connection during %s",
+		    smtp_stage_str(c->stage));
+		return;
+	}
+	if (c->stage == SMTP_ST_CONNECT)
+		client_fail(c, 1, "cannot connect: %s",
+		    evutil_socket_error_to_string(e));
+	else
+		client_fail(c, 1, "connection error during %s: %s",
+		    smtp_stage_str(c->stage), evutil_socket_error_to_string(e));
+}
+
+/* client_timeout - a reply did not complete in time */
+static void
+client_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_client *c = arg;
+
+	(void)fd;
+	(void)ev;
+	client_fail(c, 1, "timeout during %s", smtp_stage_str(c->stage));
+}
+
+/* smtp_client_start - open a session; NULL with err if it cannot start */
+struct smtp_client *
+smtp_client_start(struct event_base *base, const struct smtp_client_conf *conf,
+    char *err, size_t errlen)
+{
+	struct smtp_client	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->base = base;
+	c->conf = *conf;
+	c->fd = -1;
+	smtp_reply_init(&c->reply);
+	buf_init(&c->res.transcript, TRANSCRIPT_MAX);
+	c->res.nrcpt = conf->nrcpt;
+	if (conf->nrcpt > 0 &&
+	    (c->res.rcpt = calloc(conf->nrcpt, sizeof(*c->res.rcpt))) == NULL)
+		goto nomem;
+	if ((c->timer = evtimer_new(base, client_timeout, c)) == NULL)
+		goto nomem;
+	c->fd = socket(conf->addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	evutil_make_socket_nonblocking(c->fd);
+	if (conf->src != NULL && bind(c->fd, conf->src, conf->srclen) == -1) {
+		snprintf(err, errlen, "bind to the source address: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	if ((c->bev = bufferevent_socket_new(base, c->fd, 0)) == NULL)
+		goto nomem;
+	bufferevent_setcb(c->bev, client_read, client_write, client_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	set_stage(c, SMTP_ST_CONNECT);
+	arm_timer(c, conf->t.connect);
+	if (bufferevent_socket_connect(c->bev, conf->addr,
+	    (int)conf->addrlen) == -1) {
+		snprintf(err, errlen, "connect: %s", strerror(errno));
+		goto fail;
+	}
+	return c;
+nomem:
+	snprintf(err, errlen, "out of memory");
+fail:
+	client_free(c);
+	return NULL;
+}
+
+/* smtp_client_abort - end the session now, without calling done() */
+void
+smtp_client_abort(struct smtp_client *c)
+{
+	client_free(c);
+}
+
+/*
+ * smtp_data_encode - the message as DATA content: line endings made
+ * CRLF, lines starting with '.' stuffed, a final CRLF ensured, and the
+ * terminating ".\r\n". -1 if out's ceiling is too small.
+ */
+int
+smtp_data_encode(struct buf *out, const char *msg, size_t len)
+{
+	size_t	 i, start = 0;
+	int	 bol = 1;
+
+	for (i = 0; i < len; i++) {
+		if (bol && msg[i] == '.' && buf_add(out, ".", 1) == -1)
+			return -1;
+		bol = 0;
+		if (msg[i] == '\r' || msg[i] == '\n') {
+			if (buf_add(out, msg + start, i - start) == -1 ||
+			    buf_add(out, "\r\n", 2) == -1)
+				return -1;
+			if (msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n')
+				i++;
+			start = i + 1;
+			bol = 1;
+		}
+	}
+	if (buf_add(out, msg + start, len - start) == -1)
+		return -1;
+	if (!bol && buf_add(out, "\r\n", 2) == -1)
+		return -1;
+	return buf_adds(out, ".\r\n");
+}
