@@ -105,6 +105,8 @@ struct dmx_resolver *dmx_resolver_new(struct event_base *base,
 	    const struct dmx_resolver_conf *conf, char *err, size_t errlen);
 /* dmx_resolver_free - cancel pending lookups (no callbacks) and free */
 void	 dmx_resolver_free(struct dmx_resolver *);
+/* dmx_resolver_base - the event_base the resolver runs on */
+struct event_base *dmx_resolver_base(const struct dmx_resolver *);
 /* dmx_resolver_anchor - describe the trust configuration in use */
 const char *dmx_resolver_anchor(const struct dmx_resolver *);
 

@@ -72,5 +72,8 @@ int	 cli_usage_error(const char *cmd, const char *fmt, ...)
 int	 cmd_dns(struct cli *, int, char **);
 int	 cmd_verify(struct cli *, int, char **);
 int	 cmd_tlsa(struct cli *, int, char **);
+int	 cmd_check(struct cli *, int, char **);
+int	 cmd_probe(struct cli *, int, char **);
+int	 cmd_send(struct cli *, int, char **);
 
 #endif /* DANEMX_CLI_H */

@@ -24,6 +24,9 @@ static const struct {
 	{ "dns", cmd_dns, "look up a name with DNSSEC and show its status" },
 	{ "verify", cmd_verify, "check a certificate chain against TLSA records" },
 	{ "tlsa", cmd_tlsa, "make TLSA records from a certificate or key" },
+	{ "check", cmd_check, "diagnose DANE delivery to each MX host of domains" },
+	{ "probe", cmd_probe, "ask an MX whether it accepts recipients (no mail)" },
+	{ "send", cmd_send, "deliver one message from stdin now, without a queue" },
 };
 
 static void

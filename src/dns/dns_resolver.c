@@ -410,6 +410,13 @@ dmx_resolver_free(struct dmx_resolver *r)
 	free(r);
 }
 
+/* dmx_resolver_base - the event_base the resolver runs on */
+struct event_base *
+dmx_resolver_base(const struct dmx_resolver *r)
+{
+	return r->base;
+}
+
 /* dmx_resolver_anchor - the trust configuration, for logs */
 const char *
 dmx_resolver_anchor(const struct dmx_resolver *r)

@@ -2,7 +2,8 @@
  * policy_table.c - the TLS policy table and the DANE bypass list.
  *
  * Policy file: one "domain level" per line; ".domain" matches every
- * subdomain; '#' starts a comment. Levels: none, may, encrypt, dane,
+ * subdomain, "[192.0.2.1]:25" an address-literal next hop; '#' starts
+ * a comment. Levels: none, may, encrypt, dane,
  * dane-only, verify (secure is a synonym of verify).
  *
  * Bypass file: one "domain [YYYY-MM-DD] [# comment]" per line: DANE
@@ -163,7 +164,18 @@ parse_line(struct policy_table *t, char *s, unsigned lineno, int bypass,
 	len = strlen(fields[0]);
 	if (len > 1 && fields[0][len - 1] == '.')
 		fields[0][len - 1] = '\0';
-	if (!valid_domain(dom)) {
+	if (fields[0][0] == '[') {
+		/* An address-literal next hop, "[192.0.2.1]:25", as Postfix. */
+		struct route_addr a;
+		unsigned port;
+
+		if (route_parse_literal(fields[0], &a, &port) == -1) {
+			snprintf(err, errlen, "line %u: '%.*s' is not an "
+			    "address literal like [192.0.2.1]:25", lineno, 200,
+			    fields[0]);
+			return -1;
+		}
+	} else if (!valid_domain(dom)) {
 		snprintf(err, errlen, "line %u: '%.*s' is not a domain", lineno,
 		    200, fields[0]);
 		return -1;

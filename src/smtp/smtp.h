@@ -92,12 +92,15 @@ struct smtp_result {
 	int		 ok;		/* the job completed */
 	int		 temporary;	/* a failure worth retrying later */
 	int		 tls;		/* TLS was established */
+	int		 no_starttls;	/* TLS demanded, STARTTLS missing */
 	char		 tls_version[32];
 	char		 tls_cipher[96];
 	unsigned	 ext;		/* SMTP_EXT_* of the last EHLO */
 	int		 code;		/* last reply, 0 if none */
 	char		 enhanced[16];
 	char		 reply[512];	/* its first line */
+	int		 dot_code;	/* reply to the end of data */
+	char		 dot_reply[512];
 	char		 error[512];	/* why it failed, for logs */
 	size_t		 nrcpt;
 	struct smtp_rcpt_result *rcpt;	/* one per recipient */

@@ -43,12 +43,13 @@ struct smtp_client {
 	evutil_socket_t		 fd;
 	struct bufferevent	*bev;
 	struct event		*timer;
+	struct event		*fin;		/* deferred done() and free */
+	int			 dead;		/* finished: ignore all events */
 	SSL			*ssl;
 	enum smtp_stage		 stage;
 	struct smtp_reply	 reply;
 	struct smtp_result	 res;
 	size_t			 rcpt_sent, rcpt_done;
-	int			 quitting;	/* QUIT sent after a failure */
 	int			 failed;
 };
 
@@ -136,22 +137,46 @@ client_free(struct smtp_client *c)
 		evutil_closesocket(c->fd);
 	if (c->timer != NULL)
 		event_free(c->timer);
+	if (c->fin != NULL)
+		event_free(c->fin);
 	smtp_reply_free(&c->reply);
 	buf_free(&c->res.transcript);
 	free(c->res.rcpt);
 	free(c);
 }
 
-/* client_finish - report the result and free the session */
+static void
+finish_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_client *c = arg;
+
+	(void)fd;
+	(void)ev;
+	c->conf.done(c->conf.arg, &c->res);
+	client_free(c);
+}
+
+/*
+ * client_finish - the session is over: stop all I/O now, report the
+ * result and free the session from the loop, so that no caller up the
+ * stack can touch freed memory.
+ */
 static void
 client_finish(struct smtp_client *c)
 {
+	struct timeval tv = { 0, 0 };
+
+	if (c->dead)
+		return;
+	c->dead = 1;
 	if (!c->failed) {
 		c->res.ok = 1;
 		set_stage(c, SMTP_ST_DONE);
 	}
-	c->conf.done(c->conf.arg, &c->res);
-	client_free(c);
+	evtimer_del(c->timer);
+	if (c->bev != NULL)
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	evtimer_add(c->fin, &tv);
 }
 
 /* send_line - queue one command line (without CRLF) */
@@ -172,15 +197,14 @@ send_line(struct smtp_client *c, const char *fmt, ...)
 	evbuffer_add(bufferevent_get_output(c->bev), "\r\n", 2);
 }
 
-/*
- * client_fail - end the session with a reason. When the connection is
- * still in a state to talk, QUIT is sent politely first (no wait).
- */
+/* client_fail - end the session with a reason; the connection closes */
 static void
 client_fail(struct smtp_client *c, int temporary, const char *fmt, ...)
 {
 	va_list	 ap;
 
+	if (c->dead)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(c->res.error, sizeof(c->res.error), fmt, ap);
 	va_end(ap);
@@ -223,6 +247,7 @@ start_tls(struct smtp_client *c)
 	struct timeval	 tv = { (time_t)c->conf.t.tls, 0 };
 
 	/* Drop whatever the server sent after its 220 (RFC 3207 4.2). */
+	smtp_reply_reset(&c->reply);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	set_stage(c, SMTP_ST_TLS);
@@ -230,6 +255,9 @@ start_tls(struct smtp_client *c)
 		client_fail(c, 1, "cannot set up TLS");
 		return;
 	}
+	/* A peer that just closes is a lost connection, not a TLS error;
+	 * replies are whole lines, so truncation cannot fake one. */
+	SSL_set_options(c->ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	c->bev = bufferevent_openssl_socket_new(c->base, c->fd, c->ssl,
 	    BUFFEREVENT_SSL_CONNECTING, 0);
 	if (c->bev == NULL) {
@@ -295,7 +323,7 @@ after_ehlo(struct smtp_client *c)
 		return;
 	}
 	if (c->conf.tls_mode == SMTP_TLS_MUST) {
-		c->quitting = 1;
+		c->res.no_starttls = 1;
 		client_fail(c, 1, "STARTTLS is required but the server does "
 		    "not offer it");
 		return;
@@ -376,6 +404,7 @@ handle_reply(struct smtp_client *c)
 			return -1;	/* the plaintext buffer is gone */
 		}
 		if (c->conf.tls_mode == SMTP_TLS_MUST) {
+			c->res.no_starttls = 1;
 			fail_reply(c, "STARTTLS");
 			return -1;
 		}
@@ -419,6 +448,9 @@ handle_reply(struct smtp_client *c)
 		send_data(c);
 		break;
 	case SMTP_ST_DOT:
+		c->res.dot_code = code;
+		strlcpy_(c->res.dot_reply, c->res.reply,
+		    sizeof(c->res.dot_reply));
 		if (code != 250) {
 			fail_reply(c, "end of data");
 			return -1;
@@ -433,6 +465,8 @@ handle_reply(struct smtp_client *c)
 		    smtp_stage_str(c->stage));
 		return -1;
 	}
+	if (c->dead)
+		return -1;
 	smtp_reply_reset(&c->reply);
 	return 0;
 }
@@ -449,6 +483,8 @@ client_read(struct bufferevent *bev, void *arg)
 	size_t			 eol_len, len;
 
 	for (;;) {
+		if (c->dead)
+			return;
 		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
 		if (eol.pos < 0) {
 			if (evbuffer_get_length(in) > SMTP_LINE_MAX) {
@@ -498,6 +534,8 @@ client_write(struct bufferevent *bev, void *arg)
 {
 	struct smtp_client *c = arg;
 
+	if (c->dead)
+		return;
 	if (c->stage == SMTP_ST_DOT && !evtimer_pending(c->timer, NULL)) {
 		bufferevent_set_timeouts(bev, NULL, NULL);
 		arm_timer(c, c->conf.t.data_end);
@@ -526,8 +564,10 @@ client_event(struct bufferevent *bev, short what, void *arg)
 	struct smtp_client	*c = arg;
 	char			 why[512];
 	int			 e = EVUTIL_SOCKET_ERROR();
+	unsigned long		 se;
 
-	(void)bev;
+	if (c->dead)
+		return;
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->stage == SMTP_ST_CONNECT) {
 			set_stage(c, SMTP_ST_GREETING);
@@ -575,9 +615,20 @@ client_event(struct bufferevent *bev, short what, void *arg)
 		    smtp_stage_str(c->stage));
 		return;
 	}
-	if (c->stage == SMTP_ST_CONNECT)
+	if (c->stage == SMTP_ST_CONNECT) {
 		client_fail(c, 1, "cannot connect: %s",
 		    evutil_socket_error_to_string(e));
+		return;
+	}
+	if (c->ssl != NULL && (se = bufferevent_get_openssl_error(bev)) != 0) {
+		client_fail(c, 1, "TLS error during %s: %s",
+		    smtp_stage_str(c->stage), ERR_reason_error_string(se) ?
+		    ERR_reason_error_string(se) : "unknown");
+		return;
+	}
+	if (e == 0 || e == EPIPE || e == ECONNRESET)
+		client_fail(c, 1, "lost connection during %s",
+		    smtp_stage_str(c->stage));
 	else
 		client_fail(c, 1, "connection error during %s: %s",
 		    smtp_stage_str(c->stage), evutil_socket_error_to_string(e));
@@ -591,6 +642,8 @@ client_timeout(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
+	if (c->dead)
+		return;
 	client_fail(c, 1, "timeout during %s", smtp_stage_str(c->stage));
 }
 
@@ -614,7 +667,8 @@ smtp_client_start(struct event_base *base, const struct smtp_client_conf *conf,
 	if (conf->nrcpt > 0 &&
 	    (c->res.rcpt = calloc(conf->nrcpt, sizeof(*c->res.rcpt))) == NULL)
 		goto nomem;
-	if ((c->timer = evtimer_new(base, client_timeout, c)) == NULL)
+	if ((c->timer = evtimer_new(base, client_timeout, c)) == NULL ||
+	    (c->fin = evtimer_new(base, finish_cb, c)) == NULL)
 		goto nomem;
 	c->fd = socket(conf->addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd == -1) {

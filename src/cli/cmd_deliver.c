@@ -1,0 +1,596 @@
+/*
+ * cmd_deliver.c - danemx check, probe and send: one code path.
+ *
+ * All three run deliver_start() (smtp/deliver.c) on the same event
+ * loop: check stops after TLS and QUIT at every host, probe stops after
+ * RCPT at the first host that answers under its TLS demand, send goes
+ * through DATA. Results are printed, then freed, before returning.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cli/cli.h"
+#include "log/log.h"
+#include "smtp/deliver.h"
+#include "util/util.h"
+
+#define MAX_RCPTS	1000
+#define MAX_DOMAINS	1000
+#define MAX_MESSAGE	(64UL * 1024 * 1024)
+
+enum {
+	OPT_POLICY = CLI_OPT_FIRST_COMMAND_OPT,
+	OPT_BYPASS, OPT_HELO, OPT_FROM, OPT_RCPT, OPT_NEXTHOP, OPT_QUIET
+};
+
+/* Exit codes of check (documented in --help and danemx(8)). */
+#define CHECK_OK		0
+#define CHECK_UNREACHABLE	1
+#define CHECK_DANE		2
+#define CHECK_DNSSEC		3
+#define CHECK_TLS		4
+#define CHECK_DNS		5
+
+static const char check_help[] =
+"usage: danemx check [options] DOMAIN...\n"
+"\n"
+"Diagnose mail delivery to each DOMAIN as danemx would deliver: look up\n"
+"its MX hosts with DNSSEC, their addresses and TLSA records, then connect\n"
+"to every address of every MX host, STARTTLS, authenticate the server\n"
+"against its TLSA records, and QUIT. Nothing is sent. Domains are checked\n"
+"concurrently. The log on stderr shows each step (the certificate chain,\n"
+"the matched TLSA record and its depth, why a host fails); with --json,\n"
+"stdout has one object per domain with the whole trace.\n"
+"\n"
+"DOMAIN may be an address literal, [192.0.2.1] or [192.0.2.1]:PORT, to\n"
+"talk to one server directly (DANE does not apply to it).\n"
+"\n"
+"Options:\n"
+"      --policy FILE   TLS policy table ('domain level' lines; levels none,\n"
+"                      may, encrypt, dane, dane-only, verify)\n"
+"      --bypass FILE   DANE bypass list ('domain [YYYY-MM-DD] [# why]')\n"
+"      --helo NAME     name to send in EHLO (default: this host's name)\n"
+"  -q, --quiet         no log lines, only the result\n"
+"\n"
+"Exit status (the worst over all domains, in this order of precedence):\n"
+"  2   DANE failure: a TLSA record did not match, or dane-only without TLSA\n"
+"  3   DNSSEC failure: a bogus MX, address or TLSA answer\n"
+"  4   TLS failure: STARTTLS missing or refused, or the handshake failed\n"
+"  5   DNS error: SERVFAIL, timeout, no such domain or host\n"
+"  1   a server could not be reached or refused the session\n"
+"  0   every host is as good as its DNS allows\n"
+"  64  usage error     78  configuration error\n"
+"\n"
+CLI_COMMON_HELP;
+
+static const char probe_help[] =
+"usage: danemx probe [options] --from ADDR --rcpt ADDR [--rcpt ADDR...]\n"
+"\n"
+"Ask the recipients' mail server whether it would accept mail for each\n"
+"recipient, without delivering anything: MAIL FROM, RCPT TO each, QUIT.\n"
+"It takes exactly the route and TLS demands of a real delivery and\n"
+"stops at the first host that answers under its TLS demand. Each RCPT\n"
+"reply (code, enhanced code, text) is reported with the DANE verdict.\n"
+"\n"
+"Options:\n"
+"      --from ADDR     envelope sender ('' for the null sender)\n"
+"      --rcpt ADDR     a recipient; repeat for more (one domain)\n"
+"      --nexthop DEST  deliver to DEST (a domain, or [ADDR]:PORT) instead\n"
+"                      of the recipients' domain\n"
+"      --policy FILE   TLS policy table\n"
+"      --bypass FILE   DANE bypass list\n"
+"      --helo NAME     name to send in EHLO\n"
+"  -q, --quiet         no log lines\n"
+"\n"
+"Exit status:\n"
+"  0   every recipient accepted       67  a recipient rejected (5xx)\n"
+"  69  other permanent failure        75  deferred (DNS, DANE, 4xx, no host)\n"
+"  64  usage error                    78  configuration error\n"
+"\n"
+CLI_COMMON_HELP;
+
+static const char send_help[] =
+"usage: danemx send [options] --from ADDR --to ADDR [--to ADDR...] < MESSAGE\n"
+"\n"
+"Make one delivery attempt of the RFC 5322 message on stdin, now and\n"
+"without a queue, over the same route and TLS demands as the relay.\n"
+"Line endings are normalised to CRLF and lines starting with '.' are\n"
+"stuffed.\n"
+"\n"
+"Options:\n"
+"      --from ADDR     envelope sender ('' for the null sender)\n"
+"      --to ADDR       a recipient; repeat for more (one domain)\n"
+"      --nexthop DEST  deliver to DEST (a domain, or [ADDR]:PORT)\n"
+"      --policy FILE   TLS policy table\n"
+"      --bypass FILE   DANE bypass list\n"
+"      --helo NAME     name to send in EHLO\n"
+"  -q, --quiet         no log lines\n"
+"\n"
+"Exit status:\n"
+"  0   delivered                      67  a recipient rejected (5xx)\n"
+"  69  other permanent failure        75  deferred (DNS, DANE, 4xx, no host)\n"
+"  64  usage error                    78  configuration error\n"
+"\n"
+CLI_COMMON_HELP;
+
+struct job {
+	const char		*cmd;
+	enum smtp_job		 kind;
+	const char		*policy_file, *bypass_file, *helo, *from;
+	const char		*nexthop;
+	const char		*rcpts[MAX_RCPTS];
+	size_t			 nrcpt;
+	const char		*domains[MAX_DOMAINS];
+	size_t			 ndom;
+	struct deliver_result	*res[MAX_DOMAINS];
+	size_t			 pending;
+	int			 quiet;
+	char			 helobuf[256];
+	struct buf		 msg;
+};
+
+static void
+job_done(void *arg, struct deliver_result *r)
+{
+	struct job	*j = arg;
+	size_t		 i;
+
+	for (i = 0; i < j->ndom; i++) {
+		if (j->res[i] == NULL && strcmp(j->domains[i], r->domain) == 0) {
+			j->res[i] = r;
+			break;
+		}
+	}
+	if (i == j->ndom)
+		deliver_result_free(r);
+	j->pending--;
+}
+
+/* check_code - the exit status a domain's result earns */
+static int
+check_code(const struct deliver_result *r)
+{
+	const struct route	*rt = r->route;
+	const struct route_host	*h;
+	const struct deliver_attempt *a;
+	int			 dane = 0, dnssec = 0, tls = 0, dns = 0, other = 0;
+	size_t			 i;
+
+	if (rt == NULL)
+		return CHECK_DNS;
+	if (rt->failed) {
+		if (rt->mx_status == DMX_DNS_BOGUS)
+			return CHECK_DNSSEC;
+		return CHECK_DNS;
+	}
+	for (i = 0; i < r->natt; i++) {
+		a = &r->att[i];
+		h = &rt->hosts[a->host];
+		if (a->skipped) {
+			if (h->addr_status == DMX_DNS_BOGUS ||
+			    (h->tlsa_looked_up && h->tlsa_status == DMX_DNS_BOGUS))
+				dnssec = 1;
+			else if (h->rt == DANE_RT_DANE_REQUIRED ||
+			    h->rt == DANE_RT_TLSA_INVALID)
+				dane = 1;
+			else
+				dns = 1;
+			continue;
+		}
+		if (a->ok)
+			continue;
+		if (a->dane_failed && !a->bypassed)
+			dane = 1;
+		else if (a->no_starttls || a->stage == SMTP_ST_TLS ||
+		    a->stage == SMTP_ST_STARTTLS)
+			tls = 1;
+		else
+			other = 1;
+	}
+	if (dane)
+		return CHECK_DANE;
+	if (dnssec)
+		return CHECK_DNSSEC;
+	if (tls)
+		return CHECK_TLS;
+	if (dns)
+		return CHECK_DNS;
+	if (other || r->used == -1)
+		return CHECK_UNREACHABLE;
+	return CHECK_OK;
+}
+
+static int
+check_rank(int code)
+{
+	static const int order[] = { CHECK_OK, CHECK_UNREACHABLE, CHECK_DNS,
+	    CHECK_TLS, CHECK_DNSSEC, CHECK_DANE };
+	size_t	 i;
+
+	for (i = 0; i < DMX_NELEM(order); i++)
+		if (order[i] == code)
+			return (int)i;
+	return 0;
+}
+
+/* send_code - sysexits for probe and send */
+static int
+send_code(const struct deliver_result *r)
+{
+	size_t	 i;
+
+	switch (r->outcome) {
+	case OUTCOME_DELIVERED:
+	case OUTCOME_ACCEPTED:
+		for (i = 0; i < r->nrcpt; i++)
+			if (r->rcpt[i].code >= 500)
+				return EX_NOUSER;
+		return 0;
+	case OUTCOME_REJECTED:
+		for (i = 0; i < r->nrcpt; i++)
+			if (r->rcpt[i].code >= 500)
+				return EX_NOUSER;
+		return EX_UNAVAILABLE;
+	case OUTCOME_DEFERRED:
+		break;
+	}
+	return EX_TEMPFAIL;
+}
+
+/* print_summary - the result in a few lines on stdout */
+static void
+print_summary(const struct job *j, const struct deliver_result *r)
+{
+	const struct deliver_attempt *a;
+	const struct route_host	*h;
+	size_t			 i;
+
+	for (i = 0; i < r->natt; i++) {
+		a = &r->att[i];
+		h = &r->route->hosts[a->host];
+		if (a->skipped)
+			printf("  %s: not used: %s\n", h->name, h->why);
+		else if (a->ok)
+			printf("  %s[%s]: ok, TLS %s%s%s\n", h->name, a->addr,
+			    tls_achieved_str(a->tls), a->have_verdict &&
+			    a->verdict.effect == DANE_EFFECT_AUTHENTICATE ?
+			    ", DANE " : "", a->have_verdict &&
+			    a->verdict.effect == DANE_EFFECT_AUTHENTICATE ?
+			    a->verdict.text : "");
+		else
+			printf("  %s[%s]: failed: %s\n", h->name, a->addr,
+			    a->error);
+	}
+	for (i = 0; i < r->nrcpt; i++)
+		printf("  <%s>: %d %s\n", j->rcpts[i], r->rcpt[i].code,
+		    r->rcpt[i].text);
+	printf("%s: %s", r->domain, deliver_outcome_str(r->outcome));
+	if (r->used >= 0)
+		printf(" via %s[%s] (TLS %s)",
+		    r->route->hosts[r->att[r->used].host].name,
+		    r->att[r->used].addr, tls_achieved_str(r->att[r->used].tls));
+	if (r->outcome == OUTCOME_DEFERRED || r->outcome == OUTCOME_REJECTED)
+		printf(": %s", r->why);
+	if (r->rt != DANE_RT_NONE)
+		printf(" [%s]", dane_result_type_str(r->rt));
+	printf("\n");
+}
+
+static int
+read_message(struct buf *b)
+{
+	char	 chunk[65536];
+	size_t	 n;
+
+	buf_init(b, MAX_MESSAGE);
+	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+		if (buf_add(b, chunk, n) == -1)
+			return -1;
+	return ferror(stdin) ? -1 : 0;
+}
+
+static const char *
+rcpt_domain(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at != NULL && at[1] != '\0' ? at + 1 : NULL;
+}
+
+static int
+valid_addr(const char *a)
+{
+	const unsigned char *p;
+
+	if (strlen(a) > 512)
+		return 0;
+	for (p = (const unsigned char *)a; *p != '\0'; p++)
+		if (*p <= ' ' || *p == '<' || *p == '>' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* run - the shared body of check, probe and send */
+static int
+run(struct cli *c, struct job *j)
+{
+	struct policy_table	 pol = { NULL, 0 }, byp = { NULL, 0 };
+	const struct policy_entry *pe, *be;
+	struct event_base	*base = NULL;
+	struct dmx_resolver	*r = NULL;
+	struct deliver_conf	 dc;
+	SSL_CTX			*dane_ctx = NULL, *pkix_ctx = NULL;
+	struct buf		 out;
+	char			 err[512];
+	size_t			 i;
+	int			 rv = 0, code, worst = CHECK_OK;
+
+	if (j->policy_file != NULL &&
+	    policy_table_load(&pol, j->policy_file, 0, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danemx %s: policy: %s\n", j->cmd, err);
+		return EX_CONFIG;
+	}
+	if (j->bypass_file != NULL &&
+	    policy_table_load(&byp, j->bypass_file, 1, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danemx %s: bypass list: %s\n", j->cmd, err);
+		policy_table_free(&pol);
+		return EX_CONFIG;
+	}
+	if (j->helo == NULL) {
+		if (gethostname(j->helobuf, sizeof(j->helobuf) - 1) == -1 ||
+		    j->helobuf[0] == '\0')
+			strlcpy_(j->helobuf, "localhost", sizeof(j->helobuf));
+		j->helo = j->helobuf;
+	}
+	if (j->quiet)
+		log_set_quiet(1);
+	if ((dane_ctx = tls_client_ctx_new(err, sizeof(err))) == NULL ||
+	    (pkix_ctx = deliver_pkix_ctx_new(err, sizeof(err))) == NULL) {
+		fprintf(stderr, "danemx %s: TLS: %s\n", j->cmd, err);
+		rv = EX_SOFTWARE;
+		goto out;
+	}
+	if ((base = event_base_new()) == NULL) {
+		rv = EX_OSERR;
+		goto out;
+	}
+	if ((r = cli_resolver(c, base)) == NULL) {
+		rv = EX_CONFIG;
+		goto out;
+	}
+	for (i = 0; i < j->ndom; i++) {
+		memset(&dc, 0, sizeof(dc));
+		dc.domain = j->domains[i];
+		dc.port = 25;
+		dc.job = j->kind;
+		dc.all_hosts = j->kind == SMTP_JOB_CHECK;
+		dc.level = TLS_LEVEL_DANE;
+		if ((pe = policy_table_match(&pol, dc.domain, time(NULL))) != NULL)
+			dc.level = pe->level;
+		if ((be = policy_table_match(&byp, dc.domain,
+		    time(NULL))) != NULL) {
+			dc.bypass = 1;
+			dc.bypass_comment = be->comment;
+		}
+		dc.helo = j->helo;
+		dc.mail_from = j->from;
+		dc.rcpts = j->rcpts;
+		dc.nrcpt = j->nrcpt;
+		dc.msg = j->msg.data;
+		dc.msglen = j->msg.len;
+		smtp_timeouts_default(&dc.t);
+		if (c->timeout_ms) {
+			dc.t.connect = dc.t.greeting = dc.t.ehlo = c->timeout_ms /
+			    1000;
+			dc.t.starttls = dc.t.tls = dc.t.mail = dc.t.rcpt =
+			    c->timeout_ms / 1000;
+			dc.t.data_init = dc.t.quit = c->timeout_ms / 1000;
+		}
+		dc.dane_ctx = dane_ctx;
+		dc.pkix_ctx = pkix_ctx;
+		dc.log = 1;
+		dc.done = job_done;
+		dc.arg = j;
+		if (deliver_start(base, r, &dc, err, sizeof(err)) == NULL) {
+			fprintf(stderr, "danemx %s: %s: %s\n", j->cmd,
+			    dc.domain, err);
+			rv = EX_SOFTWARE;
+			goto out;
+		}
+		j->pending++;
+	}
+	while (j->pending > 0)
+		if (event_base_loop(base, EVLOOP_ONCE) == -1)
+			break;
+	for (i = 0; i < j->ndom; i++) {
+		if (j->res[i] == NULL)
+			continue;
+		if (c->json) {
+			buf_init(&out, 64 * 1024 * 1024);
+			deliver_result_json(&out, j->res[i]);
+			printf("%s\n", out.data);
+			buf_free(&out);
+		} else
+			print_summary(j, j->res[i]);
+		if (j->kind == SMTP_JOB_CHECK) {
+			code = check_code(j->res[i]);
+			if (check_rank(code) > check_rank(worst))
+				worst = code;
+			rv = worst;
+		} else
+			rv = send_code(j->res[i]);
+	}
+out:
+	for (i = 0; i < j->ndom; i++)
+		deliver_result_free(j->res[i]);
+	dmx_resolver_free(r);
+	if (base != NULL)
+		event_base_free(base);
+	SSL_CTX_free(dane_ctx);
+	SSL_CTX_free(pkix_ctx);
+	policy_table_free(&pol);
+	policy_table_free(&byp);
+	buf_free(&j->msg);
+	return rv;
+}
+
+/* parse - options shared by the three commands; -1 on usage error */
+static int
+parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
+{
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "bypass", required_argument, NULL, OPT_BYPASS },
+		{ "helo", required_argument, NULL, OPT_HELO },
+		{ "from", required_argument, NULL, OPT_FROM },
+		{ "rcpt", required_argument, NULL, OPT_RCPT },
+		{ "to", required_argument, NULL, OPT_RCPT },
+		{ "nexthop", required_argument, NULL, OPT_NEXTHOP },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ NULL, 0, NULL, 0 }
+	};
+	int	 ch;
+
+	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "q",
+	    longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			fputs(help, stdout);
+			return 1;
+		case OPT_POLICY:
+			j->policy_file = optarg;
+			break;
+		case OPT_BYPASS:
+			j->bypass_file = optarg;
+			break;
+		case OPT_HELO:
+			j->helo = optarg;
+			break;
+		case OPT_FROM:
+			j->from = optarg;
+			break;
+		case OPT_RCPT:
+			if (j->kind == SMTP_JOB_CHECK) {
+				cli_usage_error(j->cmd, "--rcpt and --to are for "
+				    "probe and send");
+				return -1;
+			}
+			if (j->nrcpt == MAX_RCPTS) {
+				cli_usage_error(j->cmd, "too many recipients");
+				return -1;
+			}
+			if (!valid_addr(optarg) || rcpt_domain(optarg) == NULL) {
+				cli_usage_error(j->cmd, "'%s' is not an address "
+				    "like user@example.org", optarg);
+				return -1;
+			}
+			j->rcpts[j->nrcpt++] = optarg;
+			break;
+		case OPT_NEXTHOP:
+			j->nexthop = optarg;
+			break;
+		case 'q':
+		case OPT_QUIET:
+			j->quiet = 1;
+			break;
+		case '?':
+			cli_usage_error(j->cmd, "unknown option");
+			return -1;
+		default:
+			if (cli_common_opt(c, ch, optarg) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* cmd_check - danemx check DOMAIN... */
+int
+cmd_check(struct cli *c, int argc, char **argv)
+{
+	static struct job j;
+	int	 i, r;
+
+	memset(&j, 0, sizeof(j));
+	j.cmd = "check";
+	j.kind = SMTP_JOB_CHECK;
+	if ((r = parse(c, &j, argc, argv, check_help)) != 0)
+		return r > 0 ? 0 : EX_USAGE;
+	if (optind >= argc)
+		return cli_usage_error("check", "expected DOMAIN...");
+	for (i = optind; i < argc; i++) {
+		if ((size_t)(i - optind) == MAX_DOMAINS)
+			return cli_usage_error("check", "too many domains");
+		if (argv[i][0] == '\0' || strlen(argv[i]) > 253)
+			return cli_usage_error("check", "'%s' is not a domain",
+			    argv[i]);
+		j.domains[j.ndom++] = argv[i];
+	}
+	j.from = "";
+	return run(c, &j);
+}
+
+static int
+probe_or_send(struct cli *c, int argc, char **argv, enum smtp_job kind)
+{
+	static struct job j;
+	const char	*cmd = kind == SMTP_JOB_SEND ? "send" : "probe";
+	const char	*d;
+	size_t		 i;
+	int		 r;
+
+	memset(&j, 0, sizeof(j));
+	j.cmd = cmd;
+	j.kind = kind;
+	if ((r = parse(c, &j, argc, argv, kind == SMTP_JOB_SEND ? send_help :
+	    probe_help)) != 0)
+		return r > 0 ? 0 : EX_USAGE;
+	if (optind < argc)
+		return cli_usage_error(cmd, "unexpected argument '%s'",
+		    argv[optind]);
+	if (j.from == NULL)
+		return cli_usage_error(cmd, "--from is required");
+	if (j.from[0] != '\0' && !valid_addr(j.from))
+		return cli_usage_error(cmd, "'%s' is not an address", j.from);
+	if (j.nrcpt == 0)
+		return cli_usage_error(cmd, "at least one %s is required",
+		    kind == SMTP_JOB_SEND ? "--to" : "--rcpt");
+	d = rcpt_domain(j.rcpts[0]);
+	for (i = 1; i < j.nrcpt && j.nexthop == NULL; i++)
+		if (strcasecmp(rcpt_domain(j.rcpts[i]), d) != 0)
+			return cli_usage_error(cmd, "recipients must share one "
+			    "domain (or give --nexthop)");
+	j.domains[0] = j.nexthop != NULL ? j.nexthop : d;
+	j.ndom = 1;
+	if (kind == SMTP_JOB_SEND) {
+		if (read_message(&j.msg) == -1) {
+			fprintf(stderr, "danemx send: cannot read the message "
+			    "(larger than %lu bytes?)\n", MAX_MESSAGE);
+			buf_free(&j.msg);
+			return EX_DATAERR;
+		}
+	} else
+		buf_init(&j.msg, 1);
+	return run(c, &j);
+}
+
+/* cmd_probe - danemx probe --from A --rcpt B... */
+int
+cmd_probe(struct cli *c, int argc, char **argv)
+{
+	return probe_or_send(c, argc, argv, SMTP_JOB_PROBE);
+}
+
+/* cmd_send - danemx send --from A --to B... < message */
+int
+cmd_send(struct cli *c, int argc, char **argv)
+{
+	return probe_or_send(c, argc, argv, SMTP_JOB_SEND);
+}

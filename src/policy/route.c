@@ -1,0 +1,649 @@
+/*
+ * route.c - from a next-hop domain to MX hosts, addresses, TLSA records
+ * and the TLS each host demands (RFC 7672 section 2).
+ *
+ * Order of work, as the RFC asks: the MX RRset (a failure defers the
+ * whole destination, rule 3; none means the implicit MX, rule 4); for
+ * each host, A and AAAA first (rule 9); then, only when those are
+ * secure or start with a secure CNAME, TLSA at _PORT._tcp.BASE for each
+ * base-domain candidate in turn (rules 10-11). A failed TLSA lookup
+ * makes the host unusable (rule 12): it is never downgraded. Hosts keep
+ * MX preference order; equal preferences are shuffled (rule 8).
+ *
+ * All lookups run concurrently on the resolver. The route_req owns the
+ * route until the callback, which then owns it (route_free()). Lookups
+ * find their host by index, never by a pointer that could go stale.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/event.h>
+
+#include "dns/dns.h"
+#include "log/log.h"
+#include "policy/policy.h"
+#include "util/util.h"
+
+#define LOOKUPS_MAX	(ROUTE_MAX_HOSTS * 4 + 2)
+
+enum lookup_kind { LK_MX, LK_A, LK_AAAA, LK_CNAME, LK_TLSA };
+
+struct lookup {
+	struct route_req	*req;
+	enum lookup_kind	 kind;
+	size_t			 host;
+	uint64_t		 id;	/* 0 when not in flight */
+};
+
+struct route_req {
+	struct event_base	*base;
+	struct dmx_resolver	*res;
+	struct route		*rt;
+	route_cb		 cb;
+	void			*arg;
+	struct lookup		 lk[LOOKUPS_MAX];
+	size_t			 nlk;
+	int			 pending;
+	struct event		*ev;	/* deferred completion */
+};
+
+static void	lookup_done(void *, struct dmx_dns_result *);
+static void	host_tlsa_next(struct route_req *, size_t);
+
+/* host_demand_str - the demand's name for logs and JSON */
+const char *
+host_demand_str(enum host_demand d)
+{
+	switch (d) {
+	case DEMAND_NONE:	return "none";
+	case DEMAND_MAY:	return "may";
+	case DEMAND_ENCRYPT:	return "encrypt";
+	case DEMAND_DANE:	return "dane";
+	case DEMAND_VERIFY:	return "verify";
+	case DEMAND_UNUSABLE:	return "unusable";
+	}
+	return "?";
+}
+
+/* route_free - free a route and everything it holds */
+void
+route_free(struct route *rt)
+{
+	size_t	 i;
+
+	if (rt == NULL)
+		return;
+	for (i = 0; i < rt->nhost; i++) {
+		free(rt->hosts[i].addrs);
+		dane_tlsa_set_free(&rt->hosts[i].tlsa);
+	}
+	free(rt->hosts);
+	free(rt);
+}
+
+/*
+ * route_parse_literal - "[192.0.2.1]", "[2001:db8::1]", "[ipv6:...]",
+ * optionally followed by ":PORT". Returns 0 and fills a, or -1.
+ */
+int
+route_parse_literal(const char *dest, struct route_addr *a, unsigned *port)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&a->ss;
+	char			 addr[64];
+	const char		*end;
+	unsigned long		 p = 25;
+	size_t			 n;
+
+	if (dest[0] != '[' || (end = strchr(dest, ']')) == NULL)
+		return -1;
+	n = (size_t)(end - dest - 1);
+	if (n == 0 || n >= sizeof(addr))
+		return -1;
+	memcpy(addr, dest + 1, n);
+	addr[n] = '\0';
+	if (end[1] == ':') {
+		if (parse_uint(end + 2, 65535, &p) == -1 || p == 0)
+			return -1;
+	} else if (end[1] != '\0')
+		return -1;
+	memset(a, 0, sizeof(*a));
+	if (strncasecmp(addr, "ipv6:", 5) == 0)
+		memmove(addr, addr + 5, strlen(addr + 5) + 1);
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)p);
+		a->len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)p);
+		a->len = sizeof(*sin6);
+	} else
+		return -1;
+	strlcpy_(a->text, addr, sizeof(a->text));
+	*port = (unsigned)p;
+	return 0;
+}
+
+static int
+is_failure(enum dmx_dns_status s)
+{
+	return s != DMX_DNS_SECURE && s != DMX_DNS_INSECURE;
+}
+
+/* start - begin a lookup for host h; 0, or -1 if it could not start */
+static int
+start(struct route_req *req, enum lookup_kind kind, size_t h,
+    const char *name, uint16_t type)
+{
+	struct lookup	*lk;
+
+	if (req->nlk == LOOKUPS_MAX)
+		fatalx("route: lookup table full");
+	lk = &req->lk[req->nlk++];
+	lk->req = req;
+	lk->kind = kind;
+	lk->host = h;
+	if ((lk->id = dmx_dns_lookup(req->res, name, type, lookup_done,
+	    lk)) == 0)
+		return -1;
+	req->pending++;
+	return 0;
+}
+
+/* finish - everything is known: hand the route over (deferred) */
+static void
+finish_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct route_req	*req = arg;
+	struct route		*rt = req->rt;
+	route_cb		 cb = req->cb;
+	void			*cbarg = req->arg;
+
+	(void)fd;
+	(void)ev;
+	event_free(req->ev);
+	free(req);
+	cb(cbarg, rt);
+}
+
+static void
+finish(struct route_req *req)
+{
+	struct timeval tv = { 0, 0 };
+
+	if ((req->ev = evtimer_new(req->base, finish_cb, req)) == NULL)
+		fatalx("route: out of memory");
+	evtimer_add(req->ev, &tv);
+}
+
+static void
+route_fail(struct route_req *req, int permanent, enum dane_result_type rt,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+route_fail(struct route_req *req, int permanent, enum dane_result_type rtype,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(req->rt->why, sizeof(req->rt->why), fmt, ap);
+	va_end(ap);
+	req->rt->failed = 1;
+	req->rt->permanent = permanent;
+	req->rt->rt = rtype;
+}
+
+static void
+host_set(struct route_host *h, enum host_demand d, enum dane_result_type rt,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* host_set - decide what host h demands, and why */
+static void
+host_set(struct route_host *h, enum host_demand d, enum dane_result_type rt,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	h->demand = d;
+	h->rt = rt;
+	va_start(ap, fmt);
+	vsnprintf(h->why, sizeof(h->why), fmt, ap);
+	va_end(ap);
+}
+
+/* level_demand - what a host gets when the level does no DANE */
+static enum host_demand
+level_demand(enum tls_level l)
+{
+	switch (l) {
+	case TLS_LEVEL_NONE:	return DEMAND_NONE;
+	case TLS_LEVEL_ENCRYPT:	return DEMAND_ENCRYPT;
+	case TLS_LEVEL_VERIFY:	return DEMAND_VERIFY;
+	default:		return DEMAND_MAY;
+	}
+}
+
+/* host_no_dane - DANE does not apply to host h: the level decides */
+static void
+host_no_dane(struct route_req *req, struct route_host *h, const char *why)
+{
+	if (req->rt->level == TLS_LEVEL_DANE_ONLY)
+		host_set(h, DEMAND_UNUSABLE, DANE_RT_DANE_REQUIRED,
+		    "%s, but the policy for %s is dane-only", why,
+		    req->rt->domain);
+	else
+		host_set(h, DEMAND_MAY, DANE_RT_NONE, "%s", why);
+}
+
+/* host_addrs_done - A and AAAA are in: decide whether to look up TLSA */
+static void
+host_addrs_done(struct route_req *req, size_t hi)
+{
+	struct route		*rt = req->rt;
+	struct route_host	*h = &rt->hosts[hi];
+	enum dmx_dns_status	 bad;
+
+	if (is_failure(h->a_status) || is_failure(h->aaaa_status)) {
+		bad = is_failure(h->a_status) ? h->a_status : h->aaaa_status;
+		h->addr_status = bad;
+		host_set(h, DEMAND_UNUSABLE, bad == DMX_DNS_BOGUS ?
+		    DANE_RT_DNSSEC_INVALID : DANE_RT_NONE,
+		    "address lookup for %s failed: %s", h->name,
+		    dmx_dns_status_str(bad));
+		return;
+	}
+	h->addr_secure = h->a_status == DMX_DNS_SECURE &&
+	    h->aaaa_status == DMX_DNS_SECURE;
+	h->addr_status = h->addr_secure ? DMX_DNS_SECURE : DMX_DNS_INSECURE;
+	if (h->naddr == 0) {
+		host_set(h, DEMAND_UNUSABLE, DANE_RT_NONE,
+		    "no address records for %s", h->name);
+		return;
+	}
+	if (rt->level != TLS_LEVEL_DANE && rt->level != TLS_LEVEL_DANE_ONLY) {
+		host_set(h, level_demand(rt->level), DANE_RT_NONE,
+		    "policy level %s", tls_level_str(rt->level));
+		return;
+	}
+	if (h->addr_secure) {
+		/* Rule 10: the expanded name first, then the original. */
+		if (h->cname && !dns_name_equal(h->canonical, h->name))
+			strlcpy_(h->bases[h->nbases++], h->canonical,
+			    DMX_NAME_MAX);
+		strlcpy_(h->bases[h->nbases++], h->name, DMX_NAME_MAX);
+		host_tlsa_next(req, hi);
+		return;
+	}
+	if (h->cname) {
+		/* Insecure at the end; is the first CNAME secure? */
+		if (start(req, LK_CNAME, hi, h->name, DMX_T_CNAME) == -1)
+			host_set(h, DEMAND_UNUSABLE, DANE_RT_NONE,
+			    "cannot look up %s CNAME", h->name);
+		return;
+	}
+	host_no_dane(req, h, "insecure address records");
+}
+
+/* host_tlsa_next - look up TLSA for the next base-domain candidate */
+static void
+host_tlsa_next(struct route_req *req, size_t hi)
+{
+	struct route_host	*h = &req->rt->hosts[hi];
+	char			 qname[DMX_NAME_MAX + 16];
+
+	if (h->next_base >= h->nbases) {
+		host_no_dane(req, h, "no TLSA records");
+		return;
+	}
+	snprintf(qname, sizeof(qname), "_%u._tcp.%s", req->rt->port,
+	    h->bases[h->next_base]);
+	h->tlsa_looked_up = 1;
+	if (start(req, LK_TLSA, hi, qname, DMX_T_TLSA) == -1)
+		host_set(h, DEMAND_UNUSABLE, DANE_RT_NONE,
+		    "cannot look up %s TLSA", qname);
+}
+
+/* host_tlsa - a TLSA answer for host hi's current candidate */
+static void
+host_tlsa(struct route_req *req, size_t hi, struct dmx_dns_result *res)
+{
+	struct route		*rt = req->rt;
+	struct route_host	*h = &rt->hosts[hi];
+	const char		*base = h->bases[h->next_base];
+	enum dane_effect	 eff;
+	char			 err[256];
+
+	h->tlsa_status = res->status;
+	strlcpy_(h->tlsa_base, base, sizeof(h->tlsa_base));
+	if (is_failure(res->status)) {
+		/* Rule 12: never downgrade; the bypass list softens it. */
+		if (rt->bypass) {
+			h->bypassed = 1;
+			host_set(h, DEMAND_ENCRYPT, DANE_RT_DNSSEC_INVALID,
+			    "TLSA lookup for _%u._tcp.%s failed: %s (DANE "
+			    "bypass applies: TLS without authentication)",
+			    rt->port, base, res->why_bogus ? res->why_bogus :
+			    dmx_dns_status_str(res->status));
+		} else
+			host_set(h, DEMAND_UNUSABLE, DANE_RT_DNSSEC_INVALID,
+			    "TLSA lookup for _%u._tcp.%s failed: %s", rt->port,
+			    base, res->status == DMX_DNS_BOGUS && res->why_bogus ?
+			    res->why_bogus : dmx_dns_status_str(res->status));
+		return;
+	}
+	if (res->status == DMX_DNS_INSECURE || res->nrrs == 0) {
+		/* Rule 13: insecure TLSA is no TLSA. Next candidate. */
+		h->tlsa_nxdomain = res->nxdomain;
+		h->next_base++;
+		host_tlsa_next(req, hi);
+		return;
+	}
+	if (dane_tlsa_set_from_dns(&h->tlsa, res, err, sizeof(err)) == -1) {
+		host_set(h, DEMAND_UNUSABLE, DANE_RT_TLSA_INVALID,
+		    "TLSA records for %s: %s", base, err);
+		return;
+	}
+	dane_tlsa_set_classify(&h->tlsa, DANE_PROFILE_SMTP);
+	eff = dane_tlsa_set_effect(&h->tlsa);
+	if (eff == DANE_EFFECT_AUTHENTICATE) {
+		host_set(h, DEMAND_DANE, DANE_RT_NONE, "%zu usable TLSA "
+		    "record%s at _%u._tcp.%s", h->tlsa.nusable,
+		    h->tlsa.nusable == 1 ? "" : "s", rt->port, base);
+		return;
+	}
+	/* Rule 17: secure but all unusable: TLS, not authenticated. */
+	if (rt->level == TLS_LEVEL_DANE_ONLY && !rt->bypass)
+		host_set(h, DEMAND_UNUSABLE, DANE_RT_TLSA_INVALID,
+		    "every TLSA record at _%u._tcp.%s is unusable, and the "
+		    "policy is dane-only", rt->port, base);
+	else
+		host_set(h, DEMAND_ENCRYPT, DANE_RT_TLSA_INVALID,
+		    "every TLSA record at _%u._tcp.%s is unusable: TLS is "
+		    "mandatory but not authenticated", rt->port, base);
+}
+
+static void
+add_addrs(struct route_host *h, const struct dmx_dns_result *res,
+    unsigned port)
+{
+	struct route_addr	*a;
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+	size_t			 i;
+
+	for (i = 0; i < res->nrrs && h->naddr < ROUTE_MAX_ADDRS; i++) {
+		a = &h->addrs[h->naddr++];
+		memset(a, 0, sizeof(*a));
+		if (res->qtype == DMX_T_A) {
+			sin = (struct sockaddr_in *)&a->ss;
+			sin->sin_family = AF_INET;
+			sin->sin_port = htons((uint16_t)port);
+			memcpy(&sin->sin_addr, res->rrs[i].u.addr, 4);
+			a->len = sizeof(*sin);
+		} else {
+			sin6 = (struct sockaddr_in6 *)&a->ss;
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_port = htons((uint16_t)port);
+			memcpy(&sin6->sin6_addr, res->rrs[i].u.addr, 16);
+			a->len = sizeof(*sin6);
+		}
+		strlcpy_(a->text, res->rrs[i].text, sizeof(a->text));
+	}
+}
+
+static int
+cmp_pref(const void *a, const void *b)
+{
+	const struct route_host *x = a, *y = b;
+
+	return (x->pref > y->pref) - (x->pref < y->pref);
+}
+
+/* hosts_from_mx - the host list, preference order, equal ones shuffled */
+static int
+hosts_from_mx(struct route *rt, const struct dmx_dns_result *res)
+{
+	struct route_host	 tmp;
+	size_t			 i, j, k, n = res->nrrs;
+
+	if (n == 0) {
+		n = 1;
+		rt->implicit_mx = 1;
+	}
+	if ((rt->hosts = calloc(n, sizeof(*rt->hosts))) == NULL)
+		return -1;
+	if (rt->implicit_mx) {
+		strlcpy_(rt->hosts[0].name, rt->domain, DMX_NAME_MAX);
+		rt->nhost = 1;
+	} else {
+		for (i = 0; i < n; i++) {
+			strlcpy_(rt->hosts[i].name, res->rrs[i].u.mx.host,
+			    DMX_NAME_MAX);
+			rt->hosts[i].pref = res->rrs[i].u.mx.pref;
+		}
+		rt->nhost = n;
+		qsort(rt->hosts, n, sizeof(*rt->hosts), cmp_pref);
+		/* Fisher-Yates within each run of equal preference. */
+		for (i = 0; i < n; i = j) {
+			for (j = i + 1; j < n &&
+			    rt->hosts[j].pref == rt->hosts[i].pref; j++)
+				;
+			for (k = j - 1; k > i; k--) {
+				size_t r = i + arc4random_uniform(
+				    (uint32_t)(k - i + 1));
+				tmp = rt->hosts[k];
+				rt->hosts[k] = rt->hosts[r];
+				rt->hosts[r] = tmp;
+			}
+		}
+		if (rt->nhost > ROUTE_MAX_HOSTS)
+			rt->nhost = ROUTE_MAX_HOSTS;
+	}
+	for (i = 0; i < rt->nhost; i++) {
+		dane_tlsa_set_init(&rt->hosts[i].tlsa);
+		if ((rt->hosts[i].addrs = calloc(ROUTE_MAX_ADDRS,
+		    sizeof(struct route_addr))) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* on_mx - the MX answer: decide the host list, start address lookups */
+static void
+on_mx(struct route_req *req, struct dmx_dns_result *res)
+{
+	struct route	*rt = req->rt;
+	size_t		 i;
+
+	rt->mx_status = res->status;
+	if (is_failure(res->status)) {
+		/* Rule 3: defer the destination; no fallback to A. */
+		route_fail(req, 0, res->status == DMX_DNS_BOGUS ?
+		    DANE_RT_DNSSEC_INVALID : DANE_RT_NONE,
+		    "MX lookup for %s failed: %s", rt->domain,
+		    res->status == DMX_DNS_BOGUS && res->why_bogus ?
+		    res->why_bogus : res->error ? res->error :
+		    dmx_dns_status_str(res->status));
+		return;
+	}
+	rt->mx_secure = res->status == DMX_DNS_SECURE;
+	rt->mx_nxdomain = res->nxdomain;
+	if (res->nrrs == 1 && res->rrs[0].u.mx.host[0] == '.' &&
+	    res->rrs[0].u.mx.host[1] == '\0') {
+		rt->null_mx = 1;
+		route_fail(req, 1, DANE_RT_NONE, "%s does not accept mail "
+		    "(null MX, RFC 7505)", rt->domain);
+		return;
+	}
+	if (res->nxdomain) {
+		route_fail(req, 1, DANE_RT_NONE, "domain %s does not exist",
+		    rt->domain);
+		return;
+	}
+	if (hosts_from_mx(rt, res) == -1) {
+		route_fail(req, 0, DANE_RT_NONE, "out of memory");
+		return;
+	}
+	for (i = 0; i < rt->nhost; i++) {
+		/* Rule 9: addresses first, both families together. */
+		if (start(req, LK_AAAA, i, rt->hosts[i].name, DMX_T_AAAA) == -1 ||
+		    start(req, LK_A, i, rt->hosts[i].name, DMX_T_A) == -1) {
+			route_fail(req, 0, DANE_RT_NONE,
+			    "cannot look up %s", rt->hosts[i].name);
+			return;
+		}
+		rt->hosts[i].pending = 2;
+	}
+}
+
+/* lookup_done - every answer comes here and finds its host by index */
+static void
+lookup_done(void *arg, struct dmx_dns_result *res)
+{
+	struct lookup		*lk = arg;
+	struct route_req	*req = lk->req;
+	struct route_host	*h = NULL;
+
+	lk->id = 0;
+	req->pending--;
+	if (lk->kind != LK_MX)
+		h = &req->rt->hosts[lk->host];
+	switch (lk->kind) {
+	case LK_MX:
+		on_mx(req, res);
+		break;
+	case LK_A:
+	case LK_AAAA:
+		if (lk->kind == LK_A)
+			h->a_status = res->status;
+		else
+			h->aaaa_status = res->status;
+		if (!is_failure(res->status)) {
+			add_addrs(h, res, req->rt->port);
+			if (res->ncname > 0 && !h->cname) {
+				h->cname = 1;
+				h->cname_secure = res->cname_secure;
+				strlcpy_(h->canonical, res->canonical_name,
+				    sizeof(h->canonical));
+			}
+		}
+		if (--h->pending == 0)
+			host_addrs_done(req, lk->host);
+		break;
+	case LK_CNAME:
+		h->first_cname_secure = res->status == DMX_DNS_SECURE &&
+		    res->nrrs > 0;
+		if (h->first_cname_secure) {
+			strlcpy_(h->bases[h->nbases++], h->name, DMX_NAME_MAX);
+			host_tlsa_next(req, lk->host);
+		} else
+			host_no_dane(req, h, "insecure CNAME chain to the "
+			    "address records");
+		break;
+	case LK_TLSA:
+		host_tlsa(req, lk->host, res);
+		break;
+	}
+	dmx_dns_result_free(res);
+	if (req->pending == 0)
+		finish(req);
+}
+
+/*
+ * route_resolve - resolve domain ("example.org" or "[192.0.2.1]:25")
+ * for delivery at level. cb gets the route from the event loop later.
+ */
+struct route_req *
+route_resolve(struct dmx_resolver *res, const char *domain, unsigned port,
+    enum tls_level level, int bypass, const char *bypass_comment,
+    route_cb cb, void *arg)
+{
+	struct route_req	*req;
+	struct route		*rt;
+	struct route_host	*h;
+	size_t			 len;
+
+	if ((req = calloc(1, sizeof(*req))) == NULL ||
+	    (rt = calloc(1, sizeof(*rt))) == NULL) {
+		free(req);
+		return NULL;
+	}
+	req->base = dmx_resolver_base(res);
+	req->res = res;
+	req->rt = rt;
+	req->cb = cb;
+	req->arg = arg;
+	rt->port = port;
+	rt->level = level;
+	rt->bypass = bypass;
+	if (bypass_comment != NULL)
+		strlcpy_(rt->bypass_comment, bypass_comment,
+		    sizeof(rt->bypass_comment));
+	strlcpy_(rt->domain, domain, sizeof(rt->domain));
+	len = strlen(rt->domain);
+	if (len > 1 && rt->domain[len - 1] == '.')
+		rt->domain[len - 1] = '\0';
+	str_lower(rt->domain);
+
+	if (domain[0] == '[') {
+		/* Rule 14: an address literal; DANE does not apply. */
+		rt->literal = 1;
+		if ((rt->hosts = calloc(1, sizeof(*h))) == NULL ||
+		    (rt->hosts[0].addrs = calloc(1,
+		    sizeof(struct route_addr))) == NULL) {
+			route_free(rt);
+			free(req);
+			return NULL;
+		}
+		rt->nhost = 1;
+		h = &rt->hosts[0];
+		dane_tlsa_set_init(&h->tlsa);
+		if (route_parse_literal(domain, &h->addrs[0], &rt->port) == -1) {
+			route_fail(req, 1, DANE_RT_NONE, "'%s' is not an "
+			    "address literal like [192.0.2.1]:25", domain);
+		} else {
+			h->naddr = 1;
+			strlcpy_(h->name, h->addrs[0].text, sizeof(h->name));
+			h->addr_status = DMX_DNS_INSECURE;
+			if (level == TLS_LEVEL_DANE || level == TLS_LEVEL_DANE_ONLY)
+				host_no_dane(req, h, "address literal: DANE "
+				    "does not apply");
+			else
+				host_set(h, level_demand(level), DANE_RT_NONE,
+				    "policy level %s", tls_level_str(level));
+		}
+		finish(req);
+		return req;
+	}
+	if (start(req, LK_MX, 0, rt->domain, DMX_T_MX) == -1) {
+		route_free(rt);
+		free(req);
+		return NULL;
+	}
+	return req;
+}
+
+/* route_cancel - stop resolving; the callback will not run */
+void
+route_cancel(struct route_req *req)
+{
+	size_t	 i;
+
+	if (req->ev != NULL) {
+		event_free(req->ev);
+	} else {
+		for (i = 0; i < req->nlk; i++)
+			if (req->lk[i].id != 0)
+				dmx_dns_cancel(req->res, req->lk[i].id);
+	}
+	route_free(req->rt);
+	free(req);
+}

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""faultsmtpd.py - a small scripted SMTP server for hostile-server tests.
+
+Usage: faultsmtpd.py --listen ADDR:PORT --mode MODE [--cert C --key K]
+                     [--log FILE] [--once]
+
+Modes (what the server does wrong, or right):
+  ok             a correct ESMTP server with STARTTLS (if --cert) that
+                 accepts everything and discards the message
+  no-starttls    does not offer STARTTLS
+  refuse-tls     offers STARTTLS, answers it with 454
+  inject         sends "250 injected" in the same segment as the
+                 STARTTLS 220 (CVE-2011-0411 class; must be discarded)
+  garbage        greets with bytes that are not SMTP
+  endless        a reply line that never ends
+  many-lines     a multi-line reply that never ends
+  slow           sends the greeting one byte per second
+  drop-data      drops the connection in the middle of DATA
+  rcpt-5xx       rejects recipients whose local part starts with "bad"
+  rcpt-4xx       defers every recipient with 450
+  greet-554      refuses the session in the greeting
+  ehlo-5xx       refuses EHLO (HELO works)
+Each accepted message is appended to --log as one line "MAIL from rcpts bytes".
+"""
+import argparse, socket, ssl, sys, threading, time
+
+def handle(conn, args, ctx):
+    f = conn
+    def send(data):
+        f.sendall(data if isinstance(data, bytes) else data.encode())
+    def readline():
+        buf = b""
+        while not buf.endswith(b"\n"):
+            c = f.recv(1)
+            if not c:
+                raise EOFError
+            buf += c
+            if len(buf) > 100000:
+                raise EOFError
+        return buf.decode("latin-1").rstrip("\r\n")
+    mode = args.mode
+    try:
+        if mode == "garbage":
+            send(b"\x00\x01\x02 HELLO THERE\r\nxyz\r\n")
+            time.sleep(2); return
+        if mode == "endless":
+            send("220-")
+            for _ in range(10000):
+                send("x" * 1000)
+            time.sleep(2); return
+        if mode == "many-lines":
+            for _ in range(100000):
+                send("220-more and more\r\n")
+            return
+        if mode == "slow":
+            for ch in "220 slow.example ESMTP\r\n":
+                send(ch); time.sleep(1)
+            return
+        if mode == "greet-554":
+            send("554 5.7.1 go away\r\n"); readline(); return
+        send("220 fault.test ESMTP\r\n")
+        tls = False
+        mail = None; rcpts = []
+        while True:
+            line = readline()
+            verb = line[:4].upper()
+            if verb in ("EHLO", "HELO"):
+                if verb == "EHLO" and mode == "ehlo-5xx":
+                    send("502 5.5.2 no EHLO here\r\n"); continue
+                if verb == "HELO":
+                    send("250 fault.test\r\n"); continue
+                caps = ["fault.test", "PIPELINING", "SIZE 10240000", "8BITMIME",
+                        "ENHANCEDSTATUSCODES"]
+                if ctx and not tls and mode != "no-starttls":
+                    caps.append("STARTTLS")
+                out = "".join("250-%s\r\n" % c for c in caps[:-1]) + "250 %s\r\n" % caps[-1]
+                send(out)
+            elif verb == "STAR":
+                if mode == "refuse-tls":
+                    send("454 4.7.0 TLS not available\r\n"); continue
+                if mode == "inject":
+                    send("220 2.0.0 go ahead\r\n250 injected\r\n")
+                else:
+                    send("220 2.0.0 go ahead\r\n")
+                f = ctx.wrap_socket(conn, server_side=True)
+                tls = True
+            elif verb == "MAIL":
+                mail = line[10:].split(" ")[0]; rcpts = []
+                send("250 2.1.0 ok\r\n")
+            elif verb == "RCPT":
+                addr = line[8:]
+                if mode == "rcpt-4xx":
+                    send("450 4.2.1 try later\r\n")
+                elif mode == "rcpt-5xx" and addr.lstrip("<").startswith("bad"):
+                    send("550 5.1.1 no such user\r\n")
+                else:
+                    rcpts.append(addr); send("250 2.1.5 ok\r\n")
+            elif verb == "DATA":
+                send("354 go ahead\r\n")
+                n = 0
+                while True:
+                    l = readline()
+                    if l == ".":
+                        break
+                    n += len(l) + 2
+                    if mode == "drop-data" and n > 10:
+                        f.close(); return
+                if args.log:
+                    with open(args.log, "a") as lf:
+                        lf.write("MAIL %s %s %d %s\n" % (mail, ",".join(rcpts), n, "tls" if tls else "plain"))
+                send("250 2.0.0 queued\r\n")
+            elif verb == "RSET":
+                send("250 ok\r\n")
+            elif verb == "QUIT":
+                send("221 bye\r\n"); return
+            else:
+                send("500 5.5.1 what?\r\n")
+    except (EOFError, OSError, ssl.SSLError):
+        pass
+    finally:
+        try: f.close()
+        except OSError: pass
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--listen", required=True)
+    p.add_argument("--mode", default="ok")
+    p.add_argument("--cert"); p.add_argument("--key")
+    p.add_argument("--log")
+    a = p.parse_args()
+    host, port = a.listen.rsplit(":", 1)
+    host = host.strip("[]")
+    ctx = None
+    if a.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.cert, a.key)
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, int(port))); s.listen(64)
+    print("ready", flush=True)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=handle, args=(c, a, ctx), daemon=True).start()
+
+if __name__ == "__main__":
+    main()
