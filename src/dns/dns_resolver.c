@@ -126,6 +126,8 @@ classify(struct dmx_dns_result *res, struct ub_result *ub)
 	res->rcode = ub->rcode;
 	res->ttl = ub->ttl > 0 ? (uint32_t)ub->ttl : 0;
 	if (ub->bogus) {
+		/* What a validating resolver answers for it: SERVFAIL. */
+		res->rcode = DMX_RCODE_SERVFAIL;
 		res->status = DMX_DNS_BOGUS;
 		res->why_bogus = strdup(ub->why_bogus != NULL &&
 		    ub->why_bogus[0] != '\0' ? ub->why_bogus :
