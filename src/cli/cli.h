@@ -75,5 +75,7 @@ int	 cmd_tlsa(struct cli *, int, char **);
 int	 cmd_check(struct cli *, int, char **);
 int	 cmd_probe(struct cli *, int, char **);
 int	 cmd_send(struct cli *, int, char **);
+int	 cmd_sendmail(struct cli *, int, char **);
+int	 cmd_queue(struct cli *, int, char **);
 
 #endif /* DANEMX_CLI_H */

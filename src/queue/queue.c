@@ -1,0 +1,561 @@
+/*
+ * queue.c - the spool: messages and envelopes as files, made durable
+ * with write, fsync, rename and a directory fsync before anyone is told
+ * "accepted". See queue.h for the layout and the commit order.
+ *
+ * Every function returns an error with a reason (strerror included) and
+ * leaves nothing half-visible: a failed commit unlinks what it wrote, so
+ * a full disk costs the message being received and nothing else.
+ * struct queue owns its directory paths and descriptors; a writer owns
+ * its temporary file until commit or abort.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "queue/queue.h"
+#include "util/util.h"
+
+#define TMP_MAX_AGE	(24 * 3600)	/* stale tmp files are swept */
+
+struct queue {
+	char	*dir;
+	int	 dfd;		/* the queue directory */
+	int	 tmpfd, msgfd, envfd;	/* its subdirectories */
+};
+
+struct queue_writer {
+	struct queue	*q;
+	char		 id[QUEUE_ID_LEN + 1];
+	int		 fd;
+	size_t		 size;
+	int		 failed;	/* a write failed: errno saved */
+	int		 err;
+};
+
+/* queue_valid_id - 16 lowercase hex digits */
+int
+queue_valid_id(const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < QUEUE_ID_LEN; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= 'f')))
+			return 0;
+	return id[QUEUE_ID_LEN] == '\0';
+}
+
+static int
+open_sub(struct queue *q, const char *name, int create, char *err,
+    size_t errlen)
+{
+	int	 fd;
+
+	if (create && mkdirat(q->dfd, name, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "%s/%s: %s", q->dir, name, strerror(errno));
+		return -1;
+	}
+	if ((fd = openat(q->dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
+		snprintf(err, errlen, "%s/%s: %s", q->dir, name, strerror(errno));
+	return fd;
+}
+
+/* sweep_tmp - remove what crashed writers left in tmp/ long ago */
+static void
+sweep_tmp(struct queue *q)
+{
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*d;
+	int		 fd;
+	time_t		 now = time(NULL);
+
+	if ((fd = dup(q->tmpfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(q->tmpfd, de->d_name, &st, 0) == 0 &&
+		    now - st.st_mtime > TMP_MAX_AGE)
+			unlinkat(q->tmpfd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
+/*
+ * queue_open - open the queue at dir; with create, make it (mode 0700)
+ * and sweep stale temporary files. NULL with err when it cannot.
+ */
+struct queue *
+queue_open(const char *dir, int create, char *err, size_t errlen)
+{
+	struct queue	*q;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL ||
+	    (q->dir = strdup(dir)) == NULL) {
+		free(q);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	q->dfd = q->tmpfd = q->msgfd = q->envfd = -1;
+	if (create && mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if ((q->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "queue directory %s: %s", dir,
+		    strerror(errno));
+		goto fail;
+	}
+	if ((q->tmpfd = open_sub(q, "tmp", create, err, errlen)) == -1 ||
+	    (q->msgfd = open_sub(q, "msg", create, err, errlen)) == -1 ||
+	    (q->envfd = open_sub(q, "env", create, err, errlen)) == -1)
+		goto fail;
+	if (create)
+		sweep_tmp(q);
+	return q;
+fail:
+	queue_close(q);
+	return NULL;
+}
+
+/* queue_close - release the queue handle */
+void
+queue_close(struct queue *q)
+{
+	if (q == NULL)
+		return;
+	if (q->dfd != -1)
+		close(q->dfd);
+	if (q->tmpfd != -1)
+		close(q->tmpfd);
+	if (q->msgfd != -1)
+		close(q->msgfd);
+	if (q->envfd != -1)
+		close(q->envfd);
+	free(q->dir);
+	free(q);
+}
+
+/* queue_dir - the queue's directory */
+const char *
+queue_dir(const struct queue *q)
+{
+	return q->dir;
+}
+
+static void
+new_id(char id[QUEUE_ID_LEN + 1])
+{
+	snprintf(id, QUEUE_ID_LEN + 1, "%08x%08x",
+	    (unsigned)(time(NULL) & 0xffffffff), arc4random());
+}
+
+/* queue_writer_new - start receiving a message body */
+struct queue_writer *
+queue_writer_new(struct queue *q, char *err, size_t errlen)
+{
+	struct queue_writer	*w;
+	char			 name[QUEUE_ID_LEN + 8];
+	int			 tries;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->q = q;
+	for (tries = 0; tries < 10; tries++) {
+		new_id(w->id);
+		snprintf(name, sizeof(name), "%s.msg", w->id);
+		w->fd = openat(q->tmpfd, name, O_WRONLY | O_CREAT | O_EXCL |
+		    O_CLOEXEC, 0600);
+		if (w->fd != -1 || errno != EEXIST)
+			break;
+	}
+	if (w->fd == -1) {
+		snprintf(err, errlen, "%s/tmp: %s", q->dir, strerror(errno));
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static int
+write_all(int fd, const void *p, size_t len)
+{
+	const char	*c = p;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = write(fd, c, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* queue_writer_add - append body bytes; -1 (errno set) on a write error */
+int
+queue_writer_add(struct queue_writer *w, const void *p, size_t len)
+{
+	if (w->failed) {
+		errno = w->err;
+		return -1;
+	}
+	if (write_all(w->fd, p, len) == -1) {
+		w->failed = 1;
+		w->err = errno;
+		return -1;
+	}
+	w->size += len;
+	return 0;
+}
+
+/* queue_writer_abort - drop the message being received */
+void
+queue_writer_abort(struct queue_writer *w)
+{
+	char	 name[QUEUE_ID_LEN + 8];
+
+	if (w == NULL)
+		return;
+	if (w->fd != -1)
+		close(w->fd);
+	snprintf(name, sizeof(name), "%s.msg", w->id);
+	unlinkat(w->q->tmpfd, name, 0);
+	free(w);
+}
+
+/* write_env_tmp - the envelope into tmp/NAME, fsync'ed; -1 with errno */
+static int
+write_env_tmp(struct queue *q, const struct queue_env *e, const char *name)
+{
+	char	*text;
+	size_t	 len;
+	int	 fd, saved;
+
+	if (queue_env_format(e, &text, &len) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if ((fd = openat(q->tmpfd, name, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0600)) == -1) {
+		saved = errno;
+		free(text);
+		errno = saved;
+		return -1;
+	}
+	if (write_all(fd, text, len) == -1 || fsync(fd) == -1) {
+		saved = errno;
+		close(fd);
+		unlinkat(q->tmpfd, name, 0);
+		free(text);
+		errno = saved;
+		return -1;
+	}
+	free(text);
+	if (close(fd) == -1) {
+		saved = errno;
+		unlinkat(q->tmpfd, name, 0);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * queue_commit - make the message durable and visible. On success id
+ * holds its queue id and the writer is gone; on failure nothing of it
+ * remains on disk, err says why, and the writer is gone too.
+ */
+int
+queue_commit(struct queue_writer *w, const char *sender,
+    const char * const *rcpts, size_t nrcpt, char id[QUEUE_ID_LEN + 1],
+    char *err, size_t errlen)
+{
+	struct queue		*q = w->q;
+	struct queue_env	 e;
+	struct queue_rcpt	*r = NULL;
+	char			 mname[QUEUE_ID_LEN + 8], ename[QUEUE_ID_LEN + 8];
+	const char		*what = "write";
+	size_t			 i;
+	int			 saved, msg_moved = 0;
+
+	snprintf(mname, sizeof(mname), "%s.msg", w->id);
+	snprintf(ename, sizeof(ename), "%s.env", w->id);
+	if (nrcpt == 0 || nrcpt > QUEUE_RCPT_MAX) {
+		snprintf(err, errlen, "a message needs 1 to %d recipients",
+		    QUEUE_RCPT_MAX);
+		queue_writer_abort(w);
+		return -1;
+	}
+	if (w->failed) {
+		errno = w->err;
+		goto fail;
+	}
+	what = "fsync";
+	if (fsync(w->fd) == -1)
+		goto fail;
+	what = "close";
+	if (close(w->fd) == -1) {
+		w->fd = -1;
+		goto fail;
+	}
+	w->fd = -1;
+
+	memset(&e, 0, sizeof(e));
+	memcpy(e.id, w->id, sizeof(e.id));
+	e.sender = (char *)(uintptr_t)sender;
+	e.created = time(NULL);
+	e.size = w->size;
+	if ((r = calloc(nrcpt, sizeof(*r))) == NULL) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < nrcpt; i++)
+		r[i].addr = (char *)(uintptr_t)rcpts[i];
+	e.rcpt = r;
+	e.nrcpt = nrcpt;
+	what = "envelope";
+	if (write_env_tmp(q, &e, ename) == -1)
+		goto fail;
+	free(r);
+	r = NULL;
+
+	/* Body first, then the envelope that makes it exist. */
+	what = "rename";
+	if (renameat(q->tmpfd, mname, q->msgfd, w->id) == -1)
+		goto fail;
+	msg_moved = 1;
+	what = "fsync";
+	if (fsync(q->msgfd) == -1)
+		goto fail;
+	what = "rename";
+	if (renameat(q->tmpfd, ename, q->envfd, w->id) == -1)
+		goto fail;
+	what = "fsync";
+	if (fsync(q->envfd) == -1) {
+		/* Visible but maybe not durable: take it back. */
+		saved = errno;
+		unlinkat(q->envfd, w->id, 0);
+		errno = saved;
+		goto fail;
+	}
+	memcpy(id, w->id, QUEUE_ID_LEN + 1);
+	free(w);
+	return 0;
+fail:
+	saved = errno;
+	snprintf(err, errlen, "queue %s: %s", what, strerror(saved));
+	free(r);
+	if (w->fd != -1)
+		close(w->fd);
+	unlinkat(q->tmpfd, mname, 0);
+	unlinkat(q->tmpfd, ename, 0);
+	if (msg_moved)
+		unlinkat(q->msgfd, w->id, 0);
+	free(w);
+	errno = saved;
+	return -1;
+}
+
+static int
+read_file(int dirfd, const char *name, size_t max, char **data, size_t *len)
+{
+	struct buf	 b;
+	char		 chunk[65536];
+	ssize_t		 n;
+	int		 fd, saved;
+
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	buf_init(&b, max);
+	for (;;) {
+		if ((n = read(fd, chunk, sizeof(chunk))) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		if (buf_add(&b, chunk, (size_t)n) == -1) {
+			errno = EFBIG;
+			goto fail;
+		}
+	}
+	close(fd);
+	*len = b.len;
+	*data = buf_steal(&b);
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	buf_free(&b);
+	errno = saved;
+	return -1;
+}
+
+/* queue_env_load - read the envelope of id */
+int
+queue_env_load(struct queue *q, const char *id, struct queue_env *e,
+    char *err, size_t errlen)
+{
+	char	*text, sub[128];
+	size_t	 len;
+
+	memset(e, 0, sizeof(*e));
+	if (!queue_valid_id(id)) {
+		snprintf(err, errlen, "'%s' is not a queue id", id);
+		return -1;
+	}
+	if (read_file(q->envfd, id, 4 * 1024 * 1024, &text, &len) == -1) {
+		snprintf(err, errlen, "%s: %s", id, errno == ENOENT ?
+		    "no such message in the queue" : strerror(errno));
+		return -1;
+	}
+	if (queue_env_parse(text, len, e, sub, sizeof(sub)) == -1) {
+		snprintf(err, errlen, "%s: %s", id, sub);
+		free(text);
+		return -1;
+	}
+	free(text);
+	if (strcmp(e->id, id) != 0) {
+		snprintf(err, errlen, "%s: envelope names another id", id);
+		queue_env_free(e);
+		return -1;
+	}
+	return 0;
+}
+
+/* queue_env_store - replace the envelope of e->id atomically, durably */
+int
+queue_env_store(struct queue *q, const struct queue_env *e, char *err,
+    size_t errlen)
+{
+	char	 name[QUEUE_ID_LEN + 16];
+
+	snprintf(name, sizeof(name), "%s.env.%u", e->id, arc4random());
+	if (write_env_tmp(q, e, name) == -1 ||
+	    renameat(q->tmpfd, name, q->envfd, e->id) == -1 ||
+	    fsync(q->envfd) == -1) {
+		snprintf(err, errlen, "%s: cannot update the envelope: %s",
+		    e->id, strerror(errno));
+		unlinkat(q->tmpfd, name, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* queue_remove - delete a message: envelope first, then the body */
+int
+queue_remove(struct queue *q, const char *id)
+{
+	if (!queue_valid_id(id))
+		return -1;
+	if (unlinkat(q->envfd, id, 0) == -1)
+		return -1;
+	fsync(q->envfd);
+	unlinkat(q->msgfd, id, 0);
+	return 0;
+}
+
+/* queue_msg_path - the body's path (free it) */
+char *
+queue_msg_path(struct queue *q, const char *id)
+{
+	char	*p;
+
+	if (asprintf(&p, "%s/msg/%s", q->dir, id) == -1)
+		return NULL;
+	return p;
+}
+
+/* queue_msg_read - the whole body into memory (free *data) */
+int
+queue_msg_read(struct queue *q, const char *id, char **data, size_t *len,
+    char *err, size_t errlen)
+{
+	if (!queue_valid_id(id) || read_file(q->msgfd, id, 1024UL * 1024 * 1024,
+	    data, len) == -1) {
+		snprintf(err, errlen, "%s: message body: %s", id,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char * const *)a, *(char * const *)b);
+}
+
+/* queue_list - the ids in the queue, oldest first (free with list_free) */
+int
+queue_list(struct queue *q, char ***ids, size_t *n, char *err, size_t errlen)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		**v = NULL, **nv;
+	size_t		 cnt = 0, cap = 0;
+	int		 fd;
+
+	if ((fd = dup(q->envfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		snprintf(err, errlen, "%s/env: %s", q->dir, strerror(errno));
+		return -1;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (!queue_valid_id(de->d_name))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
+				goto nomem;
+			v = nv;
+		}
+		if ((v[cnt] = strdup(de->d_name)) == NULL)
+			goto nomem;
+		cnt++;
+	}
+	closedir(d);
+	qsort(v, cnt, sizeof(*v), cmp_str);
+	*ids = v;
+	*n = cnt;
+	return 0;
+nomem:
+	closedir(d);
+	queue_list_free(v, cnt);
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+/* queue_list_free - free a list from queue_list() */
+void
+queue_list_free(char **ids, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}

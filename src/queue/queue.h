@@ -1,0 +1,87 @@
+/*
+ * queue.h - the durable on-disk queue: spool files, write-fsync-rename.
+ *
+ * Layout under the queue directory (docs/queue.md defends it):
+ *	tmp/	files being written; anything here after a crash is junk
+ *	msg/ID	the message as it will be sent (CRLF line endings)
+ *	env/ID	its envelope: sender, recipients and their states
+ * A message exists once env/ID exists: the body is renamed into msg/
+ * first, both are fsync'ed and so are the directories, and only then is
+ * the envelope renamed into env/. queue_commit() returns after all of
+ * that, so a 250 (or sendmail's exit 0) given after it survives a crash
+ * or power loss. Envelope updates are whole-file rewrites through tmp/.
+ *
+ * The queue never opens a socket. A struct queue owns its paths; a
+ * struct queue_env owns its strings (queue_env_free()).
+ */
+#ifndef DANEMX_QUEUE_H
+#define DANEMX_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define QUEUE_ID_LEN	16		/* hex digits */
+#define QUEUE_ADDR_MAX	512
+#define QUEUE_RCPT_MAX	1000
+
+enum rcpt_state {
+	RCPT_PENDING,		/* not yet delivered; may have been deferred */
+	RCPT_SENT,		/* accepted by the next hop */
+	RCPT_FAILED		/* permanently failed; a DSN is due or sent */
+};
+
+struct queue_rcpt {
+	char		*addr;
+	enum rcpt_state	 state;
+	unsigned	 attempts;
+	time_t		 next_try;	/* 0: as soon as possible */
+	char		*last;		/* last result, for logs and DSNs */
+};
+
+struct queue_env {
+	char		 id[QUEUE_ID_LEN + 1];
+	char		*sender;	/* "" for the null sender */
+	time_t		 created;
+	int		 held;
+	int		 dsn_sent;
+	size_t		 size;		/* message octets */
+	struct queue_rcpt *rcpt;
+	size_t		 nrcpt;
+};
+
+struct queue;
+struct queue_writer;
+
+/* queue.c */
+struct queue *queue_open(const char *dir, int create, char *err, size_t errlen);
+void	 queue_close(struct queue *);
+const char *queue_dir(const struct queue *);
+struct queue_writer *queue_writer_new(struct queue *, char *err,
+	    size_t errlen);
+int	 queue_writer_add(struct queue_writer *, const void *, size_t);
+int	 queue_commit(struct queue_writer *, const char *sender,
+	    const char * const *rcpts, size_t nrcpt, char id[QUEUE_ID_LEN + 1],
+	    char *err, size_t errlen);
+void	 queue_writer_abort(struct queue_writer *);
+int	 queue_env_load(struct queue *, const char *id, struct queue_env *,
+	    char *err, size_t errlen);
+int	 queue_env_store(struct queue *, const struct queue_env *, char *err,
+	    size_t errlen);
+void	 queue_env_free(struct queue_env *);
+int	 queue_remove(struct queue *, const char *id);
+char	*queue_msg_path(struct queue *, const char *id);
+int	 queue_msg_read(struct queue *, const char *id, char **data,
+	    size_t *len, char *err, size_t errlen);
+int	 queue_list(struct queue *, char ***ids, size_t *n, char *err,
+	    size_t errlen);
+void	 queue_list_free(char **ids, size_t n);
+int	 queue_valid_id(const char *);
+const char *rcpt_state_str(enum rcpt_state);
+
+/* queue_env.c - the envelope file format, for tests and fuzzing */
+int	 queue_env_parse(const char *text, size_t len, struct queue_env *,
+	    char *err, size_t errlen);
+int	 queue_env_format(const struct queue_env *, char **out, size_t *len);
+
+#endif /* DANEMX_QUEUE_H */

@@ -1,0 +1,351 @@
+/*
+ * conf.c - reading danemx.conf(5) and -o key=value settings.
+ *
+ * Values: strings as written (surrounding blanks dropped), numbers with
+ * an optional unit (sizes: k, m, g; durations: s, m, h, d, w). "listen"
+ * may repeat: the file's first "listen" replaces the default, later ones
+ * add. A bad line is an error naming the line: a relay that guessed its
+ * configuration could become an open one.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/conf.h"
+#include "util/util.h"
+
+enum kind { K_STR, K_LISTEN, K_SIZE, K_TIME, K_NUM };
+
+static const struct key {
+	const char	*name;
+	enum kind	 kind;
+	size_t		 off;
+} keys[] = {
+#define S(f)	offsetof(struct dmx_conf, f)
+	{ "listen", K_LISTEN, 0 },
+	{ "mynetworks", K_STR, S(mynetworks) },
+	{ "queue_dir", K_STR, S(queue_dir) },
+	{ "resolver_config", K_STR, S(resolver_config) },
+	{ "trust_anchor", K_STR, S(trust_anchor) },
+	{ "forwarder", K_STR, S(forwarder) },
+	{ "policy_file", K_STR, S(policy_file) },
+	{ "bypass_file", K_STR, S(bypass_file) },
+	{ "user", K_STR, S(user) },
+	{ "helo_name", K_STR, S(helo_name) },
+	{ "pid_file", K_STR, S(pid_file) },
+	{ "tls_cert_file", K_STR, S(tls_cert_file) },
+	{ "tls_key_file", K_STR, S(tls_key_file) },
+	{ "max_queue_lifetime", K_TIME, S(max_queue_lifetime) },
+	{ "retry_min", K_TIME, S(retry_min) },
+	{ "retry_max", K_TIME, S(retry_max) },
+	{ "message_size_limit", K_SIZE, S(message_size_limit) },
+	{ "recipient_limit", K_NUM, S(recipient_limit) },
+	{ "max_sessions", K_NUM, S(max_sessions) },
+	{ "max_deliveries", K_NUM, S(max_deliveries) },
+	{ "dest_concurrency", K_NUM, S(dest_concurrency) },
+	{ "smtp_timeout", K_TIME, S(smtp_timeout) },
+#undef S
+};
+
+static char **
+str_field(struct dmx_conf *c, size_t off)
+{
+	return (char **)(void *)((char *)c + off);
+}
+
+static unsigned long *
+num_field(struct dmx_conf *c, size_t off)
+{
+	return (unsigned long *)(void *)((char *)c + off);
+}
+
+static int
+set_str(char **f, const char *v)
+{
+	char	*n;
+
+	if ((n = strdup(v)) == NULL)
+		return -1;
+	free(*f);
+	*f = n;
+	return 0;
+}
+
+/* conf_defaults - a loopback-only relay with a spool in /var/spool */
+void
+conf_defaults(struct dmx_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->listen[0] = strdup("127.0.0.1:25");
+	c->listen[1] = strdup("[::1]:25");
+	c->nlisten = 2;
+	c->mynetworks = strdup("127.0.0.0/8 [::1]/128");
+	c->queue_dir = strdup(CONF_DEFAULT_QUEUE);
+	c->user = strdup("nobody");
+	c->pid_file = strdup("/run/danemx.pid");
+	c->max_queue_lifetime = 5 * 86400;
+	c->retry_min = 300;
+	c->retry_max = 3600;
+	c->message_size_limit = 25 * 1024 * 1024;
+	c->recipient_limit = 1000;
+	c->max_sessions = 100;
+	c->max_deliveries = 1000;
+	c->dest_concurrency = 20;
+	c->smtp_timeout = 300;
+}
+
+/* conf_free - release the strings */
+void
+conf_free(struct dmx_conf *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nlisten; i++)
+		free(c->listen[i]);
+	for (i = 0; i < DMX_NELEM(keys); i++)
+		if (keys[i].kind == K_STR)
+			free(*str_field(c, keys[i].off));
+	memset(c, 0, sizeof(*c));
+}
+
+/* parse_scaled - "25m", "5d": a number with a unit of kind */
+static int
+parse_scaled(const char *v, enum kind kind, unsigned long *out)
+{
+	unsigned long long	 n, mul = 1;
+	char			*end;
+
+	if (!isdigit((unsigned char)*v))
+		return -1;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		if (end[1] != '\0')
+			return -1;
+		switch (kind == K_SIZE ? tolower((unsigned char)*end) :
+		    kind == K_TIME ? *end : 0) {
+		case 'k':	mul = 1024; break;
+		case 'm':	mul = kind == K_SIZE ? 1024 * 1024 : 60; break;
+		case 'g':	mul = 1024UL * 1024 * 1024; break;
+		case 's':	mul = 1; break;
+		case 'h':	mul = 3600; break;
+		case 'd':	mul = 86400; break;
+		case 'w':	mul = 7 * 86400; break;
+		default:	return -1;
+		}
+		if (kind == K_TIME && *end == 'k')
+			return -1;
+		if (kind == K_TIME && *end == 'g')
+			return -1;
+	}
+	if (n > (unsigned long long)1 << 40 || n * mul > (unsigned long long)1
+	    << 50)
+		return -1;
+	*out = (unsigned long)(n * mul);
+	return 0;
+}
+
+/* apply - one setting; 0, or -1 with err (no line number) */
+static int
+apply(struct dmx_conf *c, const char *key, const char *val, char *err,
+    size_t errlen)
+{
+	const struct key	*k = NULL;
+	size_t			 i;
+
+	for (i = 0; i < DMX_NELEM(keys); i++)
+		if (strcmp(keys[i].name, key) == 0)
+			k = &keys[i];
+	if (k == NULL) {
+		snprintf(err, errlen, "unknown setting '%.64s'", key);
+		return -1;
+	}
+	if (strlen(val) > 4096) {
+		snprintf(err, errlen, "%s: value too long", key);
+		return -1;
+	}
+	switch (k->kind) {
+	case K_LISTEN:
+		if (val[0] == '\0' || strchr(val, ' ') != NULL) {
+			snprintf(err, errlen, "listen: '%.64s' is not ADDR:PORT",
+			    val);
+			return -1;
+		}
+		/* The first listen replaces the defaults. */
+		if (!c->listen_set) {
+			for (i = 0; i < c->nlisten; i++)
+				free(c->listen[i]);
+			c->nlisten = 0;
+			c->listen_set = 1;
+		}
+		if (c->nlisten == CONF_LISTEN_MAX) {
+			snprintf(err, errlen, "listen: at most %d addresses",
+			    CONF_LISTEN_MAX);
+			return -1;
+		}
+		if ((c->listen[c->nlisten] = strdup(val)) == NULL)
+			goto nomem;
+		c->nlisten++;
+		return 0;
+	case K_STR:
+		if (set_str(str_field(c, k->off), val) == -1)
+			goto nomem;
+		return 0;
+	case K_NUM:
+	case K_SIZE:
+	case K_TIME:
+		if (parse_scaled(val, k->kind, num_field(c, k->off)) == -1) {
+			snprintf(err, errlen, "%s: '%.64s' is not %s", key, val,
+			    k->kind == K_TIME ? "a duration like 300s, 5m, 1h "
+			    "or 5d" : k->kind == K_SIZE ? "a size like 10m" :
+			    "a number");
+			return -1;
+		}
+		return 0;
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static char *
+trim(char *s)
+{
+	size_t	 n;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/* conf_parse - apply the text of a configuration file */
+int
+conf_parse(struct dmx_conf *c, const char *text, size_t len, char *err,
+    size_t errlen)
+{
+	char		 line[4200], sub[200], *eq, *key, *val, *hash;
+	const char	*nl;
+	size_t		 pos = 0, n;
+	unsigned	 lineno = 0;
+
+	while (pos < len) {
+		lineno++;
+		nl = memchr(text + pos, '\n', len - pos);
+		n = nl ? (size_t)(nl - text - pos) : len - pos;
+		if (n >= sizeof(line) || memchr(text + pos, '\0', n) != NULL) {
+			snprintf(err, errlen, "line %u: too long or binary",
+			    lineno);
+			return -1;
+		}
+		memcpy(line, text + pos, n);
+		line[n] = '\0';
+		pos += n + 1;
+		if ((hash = strchr(line, '#')) != NULL)
+			*hash = '\0';
+		key = trim(line);
+		if (*key == '\0')
+			continue;
+		if ((eq = strchr(key, '=')) == NULL) {
+			snprintf(err, errlen, "line %u: expected 'key = value'",
+			    lineno);
+			return -1;
+		}
+		*eq = '\0';
+		val = trim(eq + 1);
+		key = trim(key);
+		if (apply(c, key, val, sub, sizeof(sub)) == -1) {
+			snprintf(err, errlen, "line %u: %s", lineno, sub);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* conf_load - read path and apply it */
+int
+conf_load(struct dmx_conf *c, const char *path, char *err, size_t errlen)
+{
+	struct buf	 b;
+	char		 chunk[8192], sub[300];
+	size_t		 n;
+	FILE		*fp;
+	int		 r;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	buf_init(&b, 1024 * 1024);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+		if (buf_add(&b, chunk, n) == -1) {
+			fclose(fp);
+			buf_free(&b);
+			snprintf(err, errlen, "%s: file too large", path);
+			return -1;
+		}
+	}
+	fclose(fp);
+	r = conf_parse(c, b.data ? b.data : "", b.len, sub, sizeof(sub));
+	if (r == -1)
+		snprintf(err, errlen, "%s: %s", path, sub);
+	buf_free(&b);
+	return r;
+}
+
+/* conf_set - one "key=value" (from -o) */
+int
+conf_set(struct dmx_conf *c, const char *keyval, char *err, size_t errlen)
+{
+	char	 tmp[4200], *eq;
+
+	if (strlen(keyval) >= sizeof(tmp) || (eq = strchr(keyval, '=')) == NULL) {
+		snprintf(err, errlen, "-o %.64s: expected key=value", keyval);
+		return -1;
+	}
+	strlcpy_(tmp, keyval, sizeof(tmp));
+	tmp[eq - keyval] = '\0';
+	return apply(c, trim(tmp), trim(tmp + (eq - keyval) + 1), err, errlen);
+}
+
+/* conf_dump - every setting as "key = value" lines (free *out) */
+int
+conf_dump(const struct dmx_conf *c, char **out)
+{
+	struct buf	 b;
+	size_t		 i;
+	const char	*s;
+
+	buf_init(&b, 1024 * 1024);
+	for (i = 0; i < c->nlisten; i++)
+		buf_printf(&b, "listen = %s\n", c->listen[i]);
+	for (i = 0; i < DMX_NELEM(keys); i++) {
+		switch (keys[i].kind) {
+		case K_STR:
+			s = *str_field((struct dmx_conf *)(uintptr_t)c,
+			    keys[i].off);
+			buf_printf(&b, "%s = %s\n", keys[i].name, s ? s : "");
+			break;
+		case K_NUM:
+		case K_SIZE:
+		case K_TIME:
+			buf_printf(&b, "%s = %lu\n", keys[i].name,
+			    *num_field((struct dmx_conf *)(uintptr_t)c,
+			    keys[i].off));
+			break;
+		default:
+			break;
+		}
+	}
+	*out = buf_steal(&b);
+	return 0;
+}

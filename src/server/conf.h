@@ -1,0 +1,56 @@
+/*
+ * conf.h - danemx.conf(5): "key = value" lines, and -o key=value.
+ *
+ * conf_defaults() fills in the defaults; conf_load() and conf_set() apply
+ * a file and single settings on top, each refusing an unknown key or a
+ * bad value with a message that names it (and the line). A struct
+ * dmx_conf owns its strings; conf_free() releases them.
+ */
+#ifndef DANEMX_CONF_H
+#define DANEMX_CONF_H
+
+#include <stddef.h>
+
+#define CONF_LISTEN_MAX		16
+
+struct dmx_conf {
+	char		*listen[CONF_LISTEN_MAX];	/* "127.0.0.1:25" */
+	size_t		 nlisten;
+	int		 listen_set;	/* defaults replaced */
+	char		*mynetworks;		/* "127.0.0.0/8 [::1]/128" */
+	char		*queue_dir;
+	char		*resolver_config;
+	char		*trust_anchor;
+	char		*forwarder;
+	char		*policy_file;
+	char		*bypass_file;
+	char		*user;
+	char		*helo_name;
+	char		*pid_file;
+	char		*tls_cert_file;		/* inbound STARTTLS */
+	char		*tls_key_file;
+	unsigned long	 max_queue_lifetime;	/* seconds */
+	unsigned long	 retry_min;		/* first backoff, seconds */
+	unsigned long	 retry_max;		/* backoff ceiling, seconds */
+	unsigned long	 message_size_limit;	/* octets */
+	unsigned long	 recipient_limit;	/* per message */
+	unsigned long	 max_sessions;		/* inbound, concurrent */
+	unsigned long	 max_deliveries;	/* outbound, concurrent */
+	unsigned long	 dest_concurrency;	/* per destination */
+	unsigned long	 smtp_timeout;		/* inbound command, seconds */
+};
+
+void	 conf_defaults(struct dmx_conf *);
+int	 conf_load(struct dmx_conf *, const char *path, char *err,
+	    size_t errlen);
+int	 conf_parse(struct dmx_conf *, const char *text, size_t len,
+	    char *err, size_t errlen);
+int	 conf_set(struct dmx_conf *, const char *keyval, char *err,
+	    size_t errlen);
+void	 conf_free(struct dmx_conf *);
+int	 conf_dump(const struct dmx_conf *, char **out);
+
+#define CONF_DEFAULT_FILE	"/etc/danemx/danemx.conf"
+#define CONF_DEFAULT_QUEUE	"/var/spool/danemx"
+
+#endif /* DANEMX_CONF_H */

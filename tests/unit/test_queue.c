@@ -1,0 +1,190 @@
+/*
+ * test_queue.c - the spool: commit makes a message visible and whole,
+ * updates are atomic, a failed write leaves nothing behind, damaged
+ * envelopes are refused with the line named.
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "queue/queue.h"
+#include "t.h"
+#include "util/util.h"
+
+static size_t
+count_dir(const char *dir, const char *sub)
+{
+	char		 path[512];
+	struct dirent	*de;
+	DIR		*d;
+	size_t		 n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	if ((d = opendir(path)) == NULL)
+		return (size_t)-1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+test_commit(const char *dir)
+{
+	const char		*rcpts[] = { "b@example.net", "c@example.org" };
+	struct queue		*q;
+	struct queue_writer	*w;
+	struct queue_env	 e;
+	char			 err[256] = "", id[QUEUE_ID_LEN + 1], **ids;
+	char			*body;
+	size_t			 n, len;
+
+	q = queue_open(dir, 1, err, sizeof(err));
+	T_CHECK(q != NULL, "open: %s", err);
+	if (q == NULL)
+		return;
+	w = queue_writer_new(q, err, sizeof(err));
+	T_CHECK(w != NULL, "writer: %s", err);
+	queue_writer_add(w, "Subject: x\r\n\r\n", 14);
+	queue_writer_add(w, "body\r\n", 6);
+	T_CHECK(count_dir(dir, "env") == 0, "visible before commit");
+	T_CHECK(queue_commit(w, "a@example.org", rcpts, 2, id, err,
+	    sizeof(err)) == 0, "commit: %s", err);
+	T_CHECK(queue_valid_id(id), "id '%s'", id);
+	T_CHECK(count_dir(dir, "env") == 1 && count_dir(dir, "msg") == 1 &&
+	    count_dir(dir, "tmp") == 0, "layout after commit: env %zu msg %zu "
+	    "tmp %zu", count_dir(dir, "env"), count_dir(dir, "msg"),
+	    count_dir(dir, "tmp"));
+	T_CHECK(queue_list(q, &ids, &n, err, sizeof(err)) == 0 && n == 1 &&
+	    strcmp(ids[0], id) == 0, "list: %zu ids", n);
+	queue_list_free(ids, n);
+
+	T_CHECK(queue_env_load(q, id, &e, err, sizeof(err)) == 0, "load: %s",
+	    err);
+	T_CHECK(strcmp(e.sender, "a@example.org") == 0 && e.nrcpt == 2 &&
+	    strcmp(e.rcpt[1].addr, "c@example.org") == 0 && e.size == 20 &&
+	    e.rcpt[0].state == RCPT_PENDING, "envelope fields");
+	/* An update: one recipient sent, one deferred with a reason. */
+	e.rcpt[0].state = RCPT_SENT;
+	e.rcpt[1].attempts = 3;
+	e.rcpt[1].next_try = 1800000000;
+	free(e.rcpt[1].last);
+	e.rcpt[1].last = strdup("451 4.7.5 TLSA lookup failed\r\nx");
+	T_CHECK(queue_env_store(q, &e, err, sizeof(err)) == 0, "store: %s", err);
+	queue_env_free(&e);
+	T_CHECK(queue_env_load(q, id, &e, err, sizeof(err)) == 0 &&
+	    e.rcpt[0].state == RCPT_SENT && e.rcpt[1].attempts == 3 &&
+	    e.rcpt[1].next_try == 1800000000 &&
+	    strcmp(e.rcpt[1].last, "451 4.7.5 TLSA lookup failed  x") == 0,
+	    "reloaded update: '%s'", e.nrcpt > 1 ? e.rcpt[1].last : "");
+	queue_env_free(&e);
+	T_CHECK(queue_msg_read(q, id, &body, &len, err, sizeof(err)) == 0 &&
+	    len == 20 && memcmp(body, "Subject: x\r\n\r\nbody\r\n", 20) == 0,
+	    "body round trip");
+	free(body);
+	T_CHECK(queue_remove(q, id) == 0 && count_dir(dir, "env") == 0 &&
+	    count_dir(dir, "msg") == 0, "remove");
+	T_CHECK(queue_env_load(q, id, &e, err, sizeof(err)) == -1 &&
+	    strstr(err, "no such message") != NULL, "load removed: %s", err);
+	T_CHECK(queue_env_load(q, "../../etc/passwd", &e, err,
+	    sizeof(err)) == -1 && strstr(err, "not a queue id") != NULL,
+	    "path in id accepted");
+	queue_close(q);
+}
+
+/* A write that fails (file size limit, like a full disk) loses nothing
+ * already queued and leaves no trace of the new message. */
+static void
+test_write_failure(const char *dir)
+{
+	const char		*rcpts[] = { "b@example.net" };
+	struct queue		*q;
+	struct queue_writer	*w;
+	struct rlimit		 rl, old;
+	char			 err[256] = "", id[QUEUE_ID_LEN + 1], id1[32];
+	char			 big[8192];
+	int			 r;
+
+	q = queue_open(dir, 1, err, sizeof(err));
+	w = queue_writer_new(q, err, sizeof(err));
+	queue_writer_add(w, "small\r\n", 7);
+	T_CHECK(queue_commit(w, "", rcpts, 1, id1, err, sizeof(err)) == 0,
+	    "first commit: %s", err);
+
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	rl = old;
+	rl.rlim_cur = 4096;
+	setrlimit(RLIMIT_FSIZE, &rl);
+	w = queue_writer_new(q, err, sizeof(err));
+	memset(big, 'x', sizeof(big));
+	r = queue_writer_add(w, big, sizeof(big));
+	T_CHECK(r == -1, "oversized write succeeded");
+	T_CHECK(queue_commit(w, "", rcpts, 1, id, err, sizeof(err)) == -1 &&
+	    strstr(err, "queue write") != NULL, "commit after failed write: "
+	    "'%s'", err);
+	setrlimit(RLIMIT_FSIZE, &old);
+	T_CHECK(count_dir(dir, "env") == 1 && count_dir(dir, "msg") == 1 &&
+	    count_dir(dir, "tmp") == 0, "after failure: env %zu msg %zu tmp %zu",
+	    count_dir(dir, "env"), count_dir(dir, "msg"), count_dir(dir, "tmp"));
+	queue_remove(q, id1);
+	queue_close(q);
+}
+
+static const struct {
+	const char	*name, *text, *want;
+} bad_env[] = {
+	{ "no header", "id 0123456789abcdef\n", "line 1" },
+	{ "bad id", "danemx-envelope 1\nid 0123\n", "line 2" },
+	{ "bad state", "danemx-envelope 1\nid 0123456789abcdef\nsender <>\n"
+	    "rcpt gone 0 0 <a@b>\n", "line 4" },
+	{ "blank in addr", "danemx-envelope 1\nid 0123456789abcdef\n"
+	    "sender <a b@c>\n", "line 3" },
+	{ "no rcpt", "danemx-envelope 1\nid 0123456789abcdef\nsender <>\n",
+	    "incomplete" },
+	{ "unknown key", "danemx-envelope 1\nid 0123456789abcdef\nfoo 1\n",
+	    "line 3" },
+	{ "huge attempts", "danemx-envelope 1\nid 0123456789abcdef\nsender <>\n"
+	    "rcpt pending 99999999999 0 <a@b>\n", "line 4" },
+};
+
+static void
+test_env_parse(void)
+{
+	struct queue_env e;
+	char		 err[128];
+	size_t		 i;
+
+	for (i = 0; i < DMX_NELEM(bad_env); i++) {
+		err[0] = '\0';
+		T_CHECK(queue_env_parse(bad_env[i].text, strlen(bad_env[i].text),
+		    &e, err, sizeof(err)) == -1 && strstr(err,
+		    bad_env[i].want) != NULL, "%s: got '%s', want '%s'",
+		    bad_env[i].name, err, bad_env[i].want);
+	}
+}
+
+int
+main(void)
+{
+	char	 dir[] = "/tmp/danemx-test-queue.XXXXXX";
+	char	 cmd[128];
+
+	if (mkdtemp(dir) == NULL)
+		return 2;
+	test_commit(dir);
+	test_write_failure(dir);
+	test_env_parse();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup failed\n");
+	return t_done("test_queue");
+}
