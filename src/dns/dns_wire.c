@@ -230,8 +230,9 @@ dns_rdata_parse(const unsigned char *msg, size_t msglen, size_t off,
 		strlcpy_(text, rr->u.target, sizeof(text));
 		break;
 	case DMX_T_TLSA:
-		if (rdlen < 4) {
-			*err = "TLSA rdata shorter than 4 octets";
+		if (rdlen < 3) {
+			/* Empty data parses; the DANE room calls it unusable. */
+			*err = "TLSA rdata shorter than 3 octets";
 			return -1;
 		}
 		rr->u.tlsa.usage = msg[off];
@@ -239,7 +240,7 @@ dns_rdata_parse(const unsigned char *msg, size_t msglen, size_t off,
 		rr->u.tlsa.mtype = msg[off + 2];
 		rr->u.tlsa.len = rdlen - 3;
 		hexlen = 2 * rr->u.tlsa.len + 32;
-		if ((rr->u.tlsa.data = malloc(rr->u.tlsa.len)) == NULL ||
+		if ((rr->u.tlsa.data = malloc(rr->u.tlsa.len + 1)) == NULL ||
 		    (hex = malloc(hexlen)) == NULL) {
 			free(rr->u.tlsa.data);
 			rr->u.tlsa.data = NULL;

@@ -110,6 +110,7 @@ struct route_host {
 
 struct route {
 	char			 domain[DMX_NAME_MAX];	/* next hop */
+	char			 domain_canonical[DMX_NAME_MAX]; /* MX CNAME */
 	unsigned		 port;
 	int			 literal;	/* [address] destination */
 	enum tls_level		 level;

@@ -254,8 +254,7 @@ host_addrs_done(struct route_req *req, size_t hi)
 	if (is_failure(h->a_status) || is_failure(h->aaaa_status)) {
 		bad = is_failure(h->a_status) ? h->a_status : h->aaaa_status;
 		h->addr_status = bad;
-		host_set(h, DEMAND_UNUSABLE, bad == DMX_DNS_BOGUS ?
-		    DANE_RT_DNSSEC_INVALID : DANE_RT_NONE,
+		host_set(h, DEMAND_UNUSABLE, DANE_RT_DNSSEC_INVALID,
 		    "address lookup for %s failed: %s", h->name,
 		    dmx_dns_status_str(bad));
 		return;
@@ -271,6 +270,16 @@ host_addrs_done(struct route_req *req, size_t hi)
 	if (rt->level != TLS_LEVEL_DANE && rt->level != TLS_LEVEL_DANE_ONLY) {
 		host_set(h, level_demand(rt->level), DANE_RT_NONE,
 		    "policy level %s", tls_level_str(rt->level));
+		return;
+	}
+	if (!rt->mx_secure) {
+		/*
+		 * Rule 7: an insecure MX RRset means DANE does not apply to
+		 * the destination. Like Postfix, danemx then does not use the
+		 * hosts' TLSA records at all: a host an attacker could have
+		 * named proves nothing about the domain.
+		 */
+		host_no_dane(req, h, "insecure MX RRset");
 		return;
 	}
 	if (h->addr_secure) {
@@ -466,8 +475,7 @@ on_mx(struct route_req *req, struct dmx_dns_result *res)
 	rt->mx_status = res->status;
 	if (is_failure(res->status)) {
 		/* Rule 3: defer the destination; no fallback to A. */
-		route_fail(req, 0, res->status == DMX_DNS_BOGUS ?
-		    DANE_RT_DNSSEC_INVALID : DANE_RT_NONE,
+		route_fail(req, 0, DANE_RT_DNSSEC_INVALID,
 		    "MX lookup for %s failed: %s", rt->domain,
 		    res->status == DMX_DNS_BOGUS && res->why_bogus ?
 		    res->why_bogus : res->error ? res->error :
@@ -476,6 +484,9 @@ on_mx(struct route_req *req, struct dmx_dns_result *res)
 	}
 	rt->mx_secure = res->status == DMX_DNS_SECURE;
 	rt->mx_nxdomain = res->nxdomain;
+	if (res->ncname > 0 && res->canonical_name != NULL)
+		strlcpy_(rt->domain_canonical, res->canonical_name,
+		    sizeof(rt->domain_canonical));
 	if (res->nrrs == 1 && res->rrs[0].u.mx.host[0] == '.' &&
 	    res->rrs[0].u.mx.host[1] == '\0') {
 		rt->null_mx = 1;
@@ -494,13 +505,20 @@ on_mx(struct route_req *req, struct dmx_dns_result *res)
 	}
 	for (i = 0; i < rt->nhost; i++) {
 		/* Rule 9: addresses first, both families together. */
+		rt->hosts[i].pending = 2;
 		if (start(req, LK_AAAA, i, rt->hosts[i].name, DMX_T_AAAA) == -1 ||
 		    start(req, LK_A, i, rt->hosts[i].name, DMX_T_A) == -1) {
-			route_fail(req, 0, DANE_RT_NONE,
-			    "cannot look up %s", rt->hosts[i].name);
+			/* Out of resources: cancel what started, give up. */
+			for (i = 0; i < req->nlk; i++)
+				if (req->lk[i].id != 0 && req->lk[i].kind != LK_MX) {
+					dmx_dns_cancel(req->res, req->lk[i].id);
+					req->lk[i].id = 0;
+					req->pending--;
+				}
+			route_fail(req, 0, DANE_RT_NONE, "cannot start the "
+			    "address lookups for %s", rt->domain);
 			return;
 		}
-		rt->hosts[i].pending = 2;
 	}
 }
 
@@ -539,6 +557,13 @@ lookup_done(void *arg, struct dmx_dns_result *res)
 			host_addrs_done(req, lk->host);
 		break;
 	case LK_CNAME:
+		if (is_failure(res->status)) {
+			/* Rules 6 and 12: a failed link is a failed lookup. */
+			host_set(h, DEMAND_UNUSABLE, DANE_RT_DNSSEC_INVALID,
+			    "CNAME lookup for %s failed: %s", h->name,
+			    dmx_dns_status_str(res->status));
+			break;
+		}
 		h->first_cname_secure = res->status == DMX_DNS_SECURE &&
 		    res->nrrs > 0;
 		if (h->first_cname_secure) {

@@ -228,6 +228,13 @@ queue_writer_add(struct queue_writer *w, const void *p, size_t len)
 	return 0;
 }
 
+/* queue_writer_id - the id the message will have once committed */
+const char *
+queue_writer_id(const struct queue_writer *w)
+{
+	return w->id;
+}
+
 /* queue_writer_abort - drop the message being received */
 void
 queue_writer_abort(struct queue_writer *w)

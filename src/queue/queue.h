@@ -60,6 +60,7 @@ const char *queue_dir(const struct queue *);
 struct queue_writer *queue_writer_new(struct queue *, char *err,
 	    size_t errlen);
 int	 queue_writer_add(struct queue_writer *, const void *, size_t);
+const char *queue_writer_id(const struct queue_writer *);
 int	 queue_commit(struct queue_writer *, const char *sender,
 	    const char * const *rcpts, size_t nrcpt, char id[QUEUE_ID_LEN + 1],
 	    char *err, size_t errlen);

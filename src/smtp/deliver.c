@@ -196,9 +196,16 @@ log_host(struct deliver *d)
 	const char		*next = more_hosts(d) ? "trying next MX" :
 	    "deferring";
 
-	if (d->logged_host || !d->conf.log)
+	if (d->logged_host)
 		return;
 	d->logged_host = 1;
+	/* A bypass is always said, whatever else is quiet (rule 27). */
+	if (h->bypassed)
+		log_warnx("DANE bypass for %s%s%s%s: %s", rt->domain,
+		    rt->bypass_comment[0] ? " (" : "", rt->bypass_comment,
+		    rt->bypass_comment[0] ? ")" : "", h->why);
+	if (!d->conf.log)
+		return;
 	if (!rt->literal)
 		log_info("MX %s (preference %u): TLS %s: %s", h->name, h->pref,
 		    host_demand_str(h->demand), h->why);
@@ -210,7 +217,7 @@ log_host(struct deliver *d)
 			    "(%s)", rt->port, h->tlsa_base,
 			    dmx_dns_status_str(h->tlsa_status), next);
 		else
-			log_info("%s: not used: %s (%s)", h->name, h->why, next);
+			log_info("%s: not used (%s)", h->name, next);
 		break;
 	case DEMAND_MAY:
 		if (rt->level != TLS_LEVEL_DANE &&
@@ -225,16 +232,13 @@ log_host(struct deliver *d)
 		else if (!h->tlsa_looked_up)
 			log_info("DANE: insecure name %s (falling back to "
 			    "optional TLS)", h->name);
+		else if (h->tlsa_status == DMX_DNS_INSECURE)
+			log_info("DANE: insecure TLSA RRset at _%u._tcp.%s "
+			    "(ignored; falling back to optional TLS)", rt->port,
+			    h->tlsa_base);
 		else
 			log_info("DANE: no TLSA records for %s (falling back "
 			    "to optional TLS)", h->name);
-		break;
-	case DEMAND_ENCRYPT:
-		if (h->bypassed)
-			log_warnx("DANE bypass for %s%s%s%s: %s", rt->domain,
-			    rt->bypass_comment[0] ? " (" : "",
-			    rt->bypass_comment, rt->bypass_comment[0] ? ")" :
-			    "", h->why);
 		break;
 	default:
 		break;
@@ -250,7 +254,7 @@ tls_begin(void *arg)
 	struct route_host	*h = &rt->hosts[d->hi];
 	struct deliver_attempt	*a = cur_attempt(d);
 	struct tls_dane_opts	 o;
-	const char		*refs[1];
+	const char		*refs[2];
 	char			 err[256];
 	SSL			*ssl;
 
@@ -267,12 +271,19 @@ tls_begin(void *arg)
 		strlcpy_(a->ref_ids[a->nref_ids++], h->tlsa_base, DMX_NAME_MAX);
 		/* Rule 21: the next-hop domain too, when the MX was secure. */
 		if (rt->mx_secure && !dns_name_equal(rt->domain, h->tlsa_base)) {
-			refs[0] = rt->domain;
-			o.ref_ids = refs;
-			o.nref_ids = 1;
+			refs[o.nref_ids++] = rt->domain;
 			strlcpy_(a->ref_ids[a->nref_ids++], rt->domain,
 			    DMX_NAME_MAX);
 		}
+		/* ... and its CNAME expansion when that differs. */
+		if (rt->mx_secure && rt->domain_canonical[0] != '\0' &&
+		    !dns_name_equal(rt->domain_canonical, rt->domain) &&
+		    !dns_name_equal(rt->domain_canonical, h->tlsa_base)) {
+			refs[o.nref_ids++] = rt->domain_canonical;
+			strlcpy_(a->ref_ids[a->nref_ids++],
+			    rt->domain_canonical, DMX_NAME_MAX);
+		}
+		o.ref_ids = refs;
 		if (tls_dane_setup(ssl, &o, &h->tlsa, err, sizeof(err)) == -1) {
 			log_warnx("TLS setup for %s: %s", h->name, err);
 			SSL_free(ssl);
@@ -324,6 +335,11 @@ tls_check(void *arg, SSL *ssl, int handshake_ok, char *why, size_t whylen)
 	log_chain(d, v);
 	switch (h->demand) {
 	case DEMAND_DANE:
+		if (v->effect == DANE_EFFECT_ENCRYPT) {
+			/* OpenSSL could use none of the records: rule 17. */
+			a->tls = TLS_ACH_ENCRYPTED;
+			break;
+		}
 		if (v->authenticated) {
 			a->tls = TLS_ACH_DANE_VERIFIED;
 			if (d->conf.log)
@@ -342,9 +358,9 @@ tls_check(void *arg, SSL *ssl, int handshake_ok, char *why, size_t whylen)
 			break;
 		}
 		if (d->conf.log)
-			log_info("DANE: %s (%s)", v->text, more_hosts(d) ||
-			    d->ai + 1 < h->naddr ? "trying next MX" :
-			    "deferring");
+			log_info("DANE: %s (%s)", v->text, d->ai + 1 < h->naddr ?
+			    "trying next address" : more_hosts(d) ?
+			    "trying next MX" : "deferring");
 		snprintf(why, whylen, "DANE: %s", v->text);
 		return -1;
 	case DEMAND_VERIFY:
@@ -379,8 +395,10 @@ copy_session(struct deliver_attempt *a, const struct smtp_result *s)
 	a->ok = s->ok;
 	a->temporary = s->temporary;
 	/* The reply that decided: the end of data's, when there was one. */
-	a->code = s->dot_code ? s->dot_code : s->code;
-	strlcpy_(a->enhanced, s->enhanced, sizeof(a->enhanced));
+	a->code = s->dot_code ? s->dot_code : s->fail_code ? s->fail_code :
+	    s->code;
+	strlcpy_(a->enhanced, s->dot_code ? s->dot_enhanced : s->enhanced,
+	    sizeof(a->enhanced));
 	strlcpy_(a->reply, s->dot_code ? s->dot_reply : s->reply,
 	    sizeof(a->reply));
 	strlcpy_(a->error, s->error, sizeof(a->error));
@@ -418,11 +436,12 @@ session_done(void *arg, const struct smtp_result *s)
 	struct route_host	*h = &d->r->route->hosts[d->hi];
 	struct deliver_attempt	*a = cur_attempt(d);
 	size_t			 i;
-	int			 rej = 0, tmp = 0;
+	int			 rej = 0, tmp = 0, perm;
 
 	d->sess = NULL;
 	copy_session(a, s);
-	if (s->ok) {
+	if (s->ok || (d->conf.job == SMTP_JOB_SEND && s->dot_code == 250)) {
+		a->ok = 1;
 		if (d->conf.job == SMTP_JOB_CHECK && d->conf.all_hosts) {
 			if (d->r->used == -1)
 				d->r->used = (int)(d->r->natt - 1);
@@ -446,8 +465,9 @@ session_done(void *arg, const struct smtp_result *s)
 			log_info("%s[%s]:%u: session completed, TLS %s", h->name,
 			    a->addr, d->r->route->port, tls_achieved_str(a->tls));
 		if (d->conf.job == SMTP_JOB_SEND)
-			finish(d, OUTCOME_DELIVERED, DANE_RT_NONE, "%d %s",
-			    a->code, a->reply);
+			finish(d, OUTCOME_DELIVERED, a->bypassed ?
+			    a->verdict.result_type : h->bypassed ? h->rt :
+			    DANE_RT_NONE, "%d %s", a->code, a->reply);
 		else if (rej)
 			finish(d, OUTCOME_REJECTED, DANE_RT_NONE,
 			    "a recipient was rejected");
@@ -463,12 +483,21 @@ session_done(void *arg, const struct smtp_result *s)
 	if (d->conf.log)
 		log_info("%s[%s]:%u: %s", h->name, a->addr, d->r->route->port,
 		    s->error);
-	/* The server answered the transaction itself: no other MX helps. */
-	if (d->conf.job != SMTP_JOB_CHECK && s->code >= 400 &&
+	/*
+	 * The server itself answered the transaction (MAIL, RCPT, DATA):
+	 * no other MX helps. A lost connection or a timeout has no such
+	 * answer (fail_code 0) and moves on like any host failure.
+	 */
+	if (d->conf.job != SMTP_JOB_CHECK && s->fail_code >= 400 &&
 	    s->stage >= SMTP_ST_MAIL && s->stage <= SMTP_ST_DOT) {
 		d->r->used = (int)(d->r->natt - 1);
 		take_rcpts(d, a);
-		finish(d, s->code >= 500 ? OUTCOME_REJECTED : OUTCOME_DEFERRED,
+		perm = s->fail_code >= 500;
+		if (s->stage == SMTP_ST_RCPT)	/* every recipient refused */
+			for (i = 0; i < a->nrcpt; i++)
+				if (a->rcpt[i].code < 500)
+					perm = 0;
+		finish(d, perm ? OUTCOME_REJECTED : OUTCOME_DEFERRED,
 		    DANE_RT_NONE, "%s", s->error);
 		return;
 	}

@@ -99,7 +99,9 @@ struct smtp_result {
 	int		 code;		/* last reply, 0 if none */
 	char		 enhanced[16];
 	char		 reply[512];	/* its first line */
+	int		 fail_code;	/* the reply that ended it, else 0 */
 	int		 dot_code;	/* reply to the end of data */
+	char		 dot_enhanced[16];
 	char		 dot_reply[512];
 	char		 error[512];	/* why it failed, for logs */
 	size_t		 nrcpt;

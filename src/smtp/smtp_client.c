@@ -35,6 +35,7 @@
 #include "smtp/smtp.h"
 
 #define TRANSCRIPT_MAX	(64 * 1024)
+#define SMTP_PATH_MAX	512	/* 256 in RFC 5321; some are longer */
 #define MSG_MAX		(256UL * 1024 * 1024)
 
 struct smtp_client {
@@ -49,6 +50,7 @@ struct smtp_client {
 	enum smtp_stage		 stage;
 	struct smtp_reply	 reply;
 	struct smtp_result	 res;
+	struct buf		 data;		/* SEND: the encoded message */
 	size_t			 rcpt_sent, rcpt_done;
 	int			 failed;
 };
@@ -140,6 +142,7 @@ client_free(struct smtp_client *c)
 	if (c->fin != NULL)
 		event_free(c->fin);
 	smtp_reply_free(&c->reply);
+	buf_free(&c->data);
 	buf_free(&c->res.transcript);
 	free(c->res.rcpt);
 	free(c);
@@ -205,6 +208,12 @@ client_fail(struct smtp_client *c, int temporary, const char *fmt, ...)
 
 	if (c->dead)
 		return;
+	if (c->stage == SMTP_ST_QUIT && c->conf.job != SMTP_JOB_CHECK &&
+	    (c->conf.job != SMTP_JOB_SEND || c->res.dot_code == 250)) {
+		/* The job was done before QUIT: how QUIT ends is moot. */
+		client_finish(c);
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(c->res.error, sizeof(c->res.error), fmt, ap);
 	va_end(ap);
@@ -220,6 +229,7 @@ client_fail(struct smtp_client *c, int temporary, const char *fmt, ...)
 static void
 fail_reply(struct smtp_client *c, const char *what)
 {
+	c->res.fail_code = c->reply.code;
 	client_fail(c, c->reply.code < 500, "%s: server said %d %s", what,
 	    c->reply.code, c->res.reply);
 }
@@ -276,7 +286,8 @@ send_mail(struct smtp_client *c)
 	char	 size[48] = "";
 
 	if (c->conf.job == SMTP_JOB_SEND && (c->res.ext & SMTP_EXT_SIZE))
-		snprintf(size, sizeof(size), " SIZE=%zu", c->conf.msglen);
+		snprintf(size, sizeof(size), " SIZE=%zu", c->data.len > 3 ?
+		    c->data.len - 3 : 0);
 	send_cmd(c, SMTP_ST_MAIL, c->conf.t.mail, "MAIL FROM:<%s>%s",
 	    c->conf.mail_from, size);
 }
@@ -334,20 +345,11 @@ after_ehlo(struct smtp_client *c)
 static void
 send_data(struct smtp_client *c)
 {
-	struct buf	 out;
 	struct timeval	 tv = { (time_t)c->conf.t.data_block, 0 };
 
-	buf_init(&out, 2 * c->conf.msglen + 8 < MSG_MAX ?
-	    2 * c->conf.msglen + 8 : MSG_MAX);
-	if (smtp_data_encode(&out, c->conf.msg, c->conf.msglen) == -1) {
-		buf_free(&out);
-		client_fail(c, 0, "message too large to send");
-		return;
-	}
 	set_stage(c, SMTP_ST_DOT);
 	transcript(c, "C", "(message)", 9);
-	evbuffer_add(bufferevent_get_output(c->bev), out.data, out.len);
-	buf_free(&out);
+	evbuffer_add(bufferevent_get_output(c->bev), c->data.data, c->data.len);
 	/* Each block must leave within data_block; the reply timer starts
 	 * when the last byte has gone (client_write). */
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
@@ -449,6 +451,8 @@ handle_reply(struct smtp_client *c)
 		break;
 	case SMTP_ST_DOT:
 		c->res.dot_code = code;
+		strlcpy_(c->res.dot_enhanced, c->reply.enhanced,
+		    sizeof(c->res.dot_enhanced));
 		strlcpy_(c->res.dot_reply, c->res.reply,
 		    sizeof(c->res.dot_reply));
 		if (code != 250) {
@@ -505,9 +509,15 @@ client_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, eol_len);
 		line[len] = '\0';
 		transcript(c, "S", line, len);
-		if (c->stage == SMTP_ST_CONNECT || c->stage == SMTP_ST_DONE ||
-		    (c->stage == SMTP_ST_DOT && evbuffer_get_length(
-		    bufferevent_get_output(bev)) > 0)) {
+		if (c->stage == SMTP_ST_DOT && evbuffer_get_length(
+		    bufferevent_get_output(bev)) > 0) {
+			/* A reply before the message has gone (e.g. 552):
+			 * it is the answer; stop sending the rest. */
+			evbuffer_drain(bufferevent_get_output(bev),
+			    evbuffer_get_length(bufferevent_get_output(bev)));
+			bufferevent_set_timeouts(bev, NULL, NULL);
+		}
+		if (c->stage == SMTP_ST_CONNECT || c->stage == SMTP_ST_DONE) {
 			client_fail(c, 1, "protocol error: unexpected text "
 			    "from the server during %s",
 			    smtp_stage_str(c->stage));
@@ -647,13 +657,39 @@ client_timeout(evutil_socket_t fd, short ev, void *arg)
 	client_fail(c, 1, "timeout during %s", smtp_stage_str(c->stage));
 }
 
+/* cmd_arg_ok - printable, no CR/LF/NUL, not too long (RFC 5321 4.5.3.1) */
+static int
+cmd_arg_ok(const char *s, size_t max)
+{
+	const unsigned char *p;
+
+	if (s == NULL || strlen(s) > max)
+		return 0;
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < ' ' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
 /* smtp_client_start - open a session; NULL with err if it cannot start */
 struct smtp_client *
 smtp_client_start(struct event_base *base, const struct smtp_client_conf *conf,
     char *err, size_t errlen)
 {
 	struct smtp_client	*c;
+	size_t			 i;
 
+	if (!cmd_arg_ok(conf->helo, 255) ||
+	    !cmd_arg_ok(conf->mail_from, SMTP_PATH_MAX)) {
+		snprintf(err, errlen, "HELO name or sender unusable in SMTP");
+		return NULL;
+	}
+	for (i = 0; i < conf->nrcpt; i++) {
+		if (!cmd_arg_ok(conf->rcpts[i], SMTP_PATH_MAX)) {
+			snprintf(err, errlen, "recipient unusable in SMTP");
+			return NULL;
+		}
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -662,6 +698,17 @@ smtp_client_start(struct event_base *base, const struct smtp_client_conf *conf,
 	c->conf = *conf;
 	c->fd = -1;
 	smtp_reply_init(&c->reply);
+	if (conf->job == SMTP_JOB_SEND) {
+		/* Encoded now, so SIZE= is the size on the wire (RFC 1870). */
+		buf_init(&c->data, 2 * conf->msglen + 8 < MSG_MAX ?
+		    2 * conf->msglen + 8 : MSG_MAX);
+		if (smtp_data_encode(&c->data, conf->msg, conf->msglen) == -1) {
+			snprintf(err, errlen, "message too large to send");
+			buf_free(&c->data);
+			free(c);
+			return NULL;
+		}
+	}
 	buf_init(&c->res.transcript, TRANSCRIPT_MAX);
 	c->res.nrcpt = conf->nrcpt;
 	if (conf->nrcpt > 0 &&

@@ -203,7 +203,7 @@ static const struct bad_case {
 	{ "name past rdata", "past the end" },
 	{ "label type 0x40", "unsupported label type" },
 	{ "name > 255", "longer than 255" },
-	{ "TLSA of 3 octets", "TLSA rdata shorter" },
+	{ "TLSA of 2 octets", "TLSA rdata shorter" },
 	{ "too many answers", "too many answer records" },
 	{ "outside chain", "outside the CNAME chain" },
 	{ "chain too long", "CNAME chain too long" },
@@ -308,8 +308,8 @@ build_bad(size_t i, struct msg *m)
 	case 14:
 		header(m, 1, 1);
 		question(m, "a.org", DMX_T_TLSA);
-		rrhdr(m, "a.org", DMX_T_TLSA, 3);
-		put8(m, 3); put8(m, 1); put8(m, 1);
+		rrhdr(m, "a.org", DMX_T_TLSA, 2);
+		put8(m, 3); put8(m, 1);
 		return DMX_T_TLSA;
 	case 15:
 		header(m, 1, DNS_MAX_RRS + 1);

@@ -1,0 +1,62 @@
+/*
+ * server.h - the relay: inbound SMTP (smtpd.c), relay control
+ * (netlist.c), the delivery scheduler (sched.c) and bounces (dsn.c).
+ *
+ * One event loop runs everything. smtpd sessions own their connection
+ * and the message being received; a message belongs to the queue once
+ * committed, and the scheduler only ever reads it from there.
+ */
+#ifndef DANEMX_SERVER_H
+#define DANEMX_SERVER_H
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <time.h>
+
+#include "policy/policy.h"
+#include "queue/queue.h"
+#include "server/conf.h"
+#include "smtp/deliver.h"
+
+/* netlist.c - address/prefix lists such as mynetworks */
+struct netlist;
+struct netlist *netlist_parse(const char *text, char *err, size_t errlen);
+int	 netlist_match(const struct netlist *, const struct sockaddr *);
+void	 netlist_free(struct netlist *);
+
+struct sched;
+struct smtpd;
+struct event_base;
+struct dmx_resolver;
+
+/* sched.c */
+struct sched_conf {
+	const struct dmx_conf	*conf;
+	struct queue		*q;
+	struct dmx_resolver	*res;
+	struct policy_table	*policy;	/* may change on SIGHUP */
+	struct policy_table	*bypass;
+	SSL_CTX			*dane_ctx, *pkix_ctx;
+	const char		*helo;
+};
+struct sched *sched_new(struct event_base *, const struct sched_conf *);
+void	 sched_kick(struct sched *);		/* look at the queue now */
+void	 sched_drain(struct sched *);		/* start nothing new */
+size_t	 sched_active(const struct sched *);
+void	 sched_free(struct sched *);
+
+/* smtpd.c */
+struct smtpd *smtpd_new(struct event_base *, const struct dmx_conf *,
+	    struct queue *, const struct netlist *mynetworks,
+	    struct sched *, const char *hostname, char *err, size_t errlen);
+void	 smtpd_stop_listening(struct smtpd *);
+size_t	 smtpd_sessions(const struct smtpd *);
+void	 smtpd_free(struct smtpd *);
+
+/* dsn.c */
+int	 dsn_build(struct buf *out, const struct queue_env *,
+	    const char *orig, size_t origlen, const char *hostname,
+	    time_t now);
+
+#endif /* DANEMX_SERVER_H */
