@@ -68,6 +68,11 @@ struct dmx_resolver *cli_resolver(struct cli *, struct event_base *);
 int	 cli_usage_error(const char *cmd, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
+struct dmx_conf;
+/* cmd_queue.c */
+int	 cli_load_conf(struct dmx_conf *, const char *file, char **sets,
+	    size_t nsets, const char *cmd);
+
 /* The commands. */
 int	 cmd_dns(struct cli *, int, char **);
 int	 cmd_verify(struct cli *, int, char **);
@@ -77,5 +82,6 @@ int	 cmd_probe(struct cli *, int, char **);
 int	 cmd_send(struct cli *, int, char **);
 int	 cmd_sendmail(struct cli *, int, char **);
 int	 cmd_queue(struct cli *, int, char **);
+int	 cmd_serve(struct cli *, int, char **);
 
 #endif /* DANEMX_CLI_H */

@@ -66,9 +66,9 @@ static const char queue_help[] =
 "\n"
 "Exit status: 0 done, 1 no such message, 64 usage, 78 configuration.\n";
 
-/* load_conf - defaults, the file, then the -o settings */
-static int
-load_conf(struct dmx_conf *conf, const char *file, char **sets, size_t nsets,
+/* cli_load_conf - defaults, the file, then the -o settings */
+int
+cli_load_conf(struct dmx_conf *conf, const char *file, char **sets, size_t nsets,
     const char *cmd)
 {
 	char	 err[512];
@@ -249,7 +249,7 @@ cmd_sendmail(struct cli *c, int argc, char **argv)
 			    optopt);
 		}
 	}
-	if (load_conf(&conf, cfile, sets, nsets, "sendmail") == -1)
+	if (cli_load_conf(&conf, cfile, sets, nsets, "sendmail") == -1)
 		return EX_CONFIG;
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
 		if (!addr_ok(argv[i]) || nrcpt == QUEUE_RCPT_MAX) {
@@ -504,7 +504,7 @@ cmd_queue(struct cli *c, int argc, char **argv)
 	    strcmp(cmd, "delete") && strcmp(cmd, "hold") &&
 	    strcmp(cmd, "release") && strcmp(cmd, "flush"))
 		return cli_usage_error("queue", "unknown command '%s'", cmd);
-	if (load_conf(&conf, cfile, sets, nsets, "queue") == -1)
+	if (cli_load_conf(&conf, cfile, sets, nsets, "queue") == -1)
 		return EX_CONFIG;
 	if ((q = queue_open(conf.queue_dir, 0, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "danemx queue: %s\n", err);

@@ -545,7 +545,8 @@ queue_list(struct queue *q, char ***ids, size_t *n, char *err, size_t errlen)
 		cnt++;
 	}
 	closedir(d);
-	qsort(v, cnt, sizeof(*v), cmp_str);
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), cmp_str);
 	*ids = v;
 	*n = cnt;
 	return 0;

@@ -36,6 +36,7 @@ static const struct key {
 	{ "bypass_file", K_STR, S(bypass_file) },
 	{ "user", K_STR, S(user) },
 	{ "helo_name", K_STR, S(helo_name) },
+	{ "relayhost", K_STR, S(relayhost) },
 	{ "pid_file", K_STR, S(pid_file) },
 	{ "tls_cert_file", K_STR, S(tls_cert_file) },
 	{ "tls_key_file", K_STR, S(tls_key_file) },

@@ -26,6 +26,7 @@ struct dmx_conf {
 	char		*bypass_file;
 	char		*user;
 	char		*helo_name;
+	char		*relayhost;		/* every message to this next hop */
 	char		*pid_file;
 	char		*tls_cert_file;		/* inbound STARTTLS */
 	char		*tls_key_file;

@@ -573,6 +573,13 @@ smtpd_new(struct event_base *base, const struct dmx_conf *conf,
 	return d;
 }
 
+/* smtpd_set_sched - tell the scheduler about each message queued */
+void
+smtpd_set_sched(struct smtpd *d, struct sched *s)
+{
+	d->sched = s;
+}
+
 /* smtpd_stop_listening - no new sessions (SIGTERM) */
 void
 smtpd_stop_listening(struct smtpd *d)

@@ -20,7 +20,8 @@ Modes (what the server does wrong, or right):
   rcpt-4xx       defers every recipient with 450
   greet-554      refuses the session in the greeting
   ehlo-5xx       refuses EHLO (HELO works)
-Each accepted message is appended to --log as one line "MAIL from rcpts bytes".
+Each accepted message is appended to --log as one line
+"MAIL <from> rcpts bytes tls|plain subject".
 """
 import argparse, socket, ssl, sys, threading, time
 
@@ -98,16 +99,19 @@ def handle(conn, args, ctx):
             elif verb == "DATA":
                 send("354 go ahead\r\n")
                 n = 0
+                subject = "-"
                 while True:
                     l = readline()
                     if l == ".":
                         break
+                    if subject == "-" and l.lower().startswith("subject: "):
+                        subject = l[9:].replace(" ", "_")
                     n += len(l) + 2
                     if mode == "drop-data" and n > 10:
                         f.close(); return
                 if args.log:
                     with open(args.log, "a") as lf:
-                        lf.write("MAIL %s %s %d %s\n" % (mail, ",".join(rcpts), n, "tls" if tls else "plain"))
+                        lf.write("MAIL %s %s %d %s %s\n" % (mail, ",".join(rcpts), n, "tls" if tls else "plain", subject))
                 send("250 2.0.0 queued\r\n")
             elif verb == "RSET":
                 send("250 ok\r\n")

@@ -1,0 +1,360 @@
+/*
+ * cmd_serve.c - danemx serve: the relay daemon.
+ *
+ * Binds the listen addresses, writes the PID file, drops privileges to
+ * the configured user, then runs the inbound SMTP server and the
+ * delivery scheduler on one event loop until SIGTERM. SIGTERM stops new
+ * sessions and deliveries, lets running ones finish (30 s at most; what
+ * is cut short stays queued), and exits. SIGHUP reloads the policy
+ * table and the bypass list; SIGUSR1 scans the queue now.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cli/cli.h"
+#include "log/log.h"
+#include "server/server.h"
+#include "util/util.h"
+
+#define DRAIN_SECONDS	30
+
+enum { OPT_FOREGROUND = CLI_OPT_FIRST_COMMAND_OPT };
+
+static const char serve_help[] =
+"usage: danemx serve [-c FILE] [-o KEY=VALUE ...] [--foreground]\n"
+"\n"
+"Run the relay: accept mail over SMTP from the networks in mynetworks\n"
+"(anyone else gets 554 5.7.1 at RCPT: danemx is never an open relay),\n"
+"queue it durably (250 only after fsync), and deliver it with DANE as\n"
+"RFC 7672 requires, retrying with backoff until max_queue_lifetime, then\n"
+"returning a DSN to the sender. A DANE or DNSSEC failure defers; it\n"
+"never bounces at once and never downgrades.\n"
+"\n"
+"Options:\n"
+"  -c FILE        configuration (default " CONF_DEFAULT_FILE " if present;\n"
+"                 see danemx.conf(5))\n"
+"  -o KEY=VALUE   override one setting, e.g. -o listen=127.0.0.1:2525\n"
+"      --foreground  stay in the foreground and log to stderr (else the\n"
+"                 daemon detaches and logs to syslog, facility mail)\n"
+"\n"
+"Signals: TERM stops gracefully, HUP reloads the policy table and the\n"
+"bypass list, USR1 retries the queue now.\n"
+"\n"
+"Exit status: 0 after SIGTERM, 71 cannot bind or drop privileges,\n"
+"73 cannot create the queue, 78 configuration error.\n";
+
+struct serve {
+	struct event_base	*base;
+	struct dmx_conf		 conf;
+	struct smtpd		*smtpd;
+	struct sched		*sched;
+	struct policy_table	 policy, bypass;
+	struct event		*drain_timer;
+	int			 stopping;
+};
+
+static void
+reload_tables(struct serve *sv)
+{
+	struct policy_table	 p = { NULL, 0 }, b = { NULL, 0 };
+	char			 err[512];
+
+	if (sv->conf.policy_file != NULL && policy_table_load(&p,
+	    sv->conf.policy_file, 0, err, sizeof(err)) == -1) {
+		log_warnx("reload: policy: %s (keeping the old table)", err);
+		return;
+	}
+	if (sv->conf.bypass_file != NULL && policy_table_load(&b,
+	    sv->conf.bypass_file, 1, err, sizeof(err)) == -1) {
+		log_warnx("reload: bypass list: %s (keeping the old one)", err);
+		policy_table_free(&p);
+		return;
+	}
+	policy_table_free(&sv->policy);
+	policy_table_free(&sv->bypass);
+	sv->policy = p;
+	sv->bypass = b;
+	log_info("reload: policy table %zu entries, bypass list %zu entries",
+	    p.n, b.n);
+}
+
+static void
+check_drained(evutil_socket_t fd, short ev, void *arg)
+{
+	struct serve	*sv = arg;
+	struct timeval	 tv = { 0, 200000 };
+	static int	 ticks;
+
+	(void)fd;
+	(void)ev;
+	if ((sched_active(sv->sched) == 0 && smtpd_sessions(sv->smtpd) == 0) ||
+	    ++ticks > DRAIN_SECONDS * 5) {
+		if (sched_active(sv->sched) > 0)
+			log_info("stopping with %zu deliveries unfinished; "
+			    "they stay queued", sched_active(sv->sched));
+		event_base_loopexit(sv->base, NULL);
+		return;
+	}
+	evtimer_add(sv->drain_timer, &tv);
+}
+
+static void
+on_signal(evutil_socket_t sig, short ev, void *arg)
+{
+	struct serve	*sv = arg;
+	struct timeval	 tv = { 0, 0 };
+
+	(void)ev;
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		if (sv->stopping)
+			return;
+		sv->stopping = 1;
+		log_info("stopping: no new sessions; waiting for %zu "
+		    "deliveries and %zu sessions", sched_active(sv->sched),
+		    smtpd_sessions(sv->smtpd));
+		smtpd_stop_listening(sv->smtpd);
+		sched_drain(sv->sched);
+		evtimer_add(sv->drain_timer, &tv);
+		break;
+	case SIGHUP:
+		reload_tables(sv);
+		break;
+	case SIGUSR1:
+		sched_kick(sv->sched);
+		break;
+	}
+}
+
+/* drop_privileges - become conf.user after binding; 0 or -1 */
+static int
+drop_privileges(const struct dmx_conf *c)
+{
+	struct passwd	*pw;
+	char		 path[4096];
+	static const char *subs[] = { "", "/tmp", "/msg", "/env" };
+	size_t		 i;
+
+	if (getuid() != 0 || c->user == NULL || c->user[0] == '\0' ||
+	    strcmp(c->user, "root") == 0)
+		return 0;
+	if ((pw = getpwnam(c->user)) == NULL) {
+		log_warnx("user '%s' does not exist: create it (useradd "
+		    "--system --home-dir %s %s) or set user", c->user,
+		    c->queue_dir, c->user);
+		return -1;
+	}
+	for (i = 0; i < DMX_NELEM(subs); i++) {
+		snprintf(path, sizeof(path), "%s%s", c->queue_dir, subs[i]);
+		if (chown(path, pw->pw_uid, pw->pw_gid) == -1) {
+			log_warn("chown %s", path);
+			return -1;
+		}
+	}
+	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
+		log_warn("cannot become %s", c->user);
+		return -1;
+	}
+	if (setuid(0) != -1) {
+		log_warnx("privileges could not be dropped");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+write_pidfile(const char *path)
+{
+	FILE	*fp;
+
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	if ((fp = fopen(path, "w")) == NULL) {
+		log_warn("pid file %s", path);
+		return -1;
+	}
+	fprintf(fp, "%ld\n", (long)getpid());
+	fclose(fp);
+	return 0;
+}
+
+/* cmd_serve - danemx serve */
+int
+cmd_serve(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct serve		 sv;
+	struct netlist		*mynet = NULL;
+	struct dmx_resolver	*res = NULL;
+	struct sched_conf	 sc;
+	struct event		*sigs[5];
+	SSL_CTX			*dane_ctx = NULL, *pkix_ctx = NULL;
+	struct queue		*q = NULL;
+	const char		*cfile = NULL;
+	char			*sets[64], err[512], host[256];
+	static const int	 signums[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	size_t			 nsets = 0, i;
+	int			 ch, fg = 0, rv = 0;
+
+	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "c:o:f",
+	    longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			fputs(serve_help, stdout);
+			return 0;
+		case 'c':
+			cfile = optarg;
+			break;
+		case 'o':
+			if (nsets == DMX_NELEM(sets))
+				return cli_usage_error("serve", "too many -o");
+			sets[nsets++] = optarg;
+			break;
+		case 'f':
+		case OPT_FOREGROUND:
+			fg = 1;
+			break;
+		case '?':
+			return cli_usage_error("serve", "unknown option");
+		default:
+			if (cli_common_opt(c, ch, optarg) != 0)
+				return EX_USAGE;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("serve", "unexpected '%s'", argv[optind]);
+	memset(&sv, 0, sizeof(sv));
+	memset(sigs, 0, sizeof(sigs));
+	if (cli_load_conf(&sv.conf, cfile, sets, nsets, "serve") == -1)
+		return EX_CONFIG;
+	if ((mynet = netlist_parse(sv.conf.mynetworks ? sv.conf.mynetworks : "",
+	    err, sizeof(err))) == NULL) {
+		fprintf(stderr, "danemx serve: mynetworks: %s\n", err);
+		rv = EX_CONFIG;
+		goto out;
+	}
+	if ((sv.conf.policy_file != NULL && policy_table_load(&sv.policy,
+	    sv.conf.policy_file, 0, err, sizeof(err)) == -1) ||
+	    (sv.conf.bypass_file != NULL && policy_table_load(&sv.bypass,
+	    sv.conf.bypass_file, 1, err, sizeof(err)) == -1)) {
+		fprintf(stderr, "danemx serve: %s\n", err);
+		rv = EX_CONFIG;
+		goto out;
+	}
+	if (c->resolver_config == NULL)
+		c->resolver_config = sv.conf.resolver_config;
+	if (c->trust_anchor == NULL)
+		c->trust_anchor = sv.conf.trust_anchor;
+	if (c->forwarder == NULL)
+		c->forwarder = sv.conf.forwarder;
+	if (sv.conf.helo_name == NULL) {
+		if (gethostname(host, sizeof(host) - 1) == -1)
+			strlcpy_(host, "localhost", sizeof(host));
+		sv.conf.helo_name = strdup(host);
+	}
+	if ((q = queue_open(sv.conf.queue_dir, 1, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "danemx serve: %s\n", err);
+		rv = EX_CANTCREAT;
+		goto out;
+	}
+	if ((dane_ctx = tls_client_ctx_new(err, sizeof(err))) == NULL ||
+	    (pkix_ctx = deliver_pkix_ctx_new(err, sizeof(err))) == NULL) {
+		fprintf(stderr, "danemx serve: TLS: %s\n", err);
+		rv = EX_SOFTWARE;
+		goto out;
+	}
+	if (!fg) {
+		if (daemon(0, 0) == -1) {
+			fprintf(stderr, "danemx serve: daemon: %s\n",
+			    strerror(errno));
+			rv = EX_OSERR;
+			goto out;
+		}
+		log_init("danemx", 1, c->verbose);
+	}
+	if ((sv.base = event_base_new()) == NULL) {
+		rv = EX_OSERR;
+		goto out;
+	}
+	/* Bind first (privileged ports), then write the PID, then drop. */
+	if ((sv.smtpd = smtpd_new(sv.base, &sv.conf, q, mynet, NULL,
+	    sv.conf.helo_name, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		rv = EX_OSERR;
+		goto out;
+	}
+	if (write_pidfile(sv.conf.pid_file) == -1 ||
+	    drop_privileges(&sv.conf) == -1) {
+		rv = EX_OSERR;
+		goto out;
+	}
+	if ((res = cli_resolver(c, sv.base)) == NULL) {
+		rv = EX_CONFIG;
+		goto out;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.conf = &sv.conf;
+	sc.q = q;
+	sc.res = res;
+	sc.policy = &sv.policy;
+	sc.bypass = &sv.bypass;
+	sc.dane_ctx = dane_ctx;
+	sc.pkix_ctx = pkix_ctx;
+	sc.helo = sv.conf.helo_name;
+	if ((sv.sched = sched_new(sv.base, &sc)) == NULL) {
+		rv = EX_OSERR;
+		goto out;
+	}
+	smtpd_set_sched(sv.smtpd, sv.sched);
+	sv.drain_timer = evtimer_new(sv.base, check_drained, &sv);
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < DMX_NELEM(signums); i++) {
+		sigs[i] = evsignal_new(sv.base, signums[i], on_signal, &sv);
+		evsignal_add(sigs[i], NULL);
+	}
+	log_info("danemx %s: relay started, listening on %zu address%s, "
+	    "queue %s, %s", DANEMX_VERSION, sv.conf.nlisten,
+	    sv.conf.nlisten == 1 ? "" : "es", sv.conf.queue_dir,
+	    dmx_resolver_anchor(res));
+	event_base_dispatch(sv.base);
+	log_info("danemx: stopped");
+out:
+	sched_free(sv.sched);
+	smtpd_free(sv.smtpd);
+	for (i = 0; i < DMX_NELEM(sigs); i++)
+		if (sigs[i] != NULL)
+			event_free(sigs[i]);
+	if (sv.drain_timer != NULL)
+		event_free(sv.drain_timer);
+	dmx_resolver_free(res);
+	if (sv.base != NULL)
+		event_base_free(sv.base);
+	SSL_CTX_free(dane_ctx);
+	SSL_CTX_free(pkix_ctx);
+	queue_close(q);
+	netlist_free(mynet);
+	policy_table_free(&sv.policy);
+	policy_table_free(&sv.bypass);
+	if (rv == 0 && sv.conf.pid_file != NULL)
+		unlink(sv.conf.pid_file);
+	conf_free(&sv.conf);
+	return rv;
+}

@@ -1,0 +1,139 @@
+#!/bin/sh
+# serve_relay.sh - danemx serve end to end on loopback, with a scripted
+# next hop (relayhost = [127.0.0.1]:PORT): mail in over SMTP and through
+# danemx sendmail reaches the sink; a 5xx recipient yields one DSN from
+# the null sender; a 4xx is deferred with a reason; a client outside
+# mynetworks cannot relay; kill -9 mid-stream loses nothing acknowledged.
+. "$DANEMX_SRCDIR/tests/lib.sh"
+
+PY=/usr/bin/python3
+SRV="$DANEMX_SRCDIR/tests/servers/faultsmtpd.py"
+INJ="$DANEMX_SRCDIR/tests/servers/inject.py"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$T_TMP/key.pem" -out "$T_TMP/cert.pem" -days 30 \
+	-subj /CN=sink.test 2>/dev/null || fail "openssl req"
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	[ -f "$T_TMP/pid" ] && kill -9 "$(cat "$T_TMP/pid")" 2>/dev/null
+	rm -rf "$T_TMP"
+}
+trap cleanup EXIT
+
+BASE=$((30000 + ($$ % 1000) * 10))
+SINK=$((BASE + 1)); SINK4=$((BASE + 2)); RELAY=$((BASE + 3))
+Q="$T_TMP/queue"
+
+wait_for() {	# wait_for SECONDS COMMAND...: poll until COMMAND succeeds
+	n=$(($1 * 10)); shift
+	while ! "$@" >/dev/null 2>&1; do
+		n=$((n - 1)); [ $n -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+sink() {	# sink PORT MODE LOG
+	$PY "$SRV" --listen 127.0.0.1:$1 --mode "$2" --cert "$T_TMP/cert.pem" \
+		--key "$T_TMP/key.pem" --log "$3" >"$3.out" 2>&1 &
+	PIDS="$PIDS $!"
+	wait_for 10 grep -q ready "$3.out" || fail "sink $2 did not start"
+}
+serve() {	# serve [-o ...]: start the relay in the background
+	started=$(grep -c "relay started" "$T_TMP/relay.log" 2>/dev/null || true)
+	"$DANEMX" serve --foreground -o listen=127.0.0.1:$RELAY \
+		-o queue_dir="$Q" -o user= -o pid_file="$T_TMP/pid" \
+		-o helo_name=relay.test -o retry_min=1s -o retry_max=2s \
+		-o "relayhost=[127.0.0.1]:$SINK" "$@" >>"$T_TMP/relay.log" 2>&1 &
+	wait_for 15 sh -c "[ \$(grep -c 'relay started' '$T_TMP/relay.log') -gt ${started:-0} ] && [ -s '$T_TMP/pid' ]" ||
+		fail "relay did not start: $(cat "$T_TMP/relay.log")"
+}
+stop() {
+	pid=$(cat "$T_TMP/pid")
+	kill "$pid"
+	wait_for 40 sh -c "! kill -0 $pid" || fail "relay did not stop"
+	rm -f "$T_TMP/pid"
+}
+queue_empty() { [ "$("$DANEMX" queue -o queue_dir="$Q" --json list | jq length)" = 0 ]; }
+
+sink $SINK rcpt-5xx "$T_TMP/sink.log"
+serve
+
+# Over SMTP: one accepted and one 5xx recipient.
+$PY "$INJ" 127.0.0.1 $RELAY alice@client.test good@x.test,bad@x.test 1 smtp >"$T_TMP/inj1"
+expect_eq "smtp: acknowledged" "$(cut -d' ' -f1 "$T_TMP/inj1")" ok
+wait_for 20 queue_empty || fail "queue did not empty: $("$DANEMX" queue -o queue_dir="$Q" list)"
+expect_eq "smtp: delivered to the sink" \
+	"$(grep -c '^MAIL <alice@client.test> <good@x.test> .* smtp-0$' "$T_TMP/sink.log")" 1
+expect_eq "5xx: exactly one DSN, from <>" "$(grep -c '^MAIL <> <alice@client.test>' "$T_TMP/sink.log")" 1
+expect_eq "5xx: DSN subject" "$(grep '^MAIL <> ' "$T_TMP/sink.log" | awk '{print $6}')" \
+	"Undelivered_Mail_Returned_to_Sender"
+expect_match "log: sent line" "$(cat "$T_TMP/relay.log")" \
+	": to=<good@x.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\], tls=opportunistic, .*status=sent \(250 2\.0\.0 queued\)"
+expect_match "log: bounced line" "$(cat "$T_TMP/relay.log")" \
+	": to=<bad@x.test>, .*status=bounced \(550 5\.1\.1 no such user\)"
+expect_eq "log: DSN itself not bounced back" "$(grep -c 'to=<alice@client.test>.*status=sent' "$T_TMP/relay.log")" 1
+
+# Through danemx sendmail, then queue flush (SIGUSR1).
+printf 'Subject: viasendmail\n\nhello\n' |
+	"$DANEMX" sendmail -o queue_dir="$Q" -f bob@client.test carol@x.test >/dev/null
+expect_eq "sendmail: exit" "$?" 0
+"$DANEMX" queue -o queue_dir="$Q" -o pid_file="$T_TMP/pid" flush >/dev/null 2>&1
+wait_for 20 grep -q 'viasendmail' "$T_TMP/sink.log" || fail "sendmail message not delivered"
+expect_eq "sendmail: delivered" "$(grep -c '^MAIL <bob@client.test> <carol@x.test> .* viasendmail$' "$T_TMP/sink.log")" 1
+
+# Relay control: a client outside mynetworks gets 554 5.7.1 at RCPT.
+stop
+serve -o "mynetworks=192.0.2.0/24"
+$PY - $RELAY >"$T_TMP/relay-denied" 2>&1 <<'PYEOF'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+s.ehlo("outsider.test")
+s.mail("spammer@outsider.test")
+print(s.rcpt("victim@elsewhere.test"))
+s.quit()
+PYEOF
+expect_match "open relay: refused" "$(cat "$T_TMP/relay-denied")" "554, b'5.7.1 <victim@elsewhere.test>: Relay access denied'"
+expect_eq "open relay: nothing queued" "$("$DANEMX" queue -o queue_dir="$Q" --json list | jq length)" 0
+stop
+
+# A 4xx next hop: deferred with its reason, retried with backoff.
+sink $SINK4 rcpt-4xx "$T_TMP/sink4.log"
+serve -o "relayhost=[127.0.0.1]:$SINK4"
+$PY "$INJ" 127.0.0.1 $RELAY alice@client.test later@x.test 1 defer >"$T_TMP/inj4"
+wait_for 20 sh -c "'$DANEMX' queue -o queue_dir='$Q' --json list | jq -e '.[0].recipients[0].attempts >= 2'" ||
+	fail "not retried: $("$DANEMX" queue -o queue_dir="$Q" list)"
+expect_match "4xx: deferred with the reason" \
+	"$("$DANEMX" queue -o queue_dir="$Q" --json list | jq -r '.[0].recipients[0].last')" "450 4.2.1 try later"
+expect_eq "4xx: still pending" \
+	"$("$DANEMX" queue -o queue_dir="$Q" --json list | jq -r '.[0].recipients[0].state')" pending
+expect_eq "4xx: no bounce" "$(cat "$T_TMP/sink4.log" 2>/dev/null | grep -c "^MAIL <> ")" 0
+stop
+for id in $("$DANEMX" queue -o queue_dir="$Q" --json list | jq -r '.[].id'); do
+	"$DANEMX" queue -o queue_dir="$Q" delete "$id" >/dev/null
+done
+
+# Crash safety: kill -9 the relay twice while messages stream in and out;
+# every acknowledged message must arrive (duplicates are reported).
+: >"$T_TMP/sink.log"
+serve
+$PY "$INJ" 127.0.0.1 $RELAY alice@client.test crash@x.test 60 crash >"$T_TMP/inj-crash" &
+INJPID=$!
+for round in 1 2; do
+	wait_for 20 sh -c "[ \$(grep -c '^ok' '$T_TMP/inj-crash') -ge $((round * 20)) ]" || true
+	kill -9 "$(cat "$T_TMP/pid")"
+	rm -f "$T_TMP/pid"
+	sleep 0.3
+	serve
+done
+wait "$INJPID"
+acked=$(grep '^ok' "$T_TMP/inj-crash" | awk '{print "crash-" $2}' | sort -u)
+nacked=$(echo "$acked" | grep -c .)
+wait_for 60 sh -c "[ \$(awk '{print \$6}' '$T_TMP/sink.log' | sort -u | grep -c crash-) -ge $nacked ]" || true
+arrived=$(awk '{print $6}' "$T_TMP/sink.log" | sort -u)
+lost=$(echo "$acked" | grep -vxF "$arrived" | grep -c . || true)
+dups=$(($(awk '{print $6}' "$T_TMP/sink.log" | grep -c crash-) - $(echo "$arrived" | grep -c crash-)))
+echo "serve_relay: crash test: $nacked acknowledged, $lost lost, $dups duplicates"
+expect_eq "crash: some messages acknowledged" "$([ "$nacked" -ge 20 ] && echo yes)" yes
+expect_eq "crash: no acknowledged message lost" "$lost" 0
+stop
+
+done_ok
