@@ -12,13 +12,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/event.h>
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "cli/cli.h"
 #include "dane/dane.h"
+#include "policy/policy.h"
+#include "smtp/smtp.h"
 #include "util/util.h"
 
 #define TLSA_FILE_MAX	(1024 * 1024)	/* certificates and keys are small */
@@ -28,7 +32,7 @@ static const char tlsa_help[] =
 "usage: danemx tlsa [--usage 3|2] [--selector 1|0] [--mtype 1|2|0]\n"
 "                   [--host NAME] [--port PORT] [--ta-depth N]\n"
 "                   [--next KEY.pem] [--upper] [--json] FILE\n"
-"       danemx tlsa --connect HOST[:PORT]   (not available yet)\n"
+"       danemx tlsa [options] --connect HOST[:PORT]\n"
 "\n"
 "Print the TLSA record to publish for a mail server, as a zone-file line:\n"
 "\n"
@@ -65,8 +69,9 @@ static const char tlsa_help[] =
 "      --upper          upper-case hex, as openssl x509 -fingerprint\n"
 "                       prints it (default lower case)\n"
 "      --connect HOST[:PORT]\n"
-"                       read the chain from a live server over STARTTLS;\n"
-"                       not available yet (exit status 69)\n"
+"                       read the chain from a live server over STARTTLS\n"
+"                       (SMTP; HOST's addresses are looked up with\n"
+"                       DNSSEC); the owner name is HOST unless --host\n"
 "\n"
 "A warning goes to standard error when a 3 0 x record is asked for on a\n"
 "certificate valid for 398 days or less: each renewal would break it.\n"
@@ -81,7 +86,7 @@ static const char tlsa_help[] =
 "  65  a file that holds no usable certificate or key, or a chain\n"
 "      too short for --ta-depth\n"
 "  66  a file that cannot be read\n"
-"  69  --connect (not available yet)\n"
+"  69  --connect: no address, no connection, or no TLS\n"
 "  70  internal error\n"
 "\n"
 CLI_COMMON_HELP
@@ -229,6 +234,194 @@ load_input(const char *path, struct tlsa_input *in)
 		rv = EX_DATAERR;
 	}
 	free(data);
+	return rv;
+}
+
+/* State of one --connect session. */
+struct conn {
+	struct tlsa_input	*in;
+	SSL_CTX			*ctx;
+	const char		*sni;
+	struct dmx_dns_result	*res[2];
+	int			 pending, done;
+	char			 error[512];
+};
+
+static void
+conn_dns(void *arg, struct dmx_dns_result *r)
+{
+	struct conn *cn = arg;
+
+	cn->res[r->qtype == DMX_T_AAAA ? 1 : 0] = r;
+	cn->pending--;
+}
+
+static SSL *
+conn_tls_begin(void *arg)
+{
+	struct conn	*cn = arg;
+	SSL		*ssl;
+
+	if ((ssl = SSL_new(cn->ctx)) != NULL && cn->sni != NULL)
+		SSL_set_tlsext_host_name(ssl, cn->sni);
+	return ssl;
+}
+
+/* conn_tls_check - keep the chain the server sent; judge nothing */
+static int
+conn_tls_check(void *arg, SSL *ssl, int ok, char *why, size_t whylen)
+{
+	struct conn	*cn = arg;
+	STACK_OF(X509)	*chain;
+	int		 i;
+
+	(void)why;
+	(void)whylen;
+	if (!ok || (chain = SSL_get_peer_cert_chain(ssl)) == NULL)
+		return -1;
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+		if (X509_up_ref(x) == 1 && !sk_X509_push(cn->in->certs, x))
+			X509_free(x);
+	}
+	return 0;
+}
+
+static void
+conn_done(void *arg, const struct smtp_result *r)
+{
+	struct conn *cn = arg;
+
+	if (!r->ok)
+		snprintf(cn->error, sizeof(cn->error), "%s", r->error);
+	else if (!r->tls)
+		snprintf(cn->error, sizeof(cn->error), "no TLS");
+	cn->done = 1;
+}
+
+/*
+ * connect_chain - the chain a live server sends after STARTTLS, into in.
+ * spec is HOST, HOST:PORT or [ADDR]:PORT; HOST's addresses come from the
+ * same validating resolver as delivery. Returns 0 or an exit status.
+ */
+static int
+connect_chain(struct cli *c, const char *spec, unsigned long *port,
+    char *name, size_t namelen, struct tlsa_input *in)
+{
+	struct event_base	*base = NULL;
+	struct dmx_resolver	*r = NULL;
+	struct smtp_client_conf	 sc;
+	struct route_addr	 a;
+	struct conn		 cn;
+	char			 host[DMX_NAME_MAX + 8], lit[DMX_NAME_MAX + 16];
+	char			 err[256], *colon;
+	unsigned		 p = 25;
+	size_t			 i;
+	int			 rv = 0, literal;
+
+	memset(&cn, 0, sizeof(cn));
+	cn.in = in;
+	strlcpy_(host, spec, sizeof(host));
+	literal = host[0] == '[';
+	if (!literal && (colon = strrchr(host, ':')) != NULL) {
+		unsigned long v;
+		if (parse_uint(colon + 1, 65535, &v) == -1 || v == 0)
+			return cli_usage_error("tlsa", "--connect: bad port in "
+			    "'%s'", spec);
+		p = (unsigned)v;
+		*colon = '\0';
+	}
+	if ((in->certs = sk_X509_new_null()) == NULL ||
+	    (cn.ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    (base = event_base_new()) == NULL) {
+		rv = EX_SOFTWARE;
+		goto out;
+	}
+	SSL_CTX_set_verify(cn.ctx, SSL_VERIFY_NONE, NULL);
+	if (literal) {
+		if (route_parse_literal(host, &a, &p) == -1) {
+			rv = cli_usage_error("tlsa", "--connect: '%s' is not "
+			    "[ADDR]:PORT", spec);
+			goto out;
+		}
+	} else {
+		if ((r = cli_resolver(c, base)) == NULL) {
+			rv = EX_CONFIG;
+			goto out;
+		}
+		cn.pending = 2;
+		if (dmx_dns_lookup(r, host, DMX_T_A, conn_dns, &cn) == 0 ||
+		    dmx_dns_lookup(r, host, DMX_T_AAAA, conn_dns, &cn) == 0) {
+			rv = cli_usage_error("tlsa", "'%s' is not a host name",
+			    host);
+			goto out;
+		}
+		while (cn.pending > 0)
+			if (event_base_loop(base, EVLOOP_ONCE) == -1)
+				break;
+		memset(&a, 0, sizeof(a));
+		for (i = 0; i < 2 && a.len == 0; i++) {
+			struct dmx_dns_result *d = cn.res[i];
+			if (d == NULL || d->nrrs == 0 ||
+			    (d->status != DMX_DNS_SECURE &&
+			    d->status != DMX_DNS_INSECURE))
+				continue;
+			snprintf(lit, sizeof(lit), "[%s]:%u", d->rrs[0].text, p);
+			route_parse_literal(lit, &a, &p);
+		}
+		if (a.len == 0) {
+			fprintf(stderr, "danemx tlsa: %s: no usable address "
+			    "(A: %s, AAAA: %s)\n", host, cn.res[0] ?
+			    dmx_dns_status_str(cn.res[0]->status) : "?",
+			    cn.res[1] ? dmx_dns_status_str(cn.res[1]->status) :
+			    "?");
+			rv = EX_UNAVAILABLE;
+			goto out;
+		}
+		cn.sni = host;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.addr = (struct sockaddr *)&a.ss;
+	sc.addrlen = a.len;
+	sc.peer_name = spec;
+	sc.helo = "danemx-tlsa.invalid";
+	sc.tls_mode = SMTP_TLS_MUST;
+	sc.job = SMTP_JOB_CHECK;
+	sc.mail_from = "";
+	smtp_timeouts_default(&sc.t);
+	if (c->timeout_ms)
+		sc.t.connect = sc.t.greeting = sc.t.ehlo = sc.t.starttls =
+		    sc.t.tls = sc.t.quit = c->timeout_ms / 1000;
+	sc.tls_begin = conn_tls_begin;
+	sc.tls_check = conn_tls_check;
+	sc.done = conn_done;
+	sc.arg = &cn;
+	if (smtp_client_start(base, &sc, err, sizeof(err)) == NULL) {
+		fprintf(stderr, "danemx tlsa: %s: %s\n", spec, err);
+		rv = EX_UNAVAILABLE;
+		goto out;
+	}
+	while (!cn.done)
+		if (event_base_loop(base, EVLOOP_ONCE) == -1)
+			break;
+	if (sk_X509_num(in->certs) == 0) {
+		fprintf(stderr, "danemx tlsa: %s: no certificate chain: %s\n",
+		    spec, cn.error[0] ? cn.error : "no TLS");
+		rv = EX_UNAVAILABLE;
+		goto out;
+	}
+	*port = p;
+	if (!literal)
+		strlcpy_(name, host, namelen);
+	else
+		name[0] = '\0';
+out:
+	dmx_dns_result_free(cn.res[0]);
+	dmx_dns_result_free(cn.res[1]);
+	dmx_resolver_free(r);
+	if (base != NULL)
+		event_base_free(base);
+	SSL_CTX_free(cn.ctx);
 	return rv;
 }
 
@@ -427,6 +620,7 @@ cmd_tlsa(struct cli *c, int argc, char **argv)
 	struct dane_tlsa	 cur, nxt;
 	struct buf		 json, *jp = NULL;
 	const char		*host = NULL, *next_file = NULL;
+	const char		*connect_arg = NULL, *src;
 	unsigned long		 port = 25, ta_depth = 1, ndepth;
 	uint8_t			 usage = 3, selector = 1, mtype = 1;
 	X509			*cert = NULL;
@@ -491,6 +685,7 @@ cmd_tlsa(struct cli *c, int argc, char **argv)
 			break;
 		case OPT_CONNECT:
 			connect = 1;
+			connect_arg = optarg;
 			break;
 		default:
 			if (cli_common_opt(c, ch, optarg) != 0)
@@ -499,15 +694,11 @@ cmd_tlsa(struct cli *c, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (connect) {
-		fprintf(stderr, "danemx tlsa: --connect is not available yet: "
-		    "it needs the SMTP client; save the chain with\n"
-		    "  openssl s_client -starttls smtp -showcerts -connect "
-		    "HOST:25\nand give it as FILE\n");
-		rv = EX_UNAVAILABLE;
+	if (connect && argc != 0) {
+		rv = cli_usage_error("tlsa", "give --connect or FILE, not both");
 		goto done;
 	}
-	if (argc != 1) {
+	if (!connect && argc != 1) {
 		rv = cli_usage_error("tlsa", "expected one FILE");
 		goto done;
 	}
@@ -536,12 +727,24 @@ cmd_tlsa(struct cli *c, int argc, char **argv)
 		str_lower(name);
 	}
 
-	if ((rv = load_input(argv[0], &in)) != 0)
+	src = connect ? connect_arg : argv[0];
+	if (connect) {
+		char cname[DMX_NAME_MAX];
+
+		if ((rv = connect_chain(c, connect_arg, &port, cname,
+		    sizeof(cname), &in)) != 0)
+			goto done;
+		if (host == NULL && cname[0] != '\0') {
+			strlcpy_(name, cname, sizeof(name));
+			str_lower(name);
+			host = name;
+		}
+	} else if ((rv = load_input(src, &in)) != 0)
 		goto done;
 	if (in.key != NULL) {
 		if (selector != DANE_SELECTOR_SPKI) {
 			rv = cli_usage_error("tlsa", "%s holds a key: only "
-			    "--selector 1 applies", argv[0]);
+			    "--selector 1 applies", src);
 			goto done;
 		}
 		if (host == NULL) {
@@ -557,7 +760,7 @@ cmd_tlsa(struct cli *c, int argc, char **argv)
 		if (depth >= (unsigned long)sk_X509_num(in.certs)) {
 			fprintf(stderr, "danemx tlsa: %s holds %d "
 			    "certificate(s); --usage 2 needs the CA at depth "
-			    "%lu: give the chain, leaf first\n", argv[0],
+			    "%lu: give the chain, leaf first\n", src,
 			    sk_X509_num(in.certs), depth);
 			rv = EX_DATAERR;
 			goto done;
@@ -566,7 +769,7 @@ cmd_tlsa(struct cli *c, int argc, char **argv)
 		if (host == NULL && cert_name(sk_X509_value(in.certs, 0), name,
 		    sizeof(name)) == -1) {
 			rv = cli_usage_error("tlsa", "%s has no DNS name to use:"
-			    " give --host", argv[0]);
+			    " give --host", src);
 			goto done;
 		}
 		if (usage == DANE_USAGE_DANE_EE &&
@@ -608,7 +811,7 @@ cmd_tlsa(struct cli *c, int argc, char **argv)
 		if (dane_tlsa_equal(&cur, nxt.usage, nxt.selector, nxt.mtype,
 		    nxt.data, nxt.len))
 			fprintf(stderr, "danemx tlsa: warning: %s has the same "
-			    "key as %s\n", next_file, argv[0]);
+			    "key as %s\n", next_file, src);
 	}
 
 	if (c->json) {

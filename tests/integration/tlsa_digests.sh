@@ -134,9 +134,6 @@ expect_eq "junk: message" "$ERR" "danemx tlsa: junk.pem: no certificate or key (
 q openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes256 -pass pass:x -out enc.key
 run_cmd "$DANEMX" tlsa --host x.example enc.key
 expect_eq "encrypted key: exit" "$RC" 65
-run_cmd "$DANEMX" tlsa --connect mx.example.org
-expect_eq "--connect: exit" "$RC" 69
-expect_match "--connect: message" "$ERR" "^danemx tlsa: --connect is not available yet"
 run_cmd "$DANEMX" tlsa --help
 expect_eq "--help: exit" "$RC" 0
 expect_match "--help: exit codes" "$OUT" "^  69  --connect"
