@@ -30,7 +30,10 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "log/log.h"
 #include "server/server.h"
@@ -52,6 +55,9 @@ struct session {
 	char			 helo[256];
 	int			 esmtp;
 	int			 relay_ok;
+	int			 tls;		/* STARTTLS done */
+	struct event		*closer;	/* waits for output to drain */
+	unsigned		 close_ticks;
 	enum sstate		 state;
 	char			*from;
 	char			*rcpts[QUEUE_RCPT_MAX];
@@ -70,6 +76,7 @@ struct smtpd {
 	const struct netlist	*mynet;
 	struct sched		*sched;
 	char			 host[256];
+	SSL_CTX			*tls_ctx;	/* NULL: no STARTTLS */
 	struct evconnlistener	*lst[CONF_LISTEN_MAX];
 	size_t			 nlst;
 	TAILQ_HEAD(, session)	 sessions;
@@ -77,6 +84,9 @@ struct smtpd {
 };
 
 static void	session_free(struct session *);
+static void	session_read(struct bufferevent *, void *);
+static void	session_write(struct bufferevent *, void *);
+static void	session_event(struct bufferevent *, short, void *);
 
 static void
 reply(struct session *s, const char *fmt, ...)
@@ -114,14 +124,49 @@ txn_reset(struct session *s)
 		s->state = S_READY;
 }
 
-/* close_after_output - hang up once the replies are written */
+/* output_pending - bytes not yet on the wire (TLS: in either layer) */
+static size_t
+output_pending(struct session *s)
+{
+	struct bufferevent	*u = bufferevent_get_underlying(s->bev);
+	size_t			 n;
+
+	n = evbuffer_get_length(bufferevent_get_output(s->bev));
+	if (u != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(u));
+	return n;
+}
+
+static void
+closer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct session	*s = arg;
+	struct timeval	 tv = { 0, 50000 };
+
+	(void)fd;
+	(void)ev;
+	if (output_pending(s) == 0 || ++s->close_ticks > 200)
+		session_free(s);
+	else
+		evtimer_add(s->closer, &tv);
+}
+
+/* close_after_output - hang up once the replies are on the wire */
 static void
 close_after_output(struct session *s)
 {
+	struct timeval	 tv = { 0, 0 };
+
+	if (s->state == S_CLOSING)
+		return;
 	s->state = S_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+	if (s->closer == NULL &&
+	    (s->closer = evtimer_new(s->d->base, closer_cb, s)) == NULL) {
 		session_free(s);
+		return;
+	}
+	evtimer_add(s->closer, &tv);
 }
 
 /* path_arg - "<addr>" after "FROM:" or "TO:"; NULL if malformed */
@@ -186,6 +231,8 @@ cmd_ehlo(struct session *s, const char *arg, int esmtp)
 	reply(s, "250-SIZE %lu", c->message_size_limit);
 	reply(s, "250-8BITMIME");
 	reply(s, "250-SMTPUTF8");
+	if (s->d->tls_ctx != NULL && !s->tls)
+		reply(s, "250-STARTTLS");
 	reply(s, "250 ENHANCEDSTATUSCODES");
 }
 
@@ -294,8 +341,9 @@ cmd_data(struct session *s)
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000",
 	    gmtime(&now));
 	buf_printf(&s->wbuf, "Received: from %s ([%s])\r\n\tby %s (danemx) "
-	    "with %s id %s\r\n\tfor <%s>; %s\r\n", s->helo, s->addr,
-	    s->d->host, s->esmtp ? "ESMTP" : "SMTP", queue_writer_id(s->w),
+	    "with %s%s id %s\r\n\tfor <%s>; %s\r\n", s->helo, s->addr,
+	    s->d->host, s->esmtp ? "ESMTP" : "SMTP", s->tls ? "S" : "",
+	    queue_writer_id(s->w),
 	    s->rcpts[0], date);
 	reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
@@ -362,6 +410,52 @@ data_line(struct session *s, const char *line, size_t len)
 		data_flush(s);
 }
 
+/*
+ * cmd_starttls - 220, then TLS over the same socket. Anything the client
+ * pipelined after STARTTLS is discarded (RFC 3207 4.2); the session
+ * starts over and needs EHLO again.
+ */
+static void
+cmd_starttls(struct session *s)
+{
+	struct bufferevent	*tb;
+	struct timeval		 tv;
+	SSL			*ssl;
+
+	if (s->d->tls_ctx == NULL || s->tls) {
+		reply(s, "502 5.5.1 STARTTLS not available");
+		return;
+	}
+	if (s->state != S_READY && s->state != S_GREET) {
+		reply(s, "503 5.5.1 STARTTLS inside a transaction");
+		return;
+	}
+	if ((ssl = SSL_new(s->d->tls_ctx)) == NULL) {
+		reply(s, "454 4.7.0 TLS not available due to local problem");
+		return;
+	}
+	reply(s, "220 2.0.0 Ready to start TLS");
+	evbuffer_drain(bufferevent_get_input(s->bev),
+	    evbuffer_get_length(bufferevent_get_input(s->bev)));
+	tb = bufferevent_openssl_filter_new(s->d->base, s->bev, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tb == NULL) {
+		SSL_free(ssl);
+		close_after_output(s);
+		return;
+	}
+	s->bev = tb;
+	bufferevent_setcb(s->bev, session_read, session_write, session_event, s);
+	tv.tv_sec = (time_t)s->d->conf->smtp_timeout;
+	tv.tv_usec = 0;
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	txn_reset(s);
+	s->tls = 1;
+	s->state = S_GREET;
+	s->helo[0] = '\0';
+}
+
 static void
 command(struct session *s, char *line)
 {
@@ -388,8 +482,8 @@ command(struct session *s, char *line)
 		reply(s, "221 2.0.0 Bye");
 		close_after_output(s);
 		return;
-	} else if (strncasecmp(line, "STARTTLS", 8) == 0)
-		reply(s, "502 5.5.1 STARTTLS not available");
+	} else if (strcasecmp(line, "STARTTLS") == 0)
+		cmd_starttls(s);
 	else {
 		reply(s, "500 5.5.2 Command not recognized");
 		if (++s->errors >= ERRORS_MAX) {
@@ -437,11 +531,8 @@ session_read(struct bufferevent *bev, void *arg)
 static void
 session_write(struct bufferevent *bev, void *arg)
 {
-	struct session *s = arg;
-
-	if (s->state == S_CLOSING &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		session_free(s);
+	(void)bev;
+	(void)arg;
 }
 
 static void
@@ -449,7 +540,13 @@ session_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 
-	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {	/* the TLS handshake is done */
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		log_debug("smtpd: %s: TLS %s %s", s->addr,
+		    ssl ? SSL_get_version(ssl) : "?",
+		    ssl ? SSL_get_cipher_name(ssl) : "?");
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		reply(s, "421 4.4.2 %s Timeout exceeded", s->d->host);
 		bufferevent_flush(s->bev, EV_WRITE, BEV_FLUSH);
@@ -467,6 +564,8 @@ session_free(struct session *s)
 
 	txn_reset(s);
 	buf_free(&s->wbuf);
+	if (s->closer != NULL)
+		event_free(s->closer);
 	TAILQ_REMOVE(&d->sessions, s, entry);
 	d->nsess--;
 	bufferevent_free(s->bev);
@@ -562,6 +661,23 @@ smtpd_new(struct event_base *base, const struct dmx_conf *conf,
 	d->sched = sched;
 	strlcpy_(d->host, hostname, sizeof(d->host));
 	TAILQ_INIT(&d->sessions);
+	if (conf->tls_cert_file != NULL && conf->tls_cert_file[0] != '\0') {
+		if ((d->tls_ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
+		    SSL_CTX_use_certificate_chain_file(d->tls_ctx,
+		    conf->tls_cert_file) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(d->tls_ctx, conf->tls_key_file ?
+		    conf->tls_key_file : conf->tls_cert_file,
+		    SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(d->tls_ctx) != 1) {
+			snprintf(err, errlen, "STARTTLS: cannot load %s / %s: %s",
+			    conf->tls_cert_file, conf->tls_key_file ?
+			    conf->tls_key_file : conf->tls_cert_file,
+			    ERR_reason_error_string(ERR_get_error()));
+			smtpd_free(d);
+			return NULL;
+		}
+		SSL_CTX_set_options(d->tls_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	}
 	for (i = 0; i < conf->nlisten; i++) {
 		if ((d->lst[i] = listen_one(d, conf->listen[i], err,
 		    errlen)) == NULL) {
@@ -610,5 +726,6 @@ smtpd_free(struct smtpd *d)
 	smtpd_stop_listening(d);
 	while ((s = TAILQ_FIRST(&d->sessions)) != NULL)
 		session_free(s);
+	SSL_CTX_free(d->tls_ctx);
 	free(d);
 }

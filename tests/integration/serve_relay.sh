@@ -96,9 +96,28 @@ expect_eq "open relay: nothing queued" "$("$DANEMX" queue -o queue_dir="$Q" --js
 stop
 
 # A 4xx next hop: deferred with its reason, retried with backoff.
+# Injected over STARTTLS this time (inbound TLS with a configured cert).
 sink $SINK4 rcpt-4xx "$T_TMP/sink4.log"
-serve -o "relayhost=[127.0.0.1]:$SINK4"
-$PY "$INJ" 127.0.0.1 $RELAY alice@client.test later@x.test 1 defer >"$T_TMP/inj4"
+serve -o "relayhost=[127.0.0.1]:$SINK4" -o tls_cert_file="$T_TMP/cert.pem" \
+	-o tls_key_file="$T_TMP/key.pem"
+$PY - $RELAY >"$T_TMP/inj4" 2>&1 <<'PYEOF'
+import smtplib, ssl, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+s.ehlo("client.test")
+print("starttls offered" if s.has_extn("starttls") else "no starttls")
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+print(s.starttls(context=ctx))
+s.ehlo("client.test")
+print("starttls after tls" if s.has_extn("starttls") else "not offered again")
+s.sendmail("alice@client.test", ["later@x.test"], "Subject: defer-0\r\n\r\nx\r\n")
+s.quit()
+PYEOF
+expect_match "inbound STARTTLS: offered" "$(cat "$T_TMP/inj4")" "^starttls offered$"
+expect_match "inbound STARTTLS: 220" "$(cat "$T_TMP/inj4")" "^\(220, b'2.0.0 Ready to start TLS'\)$"
+expect_match "inbound STARTTLS: not offered twice" "$(cat "$T_TMP/inj4")" "^not offered again$"
+ID4=$("$DANEMX" queue -o queue_dir="$Q" --json list | jq -r '.[0].id')
+expect_eq "inbound STARTTLS: Received says ESMTPS" \
+	"$(grep -c 'with ESMTPS id' "$Q/msg/$ID4")" 1
 wait_for 20 sh -c "'$DANEMX' queue -o queue_dir='$Q' --json list | jq -e '.[0].recipients[0].attempts >= 2'" ||
 	fail "not retried: $("$DANEMX" queue -o queue_dir="$Q" list)"
 expect_match "4xx: deferred with the reason" \
