@@ -258,37 +258,17 @@ policy_table_load(struct policy_table *t, const char *path, int bypass,
     char *err, size_t errlen)
 {
 	struct buf	 b;
-	char		 chunk[8192], sub[400];
-	size_t		 n;
-	FILE		*fp;
-	int		 r;
+	char		 sub[400];
+	int		 r = -1;
 
 	t->e = NULL;
 	t->n = 0;
-	if ((fp = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+	if (file_read(path, 64 * 1024 * 1024, &b, err, errlen) == 0) {
+		r = policy_table_parse(t, b.data ? b.data : "", b.len, bypass,
+		    sub, sizeof(sub));
+		if (r == -1)
+			snprintf(err, errlen, "%s: %s", path, sub);
 	}
-	buf_init(&b, 64 * 1024 * 1024);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-		if (buf_add(&b, chunk, n) == -1) {
-			snprintf(err, errlen, "%s: file too large", path);
-			fclose(fp);
-			buf_free(&b);
-			return -1;
-		}
-	}
-	if (ferror(fp)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		fclose(fp);
-		buf_free(&b);
-		return -1;
-	}
-	fclose(fp);
-	r = policy_table_parse(t, b.data ? b.data : "", b.len, bypass, sub,
-	    sizeof(sub));
-	if (r == -1)
-		snprintf(err, errlen, "%s: %s", path, sub);
 	buf_free(&b);
 	return r;
 }

@@ -277,28 +277,14 @@ int
 conf_load(struct dmx_conf *c, const char *path, char *err, size_t errlen)
 {
 	struct buf	 b;
-	char		 chunk[8192], sub[300];
-	size_t		 n;
-	FILE		*fp;
-	int		 r;
+	char		 sub[300];
+	int		 r = -1;
 
-	if ((fp = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+	if (file_read(path, 1024 * 1024, &b, err, errlen) == 0) {
+		r = conf_parse(c, b.data ? b.data : "", b.len, sub, sizeof(sub));
+		if (r == -1)
+			snprintf(err, errlen, "%s: %s", path, sub);
 	}
-	buf_init(&b, 1024 * 1024);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-		if (buf_add(&b, chunk, n) == -1) {
-			fclose(fp);
-			buf_free(&b);
-			snprintf(err, errlen, "%s: file too large", path);
-			return -1;
-		}
-	}
-	fclose(fp);
-	r = conf_parse(c, b.data ? b.data : "", b.len, sub, sizeof(sub));
-	if (r == -1)
-		snprintf(err, errlen, "%s: %s", path, sub);
 	buf_free(&b);
 	return r;
 }

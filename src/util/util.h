@@ -34,6 +34,10 @@ int	 buf_vprintf(struct buf *, const char *, va_list)
 void	 buf_consume(struct buf *, size_t);
 char	*buf_steal(struct buf *);
 
+/* file.c */
+int	 file_read(const char *path, size_t max, struct buf *out, char *err,
+	    size_t errlen);
+
 /* json.c - appends JSON tokens to a buf; the caller places commas. */
 int	 json_str(struct buf *, const char *);		/* "..." or null */
 int	 json_kv_str(struct buf *, const char *key, const char *val);
