@@ -73,6 +73,16 @@ send_to refuse-tls --json
 expect_eq "refuse-tls may: exit" "$RC" 0
 expect_eq "refuse-tls may: tls" "$(echo "$OUT" | jq -r .tls)" none
 
+# Rule 18: a TLS handshake failure at an opportunistic host may be
+# retried in cleartext, once, and says so.
+send_to broken-tls --json
+expect_eq "broken-tls may: exit" "$RC" 0
+expect_eq "broken-tls may: attempts" "$(echo "$OUT" | jq '.attempts | length')" 2
+expect_eq "broken-tls may: second is the plaintext retry" \
+	"$(echo "$OUT" | jq -c '[.attempts[].plaintext_retry]')" "[false,true]"
+expect_eq "broken-tls may: tls" "$(echo "$OUT" | jq -r .tls)" none
+expect_match "broken-tls may: log" "$ERR" "TLS failed; retrying without TLS \(opportunistic\)"
+
 # Rule 15: when TLS is demanded, a missing or refused STARTTLS fails the
 # host and nothing is sent in cleartext.
 start no-starttls
@@ -86,6 +96,16 @@ expect_eq "no-starttls encrypt: result type" \
 expect_eq "no-starttls encrypt: nothing sent" "$(wc -l <"$LOG")" 0
 expect_match "no-starttls encrypt: reason" "$(cat "$T_TMP/err")" \
 	"STARTTLS is required but the server does not offer it"
+
+start broken-tls
+printf '[127.0.0.1]:%s encrypt\n' "$PORT" >"$T_TMP/policy"
+msg | { "$DANEMX" --timeout 5 send --from a@x.test --to r@y.test \
+	--nexthop "[127.0.0.1]:$PORT" --policy "$T_TMP/policy" --json \
+	>"$T_TMP/out" 2>"$T_TMP/err"; echo $? >"$T_TMP/rc"; }
+expect_eq "broken-tls encrypt: exit" "$(cat "$T_TMP/rc")" 75
+expect_eq "broken-tls encrypt: no cleartext retry" "$(jq '.attempts | length' "$T_TMP/out")" 1
+expect_eq "broken-tls encrypt: nothing sent" "$(wc -l <"$LOG")" 0
+expect_match "broken-tls encrypt: reason" "$(cat "$T_TMP/err")" "TLS handshake failed"
 
 start refuse-tls
 printf '[127.0.0.1]:%s encrypt\n' "$PORT" >"$T_TMP/policy"

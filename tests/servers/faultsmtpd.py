@@ -9,6 +9,8 @@ Modes (what the server does wrong, or right):
                  accepts everything and discards the message
   no-starttls    does not offer STARTTLS
   refuse-tls     offers STARTTLS, answers it with 454
+  broken-tls     offers STARTTLS, says 220, then sends garbage instead of
+                 a TLS handshake (and offers no STARTTLS to a retry)
   inject         sends "250 injected" in the same segment as the
                  STARTTLS 220 (CVE-2011-0411 class; must be discarded)
   garbage        greets with bytes that are not SMTP
@@ -72,13 +74,21 @@ def handle(conn, args, ctx):
                     send("250 fault.test\r\n"); continue
                 caps = ["fault.test", "PIPELINING", "SIZE 10240000", "8BITMIME",
                         "ENHANCEDSTATUSCODES"]
-                if ctx and not tls and mode != "no-starttls":
+                if ctx and not tls and mode != "no-starttls" and not (
+                        mode == "broken-tls" and getattr(args, "tls_broken_once", False)):
                     caps.append("STARTTLS")
                 out = "".join("250-%s\r\n" % c for c in caps[:-1]) + "250 %s\r\n" % caps[-1]
                 send(out)
             elif verb == "STAR":
                 if mode == "refuse-tls":
                     send("454 4.7.0 TLS not available\r\n"); continue
+                if mode == "broken-tls":
+                    send("220 2.0.0 go ahead\r\n")
+                    send(b"this is not TLS\r\n" * 4)
+                    time.sleep(0.5)
+                    f.close()
+                    args.tls_broken_once = True
+                    return
                 if mode == "inject":
                     send("220 2.0.0 go ahead\r\n250 injected\r\n")
                 else:
