@@ -1,11 +1,14 @@
 #!/bin/sh
 # demo.sh BUILD_DIR - `make demo`: start a local DNSSEC world (signed zones
-# under a private root, served by NSD on loopback; tests/world/world.sh),
-# then show what `danemx dns` says about each kind of name. The world is
-# stopped again when the demo ends.
+# under a private root, served by NSD on loopback, and Postfix MX hosts with
+# STARTTLS and TLSA records; tests/world/world.sh), then show what
+# `danemx dns` says about each kind of name, and `danemx check`, `probe` and
+# `send` against the MX hosts, with their log lines. The world is stopped
+# again when the demo ends.
 #
-# Needs root (NSD listens on port 53 of 127.0.55.1; WORLD_NET changes the
-# 127.0.55 part) and the packages of `make deps`.
+# Needs root (NSD listens on port 53 of 127.0.55.1, Postfix on port 25 of
+# 127.0.56.N; WORLD_NET and WORLD_MX_NET change those) and the packages of
+# `make deps`.
 set -eu
 
 BUILD=${1:-build}
@@ -13,13 +16,17 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 ABS_BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || ABS_BUILD=$BUILD
 DANEMX=$ABS_BUILD/danemx
 WORLD=$ABS_BUILD/demo-world
-# not the address the tests use, so a test run and the demo can coexist
+# not the addresses the tests use, so a test run and the demo can coexist
+# (the tests' world may also hold the one IPv6 MX, [::1]:25)
 WORLD_NET=${WORLD_NET:-127.0.55}
-export WORLD_NET
+WORLD_MX_NET=${WORLD_MX_NET:-127.0.56}
+WORLD_MX_ADDR6=''
+export WORLD_NET WORLD_MX_NET WORLD_MX_ADDR6
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "demo: must run as root: the demo's DNS server (NSD) listens on" >&2
-	echo "demo: port 53 of $WORLD_NET.1. Try: sudo make demo" >&2
+	echo "demo: port 53 of $WORLD_NET.1, its MX hosts (Postfix) on port 25" >&2
+	echo "demo: of $WORLD_MX_NET.N. Try: sudo make demo" >&2
 	exit 1
 fi
 if [ ! -x "$DANEMX" ]; then
@@ -32,9 +39,11 @@ trap stop_world EXIT
 trap 'exit 130' INT TERM
 
 echo "Starting the local world: DNSSEC-signed zones under a private root,"
-echo "served by NSD on $WORLD_NET.1, in $WORLD ..."
+echo "served by NSD on $WORLD_NET.1, and Postfix MX hosts on $WORLD_MX_NET.N:25,"
+echo "in $WORLD ..."
 sh "$SRC/tests/world/world.sh" start "$WORLD"
 CONF=$WORLD/unbound.conf
+MAILLOG=$WORLD/postfix/maillog
 
 N=0
 # show TEXT NAME [TYPE]: a heading, the command, and what danemx says
@@ -47,6 +56,19 @@ show() {
 	echo "\$ danemx -R $CONF dns $*"
 	_rc=0
 	"$DANEMX" -R "$CONF" dns "$@" 2>&1 || _rc=$?
+	echo "(exit status $_rc)"
+}
+
+# run TEXT ARG...: a heading, the command, what danemx logs and prints
+run() {
+	N=$((N + 1))
+	_text=$1
+	shift
+	echo
+	echo "== $N. $_text"
+	echo "\$ danemx -R $CONF $*"
+	_rc=0
+	"$DANEMX" -R "$CONF" --timeout 10 "$@" </dev/null 2>&1 || _rc=$?
 	echo "(exit status $_rc)"
 }
 
@@ -87,11 +109,61 @@ else
 fi
 echo "(exit status $_rc)"
 
+# --- mail: check, probe and send against the world's Postfix MX hosts -------
+
 cat <<EOF
 
-To try more names (see tests/world/zones/*.zone), start the world again:
-  sudo WORLD_NET=$WORLD_NET sh tests/world/world.sh start $WORLD
+Now mail. Each MX host of the world is an smtpd of one Postfix with its own
+certificate; the TLSA records were computed from those certificates when
+the world started (all the cases: tests/world/CASES.md). danemx looks up the
+MX hosts with DNSSEC, then their addresses, then their TLSA records, and
+after STARTTLS authenticates the server's certificate against them.
+'check' exit status: 0 good, 2 DANE failure, 3 DNSSEC failure, 4 TLS failure.
+EOF
+
+run "check a DANE-EE domain: its MX host's key matches the 3 1 1 record" \
+    check dane-ee.test
+run "check a domain whose preferred MX does not match its TLSA record: that
+   host fails (danemx never gives it mail), the second MX passes" \
+    check dane-mismatch.test
+run "probe a recipient the MX accepts: MAIL FROM, RCPT TO, QUIT over
+   DANE-verified TLS; nothing is delivered" \
+    probe --from demo@client.test --rcpt someone@dane-ee.test --helo client.test
+run "probe a recipient the MX rejects (550 5.1.1 at RCPT)" \
+    probe --from demo@client.test --rcpt reject-me@dane-ee.test --helo client.test
+
+N=$((N + 1))
+RCPT=demo-$$@dane-ee.test
+echo
+echo "== $N. send one message over DANE-verified TLS (the MX discards it)"
+echo "\$ printf 'Subject: hello\\\\n\\\\nhello over DANE\\\\n' |"
+echo "    danemx -R $CONF send --from demo@client.test --to $RCPT --helo client.test"
+_rc=0
+printf 'From: demo@client.test\nTo: %s\nSubject: hello\n\nhello over DANE\n' "$RCPT" |
+    "$DANEMX" -R "$CONF" --timeout 10 send --from demo@client.test --to "$RCPT" \
+    --helo client.test 2>&1 || _rc=$?
+echo "(exit status $_rc)"
+# the receiving side: which smtpd took it (bounded wait for the log)
+_i=0
+until grep -q "to=<$RCPT>.*status=sent" "$MAILLOG" 2>/dev/null || [ $_i -ge 50 ]; do
+	sleep 0.1
+	_i=$((_i + 1))
+done
+_qid=$(sed -n "s/.*\]: \([0-9A-Za-z]*\): to=<$RCPT>.*/\1/p" "$MAILLOG" | head -n 1)
+echo
+echo "The receiving Postfix logged ($MAILLOG):"
+if [ -n "$_qid" ]; then
+	grep -F ": $_qid: " "$MAILLOG" | sed 's/^/  /'
+else
+	echo "  (nothing for <$RCPT>)"
+fi
+
+cat <<EOF
+
+To try more (tests/world/CASES.md lists every domain), start the world again:
+  sudo WORLD_NET=$WORLD_NET WORLD_MX_NET=$WORLD_MX_NET WORLD_MX_ADDR6= sh tests/world/world.sh start $WORLD
   $DANEMX -R $CONF dns NAME [TYPE]
+  $DANEMX -R $CONF check DOMAIN...
   sudo sh tests/world/world.sh stop $WORLD
 EOF
 echo

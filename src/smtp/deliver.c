@@ -523,7 +523,7 @@ finish_failed(struct deliver *d)
 {
 	struct route		*rt = d->r->route;
 	struct route_host	*h;
-	struct deliver_attempt	*a;
+	struct deliver_attempt	*a, *why;
 	enum dane_result_type	 rtype = DANE_RT_NONE;
 	size_t			 i;
 	int			 permanent = rt->nhost > 0;
@@ -547,20 +547,34 @@ finish_failed(struct deliver *d)
 		    h->addr_status != DMX_DNS_INSECURE))
 			permanent = 0;
 	}
-	/* The first DANE/DNSSEC reason found names the failure. */
-	for (i = 0; i < d->r->natt && rtype == DANE_RT_NONE; i++) {
+	/*
+	 * The first DANE/DNSSEC failure names the result; its attempt, or
+	 * else the last one that failed, gives the reason. (With check,
+	 * later hosts may have passed: their attempts say nothing.)
+	 */
+	why = NULL;
+	for (i = 0; i < d->r->natt; i++) {
 		a = &d->r->att[i];
-		if (a->skipped)
-			rtype = rt->hosts[a->host].rt;
-		else if (a->dane_failed)
-			rtype = a->verdict.result_type;
-		else if (a->no_starttls)
-			rtype = DANE_RT_STARTTLS_NOT_SUPPORTED;
+		if (a->ok)
+			continue;
+		if (rtype == DANE_RT_NONE) {
+			if (a->skipped)
+				rtype = rt->hosts[a->host].rt;
+			else if (a->dane_failed)
+				rtype = a->verdict.result_type;
+			else if (a->no_starttls)
+				rtype = DANE_RT_STARTTLS_NOT_SUPPORTED;
+			if (rtype != DANE_RT_NONE) {
+				why = a;
+				continue;
+			}
+		}
+		if (why == NULL || why->ok || rtype == DANE_RT_NONE)
+			why = a;
 	}
-	a = d->r->natt > 0 ? &d->r->att[d->r->natt - 1] : NULL;
 	finish(d, permanent ? OUTCOME_REJECTED : OUTCOME_DEFERRED, rtype,
-	    "%s", a == NULL ? "no MX host to try" : a->skipped ?
-	    rt->hosts[a->host].why : a->error);
+	    "%s", why == NULL ? "no MX host to try" : why->skipped ?
+	    rt->hosts[why->host].why : why->error);
 }
 
 /* deliver_next - start the next session, or finish */

@@ -12,15 +12,25 @@
 #                                          the same, but replace the records
 #                                          added before (empty FILE: remove)
 #
-# Runs as root (NSD binds port 53). WORLD_NET (default 127.0.53) picks the
-# addresses: WORLD_NET.1 is NSD (every zone), .2 has nothing listening
-# (down.test), .3 is a server that never answers (slow.test, blackhole.py).
-# lame.test is delegated to a name server name that does not exist.
+# Runs as root (NSD binds port 53, Postfix port 25). WORLD_NET (default
+# 127.0.53) picks the DNS addresses: WORLD_NET.1 is NSD (every zone), .2 has
+# nothing listening (down.test), .3 is a server that never answers
+# (slow.test, blackhole.py). lame.test is delegated to a name server name
+# that does not exist.
+#
+# Mail: "start" also makes a private test CA and server certificates, and
+# starts ONE Postfix (DIR/postfix, log DIR/postfix/maillog) with one smtpd
+# per MX host on WORLD_MX_NET.N:25 (default 127.0.25, N >= 10) and [::1]:25,
+# plus faultsmtpd.py servers; the DANE test domains (dane-ee.test, ...) point
+# at them, with TLSA records computed from those certificates. See smtp.sh
+# and the table in CASES.md. "stop" stops Postfix and those servers too.
 #
 # Layout. tests/world/zones.conf lists the zones and how each is signed or
 # broken (signed, unsigned, bogus-ds, badsig, expired); tests/world/zones/
 # holds one template per zone. Templates use @SERIAL@, @NS_ADDR@,
-# @DOWN_ADDR@ and @BLACKHOLE_ADDR@. "start" creates keys (ECDSAP256SHA256,
+# @DOWN_ADDR@, @BLACKHOLE_ADDR@, and from smtp.sh @MX_NET@, @MX_ADDR6@ and
+# @TLSA_*@ (TLSA data of the generated certificates; records added with
+# "add" may use them too). "start" creates keys (ECDSAP256SHA256,
 # a KSK and a ZSK per signed zone), signs the zones deepest first and adds
 # each child's DS to its parent, up to the root; the root KSK's DS is the
 # trust anchor. To add a zone: write zones/NAME.zone, add a line to
@@ -43,9 +53,13 @@
 #   world.env     shell variables (addresses, names) for tests to source
 #   root.ds       the trust anchor;  root.hints  the private root server
 #   nsd.conf, nsd.log, nsd.pid, zones/*.signed, keys/, extra/ (added records)
+#   pki/ (CA, certificates, keys), postfix/ (main.cf, master.cf, queue/,
+#   maillog), fault-N.{pid,log,mail} (faultsmtpd.py servers)
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/world/smtp.sh
+. "$HERE/smtp.sh"
 ZONES_CONF=$HERE/zones.conf
 MARKER=.danemx-world
 ALG=ECDSAP256SHA256
@@ -64,23 +78,23 @@ set_addrs() {
 	NS_ADDR=$WORLD_NET.1
 	DOWN_ADDR=$WORLD_NET.2
 	BLACKHOLE_ADDR=$WORLD_NET.3
+	set_mx_addrs
 }
 
 # zone_file ZONE: the base file name for ZONE ("." is "root")
 zone_file() { if [ "$1" = . ]; then echo root; else echo "$1"; fi; }
 # fqdn ZONE: ZONE with its trailing dot
 fqdn() { if [ "$1" = . ]; then echo .; else echo "$1."; fi; }
-# parent_of ZONE
-parent_of() {
-	case $1 in
-	.) echo "" ;;
-	*.*) echo "${1#*.}" ;;
-	*) echo . ;;
-	esac
-}
+# zone_names ZONE: set _zf (zone_file) and _fq (fqdn) without a subshell
+zone_names() { if [ "$1" = . ]; then _zf=root _fq=.; else _zf=$1 _fq=$1.; fi; }
 
-# manifest: "DEPTH ZONE MODE ARG..." for each zone, deepest first
+# manifest: "DEPTH ZONE MODE ARG..." for each zone, deepest first (read
+# once per run into DIR/state/manifest when that directory exists)
 manifest() {
+	if [ -s "${DIR:-/nonexistent}/state/manifest" ]; then
+		cat "$DIR/state/manifest"
+		return
+	fi
 	[ -f "$ZONES_CONF" ] || die "missing $ZONES_CONF"
 	awk '!/^[ \t]*(#|$)/ {
 		d = ($1 == ".") ? 0 : split($1, l, ".")
@@ -88,13 +102,10 @@ manifest() {
 	}' "$ZONES_CONF" | sort -s -k1,1nr
 }
 
-# zone_mode ZONE: its MODE in zones.conf (empty if not listed)
-zone_mode() { manifest | awk -v z="$1" '$2 == z { print $3 }'; }
-
 # pid_alive PIDFILE WORD: the pid in PIDFILE runs a command containing WORD
 pid_alive() {
 	[ -f "$1" ] || return 1
-	_p=$(cat "$1" 2>/dev/null) || return 1
+	_p=$(tr -d ' \t\n' <"$1" 2>/dev/null) || return 1
 	case $_p in '' | *[!0-9]*) return 1 ;; esac
 	[ -r "/proc/$_p/cmdline" ] || return 1
 	tr '\0' ' ' <"/proc/$_p/cmdline" | grep -q -- "$2"
@@ -115,7 +126,7 @@ running() {
 # it leads one, as NSD does), bounded wait
 kill_pidfile() {
 	if pid_alive "$1" "$2"; then
-		_p=$(cat "$1")
+		_p=$(tr -d ' \t\n' <"$1")
 		_t=$_p
 		[ "$(ps -o pgid= -p "$_p" 2>/dev/null | tr -d ' ')" = "$_p" ] &&
 			_t=-$_p
@@ -134,75 +145,85 @@ kill_pidfile() {
 }
 
 do_stop() {
+	stop_smtp
 	kill_pidfile "$DIR/nsd.pid" "$DIR/nsd.conf"
 	kill_pidfile "$DIR/blackhole.pid" blackhole
 }
 
 # keygen ZONE FLAGS NAME: make a key in DIR/keys, remember its base as NAME
+# (run in DIR/keys)
 keygen() {
-	_zf=$(zone_file "$1")
-	_base=$(cd "$DIR/keys" && ldns-keygen -a $ALG ${2:+"$2"} "$(fqdn "$1")") ||
+	zone_names "$1"
+	_base=$(ldns-keygen -a $ALG ${2:+"$2"} "$_fq") ||
 		die "ldns-keygen failed for $1"
 	echo "$DIR/keys/$_base" >"$DIR/keys/$_zf.$3"
 }
 
-# next_serial ZONE: bump and print the SOA serial of ZONE
+# next_serial ZONE: bump the SOA serial of ZONE, set _serial
 next_serial() {
-	_f=$DIR/state/$(zone_file "$1").serial
-	_s=1
-	[ -f "$_f" ] && _s=$(($(cat "$_f") + 1))
-	echo "$_s" >"$_f"
-	echo "$_s"
+	zone_names "$1"
+	_f=$DIR/state/$_zf.serial
+	_serial=1
+	if [ -f "$_f" ]; then
+		read -r _serial <"$_f"
+		_serial=$((_serial + 1))
+	fi
+	echo "$_serial" >"$_f"
 }
 
-# child_ds ZONE: the DS records ZONE's parent publishes for it
+# child_ds ZONE MODE: the DS records ZONE's parent publishes for it
 child_ds() {
-	_zf=$(zone_file "$1")
-	case $(zone_mode "$1") in
-	unsigned) ;;
-	bogus-ds) ldns-key2ds -n -2 "$(cat "$DIR/keys/$_zf.decoy").key" ;;
-	*) ldns-key2ds -n -2 "$(cat "$DIR/keys/$_zf.ksk").key" ;;
+	zone_names "$1"
+	case $2 in
+	unsigned) return ;;
+	bogus-ds) read -r _key <"$DIR/keys/$_zf.decoy" ;;
+	*) read -r _key <"$DIR/keys/$_zf.ksk" ;;
 	esac
+	ldns-key2ds -n -2 "$_key.key"
 }
 
 # sign_zone ZONE MODE [ARG...]: build DIR/zones/FILE.signed, the file NSD serves
 sign_zone() {
 	_zone=$1 _mode=$2
 	shift 2
-	_zf=$(zone_file "$_zone")
+	next_serial "$_zone"
+	zone_names "$_zone"
 	_tmpl=$HERE/zones/$_zf.zone
 	[ -f "$_tmpl" ] || die "zone $_zone: missing template $_tmpl"
 	_unsigned=$DIR/zones/$_zf.unsigned
 	_signed=$DIR/zones/$_zf.signed
-	_serial=$(next_serial "$_zone")
 	{
 		sed -e "s/@SERIAL@/$_serial/" -e "s/@NS_ADDR@/$NS_ADDR/g" \
 		    -e "s/@DOWN_ADDR@/$DOWN_ADDR/g" \
-		    -e "s/@BLACKHOLE_ADDR@/$BLACKHOLE_ADDR/g" "$_tmpl"
+		    -e "s/@BLACKHOLE_ADDR@/$BLACKHOLE_ADDR/g" \
+		    -f "$DIR/state/subst.sed" "$_tmpl"
 		if [ -s "$DIR/extra/$_zf.zone" ]; then
 			echo "; added with world.sh add/set"
-			echo "\$ORIGIN $(fqdn "$_zone")"
-			cat "$DIR/extra/$_zf.zone"
+			echo "\$ORIGIN $_fq"
+			sed -f "$DIR/state/subst.sed" "$DIR/extra/$_zf.zone"
 		fi
-		manifest | while read -r _d _child _m _rest; do
-			[ "$(parent_of "$_child")" = "$_zone" ] || continue
+		manifest | awk -v p="$_zone" '$2 != "." {
+			i = index($2, ".")
+			if ((i ? substr($2, i + 1) : ".") == p) print $2, $3
+		}' | while read -r _child _m; do
+			# (a subshell: child_ds sets _zf and _fq)
 			echo "; DS of $_child ($_m)"
-			child_ds "$_child"
+			child_ds "$_child" "$_m"
 		done
 	} >"$_unsigned"
 
 	_ksk='' _zsk=''
 	if [ "$_mode" != unsigned ]; then
-		_ksk=$(cat "$DIR/keys/$_zf.ksk")
-		_zsk=$(cat "$DIR/keys/$_zf.zsk")
+		read -r _ksk <"$DIR/keys/$_zf.ksk"
+		read -r _zsk <"$DIR/keys/$_zf.zsk"
 	fi
 	case $_mode in
 	signed | bogus-ds | badsig)
-		ldns-signzone -o "$(fqdn "$_zone")" -f "$_signed.tmp" \
+		ldns-signzone -o "$_fq" -f "$_signed.tmp" \
 		    "$_unsigned" "$_ksk" "$_zsk" >&2 ;;
 	expired)
 		ldns-signzone -i 20200101000000 -e 20200201000000 \
-		    -o "$(fqdn "$_zone")" -f "$_signed.tmp" \
+		    -o "$_fq" -f "$_signed.tmp" \
 		    "$_unsigned" "$_ksk" "$_zsk" >&2 ;;
 	unsigned)
 		cp "$_unsigned" "$_signed.tmp" ;;
@@ -211,19 +232,23 @@ sign_zone() {
 	esac || die "zone $_zone: ldns-signzone failed"
 
 	if [ "$_mode" = badsig ]; then
-		# Corrupt the signature of the RRSIG over "$1 $2": change the
-		# first base64 character, so the signature no longer verifies.
-		[ $# -eq 2 ] || die "zone $_zone: badsig needs 'OWNER TYPE'"
-		awk -v o="$1" -v t="$2" '
-			$1 == o && $4 == "RRSIG" && $5 == t {
-				c = substr($NF, 1, 1)
-				$NF = (c == "A" ? "B" : "A") substr($NF, 2)
-				n++
-			}
-			{ print }
-			END { exit n == 1 ? 0 : 1 }' "$_signed.tmp" >"$_signed.bad" ||
-			die "zone $_zone: no single RRSIG over '$1 $2' to corrupt"
-		mv "$_signed.bad" "$_signed.tmp"
+		# Corrupt the signature of the RRSIG over each "OWNER TYPE":
+		# change the first base64 character, so it no longer verifies.
+		[ $# -ge 2 ] && [ $(($# % 2)) -eq 0 ] ||
+			die "zone $_zone: badsig needs 'OWNER TYPE [OWNER TYPE...]'"
+		while [ $# -ge 2 ]; do
+			awk -v o="$1" -v t="$2" '
+				$1 == o && $4 == "RRSIG" && $5 == t {
+					c = substr($NF, 1, 1)
+					$NF = (c == "A" ? "B" : "A") substr($NF, 2)
+					n++
+				}
+				{ print }
+				END { exit n == 1 ? 0 : 1 }' "$_signed.tmp" >"$_signed.bad" ||
+				die "zone $_zone: no single RRSIG over '$1 $2' to corrupt"
+			mv "$_signed.bad" "$_signed.tmp"
+			shift 2
+		done
 	fi
 	mv "$_signed.tmp" "$_signed"
 	echo "$_serial"
@@ -261,8 +286,9 @@ remote-control:
 	control-enable: no
 EOF
 	manifest | while read -r _d _zone _m _rest; do
+		zone_names "$_zone"
 		printf '\nzone:\n\tname: "%s"\n\tzonefile: "%s.signed"\n' \
-		    "$(fqdn "$_zone")" "$(zone_file "$_zone")"
+		    "$_fq" "$_zf"
 	done >>"$DIR/nsd.conf"
 }
 
@@ -322,6 +348,7 @@ WORLD_EXPIRED_DOMAIN=expired.test
 WORLD_DOWN_DOMAIN=down.test
 WORLD_SLOW_DOMAIN=slow.test
 EOF
+	write_smtp_env >>"$DIR/world.env"
 }
 
 # port_user ADDR: the ss lines of sockets already on ADDR:53 (or wildcard)
@@ -354,6 +381,10 @@ do_start() {
 		command -v "$_t" >/dev/null 2>&1 ||
 			die "$_t not found; run 'make deps' (packages nsd ldnsutils)"
 	done
+	for _t in openssl postfix; do
+		command -v "$_t" >/dev/null 2>&1 ||
+			die "$_t not found; run 'make deps' (packages openssl postfix)"
+	done
 	case $DIR in
 	/ | "") die "refusing to use '$DIR' as the world directory" ;;
 	esac
@@ -369,6 +400,8 @@ do_start() {
 	DIR=$(cd "$DIR" && pwd)
 	mkdir "$DIR/keys" "$DIR/zones" "$DIR/state" "$DIR/extra"
 	: >"$DIR/$MARKER"
+	manifest >"$DIR/state/manifest.tmp"
+	mv "$DIR/state/manifest.tmp" "$DIR/state/manifest"
 
 	_busy=$(port_user "$NS_ADDR")
 	if [ -n "$_busy" ]; then
@@ -379,21 +412,56 @@ do_start() {
 		done
 		die "stop that server (another world? 'world.sh stop ITSDIR'), or set WORLD_NET"
 	fi
+	_busy=$(smtp_port_users)
+	if [ -n "$_busy" ]; then
+		echo "world: port 25 on $MX_NET.* is already taken:" >&2
+		echo "$_busy" >&2
+		die "stop that server (another world? 'world.sh stop ITSDIR'), or set WORLD_MX_NET"
+	fi
+	ipv6_ok || MX_ADDR6=''
+	STARTING=1
 
+	# Work that does not depend on each other runs in parallel: the
+	# certificates of the MX hosts beside the zone keys; the MX servers
+	# beside the signing; the zones of one depth together.
+	make_pki &
+	_pki=$!
 	# keys: a KSK and a ZSK for each signed zone, a decoy KSK for bogus-ds
-	manifest | while read -r _d _zone _mode _rest; do
-		[ "$_mode" = unsigned ] && continue
-		keygen "$_zone" -k ksk
-		keygen "$_zone" "" zsk
-		if [ "$_mode" = bogus-ds ]; then
-			keygen "$_zone" -k decoy
-		fi
-	done
+	manifest | {
+		cd "$DIR/keys"
+		_pids=''
+		while read -r _d _zone _mode _rest; do
+			[ "$_mode" = unsigned ] && continue
+			keygen "$_zone" -k ksk &
+			_pids="$_pids $!"
+			keygen "$_zone" "" zsk &
+			_pids="$_pids $!"
+			if [ "$_mode" = bogus-ds ]; then
+				keygen "$_zone" -k decoy &
+				_pids="$_pids $!"
+			fi
+		done
+		for _p in $_pids; do wait "$_p" || exit 1; done
+	}
+	wait "$_pki" || die "cannot make the certificates (see $DIR/pki/openssl.log)"
+	PKI=$DIR/pki
+	# the TLSA data for the zones; the MX hosts can start now
+	write_subst
+	start_smtp || die "cannot start the MX hosts"
 	# zones, deepest first, so each parent gets its children's DS
-	manifest | while read -r _d _zone _mode _rest; do
-		# shellcheck disable=SC2086
-		sign_zone "$_zone" "$_mode" $_rest >/dev/null
-	done
+	manifest | {
+		_pids='' _cur=''
+		while read -r _d _zone _mode _rest; do
+			if [ "$_d" != "$_cur" ]; then
+				for _p in $_pids; do wait "$_p" || exit 1; done
+				_pids='' _cur=$_d
+			fi
+			# shellcheck disable=SC2086
+			sign_zone "$_zone" "$_mode" $_rest >/dev/null &
+			_pids="$_pids $!"
+		done
+		for _p in $_pids; do wait "$_p" || exit 1; done
+	}
 	write_nsd_conf
 	write_unbound_conf
 	write_env
@@ -420,7 +488,10 @@ do_start() {
 	done
 	start_blackhole
 	say "NSD serves $(manifest | wc -l) zones on $NS_ADDR:53 (pid $(cat "$DIR/nsd.pid"))"
+	wait_smtp || die "cannot start the MX hosts"
+	say "Postfix: $(mx_services | grep -c .) smtpd on $MX_NET.N:25${MX_ADDR6:+ and [$MX_ADDR6]:25} (log $DIR/postfix/maillog); faultsmtpd: $(fault_services | grep -c .)"
 	say "resolver config: $DIR/unbound.conf"
+	STARTING=''
 }
 
 # do_add append|replace ZONE FILE
@@ -480,8 +551,14 @@ do_add() {
 	say "$_zone: serial $_serial served"
 }
 
-TMPSRC='' LOCKED=''
+TMPSRC='' LOCKED='' STARTING=''
 cleanup() {
+	_rc=$?
+	# a start that failed half-way leaves nothing running
+	if [ -n "$STARTING" ] && [ "$_rc" -ne 0 ]; then
+		STARTING=''
+		do_stop 2>/dev/null || true
+	fi
 	[ -z "$TMPSRC" ] || rm -f "$TMPSRC"
 	[ -z "$LOCKED" ] || rmdir "$DIR/state/lock" 2>/dev/null || true
 }
