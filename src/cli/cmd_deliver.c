@@ -6,6 +6,8 @@
  * RCPT at the first host that answers under its TLS demand, send goes
  * through DATA. Results are printed, then freed, before returning.
  */
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -26,7 +28,8 @@
 
 enum {
 	OPT_POLICY = CLI_OPT_FIRST_COMMAND_OPT,
-	OPT_BYPASS, OPT_HELO, OPT_FROM, OPT_RCPT, OPT_NEXTHOP, OPT_QUIET
+	OPT_BYPASS, OPT_HELO, OPT_FROM, OPT_RCPT, OPT_NEXTHOP, OPT_QUIET,
+	OPT_SOURCE
 };
 
 /* Exit codes of check (documented in --help and danemx(8)). */
@@ -56,6 +59,7 @@ static const char check_help[] =
 "                      may, encrypt, dane, dane-only, verify)\n"
 "      --bypass FILE   DANE bypass list ('domain [YYYY-MM-DD] [# why]')\n"
 "      --helo NAME     name to send in EHLO (default: this host's name)\n"
+"      --source ADDR   connect from this local address (once per family)\n"
 "  -q, --quiet         no log lines, only the result\n"
 "\n"
 "Exit status (the worst over all domains, in this order of precedence):\n"
@@ -86,6 +90,7 @@ static const char probe_help[] =
 "      --policy FILE   TLS policy table\n"
 "      --bypass FILE   DANE bypass list\n"
 "      --helo NAME     name to send in EHLO\n"
+"      --source ADDR   connect from this local address (once per family)\n"
 "  -q, --quiet         no log lines\n"
 "\n"
 "Exit status:\n"
@@ -110,6 +115,7 @@ static const char send_help[] =
 "      --policy FILE   TLS policy table\n"
 "      --bypass FILE   DANE bypass list\n"
 "      --helo NAME     name to send in EHLO\n"
+"      --source ADDR   connect from this local address (once per family)\n"
 "  -q, --quiet         no log lines\n"
 "\n"
 "Exit status:\n"
@@ -131,6 +137,8 @@ struct job {
 	struct deliver_result	*res[MAX_DOMAINS];
 	size_t			 pending;
 	int			 quiet;
+	struct route_addr	 src4, src6;
+	int			 have4, have6;
 	char			 helobuf[256];
 	struct buf		 msg;
 };
@@ -379,6 +387,8 @@ run(struct cli *c, struct job *j)
 			dc.bypass_comment = be->comment;
 		}
 		dc.helo = j->helo;
+		dc.src4 = j->have4 ? &j->src4 : NULL;
+		dc.src6 = j->have6 ? &j->src6 : NULL;
 		dc.mail_from = j->from;
 		dc.rcpts = j->rcpts;
 		dc.nrcpt = j->nrcpt;
@@ -454,6 +464,7 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 		{ "to", required_argument, NULL, OPT_RCPT },
 		{ "nexthop", required_argument, NULL, OPT_NEXTHOP },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "source", required_argument, NULL, OPT_SOURCE },
 		{ NULL, 0, NULL, 0 }
 	};
 	int	 ch;
@@ -496,6 +507,29 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 		case OPT_NEXTHOP:
 			j->nexthop = optarg;
 			break;
+		case OPT_SOURCE: {
+			struct route_addr	 a;
+			char			 lit[80];
+			unsigned		 port;
+
+			snprintf(lit, sizeof(lit), "[%s]:1", optarg);
+			if (strlen(optarg) > 60 ||
+			    route_parse_literal(lit, &a, &port) == -1) {
+				cli_usage_error(j->cmd, "--source: '%s' is not an "
+				    "IP address", optarg);
+				return -1;
+			}
+			/* port 0: any local port */
+			((struct sockaddr_in *)(void *)&a.ss)->sin_port = 0;
+			if (a.ss.ss_family == AF_INET6) {
+				j->src6 = a;
+				j->have6 = 1;
+			} else {
+				j->src4 = a;
+				j->have4 = 1;
+			}
+			break;
+		}
 		case 'q':
 		case OPT_QUIET:
 			j->quiet = 1;

@@ -585,6 +585,7 @@ deliver_next(struct deliver *d)
 	struct route_host	*h;
 	struct deliver_attempt	*a;
 	struct smtp_client_conf	 sc;
+	const struct route_addr	*src;
 	char			 peer[DMX_NAME_MAX + 80], err[256];
 
 	while (d->hi < rt->nhost) {
@@ -613,6 +614,12 @@ deliver_next(struct deliver *d)
 		sc.addr = (const struct sockaddr *)&h->addrs[d->ai].ss;
 		sc.addrlen = h->addrs[d->ai].len;
 		sc.peer_name = peer;
+		src = h->addrs[d->ai].ss.ss_family == AF_INET6 ? d->conf.src6 :
+		    d->conf.src4;
+		if (src != NULL) {
+			sc.src = (const struct sockaddr *)&src->ss;
+			sc.srclen = src->len;
+		}
 		sc.helo = d->conf.helo;
 		sc.job = d->conf.job;
 		sc.mail_from = d->conf.mail_from;

@@ -85,6 +85,7 @@ struct deliver_conf {
 	int			 bypass;
 	const char		*bypass_comment;
 	const char		*helo;
+	const struct route_addr	*src4, *src6;	/* source addresses, or NULL */
 	const char		*mail_from;
 	const char * const	*rcpts;
 	size_t			 nrcpt;

@@ -52,6 +52,13 @@ expect_eq "ok: tls" "$(echo "$OUT" | jq -r .tls)" opportunistic
 expect_eq "ok: sink" "$(cut -d' ' -f3,5 "$LOG")" "<rcpt@y.test> tls"
 expect_match "ok: log" "$ERR" "^Connection is now using TLSv1\.[23] with cipher .* \(opportunistic\)$"
 
+# --source: the connection comes from the given local address.
+send_to ok --source 127.0.0.9
+expect_eq "source: exit" "$RC" 0
+expect_eq "source: the sink saw it" "$(awk '{print $7}' "$LOG")" 127.0.0.9
+run_cmd "$DANEMX" send --source not-an-ip --from a@x.test --to b@y.test </dev/null
+expect_eq "source: bad address" "$RC" 64
+
 # Rule 33: plaintext injected after the STARTTLS 220 is discarded, never
 # read as the reply to the EHLO sent over TLS.
 send_to inject --json

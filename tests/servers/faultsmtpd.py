@@ -23,12 +23,13 @@ Modes (what the server does wrong, or right):
   greet-554      refuses the session in the greeting
   ehlo-5xx       refuses EHLO (HELO works)
 Each accepted message is appended to --log as one line
-"MAIL <from> rcpts bytes tls|plain subject".
+"MAIL <from> rcpts bytes tls|plain subject client-address".
 """
 import argparse, socket, ssl, sys, threading, time
 
 def handle(conn, args, ctx):
     f = conn
+    peer = conn.getpeername()[0]
     def send(data):
         f.sendall(data if isinstance(data, bytes) else data.encode())
     def readline():
@@ -121,7 +122,7 @@ def handle(conn, args, ctx):
                         f.close(); return
                 if args.log:
                     with open(args.log, "a") as lf:
-                        lf.write("MAIL %s %s %d %s %s\n" % (mail, ",".join(rcpts), n, "tls" if tls else "plain", subject))
+                        lf.write("MAIL %s %s %d %s %s %s\n" % (mail, ",".join(rcpts), n, "tls" if tls else "plain", subject, peer))
                 send("250 2.0.0 queued\r\n")
             elif verb == "RSET":
                 send("250 ok\r\n")
