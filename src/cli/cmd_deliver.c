@@ -278,6 +278,25 @@ print_summary(const struct job *j, const struct deliver_result *r)
 	for (i = 0; i < r->nrcpt; i++)
 		printf("  <%s>: %d %s\n", j->rcpts[i], r->rcpt[i].code,
 		    r->rcpt[i].text);
+	if (j->kind == SMTP_JOB_CHECK) {
+		size_t nfail = 0, nhost = 0;
+
+		for (i = 0; i < r->natt; i++) {
+			nhost++;
+			if (!r->att[i].ok)
+				nfail++;
+		}
+		if (r->outcome == OUTCOME_ACCEPTED)
+			printf("%s: ok: every host is as good as its DNS allows\n",
+			    r->domain);
+		else
+			printf("%s: FAILED at %zu of %zu host address%s: %s%s%s%s\n",
+			    r->domain, nfail, nhost, nhost == 1 ? "" : "es",
+			    r->why, r->rt != DANE_RT_NONE ? " [" : "",
+			    r->rt != DANE_RT_NONE ? dane_result_type_str(r->rt) :
+			    "", r->rt != DANE_RT_NONE ? "]" : "");
+		return;
+	}
 	printf("%s: %s", r->domain, deliver_outcome_str(r->outcome));
 	if (r->used >= 0)
 		printf(" via %s[%s] (TLS %s)",
