@@ -57,7 +57,8 @@ enum {
 "                              /usr/share/dns/root.key, else built in)\n" \
 "      --forwarder IP[@PORT]   send queries to this resolver; answers are\n" \
 "                              still validated here, its AD bit is ignored\n" \
-"      --timeout SECONDS       per DNS lookup (default 30)\n"		\
+"      --timeout SECONDS       per DNS lookup (default 30) and, for\n"   \
+"                              check/probe/send, per SMTP reply\n"		\
 "      --json                  machine-readable output on stdout\n"	\
 "  -v, --verbose               debug logging on stderr\n"		\
 "  -h, --help                  this help\n"

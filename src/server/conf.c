@@ -49,6 +49,16 @@ static const struct key {
 	{ "max_deliveries", K_NUM, S(max_deliveries) },
 	{ "dest_concurrency", K_NUM, S(dest_concurrency) },
 	{ "smtp_timeout", K_TIME, S(smtp_timeout) },
+	{ "smtp_connect_timeout", K_TIME, S(smtp_connect_timeout) },
+	{ "smtp_greeting_timeout", K_TIME, S(smtp_greeting_timeout) },
+	{ "smtp_helo_timeout", K_TIME, S(smtp_helo_timeout) },
+	{ "smtp_starttls_timeout", K_TIME, S(smtp_starttls_timeout) },
+	{ "smtp_mail_timeout", K_TIME, S(smtp_mail_timeout) },
+	{ "smtp_rcpt_timeout", K_TIME, S(smtp_rcpt_timeout) },
+	{ "smtp_data_init_timeout", K_TIME, S(smtp_data_init_timeout) },
+	{ "smtp_data_xfer_timeout", K_TIME, S(smtp_data_xfer_timeout) },
+	{ "smtp_data_done_timeout", K_TIME, S(smtp_data_done_timeout) },
+	{ "smtp_quit_timeout", K_TIME, S(smtp_quit_timeout) },
 #undef S
 };
 
@@ -97,6 +107,16 @@ conf_defaults(struct dmx_conf *c)
 	c->max_deliveries = 1000;
 	c->dest_concurrency = 20;
 	c->smtp_timeout = 300;
+	c->smtp_connect_timeout = 30;
+	c->smtp_greeting_timeout = 300;
+	c->smtp_helo_timeout = 300;
+	c->smtp_starttls_timeout = 120;
+	c->smtp_mail_timeout = 300;
+	c->smtp_rcpt_timeout = 300;
+	c->smtp_data_init_timeout = 120;
+	c->smtp_data_xfer_timeout = 180;
+	c->smtp_data_done_timeout = 600;
+	c->smtp_quit_timeout = 60;
 }
 
 /* conf_free - release the strings */

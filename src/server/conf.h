@@ -39,6 +39,12 @@ struct dmx_conf {
 	unsigned long	 max_deliveries;	/* outbound, concurrent */
 	unsigned long	 dest_concurrency;	/* per destination */
 	unsigned long	 smtp_timeout;		/* inbound command, seconds */
+	/* Outbound SMTP timeouts (RFC 5321 4.5.3.2), seconds. */
+	unsigned long	 smtp_connect_timeout, smtp_greeting_timeout;
+	unsigned long	 smtp_helo_timeout, smtp_starttls_timeout;
+	unsigned long	 smtp_mail_timeout, smtp_rcpt_timeout;
+	unsigned long	 smtp_data_init_timeout, smtp_data_xfer_timeout;
+	unsigned long	 smtp_data_done_timeout, smtp_quit_timeout;
 };
 
 void	 conf_defaults(struct dmx_conf *);

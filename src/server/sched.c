@@ -320,7 +320,16 @@ start_job(struct sched *s, const struct queue_env *e, const char *domain,
 	dc.nrcpt = j->nrcpt;
 	dc.msg = j->msg;
 	dc.msglen = j->msglen;
-	smtp_timeouts_default(&dc.t);
+	dc.t.connect = (unsigned)s->c.conf->smtp_connect_timeout;
+	dc.t.greeting = (unsigned)s->c.conf->smtp_greeting_timeout;
+	dc.t.ehlo = (unsigned)s->c.conf->smtp_helo_timeout;
+	dc.t.starttls = dc.t.tls = (unsigned)s->c.conf->smtp_starttls_timeout;
+	dc.t.mail = (unsigned)s->c.conf->smtp_mail_timeout;
+	dc.t.rcpt = (unsigned)s->c.conf->smtp_rcpt_timeout;
+	dc.t.data_init = (unsigned)s->c.conf->smtp_data_init_timeout;
+	dc.t.data_block = (unsigned)s->c.conf->smtp_data_xfer_timeout;
+	dc.t.data_end = (unsigned)s->c.conf->smtp_data_done_timeout;
+	dc.t.quit = (unsigned)s->c.conf->smtp_quit_timeout;
 	dc.dane_ctx = s->c.dane_ctx;
 	dc.pkix_ctx = s->c.pkix_ctx;
 	dc.log = 1;
