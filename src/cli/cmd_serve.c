@@ -134,7 +134,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 		reload_tables(sv);
 		break;
 	case SIGUSR1:
-		sched_kick(sv->sched);
+		sched_flush(sv->sched);
 		break;
 	}
 }

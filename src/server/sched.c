@@ -33,6 +33,18 @@
 #include "util/util.h"
 
 #define SCAN_INTERVAL	5	/* seconds between scans, at most */
+#define HOLDS_MAX	256	/* destinations held after a DANE failure */
+
+/*
+ * A destination whose delivery just failed DANE or DNSSEC is held for
+ * retry_min: other messages for it wait instead of hammering a host
+ * that will fail again. A flush (SIGUSR1) lifts every hold.
+ */
+struct hold {
+	char		 domain[DMX_NAME_MAX];
+	time_t		 until;
+	char		 why[300];
+};
 
 struct job {
 	TAILQ_ENTRY(job)	 entry;
@@ -57,7 +69,50 @@ struct sched {
 	size_t			 njobs;
 	int			 draining;
 	int			 scan_pending;
+	struct hold		 holds[HOLDS_MAX];
+	size_t			 nholds;
 };
+
+/* dane_failure - a result type that says DANE or DNSSEC failed */
+static int
+dane_failure(enum dane_result_type rt)
+{
+	return rt != DANE_RT_NONE;
+}
+
+static struct hold *
+hold_find(struct sched *s, const char *domain, time_t now)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nholds; i++) {
+		if (s->holds[i].until <= now) {
+			s->holds[i] = s->holds[--s->nholds];
+			i--;
+			continue;
+		}
+		if (strcasecmp(s->holds[i].domain, domain) == 0)
+			return &s->holds[i];
+	}
+	return NULL;
+}
+
+static void
+hold_add(struct sched *s, const char *domain, time_t until, const char *why)
+{
+	struct hold	*h;
+
+	if ((h = hold_find(s, domain, time(NULL))) == NULL) {
+		if (s->nholds == HOLDS_MAX)
+			return;
+		h = &s->holds[s->nholds++];
+	}
+	strlcpy_(h->domain, domain, sizeof(h->domain));
+	h->until = until;
+	strlcpy_(h->why, why, sizeof(h->why));
+	log_info("%s: held until the next retry (%llds): %s", domain,
+	    (long long)(until - time(NULL)), why);
+}
 
 static void	scan(struct sched *);
 
@@ -246,6 +301,8 @@ job_done(void *arg, struct deliver_result *r)
 		    !a->skipped ? tls_achieved_str(a->tls) : "none",
 		    dane_text(a), (long long)(now - e.created), status, last);
 	}
+	if (r->outcome == OUTCOME_DEFERRED && dane_failure(r->rt))
+		hold_add(s, j->domain, now + backoff(s, 1), r->why);
 	for (k = 0; k < e.nrcpt; k++)
 		if (e.rcpt[k].state != RCPT_PENDING)
 			nfinal++;
@@ -353,9 +410,11 @@ static void
 scan_message(struct sched *s, const char *id, time_t now)
 {
 	struct queue_env e;
-	char		 err[256], *msg = NULL, done[QUEUE_RCPT_MAX];
+	struct hold	*h;
+	char		 err[256], *msg = NULL, done[QUEUE_RCPT_MAX], why[400];
 	size_t		 i, k, msglen = 0, nfinal = 0;
-	const char	*dom;
+	const char	*dom, *dest;
+	int		 changed = 0;
 
 	if (queue_env_load(s->c.q, id, &e, err, sizeof(err)) == -1) {
 		log_warnx("queue: %s", err);
@@ -391,9 +450,24 @@ scan_message(struct sched *s, const char *id, time_t now)
 		for (k = i; k < e.nrcpt; k++)
 			if (strcasecmp(rcpt_domain(e.rcpt[k].addr), dom) == 0)
 				done[k] = 1;
+		dest = s->c.conf->relayhost ? s->c.conf->relayhost : dom;
+		if ((h = hold_find(s, dom, now)) != NULL) {
+			/* Wait with the held destination; say why. */
+			snprintf(why, sizeof(why), "destination held after a "
+			    "DANE/DNSSEC failure: %s", h->why);
+			for (k = i; k < e.nrcpt; k++) {
+				if (e.rcpt[k].state != RCPT_PENDING ||
+				    strcasecmp(rcpt_domain(e.rcpt[k].addr), dom))
+					continue;
+				e.rcpt[k].next_try = h->until;
+				free(e.rcpt[k].last);
+				e.rcpt[k].last = strdup(why);
+				changed = 1;
+			}
+			continue;
+		}
 		if (s->njobs >= s->c.conf->max_deliveries ||
-		    dest_active(s, s->c.conf->relayhost ? s->c.conf->relayhost :
-		    dom) >= s->c.conf->dest_concurrency)
+		    dest_active(s, dest) >= s->c.conf->dest_concurrency)
 			continue;
 		if (msg == NULL && queue_msg_read(s->c.q, id, &msg, &msglen,
 		    err, sizeof(err)) == -1) {
@@ -402,6 +476,8 @@ scan_message(struct sched *s, const char *id, time_t now)
 		}
 		start_job(s, &e, dom, msg, msglen);
 	}
+	if (changed && queue_env_store(s->c.q, &e, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
 out:
 	free(msg);
 	queue_env_free(&e);
@@ -469,6 +545,14 @@ sched_kick(struct sched *s)
 		return;
 	s->scan_pending = 1;
 	evtimer_add(s->tick, &tv);
+}
+
+/* sched_flush - lift every hold and scan now (queue flush, SIGUSR1) */
+void
+sched_flush(struct sched *s)
+{
+	s->nholds = 0;
+	sched_kick(s);
 }
 
 /* sched_drain - start nothing new; running deliveries finish */
