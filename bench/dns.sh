@@ -2,11 +2,17 @@
 # dns.sh BUILD_DIR - validated lookups: `danemx dns` against `unbound-host`
 # (both libunbound, both validating from the same private trust anchor)
 # on the local world, N cold lookups each, same run. Prints wall time per
-# lookup and the ratio danemx/unbound-host (lower is better).
+# lookup and the ratio danemx/unbound-host (lower is better). Its world is
+# on BENCH_DNS_WORLD_NET (default 127.0.64) and BENCH_DNS_WORLD_MX_NET
+# (default 127.0.65), apart from the tests' and bench/check.sh's worlds.
 set -eu
 bdir=$1
 src=$(cd "$(dirname "$0")/.." && pwd)
 N=${BENCH_N:-200}
+WORLD_NET=${BENCH_DNS_WORLD_NET:-127.0.64}
+WORLD_MX_NET=${BENCH_DNS_WORLD_MX_NET:-127.0.65}
+WORLD_MX_ADDR6=''
+export WORLD_NET WORLD_MX_NET WORLD_MX_ADDR6
 world=$(mktemp -d /tmp/danemx-bench.XXXXXX)
 trap 'sh "$src/tests/world/world.sh" stop "$world" >/dev/null 2>&1; rm -rf "$world"' EXIT
 sh "$src/tests/world/world.sh" start "$world" >/dev/null

@@ -11,10 +11,10 @@ set -eu
 
 PKGS="build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
 libssl-dev libunbound-dev libevent-dev libsqlite3-dev openssl ca-certificates \
-nsd ldnsutils unbound-host dns-root-data postfix python3 jq iproute2 procps"
+nsd ldnsutils unbound unbound-host dns-root-data postfix python3 jq iproute2 procps"
 
 # Services that packages in PKGS start on install and that would take port 53 or 25.
-SERVICES="nsd postfix unbound"
+SERVICES="nsd postfix unbound unbound-resolvconf"
 
 missing=""
 for p in $PKGS; do

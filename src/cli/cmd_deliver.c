@@ -356,7 +356,7 @@ run(struct cli *c, struct job *j)
 	struct buf		 out;
 	char			 err[512];
 	size_t			 i;
-	int			 rv = 0, code, worst = CHECK_OK;
+	int			 rv = 0, code, worst = CHECK_OK, need_pkix = 0;
 
 	if (j->policy_file != NULL &&
 	    policy_table_load(&pol, j->policy_file, 0, err, sizeof(err)) == -1) {
@@ -377,8 +377,13 @@ run(struct cli *c, struct job *j)
 	}
 	if (j->quiet)
 		log_set_quiet(1);
+	/* The system CA store costs ~30 ms to load: only for "verify". */
+	for (i = 0; i < pol.n && !need_pkix; i++)
+		if (pol.e[i].level == TLS_LEVEL_VERIFY)
+			need_pkix = 1;
 	if ((dane_ctx = tls_client_ctx_new(err, sizeof(err))) == NULL ||
-	    (pkix_ctx = deliver_pkix_ctx_new(err, sizeof(err))) == NULL) {
+	    (need_pkix &&
+	    (pkix_ctx = deliver_pkix_ctx_new(err, sizeof(err))) == NULL)) {
 		fprintf(stderr, "danemx %s: TLS: %s\n", j->cmd, err);
 		rv = EX_SOFTWARE;
 		goto out;

@@ -258,8 +258,12 @@ tls_begin(void *arg)
 	char			 err[256];
 	SSL			*ssl;
 
-	ssl = SSL_new(h->demand == DEMAND_VERIFY && d->conf.pkix_ctx ?
-	    d->conf.pkix_ctx : d->conf.dane_ctx);
+	if (h->demand == DEMAND_VERIFY && d->conf.pkix_ctx == NULL) {
+		log_warnx("TLS for %s: policy verify without a CA store", h->name);
+		return NULL;
+	}
+	ssl = SSL_new(h->demand == DEMAND_VERIFY ? d->conf.pkix_ctx :
+	    d->conf.dane_ctx);
 	if (ssl == NULL)
 		return NULL;
 	if (h->demand == DEMAND_DANE || (h->demand == DEMAND_ENCRYPT &&

@@ -1,0 +1,258 @@
+#!/bin/sh
+# check.sh BUILD_DIR - DANE diagnosis of many domains: `danemx check`
+# against Postfix's `posttls-finger -l dane`, same domains, same run, on a
+# local world of its own (tests/world/world.sh on BENCH_WORLD_NET, default
+# 127.0.62, and BENCH_WORLD_MX_NET, default 127.0.63; no IPv6 MX).
+#
+# The domains are the world's DANE cases with exactly one MX host with one
+# address (tests/world/CASES.md), so that `danemx check` (every address of
+# every MX host) and posttls-finger (the first MX address that answers) do
+# the same work: MX, A and AAAA, TLSA lookups with DNSSEC validation from
+# the world's root, connect, EHLO, STARTTLS, DANE authentication, QUIT.
+# Both tools must report every domain DANE-verified, else no ratio.
+#
+# DNSSEC: danemx validates in-process (libunbound, -R DIR/unbound.conf).
+# posttls-finger trusts the AD bit of the system resolver, so we run a
+# validating unbound daemon on BENCH_WORLD_NET.53 with the same root hints
+# and trust anchor, and run posttls-finger in a private mount namespace
+# (unshare -m) where /etc/resolv.conf is bind-mounted to a file naming
+# that unbound (with "options trust-ad"); MAIL_CONFIG names a private
+# main.cf with smtp_dns_support_level = dnssec. The host's resolv.conf is
+# never touched.
+#
+# Timed (the ratio): one process per domain for both tools, each starting
+# with no DNS cache: danemx always does (its cache lives in the process);
+# the unbound daemon's cache is flushed before each posttls-finger run,
+# outside the timed interval. N rounds (BENCH_N, default 10) over the
+# domains, the two tools interleaved domain by domain. Also shown, not in
+# the ratio: danemx checking all domains in one process (concurrently),
+# and posttls-finger with a warm resolver cache.
+set -eu
+
+if [ "${1:-}" = --in-namespace ]; then
+	# Second half, run by the first in a private mount namespace.
+	shift
+	work=$1 bdir=$2
+	mount --bind "$work/resolv.conf" /etc/resolv.conf
+	MAIL_CONFIG=$work/postfix
+	export MAIL_CONFIG
+	# sets N, conf (the world's unbound.conf), DOMAINS, nd (their number)
+	# shellcheck source=/dev/null
+	. "$work/vars"
+	# shellcheck disable=SC2154
+	: "${N:?}" "${conf:?}" "${DOMAINS:?}" "${nd:?}"
+
+	now_ns() { date +%s%N; }
+	ubc() { unbound-control -c "$work/unbound.conf" "$@" >/dev/null; }
+	flush() {
+		ubc flush_zone .
+		ubc flush_negative
+		ubc flush_bogus
+		ubc flush_infra all
+	}
+	danemx_one() { "$bdir/danemx" -R "$conf" check "$@" >"$work/out" 2>"$work/err"; }
+	ptf_one() { posttls-finger -c -l dane "$1" >"$work/out" 2>&1; }
+	# verified by danemx: exit 0 and its result line for the one address
+	dx_ok() { [ "$1" -eq 0 ] && grep -q ': ok, TLS dane-verified, DANE validated' "$work/out"; }
+	# verified by posttls-finger: a DANE match and a verified session
+	pf_ok() {
+		grep -q 'Matched DANE' "$work/out" &&
+			grep -q 'Verified TLS connection established' "$work/out"
+	}
+
+	# 1. Each tool once per domain, untimed: does it DANE-verify, and
+	#    does it reach exactly one address?
+	dx_good=0 pf_good=0 bad=''
+	for d in $DOMAINS; do
+		rc=0
+		"$bdir/danemx" -R "$conf" --json check "$d" >"$work/out" 2>"$work/err" || rc=$?
+		dx=$(jq -r '[.tls // "-", ([.attempts[] | select(.skipped | not)] | length)] | map(tostring) | join(" ")' "$work/out" 2>/dev/null || echo "- 0")
+		flush
+		ptf_one "$d" || true
+		if pf_ok; then pf=dane-verified; else pf=not-verified; fi
+		pn=$(grep -c 'TLS connection established' "$work/out" || true)
+		case "$rc $dx" in "0 dane-verified 1") dx_good=$((dx_good + 1)) ;; esac
+		[ $pf = dane-verified ] && [ "$pn" -eq 1 ] && pf_good=$((pf_good + 1))
+		[ "${BENCH_VERBOSE:-0}" = 1 ] &&
+			echo "$d: danemx exit $rc tls ${dx% *} (${dx#* } address), posttls-finger $pf ($pn session)"
+		if [ "$rc $dx" != "0 dane-verified 1" ] || [ $pf != dane-verified ] || [ "$pn" -ne 1 ]; then
+			echo "DISAGREE or not verified: $d: danemx exit $rc tls ${dx% *} (${dx#* } address), posttls-finger $pf ($pn session)"
+			[ $pf = dane-verified ] || sed 's/^/    /' "$work/out" | head -n 8
+			bad="$bad $d"
+		fi
+	done
+	if [ -n "$bad" ]; then
+		echo "DANE-verified before timing: danemx $dx_good/$nd, posttls-finger $pf_good/$nd domains"
+		echo "no ratio: the tools do not both DANE-verify every domain (${bad# }); the comparison would be meaningless"
+		exit 1
+	fi
+
+	# 2. Timed: one process per domain, cold DNS for both.
+	dx_ns=0 pf_ns=0 dx_v=0 pf_v=0 runs=0
+	: >"$work/dx_fail"
+	: >"$work/pf_fail"
+	r=0
+	while [ $r -lt "$N" ]; do
+		for d in $DOMAINS; do
+			rc=0
+			t0=$(now_ns)
+			danemx_one "$d" || rc=$?
+			t1=$(now_ns)
+			dx_ns=$((dx_ns + t1 - t0))
+			if dx_ok $rc; then dx_v=$((dx_v + 1)); else echo "$d" >>"$work/dx_fail"; fi
+			flush
+			t0=$(now_ns)
+			ptf_one "$d" || true
+			t1=$(now_ns)
+			pf_ns=$((pf_ns + t1 - t0))
+			if pf_ok; then pf_v=$((pf_v + 1)); else echo "$d" >>"$work/pf_fail"; fi
+			runs=$((runs + 1))
+		done
+		r=$((r + 1))
+	done
+
+	# 3. Not in the ratio: danemx, all domains in one process per round;
+	#    posttls-finger, one process per domain, resolver cache kept warm.
+	t0=$(now_ns)
+	r=0
+	while [ $r -lt "$N" ]; do
+		# shellcheck disable=SC2086
+		danemx_one $DOMAINS || true
+		r=$((r + 1))
+	done
+	t1=$(now_ns)
+	dxb_ns=$((t1 - t0))
+	for d in $DOMAINS; do ptf_one "$d" || true; done # warm the cache
+	t0=$(now_ns)
+	r=0
+	while [ $r -lt "$N" ]; do
+		for d in $DOMAINS; do ptf_one "$d" || true; done
+		r=$((r + 1))
+	done
+	t1=$(now_ns)
+	pfw_ns=$((t1 - t0))
+
+	dxf=$(sort -u "$work/dx_fail" | tr '\n' ' ')
+	pff=$(sort -u "$work/pf_fail" | tr '\n' ' ')
+	awk -v dx="$dx_ns" -v pf="$pf_ns" -v n="$runs" -v nd="$nd" -v dxv="$dx_v" \
+	    -v pfv="$pf_v" -v dxb="$dxb_ns" -v pfw="$pfw_ns" -v dxf="$dxf" -v pff="$pff" 'BEGIN {
+		printf "danemx check:   %d domains in %.3f s, %.4f s per domain (one process per domain, cold DNS cache)\n", n, dx / 1e9, dx / 1e9 / n
+		printf "posttls-finger: %d domains in %.3f s, %.4f s per domain (one process per domain, resolver cache flushed before each)\n", n, pf / 1e9, pf / 1e9 / n
+		if (dxv == n && pfv == n)
+			printf "ratio danemx/posttls-finger: %.2f\n", dx / pf
+		else
+			printf "no ratio: not every timed run was DANE-verified\n"
+		printf "DANE-verified: danemx %d/%d runs, posttls-finger %d/%d runs (%d distinct domains)\n", dxv, n, pfv, n, nd
+		if (dxf != "") printf "danemx not verified: %s\n", dxf
+		if (pff != "") printf "posttls-finger not verified: %s\n", pff
+		printf "also: danemx check of all %d domains in one process: %.4f s per domain; posttls-finger with a warm resolver cache: %.4f s per domain\n", nd, dxb / 1e9 / n, pfw / 1e9 / n
+	}'
+	[ "$dx_v" -eq "$runs" ] && [ "$pf_v" -eq "$runs" ]
+	exit
+fi
+
+bdir=$(cd "${1:-build}" && pwd)
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+src=$(cd "$(dirname "$0")/.." && pwd)
+N=${BENCH_N:-10}
+NET=${BENCH_WORLD_NET:-127.0.62}
+MXNET=${BENCH_WORLD_MX_NET:-127.0.63}
+# The world's DANE cases with one MX host and one address (CASES.md).
+DOMAINS="dane-ee.test dane-ee-expired.test implicit-mx.test tlsa-cname.test
+dane-ta.test dane-ta-nexthop.test alias.dane-ta-nexthop.test
+dane-ta-notsent.test cname-exp.test cname-orig.test tail.cname-orig.test"
+nd=$(echo "$DOMAINS" | wc -w)
+
+for t in posttls-finger unbound unbound-control unshare mount jq; do
+	if ! command -v "$t" >/dev/null 2>&1; then
+		echo "check: $t not found; run 'make deps' (packages postfix unbound util-linux jq)" >&2
+		exit 1
+	fi
+done
+
+work=$(mktemp -d /tmp/danemx-bench-check.XXXXXX)
+chmod 755 "$work" # the world's Postfix runs as user postfix
+world=$work/world
+ub_pid=
+cleanup() {
+	if [ -n "$ub_pid" ]; then
+		kill "$ub_pid" 2>/dev/null || true
+		wait "$ub_pid" 2>/dev/null || true
+	fi
+	WORLD_NET=$NET WORLD_MX_NET=$MXNET WORLD_MX_ADDR6='' \
+		sh "$src/tests/world/world.sh" stop "$world" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+WORLD_NET=$NET WORLD_MX_NET=$MXNET WORLD_MX_ADDR6='' \
+	sh "$src/tests/world/world.sh" start "$world" >/dev/null
+
+# A validating unbound daemon for the world: same root hints and trust
+# anchor as the world's unbound.conf (which danemx reads with -R).
+ub_addr=$NET.53
+cat >"$work/unbound.conf" <<EOF
+server:
+	interface: $ub_addr
+	port: 53
+	do-ip6: no
+	do-daemonize: no
+	username: ""
+	chroot: ""
+	directory: "$work"
+	pidfile: "$work/unbound.pid"
+	logfile: "$work/unbound.log"
+	use-syslog: no
+	num-threads: 1
+	access-control: 127.0.0.0/8 allow
+	do-not-query-localhost: no
+	root-hints: "$world/root.hints"
+	trust-anchor-file: "$world/root.ds"
+	trust-anchor-signaling: no
+	local-zone: "test." nodefault
+	module-config: "validator iterator"
+	val-log-level: 2
+remote-control:
+	control-enable: yes
+	control-interface: "$work/unbound.ctl"
+	control-use-cert: no
+EOF
+unbound -d -c "$work/unbound.conf" </dev/null >>"$work/unbound.log" 2>&1 &
+ub_pid=$!
+i=0
+until unbound-control -c "$work/unbound.conf" status >/dev/null 2>&1; do
+	i=$((i + 1))
+	if [ $i -gt 50 ] || ! kill -0 "$ub_pid" 2>/dev/null; then
+		echo "check: unbound did not start on $ub_addr:53:" >&2
+		tail -n 5 "$work/unbound.log" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+
+printf 'nameserver %s\noptions trust-ad\n' "$ub_addr" >"$work/resolv.conf"
+mkdir "$work/postfix"
+cat >"$work/postfix/main.cf" <<EOF
+# posttls-finger only (MAIL_CONFIG): DANE with DNSSEC from resolv.conf
+compatibility_level = 3.6
+myhostname = bench.danemx.test
+inet_protocols = all
+smtp_host_lookup = dns
+smtp_dns_support_level = dnssec
+smtp_tls_security_level = dane
+EOF
+{
+	echo "N='$N'"
+	echo "conf='$world/unbound.conf'"
+	echo "DOMAINS='$(echo "$DOMAINS" | tr '\n' ' ')'"
+	echo "nd=$nd"
+} >"$work/vars"
+
+if ! unshare -m true 2>/dev/null; then
+	echo "check: cannot make a private mount namespace (unshare -m); posttls-finger cannot use the world's resolver" >&2
+	echo "no ratio: posttls-finger could not validate DNSSEC here" >&2
+	exit 1
+fi
+echo "danemx: $bdir/danemx -R WORLD/unbound.conf check DOMAIN; posttls-finger -c -l dane DOMAIN (AD bit from unbound on $ub_addr); $N rounds of $nd domains"
+unshare -m sh "$self" --in-namespace "$work" "$bdir"
