@@ -5,8 +5,8 @@
  * the configured user, then runs the inbound SMTP server and the
  * delivery scheduler on one event loop until SIGTERM. SIGTERM stops new
  * sessions and deliveries, lets running ones finish (30 s at most; what
- * is cut short stays queued), and exits. SIGHUP reloads the policy
- * table and the bypass list; SIGUSR1 scans the queue now.
+ * is cut short stays queued), and exits. SIGHUP reads danemx.conf,
+ * the policy table and the bypass list again; SIGUSR1 scans the queue.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -49,8 +49,8 @@ static const char serve_help[] =
 "      --foreground  stay in the foreground and log to stderr (else the\n"
 "                 daemon detaches and logs to syslog, facility mail)\n"
 "\n"
-"Signals: TERM stops gracefully, HUP reloads the policy table and the\n"
-"bypass list, USR1 retries the queue now.\n"
+"Signals: TERM stops gracefully, HUP reads the configuration, the policy\n"
+"table and the bypass list again, USR1 retries the queue now.\n"
 "\n"
 "Exit status: 0 after SIGTERM, 71 cannot bind or drop privileges,\n"
 "73 cannot create the queue, 78 configuration error.\n";
@@ -58,6 +58,10 @@ static const char serve_help[] =
 struct serve {
 	struct event_base	*base;
 	struct dmx_conf		 conf;
+	const char		*cfile;		/* for SIGHUP */
+	char			**sets;
+	size_t			 nsets;
+	struct netlist		*mynet;
 	struct smtpd		*smtpd;
 	struct sched		*sched;
 	struct policy_table	 policy, bypass;
@@ -88,6 +92,90 @@ reload_tables(struct serve *sv)
 	sv->bypass = b;
 	log_info("reload: policy table %zu entries, bypass list %zu entries",
 	    p.n, b.n);
+}
+
+static int
+str_changed(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+static void
+swap_str(char **dst, char **src)
+{
+	char	*t = *dst;
+
+	*dst = *src;
+	*src = t;
+}
+
+/*
+ * reload_conf - SIGHUP: read danemx.conf and -o again and apply what can
+ * change while running (limits, retries, timeouts, mynetworks, relayhost,
+ * the policy and bypass files). Addresses, queue, user and resolver need
+ * a restart, and say so. A bad file changes nothing.
+ */
+static void
+reload_conf(struct serve *sv)
+{
+	struct dmx_conf	 nc;
+	struct netlist	*nl;
+	char		 err[512];
+	size_t		 i;
+	int		 restart = 0;
+
+	if (cli_load_conf(&nc, sv->cfile, sv->sets, sv->nsets, "serve") == -1) {
+		log_warnx("reload: configuration not changed");
+		return;
+	}
+	if ((nl = netlist_parse(nc.mynetworks ? nc.mynetworks : "", err,
+	    sizeof(err))) == NULL) {
+		log_warnx("reload: mynetworks: %s; configuration not changed",
+		    err);
+		conf_free(&nc);
+		return;
+	}
+	smtpd_set_mynetworks(sv->smtpd, nl);
+	netlist_free(sv->mynet);
+	sv->mynet = nl;
+	swap_str(&sv->conf.mynetworks, &nc.mynetworks);
+	swap_str(&sv->conf.relayhost, &nc.relayhost);
+	swap_str(&sv->conf.policy_file, &nc.policy_file);
+	swap_str(&sv->conf.bypass_file, &nc.bypass_file);
+	sv->conf.max_queue_lifetime = nc.max_queue_lifetime;
+	sv->conf.retry_min = nc.retry_min;
+	sv->conf.retry_max = nc.retry_max;
+	sv->conf.message_size_limit = nc.message_size_limit;
+	sv->conf.recipient_limit = nc.recipient_limit;
+	sv->conf.max_sessions = nc.max_sessions;
+	sv->conf.max_deliveries = nc.max_deliveries;
+	sv->conf.dest_concurrency = nc.dest_concurrency;
+	sv->conf.smtp_timeout = nc.smtp_timeout;
+	sv->conf.smtp_connect_timeout = nc.smtp_connect_timeout;
+	sv->conf.smtp_greeting_timeout = nc.smtp_greeting_timeout;
+	sv->conf.smtp_helo_timeout = nc.smtp_helo_timeout;
+	sv->conf.smtp_starttls_timeout = nc.smtp_starttls_timeout;
+	sv->conf.smtp_mail_timeout = nc.smtp_mail_timeout;
+	sv->conf.smtp_rcpt_timeout = nc.smtp_rcpt_timeout;
+	sv->conf.smtp_data_init_timeout = nc.smtp_data_init_timeout;
+	sv->conf.smtp_data_xfer_timeout = nc.smtp_data_xfer_timeout;
+	sv->conf.smtp_data_done_timeout = nc.smtp_data_done_timeout;
+	sv->conf.smtp_quit_timeout = nc.smtp_quit_timeout;
+	if (nc.nlisten != sv->conf.nlisten)
+		restart = 1;
+	for (i = 0; i < nc.nlisten && !restart; i++)
+		if (strcmp(nc.listen[i], sv->conf.listen[i]) != 0)
+			restart = 1;
+	if (restart || str_changed(nc.queue_dir, sv->conf.queue_dir) ||
+	    str_changed(nc.user, sv->conf.user) ||
+	    str_changed(nc.resolver_config, sv->conf.resolver_config) ||
+	    str_changed(nc.tls_cert_file, sv->conf.tls_cert_file))
+		log_warnx("reload: listen, queue_dir, user, resolver and TLS "
+		    "settings take effect at the next restart");
+	conf_free(&nc);
+	log_info("reload: configuration read again");
+	reload_tables(sv);
+	sched_kick(sv->sched);
 }
 
 static void
@@ -131,7 +219,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 		evtimer_add(sv->drain_timer, &tv);
 		break;
 	case SIGHUP:
-		reload_tables(sv);
+		reload_conf(sv);
 		break;
 	case SIGUSR1:
 		sched_flush(sv->sched);
@@ -202,7 +290,6 @@ cmd_serve(struct cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct serve		 sv;
-	struct netlist		*mynet = NULL;
 	struct dmx_resolver	*res = NULL;
 	struct sched_conf	 sc;
 	struct event		*sigs[5];
@@ -245,8 +332,11 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	memset(sigs, 0, sizeof(sigs));
 	if (cli_load_conf(&sv.conf, cfile, sets, nsets, "serve") == -1)
 		return EX_CONFIG;
-	if ((mynet = netlist_parse(sv.conf.mynetworks ? sv.conf.mynetworks : "",
-	    err, sizeof(err))) == NULL) {
+	sv.cfile = cfile;
+	sv.sets = sets;
+	sv.nsets = nsets;
+	if ((sv.mynet = netlist_parse(sv.conf.mynetworks ?
+	    sv.conf.mynetworks : "", err, sizeof(err))) == NULL) {
 		fprintf(stderr, "danemx serve: mynetworks: %s\n", err);
 		rv = EX_CONFIG;
 		goto out;
@@ -295,7 +385,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	/* Bind first (privileged ports), then write the PID, then drop. */
-	if ((sv.smtpd = smtpd_new(sv.base, &sv.conf, q, mynet, NULL,
+	if ((sv.smtpd = smtpd_new(sv.base, &sv.conf, q, sv.mynet, NULL,
 	    sv.conf.helo_name, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		rv = EX_OSERR;
@@ -350,7 +440,7 @@ out:
 	SSL_CTX_free(dane_ctx);
 	SSL_CTX_free(pkix_ctx);
 	queue_close(q);
-	netlist_free(mynet);
+	netlist_free(sv.mynet);
 	policy_table_free(&sv.policy);
 	policy_table_free(&sv.bypass);
 	if (rv == 0 && sv.conf.pid_file != NULL)

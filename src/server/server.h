@@ -52,6 +52,7 @@ struct smtpd *smtpd_new(struct event_base *, const struct dmx_conf *,
 	    struct queue *, const struct netlist *mynetworks,
 	    struct sched *, const char *hostname, char *err, size_t errlen);
 void	 smtpd_set_sched(struct smtpd *, struct sched *);
+void	 smtpd_set_mynetworks(struct smtpd *, const struct netlist *);
 void	 smtpd_stop_listening(struct smtpd *);
 size_t	 smtpd_sessions(const struct smtpd *);
 void	 smtpd_free(struct smtpd *);

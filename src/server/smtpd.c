@@ -696,6 +696,13 @@ smtpd_set_sched(struct smtpd *d, struct sched *s)
 	d->sched = s;
 }
 
+/* smtpd_set_mynetworks - who may relay, for sessions from now on */
+void
+smtpd_set_mynetworks(struct smtpd *d, const struct netlist *l)
+{
+	d->mynet = l;
+}
+
 /* smtpd_stop_listening - no new sessions (SIGTERM) */
 void
 smtpd_stop_listening(struct smtpd *d)

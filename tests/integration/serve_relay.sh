@@ -80,9 +80,15 @@ expect_eq "sendmail: exit" "$?" 0
 wait_for 20 grep -q 'viasendmail' "$T_TMP/sink.log" || fail "sendmail message not delivered"
 expect_eq "sendmail: delivered" "$(grep -c '^MAIL <bob@client.test> <carol@x.test> .* viasendmail ' "$T_TMP/sink.log")" 1
 
-# Relay control: a client outside mynetworks gets 554 5.7.1 at RCPT.
+# Relay control: a client outside mynetworks gets 554 5.7.1 at RCPT. The
+# relay learns the new mynetworks from danemx.conf on SIGHUP.
 stop
-serve -o "mynetworks=192.0.2.0/24"
+printf 'mynetworks = 127.0.0.0/8\nmax_queue_lifetime = 5d\n' >"$T_TMP/danemx.conf"
+serve -c "$T_TMP/danemx.conf"
+printf '# only the documentation network may relay now\nmynetworks = 192.0.2.0/24\n' >"$T_TMP/danemx.conf"
+kill -HUP "$(cat "$T_TMP/pid")"
+wait_for 10 grep -q "reload: configuration read again" "$T_TMP/relay.log" ||
+	fail "no reload: $(tail -5 "$T_TMP/relay.log")"
 $PY - $RELAY >"$T_TMP/relay-denied" 2>&1 <<'PYEOF'
 import smtplib, sys
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
