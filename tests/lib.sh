@@ -34,4 +34,15 @@ run_cmd() {
 	ERR=$(cat "$T_TMP/err")
 }
 
+# wait_for SECONDS COMMAND...: poll until COMMAND succeeds; 1 on timeout
+wait_for() {
+	_n=$(($1 * 10))
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		_n=$((_n - 1))
+		[ $_n -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
 done_ok() { echo "$T_NAME: $T_PASS passed, 0 failed"; exit 0; }

@@ -18,13 +18,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for() {
-	n=$(($1 * 10)); shift
-	while ! "$@" >/dev/null 2>&1; do
-		n=$((n - 1)); [ $n -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
 qjson() { "$DANEMX" queue -o queue_dir="$Q" --json list; }
 
 # A destination whose only MX presents the "other" key: the TLSA says EE.

@@ -24,13 +24,6 @@ BASE=$((30000 + ($$ % 1000) * 10))
 SINK=$((BASE + 1)); SINK4=$((BASE + 2)); RELAY=$((BASE + 3))
 Q="$T_TMP/queue"
 
-wait_for() {	# wait_for SECONDS COMMAND...: poll until COMMAND succeeds
-	n=$(($1 * 10)); shift
-	while ! "$@" >/dev/null 2>&1; do
-		n=$((n - 1)); [ $n -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
 sink() {	# sink PORT MODE LOG
 	$PY "$SRV" --listen 127.0.0.1:$1 --mode "$2" --cert "$T_TMP/cert.pem" \
 		--key "$T_TMP/key.pem" --log "$3" >"$3.out" 2>&1 &
