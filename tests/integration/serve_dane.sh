@@ -8,7 +8,7 @@
 . "$DANEMX_SRCDIR/tests/world/mxlib.sh"
 
 Q="$T_TMP/queue"
-RELAY=$((45000 + ($$ % 1000)))
+RELAY=$((16000 + ($$ % 1000)))
 INJ="$DANEMX_SRCDIR/tests/servers/inject.py"
 cleanup() {
 	kill -9 "$(cat "$T_TMP/pid" 2>/dev/null)" 2>/dev/null

@@ -20,7 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-BASE=$((30000 + ($$ % 1000) * 10))
+BASE=$((10000 + ($$ % 1000) * 4))
 SINK=$((BASE + 1)); SINK4=$((BASE + 2)); RELAY=$((BASE + 3))
 Q="$T_TMP/queue"
 

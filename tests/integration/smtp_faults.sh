@@ -14,7 +14,7 @@ PIDS=""
 trap 'for p in $PIDS; do kill $p 2>/dev/null; done; rm -rf "$T_TMP"' EXIT
 
 # A port for this test from the pid, away from the others' ranges.
-BASEPORT=$((20000 + ($$ % 2000) * 10))
+BASEPORT=$((20000 + ($$ % 300) * 40))
 N=0
 
 # start MODE: start a server in MODE, set PORT and LOG

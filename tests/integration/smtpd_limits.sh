@@ -7,7 +7,7 @@
 
 PY=/usr/bin/python3
 RAW="$DANEMX_SRCDIR/tests/servers/smtpraw.py"
-PORT=$((47000 + ($$ % 1000)))
+PORT=$((17000 + ($$ % 1000)))
 Q="$T_TMP/queue"
 trap 'kill "$(cat "$T_TMP/pid" 2>/dev/null)" 2>/dev/null; rm -rf "$T_TMP"' EXIT
 

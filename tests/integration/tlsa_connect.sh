@@ -12,7 +12,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	fail "openssl req"
 PIDS=""
 trap 'for p in $PIDS; do kill $p 2>/dev/null; done; rm -rf "$T_TMP"' EXIT
-P1=$((40000 + ($$ % 1000) * 2)); P2=$((P1 + 1))
+P1=$((14000 + ($$ % 1000) * 2)); P2=$((P1 + 1))
 for m in ok:$P1 no-starttls:$P2; do
 	$PY "$SRV" --listen 127.0.0.1:${m#*:} --mode ${m%%:*} --cert "$T_TMP/cert.pem" \
 		--key "$T_TMP/key.pem" >"$T_TMP/srv-${m%%:*}" 2>&1 &
