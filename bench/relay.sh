@@ -46,6 +46,7 @@ fi
 bdir=$(cd "${1:-build}" && pwd)
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 src=$(cd "$(dirname "$0")/.." && pwd)
+. "$src/bench/lib.sh"
 N=${BENCH_MSGS:-200}
 NET=${BENCH_WORLD_NET:-127.0.66}
 MXNET=${BENCH_WORLD_MX_NET:-127.0.67}
@@ -109,46 +110,8 @@ WORLD_NET=$NET WORLD_MX_NET=$MXNET WORLD_MX_ADDR6='' \
 conf=$world/unbound.conf
 maillog=$world/postfix/maillog
 
-# --- the validating unbound daemon, for Postfix (as bench/check.sh) -------
-ub_addr=$NET.53
-cat >"$work/unbound.conf" <<EOF
-server:
-	interface: $ub_addr
-	port: 53
-	do-ip6: no
-	do-daemonize: no
-	username: ""
-	chroot: ""
-	directory: "$work"
-	pidfile: "$work/unbound.pid"
-	logfile: "$work/unbound.log"
-	use-syslog: no
-	num-threads: 1
-	access-control: 127.0.0.0/8 allow
-	do-not-query-localhost: no
-	root-hints: "$world/root.hints"
-	trust-anchor-file: "$world/root.ds"
-	trust-anchor-signaling: no
-	local-zone: "test." nodefault
-	module-config: "validator iterator"
-remote-control:
-	control-enable: yes
-	control-interface: "$work/unbound.ctl"
-	control-use-cert: no
-EOF
-unbound -d -c "$work/unbound.conf" </dev/null >>"$work/unbound.log" 2>&1 &
-ub_pid=$!
-i=0
-until unbound-control -c "$work/unbound.conf" status >/dev/null 2>&1; do
-	i=$((i + 1))
-	if [ $i -gt 50 ] || ! kill -0 "$ub_pid" 2>/dev/null; then
-		echo "relay: unbound did not start on $ub_addr:53:" >&2
-		tail -n 5 "$work/unbound.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
-printf 'nameserver %s\noptions trust-ad\n' "$ub_addr" >"$work/resolv.conf"
+# A validating unbound daemon for the world (bench/lib.sh).
+start_world_unbound relay
 
 # --- the Postfix relay ---------------------------------------------------
 pf=$work/pfr

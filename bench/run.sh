@@ -7,7 +7,7 @@ bdir=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 status=0
 for b in "$here"/*.sh; do
-	[ "$(basename "$b")" = run.sh ] && continue
+	case $(basename "$b") in run.sh | lib.sh) continue ;; esac
 	echo "== $(basename "$b" .sh)"
 	sh "$b" "$bdir" || status=1
 done
