@@ -73,6 +73,21 @@ static const char check_help[] =
 "\n"
 CLI_COMMON_HELP;
 
+/* Help text probe and send share. */
+#define PROBE_SEND_OPTS_HELP						\
+"      --policy FILE   TLS policy table\n"					\
+"      --bypass FILE   DANE bypass list\n"					\
+"      --helo NAME     name to send in EHLO\n"				\
+"      --source ADDR   connect from this local address (once per family)\n" \
+"  -q, --quiet         no log lines\n"					\
+"\n"									\
+"Exit status:\n"
+#define PROBE_SEND_EXIT_HELP						\
+"  69  other permanent failure        75  deferred (DNS, DANE, 4xx, no host)\n" \
+"  64  usage error                    78  configuration error\n"		\
+"\n"									\
+CLI_COMMON_HELP
+
 static const char probe_help[] =
 "usage: danemx probe [options] --from ADDR --rcpt ADDR [--rcpt ADDR...]\n"
 "\n"
@@ -87,18 +102,9 @@ static const char probe_help[] =
 "      --rcpt ADDR     a recipient; repeat for more (one domain)\n"
 "      --nexthop DEST  deliver to DEST (a domain, or [ADDR]:PORT) instead\n"
 "                      of the recipients' domain\n"
-"      --policy FILE   TLS policy table\n"
-"      --bypass FILE   DANE bypass list\n"
-"      --helo NAME     name to send in EHLO\n"
-"      --source ADDR   connect from this local address (once per family)\n"
-"  -q, --quiet         no log lines\n"
-"\n"
-"Exit status:\n"
+PROBE_SEND_OPTS_HELP
 "  0   every recipient accepted       67  a recipient rejected (5xx)\n"
-"  69  other permanent failure        75  deferred (DNS, DANE, 4xx, no host)\n"
-"  64  usage error                    78  configuration error\n"
-"\n"
-CLI_COMMON_HELP;
+PROBE_SEND_EXIT_HELP;
 
 static const char send_help[] =
 "usage: danemx send [options] --from ADDR --to ADDR [--to ADDR...] < MESSAGE\n"
@@ -112,18 +118,9 @@ static const char send_help[] =
 "      --from ADDR     envelope sender ('' for the null sender)\n"
 "      --to ADDR       a recipient; repeat for more (one domain)\n"
 "      --nexthop DEST  deliver to DEST (a domain, or [ADDR]:PORT)\n"
-"      --policy FILE   TLS policy table\n"
-"      --bypass FILE   DANE bypass list\n"
-"      --helo NAME     name to send in EHLO\n"
-"      --source ADDR   connect from this local address (once per family)\n"
-"  -q, --quiet         no log lines\n"
-"\n"
-"Exit status:\n"
+PROBE_SEND_OPTS_HELP
 "  0   delivered                      67  a recipient rejected (5xx)\n"
-"  69  other permanent failure        75  deferred (DNS, DANE, 4xx, no host)\n"
-"  64  usage error                    78  configuration error\n"
-"\n"
-CLI_COMMON_HELP;
+PROBE_SEND_EXIT_HELP;
 
 struct job {
 	const char		*cmd;
