@@ -627,6 +627,8 @@ cmd_tlsa(struct cli *c, int argc, char **argv)
 	EVP_PKEY		*key = NULL;
 	char			 name[DMX_NAME_MAX], owner[DMX_NAME_MAX + 16];
 	int			 ch, rv, upper = 0, connect = 0, ta_given = 0;
+	int			 port_given = 0;
+	unsigned long		 cport;
 	int			 days;
 
 	memset(&in, 0, sizeof(in));
@@ -667,6 +669,7 @@ cmd_tlsa(struct cli *c, int argc, char **argv)
 				    "a port number", optarg);
 				goto done;
 			}
+			port_given = 1;
 			break;
 		case OPT_TA_DEPTH:
 			if (parse_uint(optarg, 64, &ta_depth) == -1 ||
@@ -731,7 +734,8 @@ cmd_tlsa(struct cli *c, int argc, char **argv)
 	if (connect) {
 		char cname[DMX_NAME_MAX];
 
-		if ((rv = connect_chain(c, connect_arg, &port, cname,
+		if ((rv = connect_chain(c, connect_arg, port_given ? &cport :
+		    &port, cname,
 		    sizeof(cname), &in)) != 0)
 			goto done;
 		if (host == NULL && cname[0] != '\0') {

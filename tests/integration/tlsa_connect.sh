@@ -29,6 +29,9 @@ want=$("$DANEMX" tlsa --host live.test --port $P1 "$T_TMP/cert.pem")
 expect_eq "connect: same record as the file" "$OUT" "$want"
 expect_match "connect: owner uses the port" "$OUT" "^_$P1\._tcp\.live\.test\. IN TLSA 3 1 1 [0-9a-f]{64}$"
 
+run_cmd "$DANEMX" tlsa --connect "[127.0.0.1]:$P1" --host live.test --port 25
+expect_match "connect: --port names the owner" "$OUT" "^_25\._tcp\.live\.test\. IN TLSA 3 1 1 "
+
 run_cmd "$DANEMX" tlsa --selector 0 --mtype 2 --connect "[127.0.0.1]:$P1" --host live.test
 expect_eq "connect 3 0 2: same as the file" "$OUT" \
 	"$("$DANEMX" tlsa --selector 0 --mtype 2 --host live.test --port $P1 "$T_TMP/cert.pem" 2>/dev/null)"
