@@ -547,6 +547,14 @@ sched_kick(struct sched *s)
 	evtimer_add(s->tick, &tv);
 }
 
+/* sched_enqueue - a message was just committed to the queue */
+void
+sched_enqueue(struct sched *s, const char *id)
+{
+	(void)id;
+	sched_kick(s);
+}
+
 /* sched_flush - lift every hold and scan now (queue flush, SIGUSR1) */
 void
 sched_flush(struct sched *s)

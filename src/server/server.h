@@ -42,6 +42,7 @@ struct sched_conf {
 };
 struct sched *sched_new(struct event_base *, const struct sched_conf *);
 void	 sched_kick(struct sched *);		/* look at the queue now */
+void	 sched_enqueue(struct sched *, const char *id); /* just queued */
 void	 sched_flush(struct sched *);		/* lift holds, look now */
 void	 sched_drain(struct sched *);		/* start nothing new */
 size_t	 sched_active(const struct sched *);

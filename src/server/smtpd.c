@@ -386,7 +386,7 @@ data_line(struct session *s, const char *line, size_t len)
 			    id, s->from, s->nrcpt, s->size, s->addr);
 			reply(s, "250 2.0.0 Ok: queued as %s", id);
 			if (s->d->sched != NULL)
-				sched_kick(s->d->sched);
+				sched_enqueue(s->d->sched, id);
 		}
 		txn_reset(s);
 		return;
