@@ -109,6 +109,7 @@ struct route_host {
 };
 
 struct route {
+	unsigned		 refs;		/* extra owners (route_ref()) */
 	char			 domain[DMX_NAME_MAX];	/* next hop */
 	char			 domain_canonical[DMX_NAME_MAX]; /* MX CNAME */
 	unsigned		 port;
@@ -140,6 +141,7 @@ struct route_req *route_resolve(struct dmx_resolver *, const char *domain,
 	    route_cb, void *arg);
 void	 route_cancel(struct route_req *);
 void	 route_free(struct route *);
+struct route *route_ref(struct route *);
 const char *host_demand_str(enum host_demand);
 int	 route_parse_literal(const char *dest, struct route_addr *,
 	    unsigned *port);

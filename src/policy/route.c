@@ -71,7 +71,15 @@ host_demand_str(enum host_demand d)
 	return "?";
 }
 
-/* route_free - free a route and everything it holds */
+/* route_ref - one more owner; each owner calls route_free() once */
+struct route *
+route_ref(struct route *rt)
+{
+	rt->refs++;
+	return rt;
+}
+
+/* route_free - drop one owner; the last frees everything it holds */
 void
 route_free(struct route *rt)
 {
@@ -79,6 +87,10 @@ route_free(struct route *rt)
 
 	if (rt == NULL)
 		return;
+	if (rt->refs > 0) {
+		rt->refs--;
+		return;
+	}
 	for (i = 0; i < rt->nhost; i++) {
 		free(rt->hosts[i].addrs);
 		dane_tlsa_set_free(&rt->hosts[i].tlsa);

@@ -1,21 +1,42 @@
 /*
  * sched.c - the delivery scheduler: from the queue to deliver_start().
  *
- * A scan reads the envelopes of messages not in flight, picks the
- * recipients that are due (pending, not held, next_try passed), groups
- * them by destination domain and starts one delivery per group, within
- * max_deliveries in all and dest_concurrency per destination. Results
- * are written back to the envelope: sent, failed (5xx, or the queue
- * lifetime passed) or deferred with exponential backoff. A DANE or
- * DNSSEC failure is always a deferral, never a bounce. When every
- * recipient is final the message leaves the queue, after a DSN to the
- * sender if any recipient failed (never for a bounce: its sender is
- * the null sender).
+ * The queue is indexed in memory, so no work grows with the queue's
+ * size except at start and on a flush. Each message's pending
+ * recipients are grouped by destination domain into items. An item is
+ * ready (in its destination's FIFO), waiting (in a heap ordered by its
+ * next try) or active (in a delivery). A destination with ready items
+ * goes on the run queue, which is served round robin, within
+ * max_deliveries connections in all and dest_concurrency per
+ * destination.
  *
- * Ownership: the scheduler owns its jobs; a job owns its copy of the
- * message and its live delivery. Envelopes are reloaded from disk
- * before every update, so jobs of one message for several domains
- * never overwrite each other's results (one thread, one loop).
+ * A connection (struct conn) is one delivery with its route and its
+ * (DANE-authenticated) SMTP session. When a message is done and the
+ * session is still sound, the connection takes the destination's next
+ * ready item over the same session, or waits CONN_IDLE_MS for one, so
+ * a stream of messages to one destination costs one DNS route and one
+ * handshake per connection, not per message (RFC 7672 3.1: the session
+ * was authenticated for this destination; nothing is reused across
+ * destinations).
+ *
+ * Results go to the envelope on disk: sent, failed (5xx, or the queue
+ * lifetime passed) or deferred with exponential backoff. A DANE or
+ * DNSSEC failure is always a deferral, never a bounce, and holds the
+ * destination until the next retry so it is not hammered. When every
+ * recipient is final the message leaves the queue, after a DSN to the
+ * sender if any recipient failed (never for a bounce: its sender is the
+ * null sender).
+ *
+ * What other processes do to the queue is found by a directory scan
+ * every SCAN_SECONDS (messages from danemx sendmail; deleted ones are
+ * noticed when due) and by a flush (SIGUSR1: danemx queue flush and
+ * release), which lifts every hold and reads the queue again.
+ *
+ * Ownership: the scheduler owns the index (messages, items,
+ * destinations), its connections and their jobs; a job owns its copy
+ * of the message being sent. Envelopes are reloaded from disk before
+ * every update, so jobs of one message for several domains never
+ * overwrite each other's results (one thread, one loop).
  */
 #include <sys/queue.h>
 
@@ -32,126 +53,94 @@
 #include "server/server.h"
 #include "util/util.h"
 
-#define SCAN_INTERVAL	5	/* seconds between scans, at most */
-#define HOLDS_MAX	256	/* destinations held after a DANE failure */
+#define SCAN_SECONDS	5	/* look for messages queued by others */
+#define CONN_IDLE_MS	2000	/* a parked session waits this long */
+#define CONN_MSGS_MAX	1000	/* messages over one connection */
+#define CONN_AGE_MAX	300	/* seconds one connection may be reused */
 
-/*
- * A destination whose delivery just failed DANE or DNSSEC is held for
- * retry_min: other messages for it wait instead of hammering a host
- * that will fail again. A flush (SIGUSR1) lifts every hold.
- */
-struct hold {
-	char		 domain[DMX_NAME_MAX];
-	time_t		 until;
-	char		 why[300];
+struct item;
+struct conn;
+
+/* A queued message the index knows. */
+struct qmsg {
+	char			 id[QUEUE_ID_LEN + 1];
+	TAILQ_HEAD(, item)	 items;
+	size_t			 active;	/* items in flight */
+	int			 held;		/* queue hold: never due */
 };
 
+enum item_state { IT_READY, IT_WAIT, IT_ACTIVE };
+
+/* A message's pending recipients at one domain. */
+struct item {
+	TAILQ_ENTRY(item)	 mentry;	/* qmsg->items */
+	TAILQ_ENTRY(item)	 rentry;	/* dest->ready when ready */
+	struct qmsg		*m;
+	struct dest		*dst;
+	char			*domain;	/* the recipients' domain */
+	time_t			 due;
+	size_t			 hidx;		/* in the heap when waiting */
+	enum item_state		 st;
+	int			 busy;		/* a job is sending it */
+};
+
+/* A destination: the recipient domain, or the relayhost. */
+struct dest {
+	char			 name[DMX_NAME_MAX];
+	TAILQ_HEAD(, item)	 ready;
+	size_t			 nready, nitems, nconn;
+	TAILQ_HEAD(, conn)	 idle;
+	time_t			 hold_until;
+	char			 hold_why[300];
+	int			 in_runq;
+	int			 pinned;	/* in use up the stack: keep */
+	TAILQ_ENTRY(dest)	 rentry;
+};
+
+/* One message in flight over a connection. */
 struct job {
-	TAILQ_ENTRY(job)	 entry;
-	struct sched		*s;
+	struct conn		*c;
+	struct item		*it;
 	char			 id[QUEUE_ID_LEN + 1];
-	char			 domain[DMX_NAME_MAX];
-	char			*sender;	/* owned copy */
-	char			**rcpts;	/* owned copies */
+	char			*sender;	/* owned copies */
+	char			**rcpts;
 	size_t			*idx;		/* into the envelope */
 	size_t			 nrcpt;
 	char			*msg;
 	size_t			 msglen;
+};
+
+/* One delivery to a destination, and its kept session. */
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;		/* sched->conns */
+	TAILQ_ENTRY(conn)	 ientry;	/* dest->idle when parked */
+	struct sched		*s;
+	struct dest		*dst;
 	struct deliver		*d;
-	time_t			 started;
+	struct job		*job;		/* NULL when parked */
+	struct event		*idle_ev;
+	unsigned		 nmsg;
+	time_t			 opened;
+	int			 parked;
 };
 
 struct sched {
 	struct event_base	*base;
 	struct sched_conf	 c;
-	struct event		*tick;
-	TAILQ_HEAD(, job)	 jobs;
-	size_t			 njobs;
+	struct event		*tick, *kick;
+	time_t			 last_scan;
+	struct htab		 msgs, dests;
+	struct item		**heap;
+	size_t			 nheap, heapcap;
+	TAILQ_HEAD(, dest)	 runq;
+	TAILQ_HEAD(, conn)	 conns;
+	size_t			 nconn, nbusy;
 	int			 draining;
-	int			 scan_pending;
-	struct hold		 holds[HOLDS_MAX];
-	size_t			 nholds;
 };
 
-/* dane_failure - a result type that says DANE or DNSSEC failed */
-static int
-dane_failure(enum dane_result_type rt)
-{
-	return rt != DANE_RT_NONE;
-}
-
-static struct hold *
-hold_find(struct sched *s, const char *domain, time_t now)
-{
-	size_t	 i;
-
-	for (i = 0; i < s->nholds; i++) {
-		if (s->holds[i].until <= now) {
-			s->holds[i] = s->holds[--s->nholds];
-			i--;
-			continue;
-		}
-		if (strcasecmp(s->holds[i].domain, domain) == 0)
-			return &s->holds[i];
-	}
-	return NULL;
-}
-
-static void
-hold_add(struct sched *s, const char *domain, time_t until, const char *why)
-{
-	struct hold	*h;
-
-	if ((h = hold_find(s, domain, time(NULL))) == NULL) {
-		if (s->nholds == HOLDS_MAX)
-			return;
-		h = &s->holds[s->nholds++];
-	}
-	strlcpy_(h->domain, domain, sizeof(h->domain));
-	h->until = until;
-	strlcpy_(h->why, why, sizeof(h->why));
-	log_info("%s: held until the next retry (%llds): %s", domain,
-	    (long long)(until - time(NULL)), why);
-}
-
-static void	scan(struct sched *);
-
-static void
-job_free(struct job *j)
-{
-	size_t	 i;
-
-	for (i = 0; i < j->nrcpt; i++)
-		free(j->rcpts[i]);
-	free(j->sender);
-	free(j->rcpts);
-	free(j->idx);
-	free(j->msg);
-	free(j);
-}
-
-static int
-in_flight(const struct sched *s, const char *id)
-{
-	const struct job *j;
-
-	TAILQ_FOREACH(j, &s->jobs, entry)
-		if (strcmp(j->id, id) == 0)
-			return 1;
-	return 0;
-}
-
-static size_t
-dest_active(const struct sched *s, const char *domain)
-{
-	const struct job *j;
-	size_t		 n = 0;
-
-	TAILQ_FOREACH(j, &s->jobs, entry)
-		if (strcasecmp(j->domain, domain) == 0)
-			n++;
-	return n;
-}
+static void	kick(struct sched *);
+static int	conn_take(struct conn *);
+static void	conn_free(struct conn *);
 
 static const char *
 rcpt_domain(const char *addr)
@@ -170,6 +159,240 @@ backoff(const struct sched *s, unsigned attempts)
 		d *= 2;
 	return (time_t)(d < s->c.conf->retry_max ? d : s->c.conf->retry_max);
 }
+
+/* --- the waiting heap, ordered by due time --- */
+
+static void
+heap_swap(struct sched *s, size_t a, size_t b)
+{
+	struct item	*t = s->heap[a];
+
+	s->heap[a] = s->heap[b];
+	s->heap[b] = t;
+	s->heap[a]->hidx = a;
+	s->heap[b]->hidx = b;
+}
+
+static void
+heap_up(struct sched *s, size_t i)
+{
+	while (i > 0 && s->heap[(i - 1) / 2]->due > s->heap[i]->due) {
+		heap_swap(s, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+heap_down(struct sched *s, size_t i)
+{
+	size_t	 l, m;
+
+	for (;;) {
+		l = 2 * i + 1;
+		m = i;
+		if (l < s->nheap && s->heap[l]->due < s->heap[m]->due)
+			m = l;
+		if (l + 1 < s->nheap && s->heap[l + 1]->due < s->heap[m]->due)
+			m = l + 1;
+		if (m == i)
+			return;
+		heap_swap(s, i, m);
+		i = m;
+	}
+}
+
+static void
+heap_push(struct sched *s, struct item *it)
+{
+	struct item	**nh;
+	size_t		 ncap;
+
+	if (s->nheap == s->heapcap) {
+		ncap = s->heapcap ? s->heapcap * 2 : 256;
+		if ((nh = realloc(s->heap, ncap * sizeof(*nh))) == NULL)
+			fatalx("scheduler: out of memory");
+		s->heap = nh;
+		s->heapcap = ncap;
+	}
+	it->hidx = s->nheap;
+	s->heap[s->nheap++] = it;
+	heap_up(s, it->hidx);
+}
+
+static void
+heap_remove(struct sched *s, struct item *it)
+{
+	size_t	 i = it->hidx;
+
+	if (i != --s->nheap) {
+		heap_swap(s, i, s->nheap);
+		heap_down(s, i);
+		heap_up(s, i);
+	}
+}
+
+/* --- destinations and the run queue --- */
+
+static const char *
+dest_name(const struct sched *s, const char *domain)
+{
+	return s->c.conf->relayhost ? s->c.conf->relayhost : domain;
+}
+
+static struct dest *
+dest_get(struct sched *s, const char *name)
+{
+	struct dest	*d;
+
+	if ((d = htab_get(&s->dests, name)) != NULL)
+		return d;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		fatalx("scheduler: out of memory");
+	strlcpy_(d->name, name, sizeof(d->name));
+	TAILQ_INIT(&d->ready);
+	TAILQ_INIT(&d->idle);
+	if (htab_put(&s->dests, d->name, d) == -1)
+		fatalx("scheduler: out of memory");
+	return d;
+}
+
+static void
+dest_maybe_free(struct sched *s, struct dest *d)
+{
+	if (d->nitems > 0 || d->nconn > 0 || d->pinned ||
+	    d->hold_until > time(NULL))
+		return;
+	if (d->in_runq)
+		TAILQ_REMOVE(&s->runq, d, rentry);
+	htab_del(&s->dests, d->name);
+	free(d);
+}
+
+/* dest_can_run - could dispatch start something for d now? */
+static int
+dest_can_run(const struct sched *s, const struct dest *d)
+{
+	if (d->nready == 0 || s->draining)
+		return 0;
+	if (TAILQ_FIRST(&d->idle) != NULL)
+		return 1;
+	return d->nconn < s->c.conf->dest_concurrency &&
+	    s->nconn < s->c.conf->max_deliveries;
+}
+
+static void
+runq_add(struct sched *s, struct dest *d)
+{
+	if (d->nready == 0)
+		return;
+	if (!d->in_runq) {
+		d->in_runq = 1;
+		TAILQ_INSERT_TAIL(&s->runq, d, rentry);
+	}
+	kick(s);	/* queued but blocked, it may run now */
+}
+
+/* --- items --- */
+
+static void
+item_ready(struct sched *s, struct item *it)
+{
+	it->st = IT_READY;
+	TAILQ_INSERT_TAIL(&it->dst->ready, it, rentry);
+	it->dst->nready++;
+	runq_add(s, it->dst);
+}
+
+/* item_unlink - out of the ready list or the heap */
+static void
+item_unlink(struct sched *s, struct item *it)
+{
+	if (it->st == IT_READY) {
+		TAILQ_REMOVE(&it->dst->ready, it, rentry);
+		it->dst->nready--;
+	} else if (it->st == IT_WAIT)
+		heap_remove(s, it);
+	it->st = IT_ACTIVE;
+}
+
+/* item_due - ready now, or wait in the heap until due */
+static void
+item_due(struct sched *s, struct item *it, time_t due)
+{
+	item_unlink(s, it);
+	it->due = due;
+	if (due <= time(NULL))
+		item_ready(s, it);
+	else {
+		it->st = IT_WAIT;
+		heap_push(s, it);
+	}
+}
+
+static void
+qmsg_free(struct sched *s, struct qmsg *m)
+{
+	htab_del(&s->msgs, m->id);
+	free(m);
+}
+
+/* qmsg_maybe_free - forget m once nothing of it is left to do */
+static void
+qmsg_maybe_free(struct sched *s, struct qmsg *m)
+{
+	if (TAILQ_EMPTY(&m->items) && m->active == 0 && !m->held)
+		qmsg_free(s, m);
+}
+
+/* item_free - forget the item (its message stays: qmsg_maybe_free()) */
+static void
+item_free(struct sched *s, struct item *it)
+{
+	struct dest	*d = it->dst;
+
+	item_unlink(s, it);
+	TAILQ_REMOVE(&it->m->items, it, mentry);
+	d->nitems--;
+	free(it->domain);
+	free(it);
+	dest_maybe_free(s, d);
+}
+
+static void
+item_new(struct sched *s, struct qmsg *m, const char *domain, time_t due)
+{
+	struct item	*it;
+
+	if ((it = calloc(1, sizeof(*it))) == NULL ||
+	    (it->domain = strdup(domain)) == NULL)
+		fatalx("scheduler: out of memory");
+	it->m = m;
+	it->dst = dest_get(s, dest_name(s, domain));
+	it->dst->nitems++;
+	it->st = IT_ACTIVE;	/* linked nowhere yet */
+	TAILQ_INSERT_TAIL(&m->items, it, mentry);
+	item_due(s, it, due);
+}
+
+/* pending_due - the earliest next try of domain's pending recipients */
+static int
+pending_due(const struct queue_env *e, const char *domain, time_t *due)
+{
+	size_t	 i;
+	int	 any = 0;
+
+	for (i = 0; i < e->nrcpt; i++) {
+		if (e->rcpt[i].state != RCPT_PENDING ||
+		    strcasecmp(rcpt_domain(e->rcpt[i].addr), domain) != 0)
+			continue;
+		if (!any || e->rcpt[i].next_try < *due)
+			*due = e->rcpt[i].next_try;
+		any = 1;
+	}
+	return any;
+}
+
+/* --- bounces and removal --- */
 
 /* finalize - every recipient is final: bounce if needed, then remove */
 static void
@@ -204,16 +427,246 @@ finalize(struct sched *s, struct queue_env *e)
 		buf_free(&dsn);
 		free(orig);
 		log_info("%s: sender non-delivery notification: %s", e->id, id);
-		sched_kick(s);
+		sched_enqueue(s, id);
 	}
 	log_info("%s: removed", e->id);
 	queue_remove(s->c.q, e->id);
 	return;
 fail:
-	/* Keep the message; the next scan tries again. */
+	/* Keep the message; a flush or a restart tries again. */
 	log_warnx("%s: cannot queue the bounce: %s", e->id, err);
 	buf_free(&dsn);
 	free(orig);
+}
+
+/*
+ * drop_msg - forget m's items that are not being sent (it left the
+ * queue, is read again, or was put on hold), and m when nothing of it
+ * is left, unless it stays known as held.
+ */
+static void
+drop_msg(struct sched *s, struct qmsg *m, int held)
+{
+	struct item	*it, *next;
+
+	m->held = held;
+	for (it = TAILQ_FIRST(&m->items); it != NULL; it = next) {
+		next = TAILQ_NEXT(it, mentry);
+		if (!it->busy)
+			item_free(s, it);
+	}
+	qmsg_maybe_free(s, m);
+}
+
+/* index_env - put a loaded envelope's pending recipients in the index */
+static void
+index_env(struct sched *s, struct queue_env *e)
+{
+	struct qmsg	*m;
+	char		 err[256];
+	size_t		 i, k, nfinal = 0;
+	time_t		 due;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		fatalx("scheduler: out of memory");
+	memcpy(m->id, e->id, sizeof(m->id));
+	TAILQ_INIT(&m->items);
+	if (htab_put(&s->msgs, m->id, m) == -1)
+		fatalx("scheduler: out of memory");
+	if (e->held) {
+		m->held = 1;
+		return;
+	}
+	for (i = 0; i < e->nrcpt; i++) {
+		if (e->rcpt[i].state != RCPT_PENDING) {
+			nfinal++;
+			continue;
+		}
+		for (k = 0; k < i; k++)		/* its domain seen already? */
+			if (e->rcpt[k].state == RCPT_PENDING &&
+			    strcasecmp(rcpt_domain(e->rcpt[k].addr),
+			    rcpt_domain(e->rcpt[i].addr)) == 0)
+				break;
+		if (k < i)
+			continue;
+		due = 0;
+		pending_due(e, rcpt_domain(e->rcpt[i].addr), &due);
+		item_new(s, m, rcpt_domain(e->rcpt[i].addr), due);
+	}
+	if (nfinal == e->nrcpt) {
+		/* Left over from a crash after the last result. */
+		qmsg_free(s, m);
+		if (queue_env_store(s->c.q, e, err, sizeof(err)) == 0)
+			finalize(s, e);
+	}
+}
+
+/* index_load - read message id into the index, unless it is there */
+static void
+index_load(struct sched *s, const char *id)
+{
+	struct queue_env e;
+	char		 err[256];
+
+	if (htab_get(&s->msgs, id) != NULL)
+		return;
+	if (queue_env_load(s->c.q, id, &e, err, sizeof(err)) == -1) {
+		log_warnx("queue: %s", err);
+		return;
+	}
+	index_env(s, &e);
+	queue_env_free(&e);
+}
+
+/* scan_dir - index what others queued; all=1 also rereads known ones */
+static void
+scan_dir(struct sched *s)
+{
+	char		**ids, err[256];
+	size_t		 n, i;
+
+	s->last_scan = time(NULL);
+	if (queue_list(s->c.q, &ids, &n, err, sizeof(err)) == -1) {
+		log_warnx("queue: %s", err);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		index_load(s, ids[i]);
+	queue_list_free(ids, n);
+}
+
+/* --- jobs --- */
+
+static void
+job_free(struct job *j)
+{
+	size_t	 i;
+
+	if (j == NULL)
+		return;
+	for (i = 0; i < j->nrcpt; i++)
+		free(j->rcpts[i]);
+	free(j->sender);
+	free(j->rcpts);
+	free(j->idx);
+	free(j->msg);
+	free(j);
+}
+
+/* note_held - say in the envelope why its recipients wait (a hold) */
+static void
+note_held(struct sched *s, struct item *it)
+{
+	struct queue_env e;
+	char		 err[256], why[400];
+	size_t		 k;
+
+	if (queue_env_load(s->c.q, it->m->id, &e, err, sizeof(err)) == -1)
+		return;
+	snprintf(why, sizeof(why), "destination held after a DANE/DNSSEC "
+	    "failure: %s", it->dst->hold_why);
+	for (k = 0; k < e.nrcpt; k++) {
+		if (e.rcpt[k].state != RCPT_PENDING ||
+		    strcasecmp(rcpt_domain(e.rcpt[k].addr), it->domain) != 0)
+			continue;
+		e.rcpt[k].next_try = it->dst->hold_until;
+		free(e.rcpt[k].last);
+		e.rcpt[k].last = strdup(why);
+	}
+	if (queue_env_store(s->c.q, &e, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+	queue_env_free(&e);
+}
+
+/*
+ * job_load - the envelope and message for a ready item, or NULL when
+ * there is nothing to send (held, deleted, expired, not due after all);
+ * the item has then been dealt with.
+ */
+static struct job *
+job_load(struct sched *s, struct item *it)
+{
+	struct queue_env e;
+	struct qmsg	*m;
+	struct job	*j;
+	char		 err[256];
+	size_t		 i, nfinal = 0;
+	time_t		 now = time(NULL), due;
+
+	if (queue_env_load(s->c.q, it->m->id, &e, err, sizeof(err)) == -1) {
+		log_warnx("queue: %s", err);	/* deleted meanwhile */
+		m = it->m;
+		item_free(s, it);
+		qmsg_maybe_free(s, m);
+		return NULL;
+	}
+	j = NULL;
+	if (e.held) {
+		drop_msg(s, it->m, 1);		/* known, and held */
+		goto out;
+	}
+	if ((unsigned long)(now - e.created) >= s->c.conf->max_queue_lifetime) {
+		for (i = 0; i < e.nrcpt; i++) {
+			if (e.rcpt[i].state != RCPT_PENDING) {
+				nfinal++;
+				continue;
+			}
+			e.rcpt[i].state = RCPT_FAILED;
+			log_info("%s: to=<%s>, status=bounced (gave up after the "
+			    "queue lifetime: %s)", e.id, e.rcpt[i].addr,
+			    e.rcpt[i].last ? e.rcpt[i].last : "never delivered");
+		}
+		if (it->m->active == 0) {
+			drop_msg(s, it->m, 0);
+			if (queue_env_store(s->c.q, &e, err, sizeof(err)) == 0)
+				finalize(s, &e);
+		} else if (queue_env_store(s->c.q, &e, err, sizeof(err)) == 0)
+			item_free(s, it);	/* the last job finalizes */
+		else
+			item_due(s, it, now + backoff(s, 1));
+		goto out;
+	}
+	due = 0;
+	if (!pending_due(&e, it->domain, &due)) {
+		m = it->m;
+		item_free(s, it);
+		qmsg_maybe_free(s, m);
+		goto out;
+	}
+	if (due > now) {
+		item_due(s, it, due);
+		goto out;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->rcpts = calloc(e.nrcpt, sizeof(char *))) == NULL ||
+	    (j->idx = calloc(e.nrcpt, sizeof(size_t))) == NULL ||
+	    (j->sender = strdup(e.sender)) == NULL)
+		fatalx("scheduler: out of memory");
+	if (queue_msg_read(s->c.q, e.id, &j->msg, &j->msglen, err,
+	    sizeof(err)) == -1) {
+		log_warnx("queue: %s", err);
+		job_free(j);
+		j = NULL;
+		item_due(s, it, now + backoff(s, 1));
+		goto out;
+	}
+	memcpy(j->id, e.id, sizeof(j->id));
+	j->it = it;
+	for (i = 0; i < e.nrcpt; i++) {
+		if (e.rcpt[i].state != RCPT_PENDING ||
+		    e.rcpt[i].next_try > now ||
+		    strcasecmp(rcpt_domain(e.rcpt[i].addr), it->domain) != 0)
+			continue;
+		j->idx[j->nrcpt] = i;
+		if ((j->rcpts[j->nrcpt++] = strdup(e.rcpt[i].addr)) == NULL)
+			fatalx("scheduler: out of memory");
+	}
+	item_unlink(s, it);
+	it->busy = 1;
+	it->m->active++;
+out:
+	queue_env_free(&e);
+	return j;
 }
 
 static const char *
@@ -224,26 +677,26 @@ dane_text(const struct deliver_attempt *a)
 	return a->verdict.text;
 }
 
-/* job_done - a delivery finished: write the recipients' fates */
+/* job_result - write the recipients' fates; the item's too */
 static void
-job_done(void *arg, struct deliver_result *r)
+job_result(struct sched *s, struct job *j, const struct deliver_result *r)
 {
-	struct job		*j = arg;
-	struct sched		*s = j->s;
 	struct queue_env	 e;
 	struct queue_rcpt	*qr;
+	struct item		*it = j->it;
+	struct qmsg		*m = it->m;
 	const struct deliver_attempt *a = r->used >= 0 ? &r->att[r->used] :
 	    (r->natt > 0 ? &r->att[r->natt - 1] : NULL);
 	const char		*relay = "none", *raddr = "";
 	char			 err[256], last[700], relbuf[DMX_NAME_MAX + 80];
 	char			 rtext[560];
-	time_t			 now = time(NULL);
+	time_t			 now = time(NULL), due;
 	size_t			 k, nfinal = 0;
 	int			 code;
 	const char		*status;
 
-	TAILQ_REMOVE(&s->jobs, j, entry);
-	s->njobs--;
+	m->active--;
+	it->busy = 0;
 	if (a != NULL && !a->skipped && r->route != NULL) {
 		relay = r->route->hosts[a->host].name;
 		raddr = a->addr;
@@ -252,7 +705,9 @@ job_done(void *arg, struct deliver_result *r)
 	    raddr, raddr[0] ? "]" : "");
 	if (queue_env_load(s->c.q, j->id, &e, err, sizeof(err)) == -1) {
 		log_warnx("%s: %s", j->id, err);	/* deleted meanwhile */
-		goto out;
+		item_free(s, it);
+		qmsg_maybe_free(s, m);
+		return;
 	}
 	for (k = 0; k < j->nrcpt; k++) {
 		if (j->idx[k] >= e.nrcpt)
@@ -266,8 +721,7 @@ job_done(void *arg, struct deliver_result *r)
 		} else if (code >= 500 || (r->outcome == OUTCOME_REJECTED &&
 		    (code == 0 || code < 400 || code >= 500))) {
 			qr->state = RCPT_FAILED;
-			snprintf(last, sizeof(last), "%s", code >= 500 ?
-			    r->rcpt[k].text : r->why);
+			snprintf(last, sizeof(last), "%s", r->why);
 			if (code >= 500)
 				snprintf(last, sizeof(last), "%d %s", code,
 				    r->rcpt[k].text);
@@ -301,65 +755,161 @@ job_done(void *arg, struct deliver_result *r)
 		    !a->skipped ? tls_achieved_str(a->tls) : "none",
 		    dane_text(a), (long long)(now - e.created), status, last);
 	}
-	if (r->outcome == OUTCOME_DEFERRED && dane_failure(r->rt))
-		hold_add(s, j->domain, now + backoff(s, 1), r->why);
 	for (k = 0; k < e.nrcpt; k++)
 		if (e.rcpt[k].state != RCPT_PENDING)
 			nfinal++;
-	if (queue_env_store(s->c.q, &e, err, sizeof(err)) == -1)
-		log_warnx("%s", err);
-	else if (nfinal == e.nrcpt && !in_flight(s, j->id))
+	due = 0;
+	if (nfinal == e.nrcpt && m->active == 0) {
+		/* Done: no need to write the envelope that is removed. */
+		drop_msg(s, m, 0);
 		finalize(s, &e);
+	} else if (queue_env_store(s->c.q, &e, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		item_due(s, it, now + backoff(s, 1));
+	} else if (pending_due(&e, it->domain, &due))
+		item_due(s, it, due);
+	else {
+		item_free(s, it);
+		qmsg_maybe_free(s, m);
+	}
 	queue_env_free(&e);
-out:
-	deliver_result_free(r);
-	job_free(j);
-	if (!s->draining)
-		sched_kick(s);
 }
 
-/* start_job - one delivery for the due recipients of e at domain */
+/* --- connections --- */
+
 static void
-start_job(struct sched *s, const struct queue_env *e, const char *domain,
-    const char *msg, size_t msglen)
+conn_idle_cb(evutil_socket_t fd, short ev, void *arg)
 {
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)ev;
+	TAILQ_REMOVE(&c->dst->idle, c, ientry);
+	c->parked = 0;
+	deliver_quit(c->d);
+	c->d = NULL;
+	conn_free(c);
+}
+
+/* conn_park - wait a little for another message to this destination */
+static void
+conn_park(struct conn *c)
+{
+	struct timeval	 tv = { CONN_IDLE_MS / 1000, (CONN_IDLE_MS % 1000) * 1000 };
+
+	c->parked = 1;
+	TAILQ_INSERT_TAIL(&c->dst->idle, c, ientry);
+	evtimer_add(c->idle_ev, &tv);
+}
+
+static void
+conn_unpark(struct conn *c)
+{
+	if (!c->parked)
+		return;
+	c->parked = 0;
+	TAILQ_REMOVE(&c->dst->idle, c, ientry);
+	evtimer_del(c->idle_ev);
+}
+
+/* conn_free - the connection is over (its delivery already gone) */
+static void
+conn_free(struct conn *c)
+{
+	struct sched	*s = c->s;
+	struct dest	*d = c->dst;
+
+	conn_unpark(c);
+	if (c->d != NULL)
+		deliver_abort(c->d);
+	job_free(c->job);
+	TAILQ_REMOVE(&s->conns, c, entry);
+	s->nconn--;
+	d->nconn--;
+	event_free(c->idle_ev);
+	free(c);
+	runq_add(s, d);
+	dest_maybe_free(s, d);
+	kick(s);
+}
+
+/* conn_done - a message's delivery finished over connection c */
+static void
+conn_done(void *arg, struct deliver_result *r)
+{
+	struct job	*j = arg;
+	struct conn	*c = j->c;
+	struct sched	*s = c->s;
+	struct dest	*dst = c->dst;
+	time_t		 now = time(NULL);
+
+	c->job = NULL;
+	s->nbusy--;
+	job_result(s, j, r);
+	job_free(j);
+	if (r->outcome == OUTCOME_DEFERRED && r->rt != DANE_RT_NONE) {
+		/* DANE or DNSSEC failed: do not hammer it (see above). */
+		dst->hold_until = now + backoff(s, 1);
+		strlcpy_(dst->hold_why, r->why, sizeof(dst->hold_why));
+		log_info("%s: held until the next retry (%llds): %s", dst->name,
+		    (long long)(dst->hold_until - now), r->why);
+	}
+	if (!r->kept) {
+		c->d = NULL;		/* it is gone */
+		deliver_result_free(r);
+		conn_free(c);
+		return;
+	}
+	deliver_result_free(r);
+	if (s->draining || dst->hold_until > now || c->nmsg >= CONN_MSGS_MAX ||
+	    now - c->opened >= CONN_AGE_MAX) {
+		deliver_quit(c->d);
+		c->d = NULL;
+		conn_free(c);
+		return;
+	}
+	/* The session is sound and authenticated: the next message, or
+	 * wait a little for one. */
+	if (conn_take(c) == -1)
+		conn_park(c);
+}
+
+/* conn_take - start c's destination's next ready item; -1 if none */
+static int
+conn_take(struct conn *c)
+{
+	struct sched		*s = c->s;
 	const struct policy_entry *pe, *be;
 	struct deliver_conf	 dc;
+	struct deliver_msg	 dm;
+	struct item		*it;
 	struct job		*j;
 	char			 err[256];
-	size_t			 i;
 	time_t			 now = time(NULL);
 
-	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (j->rcpts = calloc(e->nrcpt, sizeof(char *))) == NULL ||
-	    (j->idx = calloc(e->nrcpt, sizeof(size_t))) == NULL ||
-	    (j->msg = malloc(msglen + 1)) == NULL) {
-		if (j != NULL) {
-			free(j->rcpts);
-			free(j->idx);
-			free(j);
-		}
-		return;
+	for (;;) {
+		if ((it = TAILQ_FIRST(&c->dst->ready)) == NULL)
+			return -1;
+		if ((j = job_load(s, it)) != NULL)
+			break;
 	}
-	j->s = s;
-	if ((j->sender = strdup(e->sender)) == NULL) {
-		job_free(j);
-		return;
-	}
-	memcpy(j->id, e->id, sizeof(j->id));
-	strlcpy_(j->domain, domain, sizeof(j->domain));
-	memcpy(j->msg, msg, msglen);
-	j->msglen = msglen;
-	for (i = 0; i < e->nrcpt; i++) {
-		if (e->rcpt[i].state != RCPT_PENDING ||
-		    e->rcpt[i].next_try > now ||
-		    strcasecmp(rcpt_domain(e->rcpt[i].addr), domain) != 0)
-			continue;
-		j->idx[j->nrcpt] = i;
-		j->rcpts[j->nrcpt++] = strdup(e->rcpt[i].addr);
+	j->c = c;
+	c->job = j;
+	c->nmsg++;
+	s->nbusy++;
+	if (c->d != NULL) {
+		memset(&dm, 0, sizeof(dm));
+		dm.mail_from = j->sender;
+		dm.rcpts = (const char * const *)j->rcpts;
+		dm.nrcpt = j->nrcpt;
+		dm.msg = j->msg;
+		dm.msglen = j->msglen;
+		dm.arg = j;
+		deliver_next_msg(c->d, &dm);
+		return 0;
 	}
 	memset(&dc, 0, sizeof(dc));
-	dc.domain = s->c.conf->relayhost ? s->c.conf->relayhost : domain;
+	dc.domain = c->dst->name;
 	dc.port = 25;
 	dc.job = SMTP_JOB_SEND;
 	dc.level = TLS_LEVEL_DANE;
@@ -390,207 +940,302 @@ start_job(struct sched *s, const struct queue_env *e, const char *domain,
 	dc.dane_ctx = s->c.dane_ctx;
 	dc.pkix_ctx = s->c.pkix_ctx;
 	dc.log = 1;
-	dc.done = job_done;
+	dc.reuse = 1;
+	dc.done = conn_done;
 	dc.arg = j;
-	j->started = now;
-	TAILQ_INSERT_TAIL(&s->jobs, j, entry);
-	s->njobs++;
-	if ((j->d = deliver_start(s->base, s->c.res, &dc, err,
+	if ((c->d = deliver_start(s->base, s->c.res, &dc, err,
 	    sizeof(err))) == NULL) {
-		log_warnx("%s: cannot start delivery to %s: %s", e->id, domain,
-		    err);
-		TAILQ_REMOVE(&s->jobs, j, entry);
-		s->njobs--;
+		log_warnx("%s: cannot start delivery to %s: %s", j->id,
+		    c->dst->name, err);
+		c->job = NULL;
+		s->nbusy--;
+		j->it->m->active--;
+		j->it->busy = 0;
+		item_due(s, j->it, now + backoff(s, 1));
 		job_free(j);
+		return -1;
+	}
+	return 0;
+}
+
+/* conn_start - a new connection to d for its next ready item */
+static void
+conn_start(struct sched *s, struct dest *d)
+{
+	struct conn	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->idle_ev = evtimer_new(s->base, conn_idle_cb, c)) == NULL)
+		fatalx("scheduler: out of memory");
+	c->s = s;
+	c->dst = d;
+	c->opened = time(NULL);
+	TAILQ_INSERT_TAIL(&s->conns, c, entry);
+	s->nconn++;
+	d->nconn++;
+	if (conn_take(c) == -1)
+		conn_free(c);
+}
+
+/* hold_ready - a held destination's ready items wait out the hold */
+static void
+hold_ready(struct sched *s, struct dest *d)
+{
+	struct item	*it;
+
+	while ((it = TAILQ_FIRST(&d->ready)) != NULL) {
+		note_held(s, it);
+		item_due(s, it, d->hold_until);
 	}
 }
 
-/* scan_message - start what is due for one message */
+/*
+ * dispatch - start work for the destinations on the run queue, round
+ * robin: one message per destination per pass, passes until none can
+ * start anything. A destination that cannot start now (at its limit)
+ * stays queued for when a connection ends.
+ */
 static void
-scan_message(struct sched *s, const char *id, time_t now)
+dispatch(struct sched *s)
 {
-	struct queue_env e;
-	struct hold	*h;
-	char		 err[256], *msg = NULL, done[QUEUE_RCPT_MAX], why[400];
-	size_t		 i, k, msglen = 0, nfinal = 0;
-	const char	*dom, *dest;
-	int		 changed = 0;
-
-	if (queue_env_load(s->c.q, id, &e, err, sizeof(err)) == -1) {
-		log_warnx("queue: %s", err);
-		return;
-	}
-	if (e.held)
-		goto out;
-	for (i = 0; i < e.nrcpt; i++) {
-		if (e.rcpt[i].state != RCPT_PENDING) {
-			nfinal++;
-			continue;
-		}
-		if ((unsigned long)(now - e.created) >=
-		    s->c.conf->max_queue_lifetime) {
-			e.rcpt[i].state = RCPT_FAILED;
-			log_info("%s: to=<%s>, status=bounced (gave up after the "
-			    "queue lifetime: %s)", id, e.rcpt[i].addr,
-			    e.rcpt[i].last ? e.rcpt[i].last : "never delivered");
-			nfinal++;
-		}
-	}
-	if (nfinal == e.nrcpt) {
-		if (queue_env_store(s->c.q, &e, err, sizeof(err)) == 0)
-			finalize(s, &e);
-		goto out;
-	}
-	memset(done, 0, sizeof(done));
-	for (i = 0; i < e.nrcpt; i++) {
-		if (done[i] || e.rcpt[i].state != RCPT_PENDING ||
-		    e.rcpt[i].next_try > now)
-			continue;
-		dom = rcpt_domain(e.rcpt[i].addr);
-		for (k = i; k < e.nrcpt; k++)
-			if (strcasecmp(rcpt_domain(e.rcpt[k].addr), dom) == 0)
-				done[k] = 1;
-		dest = s->c.conf->relayhost ? s->c.conf->relayhost : dom;
-		if ((h = hold_find(s, dom, now)) != NULL) {
-			/* Wait with the held destination; say why. */
-			snprintf(why, sizeof(why), "destination held after a "
-			    "DANE/DNSSEC failure: %s", h->why);
-			for (k = i; k < e.nrcpt; k++) {
-				if (e.rcpt[k].state != RCPT_PENDING ||
-				    strcasecmp(rcpt_domain(e.rcpt[k].addr), dom))
-					continue;
-				e.rcpt[k].next_try = h->until;
-				free(e.rcpt[k].last);
-				e.rcpt[k].last = strdup(why);
-				changed = 1;
-			}
-			continue;
-		}
-		if (s->njobs >= s->c.conf->max_deliveries ||
-		    dest_active(s, dest) >= s->c.conf->dest_concurrency)
-			continue;
-		if (msg == NULL && queue_msg_read(s->c.q, id, &msg, &msglen,
-		    err, sizeof(err)) == -1) {
-			log_warnx("queue: %s", err);
-			goto out;
-		}
-		start_job(s, &e, dom, msg, msglen);
-	}
-	if (changed && queue_env_store(s->c.q, &e, err, sizeof(err)) == -1)
-		log_warnx("%s", err);
-out:
-	free(msg);
-	queue_env_free(&e);
-}
-
-static void
-scan(struct sched *s)
-{
-	char		**ids, err[256];
-	size_t		 n, i;
+	struct dest	*d;
+	struct conn	*c;
+	size_t		 n, started;
 	time_t		 now = time(NULL);
 
-	if (s->draining)
-		return;
-	if (queue_list(s->c.q, &ids, &n, err, sizeof(err)) == -1) {
-		log_warnx("queue: %s", err);
-		return;
-	}
-	for (i = 0; i < n && s->njobs < s->c.conf->max_deliveries; i++)
-		if (!in_flight(s, ids[i]))
-			scan_message(s, ids[i], now);
-	queue_list_free(ids, n);
+	do {
+		started = 0;
+		n = 0;
+		TAILQ_FOREACH(d, &s->runq, rentry)
+			n++;
+		while (n-- > 0 && (d = TAILQ_FIRST(&s->runq)) != NULL) {
+			TAILQ_REMOVE(&s->runq, d, rentry);
+			d->in_runq = 0;
+			if (d->nready == 0)
+				continue;
+			if (d->hold_until > now) {
+				hold_ready(s, d);
+				continue;
+			}
+			if (!dest_can_run(s, d)) {
+				d->in_runq = 1;
+				TAILQ_INSERT_TAIL(&s->runq, d, rentry);
+				continue;
+			}
+			d->pinned++;
+			if ((c = TAILQ_FIRST(&d->idle)) != NULL) {
+				conn_unpark(c);
+				if (conn_take(c) == -1)
+					conn_park(c);
+			} else
+				conn_start(s, d);
+			started++;
+			if (d->nready > 0 && !d->in_runq) {
+				d->in_runq = 1;
+				TAILQ_INSERT_TAIL(&s->runq, d, rentry);
+			}
+			d->pinned--;
+			dest_maybe_free(s, d);
+		}
+	} while (started > 0 && !s->draining);
 }
 
+static void
+kick_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	dispatch(arg);
+}
+
+/* kick - dispatch soon, from the loop, never inside a callback */
+static void
+kick(struct sched *s)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	if (!s->draining && !evtimer_pending(s->kick, NULL))
+		evtimer_add(s->kick, &tv);
+}
+
+/* tick_cb - every second: due items become ready; now and then a scan */
 static void
 tick_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct sched	*s = arg;
-	struct timeval	 tv = { SCAN_INTERVAL, 0 };
+	struct timeval	 tv = { 1, 0 };
+	time_t		 now = time(NULL);
 
 	(void)fd;
 	(void)ev;
-	s->scan_pending = 0;
-	scan(s);
-	if (!s->draining)
-		evtimer_add(s->tick, &tv);
+	if (s->draining)
+		return;
+	while (s->nheap > 0 && s->heap[0]->due <= now)
+		item_due(s, s->heap[0], 0);
+	if (now - s->last_scan >= SCAN_SECONDS)
+		scan_dir(s);
+	evtimer_add(s->tick, &tv);
 }
 
-/* sched_new - a scheduler that scans the queue now and every few seconds */
+/* sched_new - a scheduler that reads the queue now and runs from there */
 struct sched *
 sched_new(struct event_base *base, const struct sched_conf *c)
 {
 	struct sched	*s;
+	struct timeval	 tv = { 1, 0 };
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->base = base;
 	s->c = *c;
-	TAILQ_INIT(&s->jobs);
-	if ((s->tick = evtimer_new(base, tick_cb, s)) == NULL) {
+	TAILQ_INIT(&s->runq);
+	TAILQ_INIT(&s->conns);
+	if ((s->tick = evtimer_new(base, tick_cb, s)) == NULL ||
+	    (s->kick = evtimer_new(base, kick_cb, s)) == NULL) {
+		if (s->tick != NULL)
+			event_free(s->tick);
 		free(s);
 		return NULL;
 	}
-	sched_kick(s);
+	scan_dir(s);
+	log_info("queue: %zu messages, %zu waiting for a retry", s->msgs.n,
+	    s->nheap);
+	evtimer_add(s->tick, &tv);
+	kick(s);
 	return s;
 }
 
-/* sched_kick - scan soon (from the loop, never from inside a callback) */
+/* sched_kick - look at what is ready now (after a reload) */
 void
 sched_kick(struct sched *s)
 {
-	struct timeval	 tv = { 0, 0 };
-
-	if (s->draining || s->scan_pending)
-		return;
-	s->scan_pending = 1;
-	evtimer_add(s->tick, &tv);
+	kick(s);
 }
 
 /* sched_enqueue - a message was just committed to the queue */
 void
 sched_enqueue(struct sched *s, const char *id)
 {
-	(void)id;
-	sched_kick(s);
+	index_load(s, id);
 }
 
-/* sched_flush - lift every hold and scan now (queue flush, SIGUSR1) */
+static void
+lift_hold(const char *key, void *val, void *arg)
+{
+	struct dest	*d = val;
+
+	(void)key;
+	(void)arg;
+	d->hold_until = 0;
+}
+
+/* sched_flush - lift every hold and read the queue again (SIGUSR1) */
 void
 sched_flush(struct sched *s)
 {
-	s->nholds = 0;
-	sched_kick(s);
+	struct qmsg	**ms = NULL;
+	char		**ids, err[256];
+	size_t		 n, i, k = 0;
+
+	htab_foreach(&s->dests, lift_hold, NULL);
+	/* Reread every message not in flight: next tries, holds, deletes. */
+	if (queue_list(s->c.q, &ids, &n, err, sizeof(err)) == -1) {
+		log_warnx("queue: %s", err);
+		return;
+	}
+	if (n > 0 && (ms = calloc(n, sizeof(*ms))) == NULL)
+		fatalx("scheduler: out of memory");
+	for (i = 0; i < n; i++) {
+		if ((ms[k] = htab_get(&s->msgs, ids[i])) != NULL &&
+		    ms[k]->active == 0)
+			k++;
+	}
+	for (i = 0; i < k; i++)
+		drop_msg(s, ms[i], 0);
+	free(ms);
+	for (i = 0; i < n; i++)
+		index_load(s, ids[i]);
+	queue_list_free(ids, n);
+	log_info("flush: holds lifted, queue read again (%zu messages)",
+	    s->msgs.n);
+	kick(s);
 }
 
 /* sched_drain - start nothing new; running deliveries finish */
 void
 sched_drain(struct sched *s)
 {
+	struct conn	*c, *next;
+
 	s->draining = 1;
 	evtimer_del(s->tick);
+	evtimer_del(s->kick);
+	for (c = TAILQ_FIRST(&s->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->parked) {
+			conn_unpark(c);
+			deliver_quit(c->d);
+			c->d = NULL;
+			conn_free(c);
+		}
+	}
 }
 
-/* sched_active - deliveries in flight */
+/* sched_active - deliveries with a message in flight */
 size_t
 sched_active(const struct sched *s)
 {
-	return s->njobs;
+	return s->nbusy;
+}
+
+static void
+free_msg_cb(const char *key, void *val, void *arg)
+{
+	struct qmsg	*m = val;
+	struct item	*it;
+
+	(void)key;
+	(void)arg;
+	while ((it = TAILQ_FIRST(&m->items)) != NULL) {
+		TAILQ_REMOVE(&m->items, it, mentry);
+		free(it->domain);
+		free(it);
+	}
+	free(m);
+}
+
+static void
+free_dest_cb(const char *key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	free(val);
 }
 
 /* sched_free - abort what still runs (its recipients stay pending) */
 void
 sched_free(struct sched *s)
 {
-	struct job	*j;
+	struct conn	*c;
 
 	if (s == NULL)
 		return;
-	while ((j = TAILQ_FIRST(&s->jobs)) != NULL) {
-		TAILQ_REMOVE(&s->jobs, j, entry);
-		deliver_abort(j->d);
-		job_free(j);
+	s->draining = 1;
+	while ((c = TAILQ_FIRST(&s->conns)) != NULL) {
+		conn_unpark(c);
+		TAILQ_REMOVE(&s->conns, c, entry);
+		if (c->d != NULL)
+			deliver_abort(c->d);
+		job_free(c->job);
+		event_free(c->idle_ev);
+		free(c);
 	}
+	htab_foreach(&s->msgs, free_msg_cb, NULL);
+	htab_foreach(&s->dests, free_dest_cb, NULL);
+	htab_free(&s->msgs);
+	htab_free(&s->dests);
+	free(s->heap);
 	event_free(s->tick);
+	event_free(s->kick);
 	free(s);
 }

@@ -10,8 +10,11 @@
  * (rule 15); only an opportunistic host may be (rule 18).
  *
  * Ownership: struct deliver owns the route request, the live session
- * and the result until done(), which takes the result. Log lines are
- * written where each decision is made, once.
+ * and the result until done(), which takes the result; the route has
+ * one reference for the delivery and one per result. Log lines are
+ * written where each decision is made, once. With reuse, done() is
+ * called straight from the session's callback, and may go on with
+ * deliver_next_msg() or end with deliver_quit() or deliver_abort().
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,8 +35,12 @@ struct deliver {
 	struct dmx_resolver	*res;
 	struct deliver_conf	 conf;
 	struct route_req	*rreq;
+	struct route		*route;		/* our reference */
 	struct smtp_client	*sess;
-	struct deliver_result	*r;
+	struct deliver_result	*r;		/* NULL while kept idle */
+	char			 domain[DMX_NAME_MAX];
+	int			 keep;		/* the session is parked */
+	struct deliver_attempt	 sticky;	/* the parked session's attempt */
 	size_t			 hi, ai;
 	int			 retry_plain;	/* next session without TLS */
 	int			 logged_host;	/* host hi's lines are out */
@@ -41,6 +48,7 @@ struct deliver {
 };
 
 static void	deliver_next(struct deliver *);
+static void	deliver_free(struct deliver *);
 
 /* tls_achieved_str - the reported TLS level */
 const char *
@@ -148,9 +156,24 @@ finish_cb(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	event_free(d->ev);
-	free(d);
+	d->r = NULL;
+	deliver_free(d);
 	done(cbarg, r);
+}
+
+/* keep_attempt - remember the parked session's TLS facts for the next */
+static void
+keep_attempt(struct deliver *d, const struct deliver_attempt *a)
+{
+	attempt_clear(&d->sticky);
+	d->sticky = *a;
+	d->sticky.rcpt = NULL;
+	d->sticky.nrcpt = 0;
+	d->sticky.transcript = NULL;
+	d->sticky.verdict.chain = NULL;		/* logged once, not copied */
+	d->sticky.verdict.nchain = 0;
+	d->sticky.verdict.matched_text =
+	    xstrdup_or_null(a->verdict.matched_text);
 }
 
 static void
@@ -162,14 +185,25 @@ static void
 finish(struct deliver *d, enum deliver_outcome o, enum dane_result_type rt,
     const char *fmt, ...)
 {
-	struct timeval	 tv = { 0, 0 };
-	va_list		 ap;
+	struct timeval		 tv = { 0, 0 };
+	struct deliver_result	*r;
+	va_list			 ap;
 
 	d->r->outcome = o;
 	d->r->rt = rt;
 	va_start(ap, fmt);
 	vsnprintf(d->r->why, sizeof(d->r->why), fmt, ap);
 	va_end(ap);
+	if (d->keep) {
+		/* The session is parked: hand over now; the owner goes on. */
+		r = d->r;
+		d->r = NULL;
+		r->kept = 1;
+		if (r->used >= 0)
+			keep_attempt(d, &r->att[r->used]);
+		d->conf.done(d->conf.arg, r);
+		return;
+	}
 	if ((d->ev = evtimer_new(d->base, finish_cb, d)) == NULL)
 		fatalx("deliver: out of memory");
 	evtimer_add(d->ev, &tv);
@@ -442,8 +476,23 @@ session_done(void *arg, const struct smtp_result *s)
 	size_t			 i;
 	int			 rej = 0, tmp = 0, perm;
 
-	d->sess = NULL;
+	d->keep = d->conf.reuse && s->reusable;
+	if (!d->keep)
+		d->sess = NULL;		/* it frees itself */
 	copy_session(a, s);
+	if (a->reused && !s->ok && (s->fail_code == 0 ||
+	    s->fail_code == 421 || s->stage == SMTP_ST_RSET)) {
+		/* The parked connection was no longer there: start over. */
+		if (d->conf.log)
+			log_info("%s[%s]:%u: reused connection failed (%s); "
+			    "connecting again", h->name, a->addr,
+			    d->r->route->port, s->error);
+		d->hi = d->ai = 0;
+		d->logged_host = 0;
+		d->retry_plain = 0;
+		deliver_next(d);
+		return;
+	}
 	if (s->ok || (d->conf.job == SMTP_JOB_SEND && s->dot_code == 250)) {
 		a->ok = 1;
 		if (d->conf.job == SMTP_JOB_CHECK && d->conf.all_hosts) {
@@ -632,6 +681,7 @@ deliver_next(struct deliver *d)
 		sc.msg = d->conf.msg;
 		sc.msglen = d->conf.msglen;
 		sc.t = d->conf.t;
+		sc.keep = d->conf.reuse && d->conf.job == SMTP_JOB_SEND;
 		sc.tls_begin = tls_begin;
 		sc.tls_check = tls_check;
 		sc.done = session_done;
@@ -673,7 +723,8 @@ on_route(void *arg, struct route *rt)
 	struct deliver	*d = arg;
 
 	d->rreq = NULL;
-	d->r->route = rt;
+	d->route = rt;
+	d->r->route = route_ref(rt);
 	if (d->conf.log && !rt->literal && rt->mx_status <= DMX_DNS_INSECURE &&
 	    !rt->failed)
 		log_info("%s: MX RRset %s%s, %zu host%s", rt->domain,
@@ -707,7 +758,9 @@ deliver_start(struct event_base *base, struct dmx_resolver *res,
 	d->base = base;
 	d->res = res;
 	d->conf = *conf;
+	d->conf.domain = NULL;		/* borrowed: d->domain is ours */
 	d->r->used = -1;
+	strlcpy_(d->domain, conf->domain, sizeof(d->domain));
 	strlcpy_(d->r->domain, conf->domain, sizeof(d->r->domain));
 	d->rreq = route_resolve(res, conf->domain, conf->port ? conf->port : 25,
 	    conf->level, conf->bypass, conf->bypass_comment, on_route, d);
@@ -720,6 +773,18 @@ deliver_start(struct event_base *base, struct dmx_resolver *res,
 	return d;
 }
 
+/* deliver_free - free what the delivery still owns (not the session) */
+static void
+deliver_free(struct deliver *d)
+{
+	if (d->ev != NULL)
+		event_free(d->ev);
+	deliver_result_free(d->r);
+	route_free(d->route);
+	attempt_clear(&d->sticky);
+	free(d);
+}
+
 /* deliver_abort - stop now; done() will not run */
 void
 deliver_abort(struct deliver *d)
@@ -728,10 +793,65 @@ deliver_abort(struct deliver *d)
 		route_cancel(d->rreq);
 	if (d->sess != NULL)
 		smtp_client_abort(d->sess);
-	if (d->ev != NULL)
-		event_free(d->ev);
-	deliver_result_free(d->r);
-	free(d);
+	deliver_free(d);
+}
+
+/* deliver_quit - end a kept delivery: QUIT, then it is gone */
+void
+deliver_quit(struct deliver *d)
+{
+	if (d->sess != NULL)
+		smtp_client_quit(d->sess);
+	d->sess = NULL;
+	deliver_free(d);
+}
+
+/*
+ * deliver_next_msg - the next message over a kept delivery. Its done()
+ * comes as for the first; the parked session carries it, or, when that
+ * cannot, a fresh walk of the route.
+ */
+void
+deliver_next_msg(struct deliver *d, const struct deliver_msg *m)
+{
+	struct route_host	*h;
+	struct deliver_attempt	*a;
+	char			 err[256];
+
+	if ((d->r = calloc(1, sizeof(*d->r))) == NULL)
+		fatalx("deliver: out of memory");
+	d->r->used = -1;
+	strlcpy_(d->r->domain, d->domain, sizeof(d->r->domain));
+	d->r->route = route_ref(d->route);
+	d->conf.mail_from = m->mail_from;
+	d->conf.rcpts = m->rcpts;
+	d->conf.nrcpt = m->nrcpt;
+	d->conf.msg = m->msg;
+	d->conf.msglen = m->msglen;
+	d->conf.arg = m->arg;
+	d->keep = 0;
+	d->logged_host = 1;
+	if (d->sess == NULL) {
+		d->hi = d->ai = 0;
+		d->logged_host = 0;
+		deliver_next(d);
+		return;
+	}
+	h = &d->route->hosts[d->hi];
+	a = attempt_new(d);
+	*a = d->sticky;
+	a->verdict.matched_text = xstrdup_or_null(d->sticky.verdict.matched_text);
+	a->reused = 1;
+	if (d->conf.log)
+		log_info("%s[%s]:%u: reusing the connection (TLS %s)", h->name,
+		    a->addr, d->route->port, tls_achieved_str(a->tls));
+	if (smtp_client_next(d->sess, m->mail_from, m->rcpts, m->nrcpt,
+	    m->msg, m->msglen, err, sizeof(err)) == -1) {
+		snprintf(a->error, sizeof(a->error), "%s", err);
+		smtp_client_quit(d->sess);
+		d->sess = NULL;
+		finish(d, OUTCOME_DEFERRED, DANE_RT_NONE, "%s", err);
+	}
 }
 
 static void

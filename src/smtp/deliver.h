@@ -8,6 +8,16 @@
  * Unusable hosts are never contacted; a failed host moves on to the
  * next; nothing is ever downgraded. The result, with the whole trace,
  * is handed to done(), which owns it (deliver_result_free()).
+ *
+ * Connection reuse (conf.reuse, SEND only): when the server answered a
+ * message's transaction and the connection is sound, the result comes
+ * with kept set and the delivery stays alive with its session parked.
+ * Its owner then gives it the next message for the same destination
+ * with deliver_next_msg() (same route, same authenticated TLS session;
+ * no DNS, no handshake), or ends it with deliver_quit(), at once or
+ * later. Only a session the route and DANE already accepted is reused;
+ * if it turns out closed, the next message connects afresh over the
+ * whole route, as a new delivery would.
  */
 #ifndef DANEMX_DELIVER_H
 #define DANEMX_DELIVER_H
@@ -33,6 +43,7 @@ struct deliver_attempt {
 	char			 addr[64];	/* "" when the host was skipped */
 	int			 skipped;	/* not contacted: host->why */
 	int			 plaintext_retry; /* retry after a TLS failure */
+	int			 reused;	/* over an earlier message's session */
 	enum tls_achieved	 tls;
 	int			 dane_failed;	/* TLSA present, no match */
 	int			 no_starttls;	/* STARTTLS demanded, missing */
@@ -71,6 +82,7 @@ struct deliver_result {
 	enum deliver_outcome	 outcome;
 	enum dane_result_type	 rt;		/* RFC 8460, NONE on success */
 	char			 why[512];
+	int			 kept;		/* session parked: next_msg or quit */
 	/* Per-recipient outcome (probe and send). */
 	size_t			 nrcpt;
 	struct smtp_rcpt_result	*rcpt;
@@ -95,7 +107,19 @@ struct deliver_conf {
 	SSL_CTX			*dane_ctx;	/* tls_client_ctx_new() */
 	SSL_CTX			*pkix_ctx;	/* with the system CAs */
 	int			 log;		/* log events as they happen */
+	int			 reuse;		/* park sessions (see above) */
 	void			(*done)(void *arg, struct deliver_result *);
+	void			*arg;
+};
+
+/* The next message over a kept delivery; the strings are borrowed until
+ * its done(), which gets arg. */
+struct deliver_msg {
+	const char		*mail_from;
+	const char * const	*rcpts;
+	size_t			 nrcpt;
+	const char		*msg;
+	size_t			 msglen;
 	void			*arg;
 };
 
@@ -105,6 +129,8 @@ struct deliver;
 struct deliver *deliver_start(struct event_base *, struct dmx_resolver *,
 	    const struct deliver_conf *, char *err, size_t errlen);
 void	 deliver_abort(struct deliver *);
+void	 deliver_next_msg(struct deliver *, const struct deliver_msg *);
+void	 deliver_quit(struct deliver *);
 void	 deliver_result_free(struct deliver_result *);
 int	 deliver_result_json(struct buf *, const struct deliver_result *);
 const char *tls_achieved_str(enum tls_achieved);

@@ -56,11 +56,23 @@ struct smtp_ehlo {
  * socket and buffers; the result passed to done() is owned by the
  * session and valid only during the callback. The session frees itself
  * after done() returns.
+ *
+ * Connection reuse (conf.keep, SEND only): when a transaction ends with
+ * the server's answer to it (the end of data, or a refused MAIL, RCPT
+ * or DATA) and the connection is sound, the result says reusable and
+ * the session is not freed but parked idle after done(). Its owner
+ * then calls smtp_client_next() with the next message, which runs over
+ * the same (authenticated) connection, RSET first when the last
+ * transaction was refused, or smtp_client_quit(), which says QUIT and
+ * frees the session without another done(). A parked connection that
+ * the server closes is noticed, and smtp_client_next() then fails at
+ * once with no reply (fail_code 0), so the owner can connect afresh.
  */
 enum smtp_stage {
 	SMTP_ST_CONNECT, SMTP_ST_GREETING, SMTP_ST_EHLO, SMTP_ST_HELO,
 	SMTP_ST_STARTTLS, SMTP_ST_TLS, SMTP_ST_EHLO_TLS, SMTP_ST_MAIL,
-	SMTP_ST_RCPT, SMTP_ST_DATA, SMTP_ST_DOT, SMTP_ST_QUIT, SMTP_ST_DONE
+	SMTP_ST_RCPT, SMTP_ST_DATA, SMTP_ST_DOT, SMTP_ST_QUIT, SMTP_ST_DONE,
+	SMTP_ST_RSET, SMTP_ST_IDLE
 };
 
 enum smtp_tls_mode {
@@ -107,6 +119,7 @@ struct smtp_result {
 	size_t		 nrcpt;
 	struct smtp_rcpt_result *rcpt;	/* one per recipient */
 	size_t		 naccepted;
+	int		 reusable;	/* parked: next() or quit() it */
 	struct buf	 transcript;	/* "S: ..." / "C: ..." lines */
 };
 
@@ -128,6 +141,7 @@ struct smtp_client_conf {
 	const char	*msg;		/* SEND: the message, any line ending */
 	size_t		 msglen;
 	struct smtp_timeouts t;
+	int		 keep;		/* park after a transaction (reuse) */
 	/* TLS, supplied by the caller (see above). */
 	struct ssl_st	*(*tls_begin)(void *arg);
 	int		 (*tls_check)(void *arg, struct ssl_st *, int handshake_ok,
@@ -144,6 +158,10 @@ void	 smtp_timeouts_default(struct smtp_timeouts *);
 struct smtp_client *smtp_client_start(struct event_base *,
 	    const struct smtp_client_conf *, char *err, size_t errlen);
 void	 smtp_client_abort(struct smtp_client *);
+int	 smtp_client_next(struct smtp_client *, const char *mail_from,
+	    const char * const *rcpts, size_t nrcpt, const char *msg,
+	    size_t msglen, char *err, size_t errlen);
+void	 smtp_client_quit(struct smtp_client *);
 const char *smtp_stage_str(enum smtp_stage);
 int	 smtp_data_encode(struct buf *out, const char *msg, size_t len);
 

@@ -9,10 +9,19 @@
  * 4.2: nothing sent before TLS is acted on) and a TLS bufferevent takes
  * over the socket; EHLO is sent again.
  *
+ * Connection reuse (conf.keep): a transaction that the server answered
+ * leaves the session parked instead of saying QUIT; smtp_client_next()
+ * runs the next one over the same connection and TLS session, and
+ * smtp_client_quit() ends it. While parked, anything from the server
+ * (a 421, a close) marks the connection broken, and the next
+ * transaction fails at once without a reply, so the owner reconnects.
+ *
  * Ownership: the session owns the socket, both bufferevents, the SSL
  * (from tls_begin()) and the result; done() borrows the result, and the
- * session frees itself right after done() returns. The strings in the
- * conf are borrowed and must live until done() has run.
+ * session frees itself right after done() returns, unless it was parked
+ * (then its owner ends it with smtp_client_quit() or _abort()). The
+ * strings in the conf, and those given to smtp_client_next(), are
+ * borrowed and must live until the next done() has run.
  */
 #include <sys/socket.h>
 
@@ -53,12 +62,16 @@ struct smtp_client {
 	struct buf		 data;		/* SEND: the encoded message */
 	size_t			 rcpt_sent, rcpt_done;
 	int			 failed;
+	int			 idle;		/* parked between transactions */
+	int			 broken;	/* ... and the server went away */
+	int			 need_rset;	/* the last transaction was refused */
+	int			 silent;	/* quitting: no more done() */
 };
 
 static const char *stage_names[] = {
 	"connect", "greeting", "EHLO", "HELO", "STARTTLS", "TLS handshake",
 	"EHLO after STARTTLS", "MAIL FROM", "RCPT TO", "DATA",
-	"end of data", "QUIT", "done"
+	"end of data", "QUIT", "done", "RSET", "idle"
 };
 
 static void	client_read(struct bufferevent *, void *);
@@ -155,6 +168,20 @@ finish_cb(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
+	if (c->silent) {
+		client_free(c);
+		return;
+	}
+	if (c->res.reusable) {
+		/* Parked: the owner goes on (next) or ends it (quit/abort),
+		 * from done() or later; c may be gone once done() returns. */
+		c->dead = 0;
+		c->idle = 1;
+		c->stage = SMTP_ST_IDLE;
+		bufferevent_enable(c->bev, EV_READ);
+		c->conf.done(c->conf.arg, &c->res);
+		return;
+	}
 	c->conf.done(c->conf.arg, &c->res);
 	client_free(c);
 }
@@ -232,6 +259,22 @@ fail_reply(struct smtp_client *c, const char *what)
 	c->res.fail_code = c->reply.code;
 	client_fail(c, c->reply.code < 500, "%s: server said %d %s", what,
 	    c->reply.code, c->res.reply);
+}
+
+/*
+ * refused - the server refused the transaction (MAIL, RCPT, DATA, end
+ * of data). With reuse the connection stays usable, unless the server
+ * said 421 (it is closing); RSET comes first next time, except after
+ * the end of data, which ends the transaction by itself.
+ */
+static void
+refused(struct smtp_client *c, const char *what)
+{
+	if (c->conf.keep && c->reply.code != 421) {
+		c->res.reusable = 1;
+		c->need_rset = c->stage != SMTP_ST_DOT;
+	}
+	fail_reply(c, what);
 }
 
 /* send_cmd - send a command and wait for its reply within secs */
@@ -412,9 +455,16 @@ handle_reply(struct smtp_client *c)
 		}
 		client_proceed(c);
 		break;
+	case SMTP_ST_RSET:
+		if (code != 250) {
+			fail_reply(c, "RSET");
+			return -1;
+		}
+		send_mail(c);
+		break;
 	case SMTP_ST_MAIL:
 		if (code != 250) {
-			fail_reply(c, "MAIL FROM");
+			refused(c, "MAIL FROM");
 			return -1;
 		}
 		send_rcpts(c);
@@ -437,14 +487,14 @@ handle_reply(struct smtp_client *c)
 		if (c->conf.job == SMTP_JOB_PROBE)
 			send_quit(c);
 		else if (c->res.naccepted == 0) {
-			fail_reply(c, "RCPT TO (no recipient accepted)");
+			refused(c, "RCPT TO (no recipient accepted)");
 			return -1;
 		} else
 			send_cmd(c, SMTP_ST_DATA, c->conf.t.data_init, "DATA");
 		break;
 	case SMTP_ST_DATA:
 		if (code != 354) {
-			fail_reply(c, "DATA");
+			refused(c, "DATA");
 			return -1;
 		}
 		send_data(c);
@@ -456,7 +506,12 @@ handle_reply(struct smtp_client *c)
 		strlcpy_(c->res.dot_reply, c->res.reply,
 		    sizeof(c->res.dot_reply));
 		if (code != 250) {
-			fail_reply(c, "end of data");
+			refused(c, "end of data");
+			return -1;
+		}
+		if (c->conf.keep) {
+			c->res.reusable = 1;	/* park; no QUIT */
+			client_finish(c);
 			return -1;
 		}
 		send_quit(c);
@@ -486,6 +541,13 @@ client_read(struct bufferevent *bev, void *arg)
 	const char		*err = "";
 	size_t			 eol_len, len;
 
+	if (c->idle) {
+		/* Parked: a 421 or any other text means it is closing. */
+		c->broken = 1;
+		evbuffer_drain(in, evbuffer_get_length(in));
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
 	for (;;) {
 		if (c->dead)
 			return;
@@ -578,6 +640,11 @@ client_event(struct bufferevent *bev, short what, void *arg)
 
 	if (c->dead)
 		return;
+	if (c->idle) {
+		c->broken = 1;		/* closed or failed while parked */
+		bufferevent_disable(bev, EV_READ | EV_WRITE);
+		return;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->stage == SMTP_ST_CONNECT) {
 			set_stage(c, SMTP_ST_GREETING);
@@ -752,6 +819,90 @@ void
 smtp_client_abort(struct smtp_client *c)
 {
 	client_free(c);
+}
+
+/*
+ * smtp_client_next - the next transaction over a parked session; done()
+ * is called for it as for the first. -1 with err if the arguments are
+ * unusable (the session stays parked).
+ */
+int
+smtp_client_next(struct smtp_client *c, const char *mail_from,
+    const char * const *rcpts, size_t nrcpt, const char *msg, size_t msglen,
+    char *err, size_t errlen)
+{
+	struct smtp_rcpt_result	*rr;
+	size_t			 i;
+
+	if (!c->idle || nrcpt == 0) {
+		snprintf(err, errlen, "no parked session or no recipient");
+		return -1;
+	}
+	if (!cmd_arg_ok(mail_from, SMTP_PATH_MAX)) {
+		snprintf(err, errlen, "sender unusable in SMTP");
+		return -1;
+	}
+	for (i = 0; i < nrcpt; i++) {
+		if (!cmd_arg_ok(rcpts[i], SMTP_PATH_MAX)) {
+			snprintf(err, errlen, "recipient unusable in SMTP");
+			return -1;
+		}
+	}
+	if ((rr = calloc(nrcpt, sizeof(*rr))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	buf_free(&c->data);
+	buf_init(&c->data, 2 * msglen + 8 < MSG_MAX ? 2 * msglen + 8 : MSG_MAX);
+	if (smtp_data_encode(&c->data, msg, msglen) == -1) {
+		free(rr);
+		snprintf(err, errlen, "message too large to send");
+		return -1;
+	}
+	free(c->res.rcpt);
+	c->res.rcpt = rr;
+	c->res.nrcpt = nrcpt;
+	c->res.naccepted = 0;
+	c->res.ok = c->res.temporary = c->res.reusable = 0;
+	c->res.code = c->res.fail_code = c->res.dot_code = 0;
+	c->res.enhanced[0] = c->res.reply[0] = c->res.error[0] = '\0';
+	c->res.dot_enhanced[0] = c->res.dot_reply[0] = '\0';
+	buf_reset(&c->res.transcript);
+	c->conf.mail_from = mail_from;
+	c->conf.rcpts = rcpts;
+	c->conf.nrcpt = nrcpt;
+	c->conf.msg = msg;
+	c->conf.msglen = msglen;
+	c->rcpt_sent = c->rcpt_done = 0;
+	c->failed = c->dead = c->idle = 0;
+	smtp_reply_reset(&c->reply);
+	if (c->broken) {
+		set_stage(c, SMTP_ST_MAIL);
+		client_fail(c, 1, "lost connection while idle between messages");
+		return 0;
+	}
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (c->need_rset) {
+		c->need_rset = 0;
+		send_cmd(c, SMTP_ST_RSET, c->conf.t.mail, "RSET");
+	} else
+		send_mail(c);
+	return 0;
+}
+
+/* smtp_client_quit - end a parked session politely; no more done() */
+void
+smtp_client_quit(struct smtp_client *c)
+{
+	if (!c->idle || c->broken) {
+		client_free(c);
+		return;
+	}
+	c->silent = 1;
+	c->idle = c->dead = c->failed = 0;
+	smtp_reply_reset(&c->reply);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	send_quit(c);
 }
 
 /*

@@ -1,6 +1,6 @@
 /*
  * util.h - small helpers shared by every room: bounded buffers, JSON
- * output, string and hex helpers.
+ * output, a hash table, string and hex helpers.
  *
  * A struct buf owns its memory; buf_free() releases it. Every buffer
  * has a ceiling set at buf_init(): appending past it fails with -1 and
@@ -37,6 +37,19 @@ char	*buf_steal(struct buf *);
 /* file.c */
 int	 file_read(const char *path, size_t max, struct buf *out, char *err,
 	    size_t errlen);
+
+/* htab.c - string keys (compared without case) to borrowed pointers */
+struct hent;
+struct htab {
+	struct hent	**b;
+	size_t		 cap, n;
+};
+void	*htab_get(const struct htab *, const char *key);
+int	 htab_put(struct htab *, const char *key, void *val);
+void	*htab_del(struct htab *, const char *key);
+void	 htab_foreach(const struct htab *,
+	    void (*)(const char *key, void *val, void *arg), void *arg);
+void	 htab_free(struct htab *);
 
 /* json.c - appends JSON tokens to a buf; the caller places commas. */
 int	 json_str(struct buf *, const char *);		/* "..." or null */

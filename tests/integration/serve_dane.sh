@@ -4,6 +4,8 @@
 # dane-verified; a TLSA mismatch defers (never bounces, never falls back),
 # holds the destination so a second message does not hammer the host, and
 # both are delivered once the TLSA record is fixed and the queue flushed.
+# A stream of messages to one DANE destination reuses the authenticated
+# session, and each message's log line still carries the DANE verdict.
 . "$DANEMX_SRCDIR/tests/lib.sh"
 . "$DANEMX_SRCDIR/tests/world/mxlib.sh"
 
@@ -32,7 +34,7 @@ EOF2
 "$DANEMX" -R "$CONF" serve --foreground -o listen=127.0.0.1:$RELAY \
 	-o queue_dir="$Q" -o user= -o pid_file="$T_TMP/pid" \
 	-o helo_name=relay.test -o retry_min=1h -o retry_max=2h \
-	>"$T_TMP/relay.log" 2>&1 &
+	-o dest_concurrency=1 >"$T_TMP/relay.log" 2>&1 &
 wait_for 15 sh -c "grep -q 'relay started' '$T_TMP/relay.log' && [ -s '$T_TMP/pid' ]" ||
 	fail "relay did not start: $(cat "$T_TMP/relay.log")"
 
@@ -45,6 +47,17 @@ wait_for 30 grep -q "to=<$ok>.*status=sent" "$T_TMP/relay.log" ||
 expect_match "dane-ee: log line" "$(cat "$T_TMP/relay.log")" \
 	"to=<$ok>, relay=mx\.dane-ee\.test\[$NET\.10\], tls=dane-verified, dane=validated successfully \(3 1 1 at depth 0\), delay=[0-9]+s, status=sent \(250 2\.0\.0 Ok"
 expect_received "dane-ee: the MX got it" mx-ee "$ok"
+
+# 1b. Four more in a row: they reuse the DANE-verified session.
+/usr/bin/python3 "$INJ" 127.0.0.1 $RELAY a@client.test "$ok" 4 relay-more >"$T_TMP/inj1b"
+wait_for 30 sh -c "[ \$(grep -c 'to=<$ok>.*status=sent' '$T_TMP/relay.log') -ge 5 ]" ||
+	fail "not all delivered: $(tail -20 "$T_TMP/relay.log")"
+expect_eq "reuse: five sent, each with the DANE verdict" \
+	"$(grep -c "to=<$ok>, relay=mx\.dane-ee\.test\[$NET\.10\], tls=dane-verified, dane=validated successfully (3 1 1 at depth 0), .*status=sent" "$T_TMP/relay.log")" 5
+conns=$(grep -c "^Connecting to \[$NET\.10\]:25 (DNSSEC)" "$T_TMP/relay.log")
+expect_eq "reuse: at most two connections for five messages" "$([ "$conns" -le 2 ] && echo yes)" yes
+expect_eq "reuse: the rest went over the DANE-verified session" \
+	"$(grep -c "^mx\.dane-ee\.test\[$NET\.10\]:25: reusing the connection (TLS dane-verified)" "$T_TMP/relay.log")" $((5 - conns))
 
 # 2. A TLSA mismatch: deferred with the DANE reason, no bounce.
 bad=$(rcpt relay-fix relayfix.secure.test)

@@ -2,7 +2,7 @@
 """faultsmtpd.py - a small scripted SMTP server for hostile-server tests.
 
 Usage: faultsmtpd.py --listen ADDR:PORT --mode MODE [--cert C --key K]
-                     [--log FILE] [--once]
+                     [--log FILE] [--connlog FILE] [--once]
 
 Modes (what the server does wrong, or right):
   ok             a correct ESMTP server with STARTTLS (if --cert) that
@@ -22,6 +22,8 @@ Modes (what the server does wrong, or right):
   rcpt-4xx       defers every recipient with 450
   greet-554      refuses the session in the greeting
   ehlo-5xx       refuses EHLO (HELO works)
+  close-after-data  closes the connection right after each 250 to DATA
+                 (a reused connection that is gone)
 Each accepted message is appended to --log as one line
 "MAIL <from> rcpts bytes tls|plain subject client-address".
 """
@@ -43,6 +45,11 @@ def handle(conn, args, ctx):
                 raise EOFError
         return buf.decode("latin-1").rstrip("\r\n")
     mode = args.mode
+    def connlog(what):
+        if args.connlog:
+            with open(args.connlog, "a") as lf:
+                lf.write("%s %s\n" % (what, peer))
+    connlog("CONN")
     try:
         if mode == "garbage":
             send(b"\x00\x01\x02 HELLO THERE\r\nxyz\r\n")
@@ -124,7 +131,10 @@ def handle(conn, args, ctx):
                     with open(args.log, "a") as lf:
                         lf.write("MAIL %s %s %d %s %s %s\n" % (mail, ",".join(rcpts), n, "tls" if tls else "plain", subject, peer))
                 send("250 2.0.0 queued\r\n")
+                if mode == "close-after-data":
+                    time.sleep(0.1); return
             elif verb == "RSET":
+                connlog("RSET")
                 send("250 ok\r\n")
             elif verb == "QUIT":
                 send("221 bye\r\n"); return
@@ -142,6 +152,7 @@ def main():
     p.add_argument("--mode", default="ok")
     p.add_argument("--cert"); p.add_argument("--key")
     p.add_argument("--log")
+    p.add_argument("--connlog", help="one line per connection (CONN) and RSET")
     a = p.parse_args()
     host, port = a.listen.rsplit(":", 1)
     host = host.strip("[]")

@@ -1,6 +1,7 @@
 /*
  * test_util.c - buffers keep their ceiling, JSON escapes, hex round trips.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "util/util.h"
@@ -78,10 +79,60 @@ test_uint(void)
 	T_CHECK(parse_uint("", 100, &v) == -1, "empty");
 }
 
+static void
+count_cb(const char *k, void *v, void *arg)
+{
+	(void)k;
+	(void)v;
+	(*(size_t *)arg)++;
+}
+
+static void
+test_htab(void)
+{
+	struct htab	 t;
+	char		 key[32];
+	size_t		 i, bad = 0, n = 0;
+	int		 vals[5000];
+
+	memset(&t, 0, sizeof(t));
+	T_CHECK(htab_get(&t, "x") == NULL && htab_del(&t, "x") == NULL,
+	    "empty table found something");
+	for (i = 0; i < 5000; i++) {
+		vals[i] = (int)i;
+		snprintf(key, sizeof(key), "Key%zu.example", i);
+		if (htab_put(&t, key, &vals[i]) == -1)
+			bad++;
+	}
+	T_CHECK(bad == 0 && t.n == 5000, "put: %zu failed, n %zu", bad, t.n);
+	for (i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "KEY%zu.EXAMPLE", i);
+		if (htab_get(&t, key) != &vals[i])
+			bad++;
+	}
+	T_CHECK(bad == 0, "get without case: %zu wrong", bad);
+	T_CHECK(htab_put(&t, "key7.example", &vals[1]) == 0 && t.n == 5000 &&
+	    htab_get(&t, "Key7.Example") == &vals[1], "replace added a key");
+	for (i = 0; i < 5000; i += 2) {
+		snprintf(key, sizeof(key), "key%zu.example", i);
+		if (htab_del(&t, key) == NULL)
+			bad++;
+	}
+	T_CHECK(bad == 0 && t.n == 2500, "del: %zu missing, n %zu", bad, t.n);
+	T_CHECK(htab_get(&t, "key4.example") == NULL &&
+	    htab_get(&t, "key5.example") == &vals[5], "del took the wrong key");
+	htab_foreach(&t, count_cb, &n);
+	T_CHECK(n == 2500, "foreach saw %zu", n);
+	htab_free(&t);
+	T_CHECK(t.n == 0 && htab_get(&t, "key5.example") == NULL,
+	    "freed table still answers");
+}
+
 int
 main(void)
 {
 	test_buf();
+	test_htab();
 	test_json();
 	test_hex();
 	test_uint();
