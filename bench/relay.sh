@@ -12,6 +12,12 @@
 # hosts (Postfix smtpd + discard) have logged all N as status=sent. The
 # clock runs from the first injection to the last sink log line.
 #
+# Before each timed run, BENCH_WARMUP messages per domain (default 25) go
+# through the same relay untimed: they fill the resolver caches and make
+# the sinks' Postfix spawn its smtpd processes, so that neither relay
+# pays for the other's cold start. BENCH_DX_OPTS adds "-o key=value"
+# settings to danemx serve (e.g. "-o dest_concurrency=5").
+#
 # Measured for each relay: wall seconds, messages per second, relay CPU
 # seconds per 1000 messages, peak memory. CPU comes from kernel
 # accounting: each relay runs in its own cpuacct cgroup (v1; v2 cpu.stat
@@ -216,7 +222,7 @@ proc_cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # warm TAG ADDR: BENCH_WARMUP messages per domain, untimed (processes
 # spawned, resolver caches filled), waited for
 warm() {
-	w=$((${BENCH_WARMUP:-1} * nd))
+	w=$((${BENCH_WARMUP:-25} * nd))
 	[ "$w" -gt 0 ] || return 0
 	inject "$2" "w$1" "$w" || true
 	deadline=$(($(date +%s) + WAIT))
@@ -253,7 +259,7 @@ q_dx=$work/dxq
 sh -c 'echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh "$cgroot/dx" \
 	"$bdir/danemx" -R "$conf" serve --foreground -o "listen=$DX_ADDR:$PORT" \
 	-o queue_dir="$q_dx" -o user= -o pid_file="$work/dx.pid" \
-	-o helo_name=relay.bench.test -o mynetworks=127.0.0.0/8 \
+	-o helo_name=relay.bench.test -o mynetworks=127.0.0.0/8 ${BENCH_DX_OPTS:-} \
 	>"$work/dx.log" 2>&1 &
 dx_pid=$!
 i=0
@@ -337,7 +343,7 @@ awk -v n="$N" -v dxw="$dx_wall" -v dxc="$dx_cpu" -v dxh="$dx_hwm" -v dxt="$dx_th
     -v pfw="$pf_wall" -v pfc="$pf_cpu" -v pfh="$pf_hwm" -v pfn="$pf_nproc" \
     -v dxi="$dx_inj" -v pfi="$pf_inj" -v reuse="$reuse" -v why="${why#; }" \
     -v pfv="$pf_ver" -v dxp="$dx_pss" -v pfp="$pf_pss" -v hz="$(getconf CLK_TCK)" \
-    -v dxu="$dx_ub" -v pfu="$pf_ub" -v warm="${BENCH_WARMUP:-1}" 'BEGIN {
+    -v dxu="$dx_ub" -v pfu="$pf_ub" -v warm="${BENCH_WARMUP:-25}" 'BEGIN {
 	printf "danemx serve: %d msgs in %.2f s (injection %.2f s): %.1f msg/s, CPU %.3f s per 1000 msgs, memory: VmHWM %.1f MiB, Pss at end %.1f MiB (1 process, %d threads)\n", n, dxw / 1e9, dxi / 1e9, n / (dxw / 1e9), dxc / 1e9 * 1000 / n, dxh / 1024, dxp / 1024, dxt
 	printf "postfix:      %d msgs in %.2f s (injection %.2f s): %.1f msg/s, CPU %.3f s per 1000 msgs, memory: sum of VmHWM %.1f MiB, sum of Pss at end %.1f MiB (%d processes); connection reuse %s, %d verified TLS session log lines\n", n, pfw / 1e9, pfi / 1e9, n / (pfw / 1e9), pfc / 1e9 * 1000 / n, pfh / 1024, pfp / 1024, pfn, reuse, pfv
 	printf "not counted above: the validating unbound daemon (the Postfix resolver) used %.3f s CPU per 1000 msgs during its run (%.3f during the danemx run, which validates in-process); warm-up %d msg per domain before each timed run\n", pfu / hz * 1000 / n, dxu / hz * 1000 / n, warm

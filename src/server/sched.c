@@ -57,6 +57,9 @@
 #define CONN_IDLE_MS	2000	/* a parked session waits this long */
 #define CONN_MSGS_MAX	1000	/* messages over one connection */
 #define CONN_AGE_MAX	300	/* seconds one connection may be reused */
+#ifndef CONN_BACKLOG
+#define CONN_BACKLOG	2	/* ready messages per open connection before */
+#endif				/* another one is opened */
 
 struct item;
 struct conn;
@@ -276,8 +279,11 @@ dest_can_run(const struct sched *s, const struct dest *d)
 		return 0;
 	if (TAILQ_FIRST(&d->idle) != NULL)
 		return 1;
+	/* Another connection only for a backlog the open ones cannot
+	 * take soon: each reuses its session for the next message. */
 	return d->nconn < s->c.conf->dest_concurrency &&
-	    s->nconn < s->c.conf->max_deliveries;
+	    s->nconn < s->c.conf->max_deliveries &&
+	    d->nready > CONN_BACKLOG * d->nconn;
 }
 
 static void
