@@ -8,6 +8,7 @@
  * is cut short stays queued), and exits. SIGHUP reads danemx.conf,
  * the policy table and the bypass list again; SIGUSR1 scans the queue.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -227,6 +228,31 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 	}
 }
 
+/*
+ * raise_fd_limit - every session is a descriptor: take the hard limit
+ * as the soft one, and say when it cannot carry the configured sessions
+ * (max_deliveries out, max_sessions in, plus the queue's files).
+ */
+static void
+raise_fd_limit(const struct dmx_conf *c)
+{
+	struct rlimit	 rl;
+	unsigned long	 need = c->max_deliveries + c->max_sessions + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < need)
+		log_warnx("only %llu file descriptors for max_deliveries %lu and "
+		    "max_sessions %lu: raise the limit (LimitNOFILE=)",
+		    (unsigned long long)rl.rlim_cur, c->max_deliveries,
+		    c->max_sessions);
+}
+
 /* drop_privileges - become conf.user after binding; 0 or -1 */
 static int
 drop_privileges(const struct dmx_conf *c)
@@ -384,6 +410,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
 		rv = EX_OSERR;
 		goto out;
 	}
+	raise_fd_limit(&sv.conf);
 	/* Bind first (privileged ports), then write the PID, then drop. */
 	if ((sv.smtpd = smtpd_new(sv.base, &sv.conf, q, sv.mynet, NULL,
 	    sv.conf.helo_name, err, sizeof(err))) == NULL) {
