@@ -9,8 +9,18 @@
  * queue writer; "250 ... queued as ID" is sent only after queue_commit()
  * has made the message durable. A write failure (a full disk) is 452.
  *
- * Ownership: the smtpd owns its listeners and sessions; a session owns
- * its bufferevent and the queue writer of the message in progress.
+ * The commit (four fsyncs) runs on the committer's worker threads
+ * (commit.c), so that concurrent sessions' commits overlap and the
+ * journal groups them. Meanwhile the session is paused: it reads
+ * nothing and leaves what the client pipelined after the final "."
+ * (QUIT, the next MAIL) in its input buffer, so no reply can overtake
+ * the 250 or 452; the result's callback replies and resumes it.
+ *
+ * Ownership: the smtpd owns its listeners, its committer and its
+ * sessions; a session owns its bufferevent and the queue writer of the
+ * message in progress, until it hands the writer to a commit job. A
+ * session freed while its commit runs cancels the job's callback; the
+ * commit completes and the message stays queued (at least once).
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -36,6 +46,7 @@
 #include <openssl/ssl.h>
 
 #include "log/log.h"
+#include "server/commit.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -44,7 +55,11 @@
 #define WBUF_MAX	(64 * 1024)
 #define ERRORS_MAX	10		/* bad commands before we hang up */
 
-enum sstate { S_GREET, S_READY, S_MAIL, S_RCPT, S_DATA, S_CLOSING };
+enum sstate {
+	S_GREET, S_READY, S_MAIL, S_RCPT, S_DATA,
+	S_COMMIT,		/* after ".": input paused until the commit ends */
+	S_CLOSING
+};
 
 struct session {
 	TAILQ_ENTRY(session)	 entry;
@@ -63,6 +78,7 @@ struct session {
 	char			*rcpts[QUEUE_RCPT_MAX];
 	size_t			 nrcpt;
 	struct queue_writer	*w;
+	struct commit_job	*job;		/* S_COMMIT: the writer's now */
 	struct buf		 wbuf;
 	size_t			 size;
 	int			 too_big, write_failed;
@@ -75,6 +91,7 @@ struct smtpd {
 	struct queue		*q;
 	const struct netlist	*mynet;
 	struct sched		*sched;
+	struct committer	*committer;
 	char			 host[256];
 	SSL_CTX			*tls_ctx;	/* NULL: no STARTTLS */
 	struct evconnlistener	*lst[CONF_LISTEN_MAX];
@@ -361,32 +378,69 @@ data_flush(struct session *s)
 	buf_reset(&s->wbuf);
 }
 
+/*
+ * commit_done - the commit of this session's message has ended (on the
+ * loop thread): reply, then go on with what the client pipelined.
+ */
+static void
+commit_done(void *arg, int ok, const char *id, const char *err)
+{
+	struct session	*s = arg;
+
+	s->job = NULL;
+	if (!ok) {
+		log_warnx("smtpd: %s: message not queued: %s", s->addr, err);
+		reply(s, "452 4.3.1 Insufficient system storage");
+	} else {
+		log_info("%s: from=<%s>, nrcpt=%zu, size=%zu, client=%s",
+		    id, s->from, s->nrcpt, s->size, s->addr);
+		reply(s, "250 2.0.0 Ok: queued as %s", id);
+		if (s->d->sched != NULL)
+			sched_enqueue(s->d->sched, id);
+	}
+	txn_reset(s);
+	/*
+	 * Lines already buffered raise no read event of their own: read
+	 * them now, then read on, unless they ended the session (QUIT) or
+	 * paused it again (a whole message pipelined).
+	 */
+	session_read(s->bev, s);
+	if (s->state != S_COMMIT && s->state != S_CLOSING)
+		bufferevent_enable(s->bev, EV_READ);
+}
+
+/* commit_orphan - a message queued for a session that is gone */
+static void
+commit_orphan(void *arg, const char *id)
+{
+	struct smtpd	*d = arg;
+
+	if (d->sched != NULL)
+		sched_enqueue(d->sched, id);
+}
+
 /* data_line - one line of message content (CRLF stripped) */
 static void
 data_line(struct session *s, const char *line, size_t len)
 {
-	char	 id[QUEUE_ID_LEN + 1], err[256];
-
 	if (len == 1 && line[0] == '.') {
 		data_flush(s);
 		if (s->too_big) {
 			reply(s, "552 5.3.4 Message size exceeds fixed limit");
 		} else if (s->write_failed) {
 			reply(s, "452 4.3.1 Insufficient system storage");
-		} else if (queue_commit(s->w, s->from,
-		    (const char * const *)s->rcpts, s->nrcpt, id, err,
-		    sizeof(err)) == -1) {
-			s->w = NULL;
-			log_warnx("smtpd: %s: message not queued: %s", s->addr,
-			    err);
+		} else if ((s->job = committer_submit(s->d->committer, s->w,
+		    s->from, (const char * const *)s->rcpts, s->nrcpt,
+		    commit_done, s)) == NULL) {
+			log_warnx("smtpd: %s: message not queued: out of memory",
+			    s->addr);
 			reply(s, "452 4.3.1 Insufficient system storage");
 		} else {
+			/* No reply and no more input until it is durable. */
 			s->w = NULL;
-			log_info("%s: from=<%s>, nrcpt=%zu, size=%zu, client=%s",
-			    id, s->from, s->nrcpt, s->size, s->addr);
-			reply(s, "250 2.0.0 Ok: queued as %s", id);
-			if (s->d->sched != NULL)
-				sched_enqueue(s->d->sched, id);
+			s->state = S_COMMIT;
+			bufferevent_disable(s->bev, EV_READ);
+			return;
 		}
 		txn_reset(s);
 		return;
@@ -502,7 +556,7 @@ session_read(struct bufferevent *bev, void *arg)
 	char			*line;
 	size_t			 len, max;
 
-	while (s->state != S_CLOSING) {
+	while (s->state != S_CLOSING && s->state != S_COMMIT) {
 		max = s->state == S_DATA ? DATA_LINE_MAX : CMD_LINE_MAX;
 		line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
 		if (line == NULL) {
@@ -554,6 +608,9 @@ session_event(struct bufferevent *bev, short what, void *arg)
 	if (s->state == S_DATA)
 		log_info("smtpd: lost connection after DATA from %s: message "
 		    "not queued", s->addr);
+	else if (s->state == S_COMMIT)
+		log_info("smtpd: lost connection from %s while its message "
+		    "was being queued", s->addr);
 	session_free(s);
 }
 
@@ -562,6 +619,9 @@ session_free(struct session *s)
 {
 	struct smtpd	*d = s->d;
 
+	/* A commit in flight completes; only its reply is dropped. */
+	commit_job_cancel(s->job);
+	s->job = NULL;
 	txn_reset(s);
 	buf_free(&s->wbuf);
 	if (s->closer != NULL)
@@ -678,6 +738,11 @@ smtpd_new(struct event_base *base, const struct dmx_conf *conf,
 		}
 		SSL_CTX_set_options(d->tls_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	}
+	if ((d->committer = committer_new(base, q, err, errlen)) == NULL) {
+		smtpd_free(d);
+		return NULL;
+	}
+	committer_set_orphan(d->committer, commit_orphan, d);
 	for (i = 0; i < conf->nlisten; i++) {
 		if ((d->lst[i] = listen_one(d, conf->listen[i], err,
 		    errlen)) == NULL) {
@@ -721,8 +786,12 @@ smtpd_sessions(const struct smtpd *d)
 	return d->nsess;
 }
 
-/* smtpd_free - close everything; messages not yet committed are lost
- * (their clients were never told 250) */
+/*
+ * smtpd_free - close everything. Messages still being received are lost
+ * (their clients were never told 250); commits already running are
+ * waited for, so those messages are queued although their clients were
+ * never told either (at least once).
+ */
 void
 smtpd_free(struct smtpd *d)
 {
@@ -733,6 +802,7 @@ smtpd_free(struct smtpd *d)
 	smtpd_stop_listening(d);
 	while ((s = TAILQ_FIRST(&d->sessions)) != NULL)
 		session_free(s);
+	committer_free(d->committer);
 	SSL_CTX_free(d->tls_ctx);
 	free(d);
 }
