@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,7 +62,7 @@ static const char queue_help[] =
 "  show ID        the envelope and the message headers\n"
 "  delete ID      remove the message (no bounce)\n"
 "  hold ID        keep the message from being delivered\n"
-"  release ID     undo hold\n"
+"  release ID     undo hold (and signal the relay)\n"
 "  flush [ID]     retry now (the message, or all); signals the relay\n"
 "\n"
 "Exit status: 0 done, 1 no such message, 64 usage, 78 configuration.\n";
@@ -201,6 +202,7 @@ cmd_sendmail(struct cli *c, int argc, char **argv)
 	const char		*cfile = NULL, *sender = NULL;
 	char			*sets[64], *rcpts[QUEUE_RCPT_MAX], err[512];
 	char			 id[QUEUE_ID_LEN + 1], sbuf[600], host[256];
+	char			 tmpdir[4200], dname[64];
 	size_t			 nsets = 0, nrcpt = 0, i, hlen, pos;
 	int			 tflag = 0, dot_ends = 1, ch, rv = 0, r;
 	struct passwd		*pw;
@@ -360,6 +362,22 @@ cmd_sendmail(struct cli *c, int argc, char **argv)
 		goto outbuf;
 	}
 
+	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", conf.queue_dir);
+	if (faccessat(AT_FDCWD, tmpdir, W_OK | X_OK, AT_EACCESS) == -1 &&
+	    errno == EACCES) {
+		/* Not root nor the relay's user: through the maildrop. */
+		if (queue_maildrop_write(conf.queue_dir, sender,
+		    (const char * const *)rcpts, nrcpt, out.data ? out.data : "",
+		    out.len, dname, sizeof(dname), err, sizeof(err)) == -1) {
+			fprintf(stderr, "danemx sendmail: message not queued: "
+			    "%s\n", err);
+			rv = errno == ENOSPC || errno == EDQUOT ? EX_TEMPFAIL :
+			    errno == EINVAL ? EX_DATAERR : EX_CANTCREAT;
+			goto outbuf;
+		}
+		printf("maildrop/%s\n", dname);
+		goto outbuf;
+	}
 	if ((q = queue_open(conf.queue_dir, 0, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "danemx sendmail: %s\n", err);
 		rv = EX_CANTCREAT;
@@ -591,7 +609,9 @@ cmd_queue(struct cli *c, int argc, char **argv)
 			printf("%s: %s\n", id, strcmp(cmd, "hold") == 0 ? "held" :
 			    strcmp(cmd, "release") == 0 ? "released" :
 			    "will be retried now");
-		if (strcmp(cmd, "flush") == 0 && signal_relay(&conf) == -1)
+		/* The relay reads its queue index again on SIGUSR1. */
+		if (strcmp(cmd, "hold") != 0 && signal_relay(&conf) == -1 &&
+		    strcmp(cmd, "flush") == 0)
 			fprintf(stderr, "danemx queue: no relay running to "
 			    "signal\n");
 	}

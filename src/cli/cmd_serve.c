@@ -65,6 +65,7 @@ struct serve {
 	struct netlist		*mynet;
 	struct smtpd		*smtpd;
 	struct sched		*sched;
+	struct pickup		*pickup;
 	struct policy_table	 policy, bypass;
 	struct event		*drain_timer;
 	int			 stopping;
@@ -217,6 +218,8 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 		    smtpd_sessions(sv->smtpd));
 		smtpd_stop_listening(sv->smtpd);
 		sched_drain(sv->sched);
+		pickup_free(sv->pickup);	/* drops wait for the restart */
+		sv->pickup = NULL;
 		evtimer_add(sv->drain_timer, &tv);
 		break;
 	case SIGHUP:
@@ -259,7 +262,7 @@ drop_privileges(const struct dmx_conf *c)
 {
 	struct passwd	*pw;
 	char		 path[4096];
-	static const char *subs[] = { "", "/tmp", "/msg", "/env" };
+	static const char *subs[] = { "", "/tmp", "/msg", "/env", "/maildrop" };
 	size_t		 i;
 
 	if (getuid() != 0 || c->user == NULL || c->user[0] == '\0' ||
@@ -277,6 +280,12 @@ drop_privileges(const struct dmx_conf *c)
 			log_warn("chown %s", path);
 			return -1;
 		}
+	}
+	/* chown may clear mode bits: maildrop stays 1733 (see queue.h). */
+	snprintf(path, sizeof(path), "%s/maildrop", c->queue_dir);
+	if (chmod(path, 01733) == -1) {
+		log_warn("chmod %s", path);
+		return -1;
 	}
 	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
 	    setuid(pw->pw_uid) == -1) {
@@ -441,6 +450,11 @@ cmd_serve(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	smtpd_set_sched(sv.smtpd, sv.sched);
+	if ((sv.pickup = pickup_new(sv.base, q, &sv.conf, sv.sched,
+	    sv.conf.helo_name)) == NULL) {
+		rv = EX_OSERR;
+		goto out;
+	}
 	sv.drain_timer = evtimer_new(sv.base, check_drained, &sv);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < DMX_NELEM(signums); i++) {
@@ -454,6 +468,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	event_base_dispatch(sv.base);
 	log_info("danemx: stopped");
 out:
+	pickup_free(sv.pickup);
 	sched_free(sv.sched);
 	smtpd_free(sv.smtpd);
 	for (i = 0; i < DMX_NELEM(sigs); i++)

@@ -111,7 +111,8 @@ queue_open(const char *dir, int create, char *err, size_t errlen)
 		return NULL;
 	}
 	q->dfd = q->tmpfd = q->msgfd = q->envfd = -1;
-	if (create && mkdir(dir, 0700) == -1 && errno != EEXIST) {
+	/* 0711: others may reach maildrop/, nothing else (see maildrop.c). */
+	if (create && mkdir(dir, 0711) == -1 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
@@ -124,8 +125,16 @@ queue_open(const char *dir, int create, char *err, size_t errlen)
 	    (q->msgfd = open_sub(q, "msg", create, err, errlen)) == -1 ||
 	    (q->envfd = open_sub(q, "env", create, err, errlen)) == -1)
 		goto fail;
-	if (create)
+	if (create) {
+		if ((mkdirat(q->dfd, "maildrop", 01733) == -1 &&
+		    errno != EEXIST) || fchmodat(q->dfd, "maildrop", 01733,
+		    0) == -1 || fchmod(q->dfd, 0711) == -1) {
+			snprintf(err, errlen, "%s/maildrop: %s", dir,
+			    strerror(errno));
+			goto fail;
+		}
 		sweep_tmp(q);
+	}
 	return q;
 fail:
 	queue_close(q);
@@ -290,7 +299,10 @@ write_env_tmp(struct queue *q, const struct queue_env *e, const char *name)
 /*
  * queue_commit - make the message durable and visible. On success id
  * holds its queue id and the writer is gone; on failure nothing of it
- * remains on disk, err says why, and the writer is gone too.
+ * remains on disk, err says why, and the writer is gone too. Safe on
+ * any thread, beside other calls on the same queue but queue_close():
+ * it touches only its writer and the directory descriptors, which do
+ * not change after queue_open().
  */
 int
 queue_commit(struct queue_writer *w, const char *sender,
@@ -302,6 +314,7 @@ queue_commit(struct queue_writer *w, const char *sender,
 	struct queue_rcpt	*r = NULL;
 	char			 mname[QUEUE_ID_LEN + 8], ename[QUEUE_ID_LEN + 8];
 	const char		*what = "write";
+	char			 ebuf[128];
 	size_t			 i;
 	int			 saved, msg_moved = 0;
 
@@ -370,7 +383,9 @@ queue_commit(struct queue_writer *w, const char *sender,
 	return 0;
 fail:
 	saved = errno;
-	snprintf(err, errlen, "queue %s: %s", what, strerror(saved));
+	/* strerror_r (GNU): this may run on a commit thread. */
+	snprintf(err, errlen, "queue %s: %s", what,
+	    strerror_r(saved, ebuf, sizeof(ebuf)));
 	free(r);
 	if (w->fd != -1)
 		close(w->fd);

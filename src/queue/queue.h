@@ -11,8 +11,11 @@
  * that, so a 250 (or sendmail's exit 0) given after it survives a crash
  * or power loss. Envelope updates are whole-file rewrites through tmp/.
  *
- * The queue never opens a socket. A struct queue owns its paths; a
- * struct queue_env owns its strings (queue_env_free()).
+ * The queue never opens a socket and knows no event loop. Its functions
+ * run on the caller's thread; queue_commit() is also safe on a worker
+ * thread beside the others (the relay runs it so, server/commit.c).
+ * A struct queue owns its paths; a struct queue_env owns its strings
+ * (queue_env_free()).
  */
 #ifndef DANEMX_QUEUE_H
 #define DANEMX_QUEUE_H
@@ -79,6 +82,28 @@ int	 queue_list(struct queue *, char ***ids, size_t *n, char *err,
 void	 queue_list_free(char **ids, size_t n);
 int	 queue_valid_id(const char *);
 const char *rcpt_state_str(enum rcpt_state);
+
+/* maildrop.c - drops from users who cannot write the queue */
+struct queue_drop {
+	char		*sender;
+	char		**rcpts;
+	size_t		 nrcpt;
+	const char	*msg;		/* into data */
+	size_t		 msglen;
+	unsigned	 uid;		/* the file's owner */
+	char		*data;		/* owned */
+};
+int	 queue_maildrop_write(const char *qdir, const char *sender,
+	    const char * const *rcpts, size_t nrcpt, const char *msg,
+	    size_t len, char *name, size_t namelen, char *err, size_t errlen);
+int	 queue_drop_parse(char *data, size_t len, struct queue_drop *,
+	    char *err, size_t errlen);
+void	 queue_drop_free(struct queue_drop *);
+int	 queue_maildrop_list(struct queue *, char ***names, size_t *n,
+	    char *err, size_t errlen);
+int	 queue_maildrop_read(struct queue *, const char *name, size_t max,
+	    struct queue_drop *, char *err, size_t errlen);
+int	 queue_maildrop_remove(struct queue *, const char *name);
 
 /* queue_env.c - the envelope file format, for tests and fuzzing */
 int	 queue_env_parse(const char *text, size_t len, struct queue_env *,

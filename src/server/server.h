@@ -1,6 +1,7 @@
 /*
  * server.h - the relay: inbound SMTP (smtpd.c), relay control
- * (netlist.c), the delivery scheduler (sched.c) and bounces (dsn.c).
+ * (netlist.c), the delivery scheduler (sched.c), the maildrop pickup
+ * (pickup.c) and bounces (dsn.c).
  *
  * One event loop runs everything. smtpd sessions own their connection
  * and the message being received; a message belongs to the queue once
@@ -57,6 +58,13 @@ void	 smtpd_set_mynetworks(struct smtpd *, const struct netlist *);
 void	 smtpd_stop_listening(struct smtpd *);
 size_t	 smtpd_sessions(const struct smtpd *);
 void	 smtpd_free(struct smtpd *);
+
+/* pickup.c - drops from maildrop/ into the queue */
+struct pickup;
+struct pickup *pickup_new(struct event_base *, struct queue *,
+	    const struct dmx_conf *, struct sched *, const char *hostname);
+void	 pickup_run(struct pickup *);
+void	 pickup_free(struct pickup *);
 
 /* dsn.c */
 int	 dsn_build(struct buf *out, const struct queue_env *,

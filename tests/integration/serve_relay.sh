@@ -1,7 +1,8 @@
 #!/bin/sh
 # serve_relay.sh - danemx serve end to end on loopback, with a scripted
 # next hop (relayhost = [127.0.0.1]:PORT): mail in over SMTP and through
-# danemx sendmail reaches the sink; a 5xx recipient yields one DSN from
+# danemx sendmail (directly, and through the maildrop as an unprivileged
+# user) reaches the sink; a 5xx recipient yields one DSN from
 # the null sender; a 4xx is deferred with a reason; a client outside
 # mynetworks cannot relay; kill -9 mid-stream loses nothing acknowledged.
 . "$DANEMX_SRCDIR/tests/lib.sh"
@@ -73,6 +74,26 @@ expect_eq "sendmail: exit" "$?" 0
 wait_for 20 grep -q 'viasendmail' "$T_TMP/sink.log" || fail "sendmail message not delivered"
 expect_eq "sendmail: delivered" "$(grep -c '^MAIL <bob@client.test> <carol@x.test> .* viasendmail ' "$T_TMP/sink.log")" 1
 
+# Through the maildrop: danemx sendmail run by a user who cannot write the
+# queue drops the message; the relay picks it up with the user's uid.
+chmod 711 "$T_TMP"
+asnobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+out=$(printf 'Subject: viadrop\n\nhello\n' |
+	asnobody "$DANEMX" sendmail -o queue_dir="$Q" -f dave@client.test erin@x.test)
+expect_eq "maildrop: exit" "$?" 0
+expect_match "maildrop: says where" "$out" "^maildrop/m[0-9a-f]{32}$"
+wait_for 20 grep -q 'viadrop' "$T_TMP/sink.log" || fail "maildrop message not delivered: $(tail -5 "$T_TMP/relay.log")"
+expect_eq "maildrop: delivered once" "$(grep -c '^MAIL <dave@client.test> <erin@x.test> .* viadrop ' "$T_TMP/sink.log")" 1
+expect_match "maildrop: picked up with the uid" "$(cat "$T_TMP/relay.log")" \
+	": from=<dave@client.test>, nrcpt=1, size=[0-9]+, uid=65534 \(maildrop\)"
+expect_eq "maildrop: others cannot list the queue" "$(asnobody ls "$Q/env" >/dev/null 2>&1; echo $?)" 2
+expect_eq "maildrop: nor the drops" "$(asnobody ls "$Q/maildrop" >/dev/null 2>&1; echo $?)" 2
+junk=m0123456789abcdef0123456789abcdef
+asnobody sh -c "printf 'S me@x\nR you@x\n\n' >'$Q/maildrop/$junk'"
+wait_for 10 sh -c "[ ! -e '$Q/maildrop/$junk' ]" || fail "malformed drop not removed"
+expect_match "maildrop: a malformed drop is refused" "$(cat "$T_TMP/relay.log")" \
+	"maildrop: $junk: refused: not a danemx drop file; removed"
+
 # Relay control: a client outside mynetworks gets 554 5.7.1 at RCPT. The
 # relay learns the new mynetworks from danemx.conf on SIGHUP.
 stop
@@ -124,6 +145,16 @@ expect_match "4xx: deferred with the reason" \
 expect_eq "4xx: still pending" \
 	"$("$DANEMX" queue -o queue_dir="$Q" --json list | jq -r '.[0].recipients[0].state')" pending
 expect_eq "4xx: no bounce" "$(cat "$T_TMP/sink4.log" 2>/dev/null | grep -c "^MAIL <> ")" 0
+# hold stops the retries; release (which signals the relay) resumes them.
+attempts() { "$DANEMX" queue -o queue_dir="$Q" --json list | jq '.[0].recipients[0].attempts'; }
+"$DANEMX" queue -o queue_dir="$Q" hold "$ID4" >/dev/null
+sleep 3
+a1=$(attempts)
+sleep 3
+expect_eq "hold: no attempt while held" "$(attempts)" "$a1"
+"$DANEMX" queue -o queue_dir="$Q" -o pid_file="$T_TMP/pid" release "$ID4" >/dev/null
+wait_for 15 sh -c "[ \$('$DANEMX' queue -o queue_dir='$Q' --json list | jq '.[0].recipients[0].attempts') -gt $a1 ]" ||
+	fail "not retried after release: $("$DANEMX" queue -o queue_dir="$Q" list)"
 stop
 for id in $("$DANEMX" queue -o queue_dir="$Q" --json list | jq -r '.[].id'); do
 	"$DANEMX" queue -o queue_dir="$Q" delete "$id" >/dev/null

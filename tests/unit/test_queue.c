@@ -172,6 +172,69 @@ test_env_parse(void)
 	}
 }
 
+/* maildrop: a drop round-trips; hostile drop files are refused */
+static void
+test_maildrop(const char *dir)
+{
+	const char	*rcpts[] = { "x@example.net", "y@example.org" };
+	const char	*bad_rcpts[] = { "evil>\nR inject@example.com" };
+	static const char *hostile[] = {
+		"",
+		"DANEMX-DROP 1\n",
+		"DANEMX-DROP 1\nS a@b\n\nbody",		/* no recipient */
+		"DANEMX-DROP 1\nR a@b\n\nbody",		/* no sender */
+		"DANEMX-DROP 1\nS a@b\nS c@d\nR e@f\n\n",	/* two senders */
+		"DANEMX-DROP 1\nS a@b\nR e f\n\n",		/* space */
+		"DANEMX-DROP 1\nS a@b\nR <e@f>\n\n",		/* brackets */
+		"DANEMX-DROP 1\nS a@b\nR \n\n",			/* empty rcpt */
+		"DANEMX-DROP 1\nS a@b\nX e@f\n\n",		/* bad line */
+		"DANEMX-DROP 1\nS a@b\nR e@f\n",		/* no end */
+		"DANEMX-DROP 2\nS a@b\nR e@f\n\n",		/* version */
+	};
+	struct queue		*q;
+	struct queue_drop	 d;
+	char			 err[256] = "", name[64], **names, *copy;
+	size_t			 n, i, refused = 0;
+
+	q = queue_open(dir, 1, err, sizeof(err));
+	T_CHECK(q != NULL, "open: %s", err);
+	if (q == NULL)
+		return;
+	T_CHECK(queue_maildrop_write(dir, "s@example.com", rcpts, 2,
+	    "Subject: hi\r\n\r\nbody\r\n", 21, name, sizeof(name), err,
+	    sizeof(err)) == 0 && name[0] == 'm', "write: %s", err);
+	T_CHECK(queue_maildrop_list(q, &names, &n, err, sizeof(err)) == 0 &&
+	    n == 1 && strcmp(names[0], name) == 0, "list: %zu drops", n);
+	if (n == 1)
+		queue_list_free(names, n);
+	T_CHECK(queue_maildrop_read(q, name, 1000, &d, err, sizeof(err)) == 0,
+	    "read: %s", err);
+	T_CHECK(d.sender != NULL && strcmp(d.sender, "s@example.com") == 0 &&
+	    d.nrcpt == 2 && strcmp(d.rcpts[1], "y@example.org") == 0 &&
+	    d.msglen == 21 && memcmp(d.msg, "Subject: hi\r\n", 13) == 0 &&
+	    d.uid == (unsigned)geteuid(), "read back wrong");
+	queue_drop_free(&d);
+	T_CHECK(queue_maildrop_read(q, name, 10, &d, err, sizeof(err)) == -1,
+	    "a drop over the size limit was read");
+	T_CHECK(queue_maildrop_remove(q, name) == 0 && count_dir(dir,
+	    "maildrop") == 0, "remove left %zu", count_dir(dir, "maildrop"));
+	T_CHECK(queue_maildrop_write(dir, "s@example.com", bad_rcpts, 1, "x", 1,
+	    name, sizeof(name), err, sizeof(err)) == -1 &&
+	    count_dir(dir, "maildrop") == 0, "an injected recipient written");
+	for (i = 0; i < DMX_NELEM(hostile); i++) {
+		copy = strdup(hostile[i]);
+		if (queue_drop_parse(copy, strlen(copy), &d, err,
+		    sizeof(err)) == -1) {
+			refused++;
+			free(copy);
+		} else
+			queue_drop_free(&d);
+	}
+	T_CHECK(refused == DMX_NELEM(hostile), "hostile drops: %zu of %zu "
+	    "refused", refused, DMX_NELEM(hostile));
+	queue_close(q);
+}
+
 int
 main(void)
 {
@@ -183,6 +246,7 @@ main(void)
 	test_commit(dir);
 	test_write_failure(dir);
 	test_env_parse();
+	test_maildrop(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup failed\n");
