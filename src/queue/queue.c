@@ -491,9 +491,15 @@ queue_remove(struct queue *q, const char *id)
 {
 	if (!queue_valid_id(id))
 		return -1;
+	/*
+	 * No fsync: a removal lost in a crash only means a duplicate (at
+	 * least once). If the body's unlink survives and the envelope's
+	 * does not, the envelope has no body, which a commit never leaves
+	 * (the body is durable before the envelope appears): readers
+	 * treat that as a removal cut short (queue_msg_read(): ENOENT).
+	 */
 	if (unlinkat(q->envfd, id, 0) == -1)
 		return -1;
-	fsync(q->envfd);
 	unlinkat(q->msgfd, id, 0);
 	return 0;
 }
@@ -514,10 +520,13 @@ int
 queue_msg_read(struct queue *q, const char *id, char **data, size_t *len,
     char *err, size_t errlen)
 {
+	int	 e;
+
 	if (!queue_valid_id(id) || read_file(q->msgfd, id, 1024UL * 1024 * 1024,
 	    data, len) == -1) {
-		snprintf(err, errlen, "%s: message body: %s", id,
-		    strerror(errno));
+		e = errno;
+		snprintf(err, errlen, "%s: message body: %s", id, strerror(e));
+		errno = e;	/* ENOENT: a removal was cut short */
 		return -1;
 	}
 	return 0;

@@ -41,6 +41,7 @@
 #include <sys/queue.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -598,6 +599,7 @@ job_load(struct sched *s, struct item *it)
 	char		 err[256];
 	size_t		 i, nfinal = 0;
 	time_t		 now = time(NULL), due;
+	int		 gone;
 
 	if (queue_env_load(s->c.q, it->m->id, &e, err, sizeof(err)) == -1) {
 		log_warnx("queue: %s", err);	/* deleted meanwhile */
@@ -650,9 +652,19 @@ job_load(struct sched *s, struct item *it)
 		fatalx("scheduler: out of memory");
 	if (queue_msg_read(s->c.q, e.id, &j->msg, &j->msglen, err,
 	    sizeof(err)) == -1) {
-		log_warnx("queue: %s", err);
+		gone = errno == ENOENT;
 		job_free(j);
 		j = NULL;
+		if (gone && it->m->active == 0) {
+			/* An envelope without its body: a removal that a
+			 * crash cut short (see queue_remove()). */
+			log_info("%s: removed (its body was already gone)",
+			    e.id);
+			queue_remove(s->c.q, e.id);
+			drop_msg(s, it->m, 0);
+			goto out;
+		}
+		log_warnx("queue: %s", err);
 		item_due(s, it, now + backoff(s, 1));
 		goto out;
 	}

@@ -3,7 +3,8 @@
  * (netlist.c), the delivery scheduler (sched.c), the maildrop pickup
  * (pickup.c) and bounces (dsn.c).
  *
- * One event loop runs everything. smtpd sessions own their connection
+ * One event loop runs everything, except the fsyncs of queue commits,
+ * which run on commit.c's worker threads. smtpd sessions own their connection
  * and the message being received; a message belongs to the queue once
  * committed, and the scheduler only ever reads it from there.
  */

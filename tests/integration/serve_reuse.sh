@@ -3,7 +3,8 @@
 # hops: a stream of messages to one destination goes over one session;
 # after a refused transaction the next one starts with RSET; a reused
 # connection the server has closed is replaced by a fresh one and nothing
-# is deferred or lost.
+# is deferred or lost; an envelope left without its body by a crash during
+# removal is removed.
 . "$DANEMX_SRCDIR/tests/lib.sh"
 
 PY=/usr/bin/python3
@@ -94,5 +95,14 @@ expect_eq "gone: three messages, each once" "$(grep '^MAIL' "$T_TMP/gone.log" | 
 expect_eq "gone: three connections" "$(count '^CONN' "$T_TMP/gone.conn")" 3
 expect_eq "gone: nothing deferred" "$(count 'status=deferred' "$T_TMP/relay3.log")" 0
 expect_eq "gone: sent three" "$(count 'to=<g@x.test>.*status=sent' "$T_TMP/relay3.log")" 3
+stop
+
+# 4. A removal cut short by a crash (removals are not fsync'ed): an
+#    envelope whose body is gone is removed, not retried forever.
+ID=$(printf 'Subject: half\n\nx\n' | "$DANEMX" sendmail -o queue_dir="$Q" -f a@client.test h@x.test)
+rm "$Q/msg/$ID"
+serve relay4.log
+wait_for 15 sh -c "[ ! -e '$Q/env/$ID' ]" || fail "envelope without body kept: $(tail -5 "$T_TMP/relay4.log")"
+expect_match "half-removed: said" "$(cat "$T_TMP/relay4.log")" "^$ID: removed \(its body was already gone\)$"
 stop
 done_ok
