@@ -441,26 +441,32 @@ queue_env_load(struct queue *q, const char *id, struct queue_env *e,
 {
 	char	*text, sub[128];
 	size_t	 len;
+	int	 saved;
 
 	memset(e, 0, sizeof(*e));
 	if (!queue_valid_id(id)) {
 		snprintf(err, errlen, "'%s' is not a queue id", id);
+		errno = EINVAL;
 		return -1;
 	}
 	if (read_file(q->envfd, id, 4 * 1024 * 1024, &text, &len) == -1) {
-		snprintf(err, errlen, "%s: %s", id, errno == ENOENT ?
-		    "no such message in the queue" : strerror(errno));
+		saved = errno;
+		snprintf(err, errlen, "%s: %s", id, saved == ENOENT ?
+		    "no such message in the queue" : strerror(saved));
+		errno = saved;		/* ENOENT: it is not there (any more) */
 		return -1;
 	}
 	if (queue_env_parse(text, len, e, sub, sizeof(sub)) == -1) {
 		snprintf(err, errlen, "%s: %s", id, sub);
 		free(text);
+		errno = EINVAL;
 		return -1;
 	}
 	free(text);
 	if (strcmp(e->id, id) != 0) {
 		snprintf(err, errlen, "%s: envelope names another id", id);
 		queue_env_free(e);
+		errno = EINVAL;
 		return -1;
 	}
 	return 0;

@@ -228,6 +228,13 @@ apply(struct dmx_conf *c, const char *key, const char *val, char *err,
 			    "a number");
 			return -1;
 		}
+		/* Zero would make a retry loop spin or stop all delivery. */
+		if (*num_field(c, k->off) == 0 && (k->kind == K_TIME ||
+		    strcmp(key, "max_deliveries") == 0 ||
+		    strcmp(key, "dest_concurrency") == 0)) {
+			snprintf(err, errlen, "%s: must be more than 0", key);
+			return -1;
+		}
 		return 0;
 	}
 	return 0;

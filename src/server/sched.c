@@ -1,8 +1,8 @@
 /*
  * sched.c - the delivery scheduler: from the queue to deliver_start().
  *
- * The queue is indexed in memory, so no work grows with the queue's
- * size except at start and on a flush. Each message's pending
+ * The queue is indexed in memory, so no work per message grows with the
+ * queue's size. Each message's pending
  * recipients are grouped by destination domain into items. An item is
  * ready (in its destination's FIFO), waiting (in a heap ordered by its
  * next try) or active (in a delivery). A destination with ready items
@@ -22,15 +22,18 @@
  * Results go to the envelope on disk: sent, failed (5xx, or the queue
  * lifetime passed) or deferred with exponential backoff. A DANE or
  * DNSSEC failure is always a deferral, never a bounce, and holds the
- * destination until the next retry so it is not hammered. When every
+ * destination until the next retry so it is not hammered; so does a
+ * delivery in which no host answered (all down). When every
  * recipient is final the message leaves the queue, after a DSN to the
  * sender if any recipient failed (never for a bounce: its sender is the
  * null sender).
  *
  * What other processes do to the queue is found by a directory scan
- * every SCAN_SECONDS (messages from danemx sendmail; deleted ones are
- * noticed when due) and by a flush (SIGUSR1: danemx queue flush and
- * release), which lifts every hold and reads the queue again.
+ * every SCAN_SECONDS (messages from danemx sendmail, held messages
+ * released; deleted ones are noticed when due) and by a flush (SIGUSR1:
+ * danemx queue flush and release), which lifts every hold and reads the
+ * queue again. The scan lists env/ (a readdir, no envelope reads), the
+ * only per-tick work that grows with the queue.
  *
  * Ownership: the scheduler owns the index (messages, items,
  * destinations), its connections and their jobs; a job owns its copy
@@ -41,6 +44,7 @@
 #include <sys/queue.h>
 
 #include <ctype.h>
+#include <malloc.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,7 +142,7 @@ struct sched {
 	size_t			 nheap, heapcap;
 	TAILQ_HEAD(, dest)	 runq;
 	TAILQ_HEAD(, conn)	 conns;
-	size_t			 nconn, nbusy;
+	size_t			 nconn, nbusy, peak;
 	int			 draining;
 };
 
@@ -263,11 +267,9 @@ dest_get(struct sched *s, const char *name)
 static void
 dest_maybe_free(struct sched *s, struct dest *d)
 {
-	if (d->nitems > 0 || d->nconn > 0 || d->pinned ||
+	if (d->nitems > 0 || d->nconn > 0 || d->pinned || d->in_runq ||
 	    d->hold_until > time(NULL))
 		return;
-	if (d->in_runq)
-		TAILQ_REMOVE(&s->runq, d, rentry);
 	htab_del(&s->dests, d->name);
 	free(d);
 }
@@ -401,6 +403,17 @@ pending_due(const struct queue_env *e, const char *domain, time_t *due)
 
 /* --- bounces and removal --- */
 
+static int
+any_failed(const struct queue_env *e)
+{
+	size_t	 i;
+
+	for (i = 0; i < e->nrcpt; i++)
+		if (e->rcpt[i].state == RCPT_FAILED)
+			return 1;
+	return 0;
+}
+
 /* finalize - every recipient is final: bounce if needed, then remove */
 static void
 finalize(struct sched *s, struct queue_env *e)
@@ -508,6 +521,45 @@ index_env(struct sched *s, struct queue_env *e)
 	}
 }
 
+/*
+ * refresh_msg - bring a known message in line with its envelope: held
+ * (no items but those in flight) or not (an item for every domain with
+ * pending recipients: those a hold dropped come back). -1 if it is gone.
+ */
+static int
+refresh_msg(struct sched *s, struct qmsg *m)
+{
+	struct queue_env e;
+	struct item	*it;
+	char		 err[256];
+	size_t		 i;
+	time_t		 due;
+
+	if (queue_env_load(s->c.q, m->id, &e, err, sizeof(err)) == -1)
+		return errno == ENOENT ? -1 : 0;
+	if (e.held) {
+		drop_msg(s, m, 1);
+		queue_env_free(&e);
+		return 0;
+	}
+	m->held = 0;
+	for (i = 0; i < e.nrcpt; i++) {
+		if (e.rcpt[i].state != RCPT_PENDING)
+			continue;
+		TAILQ_FOREACH(it, &m->items, mentry)
+			if (strcasecmp(it->domain,
+			    rcpt_domain(e.rcpt[i].addr)) == 0)
+				break;
+		if (it != NULL)
+			continue;
+		due = 0;
+		pending_due(&e, rcpt_domain(e.rcpt[i].addr), &due);
+		item_new(s, m, rcpt_domain(e.rcpt[i].addr), due);
+	}
+	queue_env_free(&e);
+	return 0;
+}
+
 /* index_load - read message id into the index, unless it is there */
 static void
 index_load(struct sched *s, const char *id)
@@ -529,6 +581,7 @@ index_load(struct sched *s, const char *id)
 static void
 scan_dir(struct sched *s)
 {
+	struct qmsg	*m;
 	char		**ids, err[256];
 	size_t		 n, i;
 
@@ -537,8 +590,12 @@ scan_dir(struct sched *s)
 		log_warnx("queue: %s", err);
 		return;
 	}
-	for (i = 0; i < n; i++)
-		index_load(s, ids[i]);
+	for (i = 0; i < n; i++) {
+		if ((m = htab_get(&s->msgs, ids[i])) == NULL)
+			index_load(s, ids[i]);
+		else if (m->held && refresh_msg(s, m) == -1)
+			drop_msg(s, m, 0);
+	}
 	queue_list_free(ids, n);
 }
 
@@ -570,8 +627,8 @@ note_held(struct sched *s, struct item *it)
 
 	if (queue_env_load(s->c.q, it->m->id, &e, err, sizeof(err)) == -1)
 		return;
-	snprintf(why, sizeof(why), "destination held after a DANE/DNSSEC "
-	    "failure: %s", it->dst->hold_why);
+	snprintf(why, sizeof(why), "destination held until the next retry "
+	    "after: %s", it->dst->hold_why);
 	for (k = 0; k < e.nrcpt; k++) {
 		if (e.rcpt[k].state != RCPT_PENDING ||
 		    strcasecmp(rcpt_domain(e.rcpt[k].addr), it->domain) != 0)
@@ -602,7 +659,12 @@ job_load(struct sched *s, struct item *it)
 	int		 gone;
 
 	if (queue_env_load(s->c.q, it->m->id, &e, err, sizeof(err)) == -1) {
-		log_warnx("queue: %s", err);	/* deleted meanwhile */
+		if (errno != ENOENT) {		/* try again later */
+			log_warnx("queue: %s", err);
+			item_due(s, it, now + backoff(s, 1));
+			return NULL;
+		}
+		log_info("%s: no longer in the queue", it->m->id);
 		m = it->m;
 		item_free(s, it);
 		qmsg_maybe_free(s, m);
@@ -722,8 +784,14 @@ job_result(struct sched *s, struct job *j, const struct deliver_result *r)
 	snprintf(relbuf, sizeof(relbuf), "%s%s%s%s", relay, raddr[0] ? "[" : "",
 	    raddr, raddr[0] ? "]" : "");
 	if (queue_env_load(s->c.q, j->id, &e, err, sizeof(err)) == -1) {
-		log_warnx("%s: %s", j->id, err);	/* deleted meanwhile */
-		item_free(s, it);
+		log_warnx("%s: %s", j->id, err);
+		if (errno != ENOENT) {
+			/* The results are lost: sent ones go again later
+			 * (at least once). */
+			item_due(s, it, now + backoff(s, 1));
+			return;
+		}
+		item_free(s, it);		/* deleted meanwhile */
 		qmsg_maybe_free(s, m);
 		return;
 	}
@@ -777,10 +845,19 @@ job_result(struct sched *s, struct job *j, const struct deliver_result *r)
 		if (e.rcpt[k].state != RCPT_PENDING)
 			nfinal++;
 	due = 0;
-	if (nfinal == e.nrcpt && m->active == 0) {
-		/* Done: no need to write the envelope that is removed. */
+	if (nfinal == e.nrcpt && m->active == 0 && !any_failed(&e)) {
+		/* All sent: no need to write the envelope that is removed
+		 * (a crash before the removal means duplicates, no loss). */
 		drop_msg(s, m, 0);
 		finalize(s, &e);
+	} else if (nfinal == e.nrcpt && m->active == 0) {
+		/* A bounce is due: the final states go to disk first, so
+		 * that a failed or interrupted bounce never sends again. */
+		drop_msg(s, m, 0);
+		if (queue_env_store(s->c.q, &e, err, sizeof(err)) == -1)
+			log_warnx("%s", err);	/* rescanned in 5 s */
+		else
+			finalize(s, &e);
 	} else if (queue_env_store(s->c.q, &e, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		item_due(s, it, now + backoff(s, 1));
@@ -851,6 +928,22 @@ conn_free(struct conn *c)
 	kick(s);
 }
 
+/* unreachable - every host tried was down: nothing got past connect */
+static int
+unreachable(const struct deliver_result *r)
+{
+	size_t	 i, tried = 0;
+
+	for (i = 0; i < r->natt; i++) {
+		if (r->att[i].skipped)
+			continue;
+		if (r->att[i].stage > SMTP_ST_GREETING || r->att[i].code != 0)
+			return 0;
+		tried++;
+	}
+	return tried > 0;
+}
+
 /* conn_done - a message's delivery finished over connection c */
 static void
 conn_done(void *arg, struct deliver_result *r)
@@ -865,8 +958,10 @@ conn_done(void *arg, struct deliver_result *r)
 	s->nbusy--;
 	job_result(s, j, r);
 	job_free(j);
-	if (r->outcome == OUTCOME_DEFERRED && r->rt != DANE_RT_NONE) {
-		/* DANE or DNSSEC failed: do not hammer it (see above). */
+	if (r->outcome == OUTCOME_DEFERRED && (r->rt != DANE_RT_NONE ||
+	    unreachable(r))) {
+		/* DANE or DNSSEC failed, or no host answered: do not hammer
+		 * it (see above); Postfix calls the latter a dead host. */
 		dst->hold_until = now + backoff(s, 1);
 		strlcpy_(dst->hold_why, r->why, sizeof(dst->hold_why));
 		log_info("%s: held until the next retry (%llds): %s", dst->name,
@@ -991,6 +1086,8 @@ conn_start(struct sched *s, struct dest *d)
 	TAILQ_INSERT_TAIL(&s->conns, c, entry);
 	s->nconn++;
 	d->nconn++;
+	if (s->nconn > s->peak)
+		s->peak = s->nconn;
 	if (conn_take(c) == -1)
 		conn_free(c);
 }
@@ -1003,59 +1100,80 @@ hold_ready(struct sched *s, struct dest *d)
 
 	while ((it = TAILQ_FIRST(&d->ready)) != NULL) {
 		note_held(s, it);
-		item_due(s, it, d->hold_until);
+		item_unlink(s, it);
+		it->due = d->hold_until;	/* even if that just passed */
+		it->st = IT_WAIT;
+		heap_push(s, it);
 	}
+}
+
+/* close_one_parked - free a global slot held by an idle connection */
+static int
+close_one_parked(struct sched *s)
+{
+	struct conn	*c;
+
+	TAILQ_FOREACH(c, &s->conns, entry) {
+		if (!c->parked)
+			continue;
+		conn_unpark(c);
+		deliver_quit(c->d);
+		c->d = NULL;
+		conn_free(c);
+		return 0;
+	}
+	return -1;
 }
 
 /*
  * dispatch - start work for the destinations on the run queue, round
- * robin: one message per destination per pass, passes until none can
- * start anything. A destination that cannot start now (at its limit)
- * stays queued for when a connection ends.
+ * robin: a destination that starts something goes to the tail, one
+ * that cannot (at its limits) keeps its place, so the next free slot
+ * goes to the destination that has waited longest. Idle connections
+ * give their slot up to a destination that has none. Destinations on
+ * the run queue are never freed (dest_maybe_free()), so the walk is
+ * safe; entries appended meanwhile are visited in the same walk.
  */
 static void
 dispatch(struct sched *s)
 {
-	struct dest	*d;
+	struct dest	*d, *next;
 	struct conn	*c;
-	size_t		 n, started;
-	time_t		 now = time(NULL);
 
-	do {
-		started = 0;
-		n = 0;
-		TAILQ_FOREACH(d, &s->runq, rentry)
-			n++;
-		while (n-- > 0 && (d = TAILQ_FIRST(&s->runq)) != NULL) {
+	for (d = TAILQ_FIRST(&s->runq); d != NULL && !s->draining; d = next) {
+		next = TAILQ_NEXT(d, rentry);
+		if (d->nready == 0 || d->hold_until > time(NULL)) {
 			TAILQ_REMOVE(&s->runq, d, rentry);
 			d->in_runq = 0;
-			if (d->nready == 0)
-				continue;
-			if (d->hold_until > now) {
+			if (d->nready > 0)
 				hold_ready(s, d);
-				continue;
-			}
-			if (!dest_can_run(s, d)) {
-				d->in_runq = 1;
-				TAILQ_INSERT_TAIL(&s->runq, d, rentry);
-				continue;
-			}
-			d->pinned++;
-			if ((c = TAILQ_FIRST(&d->idle)) != NULL) {
-				conn_unpark(c);
-				if (conn_take(c) == -1)
-					conn_park(c);
-			} else
-				conn_start(s, d);
-			started++;
-			if (d->nready > 0 && !d->in_runq) {
-				d->in_runq = 1;
-				TAILQ_INSERT_TAIL(&s->runq, d, rentry);
-			}
-			d->pinned--;
 			dest_maybe_free(s, d);
+			continue;
 		}
-	} while (started > 0 && !s->draining);
+		if (!dest_can_run(s, d) && !(TAILQ_EMPTY(&d->idle) &&
+		    d->nconn < s->c.conf->dest_concurrency &&
+		    d->nready > CONN_BACKLOG * d->nconn &&
+		    s->nconn >= s->c.conf->max_deliveries &&
+		    close_one_parked(s) == 0))
+			continue;		/* keeps its place */
+		TAILQ_REMOVE(&s->runq, d, rentry);
+		d->in_runq = 0;
+		d->pinned++;
+		if ((c = TAILQ_FIRST(&d->idle)) != NULL) {
+			conn_unpark(c);
+			if (conn_take(c) == -1)
+				conn_park(c);
+		} else
+			conn_start(s, d);
+		d->pinned--;
+		if (d->nready > 0 && !d->in_runq) {
+			d->in_runq = 1;		/* round robin */
+			TAILQ_INSERT_TAIL(&s->runq, d, rentry);
+			if (next == NULL)
+				next = d;
+		}
+		dest_maybe_free(s, d);
+	}
 }
 
 static void
@@ -1092,6 +1210,11 @@ tick_cb(evutil_socket_t fd, short ev, void *arg)
 		item_due(s, s->heap[0], 0);
 	if (now - s->last_scan >= SCAN_SECONDS)
 		scan_dir(s);
+	if (s->peak >= 64 && s->nconn < s->peak / 4) {
+		/* After a burst of sessions, give the memory back. */
+		malloc_trim(0);
+		s->peak = s->nconn;
+	}
 	evtimer_add(s->tick, &tv);
 }
 
@@ -1164,9 +1287,12 @@ sched_flush(struct sched *s)
 	if (n > 0 && (ms = calloc(n, sizeof(*ms))) == NULL)
 		fatalx("scheduler: out of memory");
 	for (i = 0; i < n; i++) {
-		if ((ms[k] = htab_get(&s->msgs, ids[i])) != NULL &&
-		    ms[k]->active == 0)
+		if ((ms[k] = htab_get(&s->msgs, ids[i])) == NULL)
+			continue;
+		if (ms[k]->active == 0)
 			k++;
+		else			/* in flight: what a hold dropped */
+			refresh_msg(s, ms[k]);
 	}
 	for (i = 0; i < k; i++)
 		drop_msg(s, ms[i], 0);
@@ -1248,6 +1374,7 @@ sched_free(struct sched *s)
 		event_free(c->idle_ev);
 		free(c);
 	}
+	smtp_client_quitting_free();
 	htab_foreach(&s->msgs, free_msg_cb, NULL);
 	htab_foreach(&s->dests, free_dest_cb, NULL);
 	htab_free(&s->msgs);

@@ -90,6 +90,7 @@ deliver_pkix_ctx_new(char *err, size_t errlen)
 		return NULL;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	return ctx;
 }
 
@@ -126,7 +127,8 @@ attempt_new(struct deliver *d)
 	size_t			 ncap;
 
 	if (r->natt == r->attcap) {
-		ncap = r->attcap ? r->attcap * 2 : 8;
+		/* Most deliveries take one attempt; 3 KiB each. */
+		ncap = r->attcap ? r->attcap * 2 : 2;
 		if ((a = realloc(r->att, ncap * sizeof(*a))) == NULL)
 			fatalx("deliver: out of memory");
 		r->att = a;
@@ -554,6 +556,11 @@ session_done(void *arg, const struct smtp_result *s)
 		    DANE_RT_NONE, "%s", s->error);
 		return;
 	}
+	if (d->keep) {		/* parked, but not carried on: end it */
+		smtp_client_quit(d->sess);
+		d->sess = NULL;
+		d->keep = 0;
+	}
 	/* Rule 18: only an opportunistic host may be retried in clear. */
 	if (h->demand == DEMAND_MAY && s->stage == SMTP_ST_TLS &&
 	    !a->plaintext_retry && !d->retry_plain) {
@@ -842,6 +849,7 @@ deliver_next_msg(struct deliver *d, const struct deliver_msg *m)
 	*a = d->sticky;
 	a->verdict.matched_text = xstrdup_or_null(d->sticky.verdict.matched_text);
 	a->reused = 1;
+	a->dane_failed = 0;	/* a bypassed failure is not repeated */
 	if (d->conf.log)
 		log_info("%s[%s]:%u: reusing the connection (TLS %s)", h->name,
 		    a->addr, d->route->port, tls_achieved_str(a->tls));

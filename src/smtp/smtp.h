@@ -162,6 +162,7 @@ int	 smtp_client_next(struct smtp_client *, const char *mail_from,
 	    const char * const *rcpts, size_t nrcpt, const char *msg,
 	    size_t msglen, char *err, size_t errlen);
 void	 smtp_client_quit(struct smtp_client *);
+void	 smtp_client_quitting_free(void);
 const char *smtp_stage_str(enum smtp_stage);
 int	 smtp_data_encode(struct buf *out, const char *msg, size_t len);
 

@@ -23,6 +23,7 @@
  * strings in the conf, and those given to smtp_client_next(), are
  * borrowed and must live until the next done() has run.
  */
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -66,7 +67,12 @@ struct smtp_client {
 	int			 broken;	/* ... and the server went away */
 	int			 need_rset;	/* the last transaction was refused */
 	int			 silent;	/* quitting: no more done() */
+	LIST_ENTRY(smtp_client)	 qentry;	/* in quitting while silent */
 };
+
+/* Sessions saying QUIT belong to nobody; smtp_client_quitting_free()
+ * ends those still open at exit. */
+static LIST_HEAD(, smtp_client) quitting = LIST_HEAD_INITIALIZER(quitting);
 
 static const char *stage_names[] = {
 	"connect", "greeting", "EHLO", "HELO", "STARTTLS", "TLS handshake",
@@ -144,6 +150,8 @@ arm_timer(struct smtp_client *c, unsigned secs)
 static void
 client_free(struct smtp_client *c)
 {
+	if (c->silent)
+		LIST_REMOVE(c, qentry);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	if (c->ssl != NULL)
@@ -178,7 +186,11 @@ finish_cb(evutil_socket_t fd, short ev, void *arg)
 		c->dead = 0;
 		c->idle = 1;
 		c->stage = SMTP_ST_IDLE;
-		bufferevent_enable(c->bev, EV_READ);
+		/* Anything unasked-for already here: do not trust it. */
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+			c->broken = 1;
+		else
+			bufferevent_enable(c->bev, EV_READ);
 		c->conf.done(c->conf.arg, &c->res);
 		return;
 	}
@@ -270,7 +282,7 @@ fail_reply(struct smtp_client *c, const char *what)
 static void
 refused(struct smtp_client *c, const char *what)
 {
-	if (c->conf.keep && c->reply.code != 421) {
+	if (c->conf.keep && c->reply.code >= 400 && c->reply.code != 421) {
 		c->res.reusable = 1;
 		c->need_rset = c->stage != SMTP_ST_DOT;
 	}
@@ -821,6 +833,14 @@ smtp_client_abort(struct smtp_client *c)
 	client_free(c);
 }
 
+/* smtp_client_quitting_free - close what still says QUIT (at exit) */
+void
+smtp_client_quitting_free(void)
+{
+	while (!LIST_EMPTY(&quitting))
+		client_free(LIST_FIRST(&quitting));
+}
+
 /*
  * smtp_client_next - the next transaction over a parked session; done()
  * is called for it as for the first. -1 with err if the arguments are
@@ -899,6 +919,7 @@ smtp_client_quit(struct smtp_client *c)
 		return;
 	}
 	c->silent = 1;
+	LIST_INSERT_HEAD(&quitting, c, qentry);
 	c->idle = c->dead = c->failed = 0;
 	smtp_reply_reset(&c->reply);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);

@@ -44,10 +44,15 @@ serve() {	# serve LOG: the relay, one connection per destination at most
 	wait_for 15 sh -c "grep -q 'relay started' '$T_TMP/$1' && [ -s '$T_TMP/pid' ]" ||
 		fail "relay did not start: $(cat "$T_TMP/$1")"
 }
-stop() {
+stop() {	# TERM; the relay must exit 0 (no leaks under ASan) in time
 	pid=$(cat "$T_TMP/pid")
 	kill "$pid"
-	wait_for 40 sh -c "! kill -0 $pid" || fail "relay did not stop"
+	(sleep 40; kill -9 "$pid" 2>/dev/null) &
+	guard=$!
+	rc=0
+	wait "$pid" || rc=$?
+	kill "$guard" 2>/dev/null
+	expect_eq "relay stopped cleanly (exit status)" "$rc" 0
 	rm -f "$T_TMP/pid"
 }
 count() { grep -c "$1" "$2" 2>/dev/null || true; }
@@ -104,5 +109,20 @@ rm "$Q/msg/$ID"
 serve relay4.log
 wait_for 15 sh -c "[ ! -e '$Q/env/$ID' ]" || fail "envelope without body kept: $(tail -5 "$T_TMP/relay4.log")"
 expect_match "half-removed: said" "$(cat "$T_TMP/relay4.log")" "^$ID: removed \(its body was already gone\)$"
+stop
+
+# 5. Nobody answers (the next hop refuses connections): the destination is
+#    held after the first failure, so the other messages do not try again.
+for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+PIDS=""
+serve relay5.log
+$PY "$INJ" 127.0.0.1 $RELAY alice@client.test d@x.test 3 dead >"$T_TMP/inj5"
+expect_eq "dead: all acknowledged" "$(count '^ok' "$T_TMP/inj5")" 3
+wait_for 15 sh -c "[ \$('$DANEMX' queue -o queue_dir='$Q' --json list | jq '[.[].recipients[].last | select(test(\"destination held\"))] | length') -eq 2 ]" ||
+	fail "not held: $("$DANEMX" queue -o queue_dir="$Q" list)"
+expect_eq "dead: one connection attempt for three messages" \
+	"$(count "127\.0\.0\.1\[127\.0\.0\.1\]:$SINK: cannot connect" "$T_TMP/relay5.log")" 1
+expect_match "dead: the hold is logged" "$(cat "$T_TMP/relay5.log")" \
+	"held until the next retry \([0-9]+s\): cannot connect: Connection refused"
 stop
 done_ok

@@ -53,6 +53,10 @@ main(void)
 	    "-o helo_name: %s", err);
 	T_CHECK(conf_set(&c, "helo_name", err, sizeof(err)) == -1,
 	    "-o without '=' accepted");
+	T_CHECK(conf_set(&c, "retry_min=0", err, sizeof(err)) == -1 &&
+	    strstr(err, "more than 0") != NULL, "retry_min=0 accepted: %s", err);
+	T_CHECK(conf_set(&c, "dest_concurrency=0", err, sizeof(err)) == -1,
+	    "dest_concurrency=0 accepted");
 	conf_free(&c);
 	for (i = 0; i < DMX_NELEM(bad); i++) {
 		conf_defaults(&c);
