@@ -37,6 +37,10 @@ static const char sendmail_help[] =
 "The message is on disk (fsync'ed, directory included) before the\n"
 "command exits 0. Without -i, a line holding a single '.' ends the\n"
 "message. Date, Message-ID and From headers are added when missing.\n"
+"Run by root or the relay's user, it writes the queue and prints the\n"
+"queue id; anyone else's message goes through the queue's maildrop/\n"
+"directory (prints maildrop/NAME), which the relay picks up within a\n"
+"second, noting the user's uid in a Received header.\n"
 "\n"
 "Options:\n"
 "  -c FILE        configuration (default " CONF_DEFAULT_FILE " if present)\n"
@@ -210,6 +214,10 @@ cmd_sendmail(struct cli *c, int argc, char **argv)
 	time_t			 now = time(NULL);
 
 	(void)c;
+	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+		fputs(sendmail_help, stdout);
+		return 0;
+	}
 	opterr = 0;
 	/* sendmail's own option letters; -o takes KEY=VALUE or iX/em/db. */
 	while ((ch = getopt(argc, argv, "c:o:f:tiF:vhB:r:b:")) != -1) {
