@@ -465,9 +465,10 @@ print_env_text(const struct queue_env *e)
 		    ": " : "", e->rcpt[i].last ? e->rcpt[i].last : "");
 }
 
-/* signal_relay - tell a running relay to look at the queue now */
+/* signal_relay - tell a running relay to look at the queue now (USR1),
+ * or to try everything now (USR2) */
 static int
-signal_relay(const struct dmx_conf *conf)
+signal_relay_sig(const struct dmx_conf *conf, int sig)
 {
 	FILE	*fp;
 	long	 pid;
@@ -479,7 +480,13 @@ signal_relay(const struct dmx_conf *conf)
 		return -1;
 	}
 	fclose(fp);
-	return kill((pid_t)pid, SIGUSR1);
+	return kill((pid_t)pid, sig);
+}
+
+static int
+signal_relay(const struct dmx_conf *conf)
+{
+	return signal_relay_sig(conf, SIGUSR1);
 }
 
 /* cmd_queue - danemx queue COMMAND [ID] */
@@ -536,6 +543,13 @@ cmd_queue(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "danemx queue: %s\n", err);
 		conf_free(&conf);
 		return EX_CONFIG;
+	}
+	if (strcmp(cmd, "flush") == 0 && id == NULL &&
+	    signal_relay_sig(&conf, SIGUSR2) == 0) {
+		/* A running relay retries its whole index at once; no
+		 * envelope needs rewriting (that takes an fsync each). */
+		printf("queue: the relay retries every message now\n");
+		goto out;
 	}
 	if (strcmp(cmd, "list") == 0 || (strcmp(cmd, "flush") == 0 &&
 	    id == NULL)) {

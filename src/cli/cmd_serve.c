@@ -52,7 +52,8 @@ static const char serve_help[] =
 "\n"
 "Signals: TERM stops gracefully, HUP reads the configuration, the policy\n"
 "table and the bypass list again, USR1 lifts destination holds and\n"
-"reads the queue again (danemx queue flush and release send it).\n"
+"reads the queue again (danemx queue release sends it), USR2 also\n"
+"makes every waiting message due now (danemx queue flush sends it).\n"
 "\n"
 "Connections are reused: a connection carries its destination's next\n"
 "messages over the same DANE-verified session and waits 2 s for more.\n"
@@ -234,6 +235,9 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 	case SIGUSR1:
 		sched_flush(sv->sched);
 		break;
+	case SIGUSR2:
+		sched_flush_all(sv->sched);
+		break;
 	}
 }
 
@@ -338,7 +342,8 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	struct queue		*q = NULL;
 	const char		*cfile = NULL;
 	char			*sets[64], err[512], host[256];
-	static const int	 signums[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	static const int	 signums[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
+	    SIGUSR2 };
 	size_t			 nsets = 0, i;
 	int			 ch, fg = 0, rv = 0;
 

@@ -90,6 +90,8 @@ struct item {
 	size_t			 hidx;		/* in the heap when waiting */
 	enum item_state		 st;
 	int			 busy;		/* a job is sending it */
+	int			 force;		/* flushed: due whatever the
+						   envelope says */
 };
 
 /* A destination: the recipient domain, or the relayhost. */
@@ -703,6 +705,8 @@ job_load(struct sched *s, struct item *it)
 		qmsg_maybe_free(s, m);
 		goto out;
 	}
+	if (it->force)
+		due = now;
 	if (due > now) {
 		item_due(s, it, due);
 		goto out;
@@ -734,7 +738,7 @@ job_load(struct sched *s, struct item *it)
 	j->it = it;
 	for (i = 0; i < e.nrcpt; i++) {
 		if (e.rcpt[i].state != RCPT_PENDING ||
-		    e.rcpt[i].next_try > now ||
+		    (e.rcpt[i].next_try > now && !it->force) ||
 		    strcasecmp(rcpt_domain(e.rcpt[i].addr), it->domain) != 0)
 			continue;
 		j->idx[j->nrcpt] = i;
@@ -742,6 +746,7 @@ job_load(struct sched *s, struct item *it)
 			fatalx("scheduler: out of memory");
 	}
 	item_unlink(s, it);
+	it->force = 0;
 	it->busy = 1;
 	it->m->active++;
 out:
@@ -1302,6 +1307,22 @@ sched_flush(struct sched *s)
 	queue_list_free(ids, n);
 	log_info("flush: holds lifted, queue read again (%zu messages)",
 	    s->msgs.n);
+	kick(s);
+}
+
+/* sched_flush_all - everything waiting is due now (SIGUSR2: queue flush) */
+void
+sched_flush_all(struct sched *s)
+{
+	size_t	 n = s->nheap;
+
+	htab_foreach(&s->dests, lift_hold, NULL);
+	while (s->nheap > 0) {
+		s->heap[0]->force = 1;	/* the envelope's next try is later */
+		item_due(s, s->heap[0], 0);
+	}
+	scan_dir(s);
+	log_info("flush: holds lifted, %zu waiting deliveries due now", n);
 	kick(s);
 }
 

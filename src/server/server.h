@@ -46,6 +46,7 @@ struct sched *sched_new(struct event_base *, const struct sched_conf *);
 void	 sched_kick(struct sched *);		/* look at the queue now */
 void	 sched_enqueue(struct sched *, const char *id); /* just queued */
 void	 sched_flush(struct sched *);		/* lift holds, look now */
+void	 sched_flush_all(struct sched *);	/* ... and all due now */
 void	 sched_drain(struct sched *);		/* start nothing new */
 size_t	 sched_active(const struct sched *);
 void	 sched_free(struct sched *);

@@ -124,5 +124,15 @@ expect_eq "dead: one connection attempt for three messages" \
 	"$(count "127\.0\.0\.1\[127\.0\.0\.1\]:$SINK: cannot connect" "$T_TMP/relay5.log")" 1
 expect_match "dead: the hold is logged" "$(cat "$T_TMP/relay5.log")" \
 	"held until the next retry \([0-9]+s\): cannot connect: Connection refused"
+
+# 6. The next hop is back; queue flush tells the running relay (SIGUSR2)
+#    to try everything now, without rewriting the envelopes.
+sink ok back
+out=$("$DANEMX" queue -o queue_dir="$Q" -o pid_file="$T_TMP/pid" flush)
+expect_eq "flush: the relay was told" "$out" "queue: the relay retries every message now"
+wait_for 15 sh -c "[ \$(grep -c '^MAIL' '$T_TMP/back.log' 2>/dev/null) -ge 3 ]" ||
+	fail "not delivered after flush: $(tail -5 "$T_TMP/relay5.log")"
+expect_eq "flush: three delivered" "$(grep '^MAIL' "$T_TMP/back.log" | awk '{print $6}' | sort | tr '\n' ' ')" "dead-0 dead-1 dead-2 "
+expect_match "flush: logged" "$(cat "$T_TMP/relay5.log")" "flush: holds lifted, [0-9]+ waiting deliveries due now"
 stop
 done_ok
