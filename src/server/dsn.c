@@ -30,6 +30,14 @@ status_of(const char *last, char *out, size_t outlen)
 	strlcpy_(out, "5.0.0", outlen);
 }
 
+/* smtp_reply_text - "550 5.1.1 ...": a server's reply, not our words */
+static int
+smtp_reply_text(const char *s)
+{
+	return (s[0] == '4' || s[0] == '5') && s[1] >= '0' && s[1] <= '9' &&
+	    s[2] >= '0' && s[2] <= '9' && (s[3] == ' ' || s[3] == '\0');
+}
+
 /* dsn_build - the bounce for every FAILED recipient of e */
 int
 dsn_build(struct buf *out, const struct queue_env *e, const char *orig,
@@ -37,6 +45,7 @@ dsn_build(struct buf *out, const struct queue_env *e, const char *orig,
 {
 	const char	*hdr_end;
 	char		 date[64], arrival[64], status[16];
+	const char	*last;
 	size_t		 i, hlen;
 	int		 r = 0;
 
@@ -78,13 +87,15 @@ dsn_build(struct buf *out, const struct queue_env *e, const char *orig,
 		if (e->rcpt[i].state != RCPT_FAILED)
 			continue;
 		status_of(e->rcpt[i].last, status, sizeof(status));
+		last = e->rcpt[i].last ? e->rcpt[i].last : "failed";
+		/* RFC 3464 2.3.6: "smtp" when it is the server's reply. */
 		r |= buf_printf(out,
 		    "\r\n"
 		    "Final-Recipient: rfc822; %s\r\n"
 		    "Action: failed\r\n"
 		    "Status: %s\r\n"
-		    "Diagnostic-Code: X-danemx; %s\r\n", e->rcpt[i].addr,
-		    status, e->rcpt[i].last ? e->rcpt[i].last : "failed");
+		    "Diagnostic-Code: %s; %s\r\n", e->rcpt[i].addr,
+		    status, smtp_reply_text(last) ? "smtp" : "X-danemx", last);
 	}
 	hdr_end = orig ? memmem(orig, origlen, "\r\n\r\n", 4) : NULL;
 	hlen = hdr_end ? (size_t)(hdr_end - orig) + 2 : origlen;

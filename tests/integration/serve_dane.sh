@@ -1,7 +1,8 @@
 #!/bin/sh
 # serve_dane.sh - the relay against the world's DANE MX hosts: mail for a
 # DANE-verified domain arrives at the right Postfix MX with tls
-# dane-verified; a TLSA mismatch defers (never bounces, never falls back),
+# dane-verified (injected over SMTP and through danemx sendmail); a TLSA
+# mismatch defers (never bounces, never falls back),
 # holds the destination so a second message does not hammer the host, and
 # both are delivered once the TLSA record is fixed and the queue flushed.
 # A stream of messages to one DANE destination reuses the authenticated
@@ -58,6 +59,17 @@ conns=$(grep -c "^Connecting to \[$NET\.10\]:25 (DNSSEC)" "$T_TMP/relay.log")
 expect_eq "reuse: at most two connections for five messages" "$([ "$conns" -le 2 ] && echo yes)" yes
 expect_eq "reuse: the rest went over the DANE-verified session" \
 	"$(grep -c "^mx\.dane-ee\.test\[$NET\.10\]:25: reusing the connection (TLS dane-verified)" "$T_TMP/relay.log")" $((5 - conns))
+
+# 1c. Through danemx sendmail: to the right MX, DANE-verified too.
+viasm=$(rcpt relay-sm dane-ee.test)
+printf 'Subject: via sendmail\n\nhello\n' |
+	"$DANEMX" sendmail -o queue_dir="$Q" -f a@client.test "$viasm" >/dev/null
+expect_eq "sendmail: exit" "$?" 0
+wait_for 30 grep -q "to=<$viasm>.*status=sent" "$T_TMP/relay.log" ||
+	fail "sendmail message not delivered: $(tail -5 "$T_TMP/relay.log")"
+expect_match "sendmail: DANE-verified at the right MX" "$(cat "$T_TMP/relay.log")" \
+	"to=<$viasm>, relay=mx\.dane-ee\.test\[$NET\.10\], tls=dane-verified, dane=validated successfully \(3 1 1 at depth 0\), .*status=sent"
+expect_received "sendmail: the MX got it" mx-ee "$viasm"
 
 # 2. A TLSA mismatch: deferred with the DANE reason, no bounce.
 bad=$(rcpt relay-fix relayfix.secure.test)

@@ -1,0 +1,82 @@
+/*
+ * test_dsn.c - the bounce is a well-formed RFC 3464 report: a
+ * multipart/report with a human part, a message/delivery-status part
+ * naming only the failed recipients with their status and the server's
+ * reply, and the original headers; CRLF line endings, short lines.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/server.h"
+#include "t.h"
+#include "util/util.h"
+
+static int
+has(const struct buf *b, const char *s)
+{
+	return b->data != NULL && strstr(b->data, s) != NULL;
+}
+
+int
+main(void)
+{
+	struct queue_rcpt	 r[3];
+	struct queue_env	 e;
+	struct buf		 b;
+	const char		*orig = "Subject: the original\r\nFrom: <a@client.test>\r\n"
+	    "\r\nsecret body\r\n", *p, *nl;
+	size_t			 longest = 0, bare_lf = 0;
+
+	memset(&e, 0, sizeof(e));
+	memset(r, 0, sizeof(r));
+	strlcpy_(e.id, "6b0bd0e8b9857158", sizeof(e.id));
+	e.sender = (char *)"a@client.test";
+	e.created = 1700000000;
+	r[0].addr = (char *)"good@x.test";
+	r[0].state = RCPT_SENT;
+	r[1].addr = (char *)"bad@x.test";
+	r[1].state = RCPT_FAILED;
+	r[1].last = (char *)"550 5.1.1 no such user";
+	r[2].addr = (char *)"late@dane.test";
+	r[2].state = RCPT_FAILED;
+	r[2].last = (char *)"DANE: not authenticated: no matching DANE TLSA "
+	    "records [tlsa-invalid] (gave up after 5 days in the queue)";
+	e.rcpt = r;
+	e.nrcpt = 3;
+	buf_init(&b, 1024 * 1024);
+	T_CHECK(dsn_build(&b, &e, orig, strlen(orig), "relay.test",
+	    1700086400) == 0, "dsn_build failed");
+	T_CHECK(has(&b, "To: <a@client.test>\r\n"), "not to the sender");
+	T_CHECK(has(&b, "Content-Type: multipart/report; "
+	    "report-type=delivery-status;\r\n\tboundary=\"6b0bd0e8b9857158/"
+	    "relay.test\"\r\n"), "not a multipart/report");
+	T_CHECK(has(&b, "Content-Type: message/delivery-status\r\n\r\n"
+	    "Reporting-MTA: dns; relay.test\r\n"), "no delivery-status part");
+	T_CHECK(has(&b, "Final-Recipient: rfc822; bad@x.test\r\nAction: failed\r\n"
+	    "Status: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 no such user\r\n"),
+	    "the 5xx recipient's fields");
+	T_CHECK(has(&b, "Final-Recipient: rfc822; late@dane.test\r\n"
+	    "Action: failed\r\nStatus: 5.0.0\r\nDiagnostic-Code: X-danemx; "
+	    "DANE: not authenticated"), "the expired DANE recipient's fields");
+	T_CHECK(has(&b, "<late@dane.test>: DANE: not authenticated: no "
+	    "matching DANE TLSA records"), "the human part says what failed");
+	T_CHECK(!has(&b, "rfc822; good@x.test"), "a delivered recipient "
+	    "is reported");
+	T_CHECK(has(&b, "Content-Type: text/rfc822-headers\r\n\r\nSubject: "
+	    "the original\r\n"), "no original headers");
+	T_CHECK(!has(&b, "secret body"), "the original body is returned");
+	T_CHECK(has(&b, "--6b0bd0e8b9857158/relay.test--\r\n"),
+	    "no closing boundary");
+	for (p = b.data; p != NULL && *p != '\0'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+		if (nl == p || nl[-1] != '\r')
+			bare_lf++;
+		if ((size_t)(nl - p) > longest)
+			longest = (size_t)(nl - p);
+	}
+	T_CHECK(bare_lf == 0, "%zu lines without CR", bare_lf);
+	T_CHECK(longest <= 998, "a line of %zu octets", longest);
+	buf_free(&b);
+	return t_done("test_dsn");
+}
