@@ -297,12 +297,42 @@ write_env_tmp(struct queue *q, const struct queue_env *e, const char *name)
 }
 
 /*
+ * The trailer: a message file is the body, then its envelope as first
+ * committed, then a fixed-size footer that says where the envelope is:
+ * "\n#DMXENV <offset> <length>\n", both 16 hex digits. A later envelope
+ * (env/ID, after a delivery attempt) overrides the trailer's.
+ */
+#define FOOTER_LEN	43
+
+static int
+footer_parse(const char *f, size_t fsize, size_t *off, size_t *len)
+{
+	unsigned long long	 o, l;
+	char			 c;
+
+	if (fsize < FOOTER_LEN || memcmp(f, "\n#DMXENV ", 9) != 0 ||
+	    f[25] != ' ' || f[42] != '\n' ||
+	    sscanf(f + 9, "%16llx%c", &o, &c) != 2 || c != ' ' ||
+	    sscanf(f + 26, "%16llx%c", &l, &c) != 2 || c != '\n')
+		return -1;
+	if (o > fsize || l > fsize || o + l + FOOTER_LEN != fsize)
+		return -1;
+	*off = (size_t)o;
+	*len = (size_t)l;
+	return 0;
+}
+
+/*
  * queue_commit - make the message durable and visible. On success id
  * holds its queue id and the writer is gone; on failure nothing of it
  * remains on disk, err says why, and the writer is gone too. Safe on
  * any thread, beside other calls on the same queue but queue_close():
  * it touches only its writer and the directory descriptors, which do
  * not change after queue_open().
+ *
+ * One file per message: the envelope is appended to the body (see the
+ * trailer above), the file fsync'ed, renamed into msg/ and msg/
+ * fsync'ed. The rename is the commit: a message is whole or absent.
  */
 int
 queue_commit(struct queue_writer *w, const char *sender,
@@ -312,14 +342,13 @@ queue_commit(struct queue_writer *w, const char *sender,
 	struct queue		*q = w->q;
 	struct queue_env	 e;
 	struct queue_rcpt	*r = NULL;
-	char			 mname[QUEUE_ID_LEN + 8], ename[QUEUE_ID_LEN + 8];
+	char			 mname[QUEUE_ID_LEN + 8], footer[FOOTER_LEN + 1];
 	const char		*what = "write";
-	char			 ebuf[128];
-	size_t			 i;
-	int			 saved, msg_moved = 0;
+	char			 ebuf[128], *text = NULL;
+	size_t			 i, tlen;
+	int			 saved, moved = 0;
 
 	snprintf(mname, sizeof(mname), "%s.msg", w->id);
-	snprintf(ename, sizeof(ename), "%s.env", w->id);
 	if (nrcpt == 0 || nrcpt > QUEUE_RCPT_MAX) {
 		snprintf(err, errlen, "a message needs 1 to %d recipients",
 		    QUEUE_RCPT_MAX);
@@ -330,16 +359,6 @@ queue_commit(struct queue_writer *w, const char *sender,
 		errno = w->err;
 		goto fail;
 	}
-	what = "fsync";
-	if (fsync(w->fd) == -1)
-		goto fail;
-	what = "close";
-	if (close(w->fd) == -1) {
-		w->fd = -1;
-		goto fail;
-	}
-	w->fd = -1;
-
 	memset(&e, 0, sizeof(e));
 	memcpy(e.id, w->id, sizeof(e.id));
 	e.sender = (char *)(uintptr_t)sender;
@@ -354,30 +373,34 @@ queue_commit(struct queue_writer *w, const char *sender,
 	e.rcpt = r;
 	e.nrcpt = nrcpt;
 	what = "envelope";
-	if (write_env_tmp(q, &e, ename) == -1)
+	if (queue_env_format(&e, &text, &tlen) == -1) {
+		errno = ENOMEM;
 		goto fail;
-	free(r);
-	r = NULL;
-
-	/* Body first, then the envelope that makes it exist. */
+	}
+	snprintf(footer, sizeof(footer), "\n#DMXENV %016llx %016llx\n",
+	    (unsigned long long)w->size, (unsigned long long)tlen);
+	what = "write";
+	if (write_all(w->fd, text, tlen) == -1 ||
+	    write_all(w->fd, footer, FOOTER_LEN) == -1)
+		goto fail;
+	what = "fsync";
+	if (fsync(w->fd) == -1)
+		goto fail;
+	what = "close";
+	if (close(w->fd) == -1) {
+		w->fd = -1;
+		goto fail;
+	}
+	w->fd = -1;
 	what = "rename";
 	if (renameat(q->tmpfd, mname, q->msgfd, w->id) == -1)
 		goto fail;
-	msg_moved = 1;
+	moved = 1;
 	what = "fsync";
 	if (fsync(q->msgfd) == -1)
-		goto fail;
-	what = "rename";
-	if (renameat(q->tmpfd, ename, q->envfd, w->id) == -1)
-		goto fail;
-	what = "fsync";
-	if (fsync(q->envfd) == -1) {
-		/* Visible but maybe not durable: take it back. */
-		saved = errno;
-		unlinkat(q->envfd, w->id, 0);
-		errno = saved;
-		goto fail;
-	}
+		goto fail;	/* visible but maybe not durable: take it back */
+	free(text);
+	free(r);
 	memcpy(id, w->id, QUEUE_ID_LEN + 1);
 	free(w);
 	return 0;
@@ -386,12 +409,12 @@ fail:
 	/* strerror_r (GNU): this may run on a commit thread. */
 	snprintf(err, errlen, "queue %s: %s", what,
 	    strerror_r(saved, ebuf, sizeof(ebuf)));
+	free(text);
 	free(r);
 	if (w->fd != -1)
 		close(w->fd);
 	unlinkat(q->tmpfd, mname, 0);
-	unlinkat(q->tmpfd, ename, 0);
-	if (msg_moved)
+	if (moved)
 		unlinkat(q->msgfd, w->id, 0);
 	free(w);
 	errno = saved;
@@ -434,6 +457,49 @@ fail:
 	return -1;
 }
 
+/*
+ * trailer_read - the envelope in msg/ID's trailer; -1 with errno
+ * (ENOENT: no such message, or a body without a trailer, which only a
+ * commit of an older danemx cut short can leave: never acknowledged).
+ */
+static int
+trailer_read(struct queue *q, const char *id, char **text, size_t *len)
+{
+	struct stat	 st;
+	char		 f[FOOTER_LEN], *t;
+	size_t		 off, elen;
+	int		 fd, saved;
+
+	if ((fd = openat(q->msgfd, id, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if ((size_t)st.st_size < FOOTER_LEN || pread(fd, f, FOOTER_LEN,
+	    st.st_size - FOOTER_LEN) != FOOTER_LEN ||
+	    footer_parse(f, (size_t)st.st_size, &off, &elen) == -1 ||
+	    elen > 4 * 1024 * 1024) {
+		errno = ENOENT;
+		goto fail;
+	}
+	if ((t = malloc(elen + 1)) == NULL)
+		goto fail;
+	if (pread(fd, t, elen, (off_t)off) != (ssize_t)elen) {
+		free(t);
+		errno = EIO;
+		goto fail;
+	}
+	t[elen] = '\0';
+	close(fd);
+	*text = t;
+	*len = elen;
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
 /* queue_env_load - read the envelope of id */
 int
 queue_env_load(struct queue *q, const char *id, struct queue_env *e,
@@ -449,7 +515,8 @@ queue_env_load(struct queue *q, const char *id, struct queue_env *e,
 		errno = EINVAL;
 		return -1;
 	}
-	if (read_file(q->envfd, id, 4 * 1024 * 1024, &text, &len) == -1) {
+	if (read_file(q->envfd, id, 4 * 1024 * 1024, &text, &len) == -1 &&
+	    (errno != ENOENT || trailer_read(q, id, &text, &len) == -1)) {
 		saved = errno;
 		snprintf(err, errlen, "%s: %s", id, saved == ENOENT ?
 		    "no such message in the queue" : strerror(saved));
@@ -472,7 +539,8 @@ queue_env_load(struct queue *q, const char *id, struct queue_env *e,
 	return 0;
 }
 
-/* queue_env_store - replace the envelope of e->id atomically, durably */
+/* queue_env_store - replace the envelope of e->id atomically, durably:
+ * env/ID, which overrides the trailer from then on */
 int
 queue_env_store(struct queue *q, const struct queue_env *e, char *err,
     size_t errlen)
@@ -499,14 +567,20 @@ queue_remove(struct queue *q, const char *id)
 		return -1;
 	/*
 	 * No fsync: a removal lost in a crash only means a duplicate (at
-	 * least once). If the body's unlink survives and the envelope's
-	 * does not, the envelope has no body, which a commit never leaves
-	 * (the body is durable before the envelope appears): readers
-	 * treat that as a removal cut short (queue_msg_read(): ENOENT).
+	 * least once). If the message file's unlink survives and that of
+	 * its later envelope (env/ID) does not, that envelope has no body,
+	 * which a commit never leaves: readers treat it as a removal cut
+	 * short (queue_msg_read(): ENOENT).
 	 */
+	int	 e1 = 0, r;
+
 	if (unlinkat(q->envfd, id, 0) == -1)
-		return -1;
-	unlinkat(q->msgfd, id, 0);
+		e1 = errno;
+	if ((r = unlinkat(q->msgfd, id, 0)) == -1 && errno == ENOENT &&
+	    e1 == 0)
+		return 0;		/* an envelope was all there was */
+	if (r == -1)
+		return -1;		/* ENOENT: no such message */
 	return 0;
 }
 
@@ -528,12 +602,20 @@ queue_msg_read(struct queue *q, const char *id, char **data, size_t *len,
 {
 	int	 e;
 
+	size_t	 off, elen;
+
 	if (!queue_valid_id(id) || read_file(q->msgfd, id, 1024UL * 1024 * 1024,
 	    data, len) == -1) {
 		e = errno;
 		snprintf(err, errlen, "%s: message body: %s", id, strerror(e));
 		errno = e;	/* ENOENT: a removal was cut short */
 		return -1;
+	}
+	/* The body ends where the trailer begins (older files have none). */
+	if (*len >= FOOTER_LEN && footer_parse(*data + *len - FOOTER_LEN, *len,
+	    &off, &elen) == 0) {
+		*len = off;
+		(*data)[off] = '\0';
 	}
 	return 0;
 }
@@ -544,47 +626,71 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char * const *)a, *(char * const *)b);
 }
 
-/* queue_list - the ids in the queue, oldest first (free with list_free) */
-int
-queue_list(struct queue *q, char ***ids, size_t *n, char *err, size_t errlen)
+/* list_dir - the queue ids in one directory, appended to *v */
+static int
+list_dir(int dirfd, char ***v, size_t *cnt, size_t *cap)
 {
 	struct dirent	*de;
 	DIR		*d;
-	char		**v = NULL, **nv;
-	size_t		 cnt = 0, cap = 0;
+	char		**nv;
 	int		 fd;
 
-	if ((fd = dup(q->envfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+	if ((fd = dup(dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
 		if (fd != -1)
 			close(fd);
-		snprintf(err, errlen, "%s/env: %s", q->dir, strerror(errno));
 		return -1;
 	}
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		if (!queue_valid_id(de->d_name))
 			continue;
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
+		if (*cnt == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			if ((nv = realloc(*v, *cap * sizeof(**v))) == NULL)
 				goto nomem;
-			v = nv;
+			*v = nv;
 		}
-		if ((v[cnt] = strdup(de->d_name)) == NULL)
+		if (((*v)[*cnt] = strdup(de->d_name)) == NULL)
 			goto nomem;
-		cnt++;
+		(*cnt)++;
 	}
 	closedir(d);
-	if (cnt > 1)
-		qsort(v, cnt, sizeof(*v), cmp_str);
-	*ids = v;
-	*n = cnt;
 	return 0;
 nomem:
 	closedir(d);
-	queue_list_free(v, cnt);
-	snprintf(err, errlen, "out of memory");
+	errno = ENOMEM;
 	return -1;
+}
+
+/*
+ * queue_list - the ids of the queued messages, sorted: those in msg/,
+ * and any envelope in env/ whose body is gone (a removal a crash cut
+ * short, for the scheduler to finish).
+ */
+int
+queue_list(struct queue *q, char ***ids, size_t *n, char *err, size_t errlen)
+{
+	char		**v = NULL;
+	size_t		 cnt = 0, cap = 0, i, k;
+
+	if (list_dir(q->msgfd, &v, &cnt, &cap) == -1 ||
+	    list_dir(q->envfd, &v, &cnt, &cap) == -1) {
+		snprintf(err, errlen, "%s: %s", q->dir, strerror(errno));
+		queue_list_free(v, cnt);
+		return -1;
+	}
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), cmp_str);
+	for (i = k = 0; i < cnt; i++) {		/* each id once */
+		if (k > 0 && strcmp(v[k - 1], v[i]) == 0) {
+			free(v[i]);
+			continue;
+		}
+		v[k++] = v[i];
+	}
+	*ids = v;
+	*n = k;
+	return 0;
 }
 
 /* queue_list_free - free a list from queue_list() */

@@ -3,13 +3,17 @@
  *
  * Layout under the queue directory (docs/queue.md defends it):
  *	tmp/	files being written; anything here after a crash is junk
- *	msg/ID	the message as it will be sent (CRLF line endings)
- *	env/ID	its envelope: sender, recipients and their states
- * A message exists once env/ID exists: the body is renamed into msg/
- * first, both are fsync'ed and so are the directories, and only then is
- * the envelope renamed into env/. queue_commit() returns after all of
- * that, so a 250 (or sendmail's exit 0) given after it survives a crash
- * or power loss. Envelope updates are whole-file rewrites through tmp/.
+ *	msg/ID	the message as it will be sent (CRLF line endings),
+ *		followed by its envelope as committed (a trailer)
+ *	env/ID	its envelope once a delivery attempt changed it: sender,
+ *		recipients and their states; it overrides the trailer
+ *	maildrop/  drops from users who cannot write the rest
+ * A message exists once msg/ID exists: it is written whole in tmp/,
+ * fsync'ed, renamed into msg/, and msg/ is fsync'ed. queue_commit()
+ * returns after that, so a 250 (or sendmail's exit 0) given after it
+ * survives a crash or power loss. Envelope updates are whole-file
+ * rewrites of env/ID through tmp/. (Queues of older versions, with the
+ * envelope only in env/ID and no trailer, are read the same way.)
  *
  * The queue never opens a socket and knows no event loop. Its functions
  * run on the caller's thread; queue_commit() is also safe on a worker

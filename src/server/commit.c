@@ -2,7 +2,7 @@
  * commit.c - a small pool of threads that run queue_commit() for the
  * smtpd, so that the fsyncs of concurrent sessions overlap and the
  * journal writes them out together (group commit), instead of each
- * session waiting on the event loop for the four fsyncs of the others.
+ * session waiting on the event loop for the fsyncs of the others.
  *
  * The loop thread puts a job on the todo list (mutex and condition
  * variable) and a worker runs queue_commit() for it, then moves it to

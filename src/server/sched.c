@@ -32,7 +32,7 @@
  * every SCAN_SECONDS (messages from danemx sendmail, held messages
  * released; deleted ones are noticed when due) and by a flush (SIGUSR1:
  * danemx queue flush and release), which lifts every hold and reads the
- * queue again. The scan lists env/ (a readdir, no envelope reads), the
+ * queue again. The scan lists msg/ and env/ (readdirs, no envelope reads), the
  * only per-tick work that grows with the queue.
  *
  * Ownership: the scheduler owns the index (messages, items,

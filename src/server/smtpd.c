@@ -9,7 +9,7 @@
  * queue writer; "250 ... queued as ID" is sent only after queue_commit()
  * has made the message durable. A write failure (a full disk) is 452.
  *
- * The commit (four fsyncs) runs on the committer's worker threads
+ * The commit (two fsyncs) runs on the committer's worker threads
  * (commit.c), so that concurrent sessions' commits overlap and the
  * journal groups them. Meanwhile the session is paused: it reads
  * nothing and leaves what the client pipelined after the final "."

@@ -77,14 +77,14 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$T_TMP/small" &&
 		"$DANEMX" sendmail -o queue_dir="$S" keep@a.test >"$T_TMP/keep"
 	expect_eq "full disk: first message queued" "$?" 0
 	KEEP=$(cat "$T_TMP/keep")
-	before=$(md5sum "$S/msg/$KEEP" "$S/env/$KEEP")
+	before=$(md5sum "$S/msg/$KEEP")
 	run_cmd sh -c "head -c 400000 /dev/zero | tr '\\0' y | fold -w 100 | '$DANEMX' sendmail -o queue_dir='$S' big@a.test"
 	expect_eq "full disk: exit 75" "$RC" 75
 	expect_match "full disk: reason" "$ERR" "No space left on device"
 	expect_eq "full disk: only the first message" \
 		"$("$DANEMX" queue -o queue_dir="$S" --json list | jq -r '.[].id')" "$KEEP"
 	expect_eq "full disk: first message intact" \
-		"$(md5sum "$S/msg/$KEEP" "$S/env/$KEEP")" "$before"
+		"$(md5sum "$S/msg/$KEEP")" "$before"
 	expect_eq "full disk: no leftovers" "$(find "$S/tmp" "$S/msg" -type f | wc -l)" 1
 	umount "$T_TMP/small"
 else

@@ -103,8 +103,12 @@ expect_eq "gone: sent three" "$(count 'to=<g@x.test>.*status=sent' "$T_TMP/relay
 stop
 
 # 4. A removal cut short by a crash (removals are not fsync'ed): an
-#    envelope whose body is gone is removed, not retried forever.
+#    updated envelope (env/ID, here from hold and release) whose message
+#    file is gone is removed, not retried forever.
 ID=$(printf 'Subject: half\n\nx\n' | "$DANEMX" sendmail -o queue_dir="$Q" -f a@client.test h@x.test)
+"$DANEMX" queue -o queue_dir="$Q" hold "$ID" >/dev/null
+"$DANEMX" queue -o queue_dir="$Q" release "$ID" >/dev/null
+expect_eq "half-removed: an updated envelope" "$([ -f "$Q/env/$ID" ] && echo yes)" yes
 rm "$Q/msg/$ID"
 serve relay4.log
 wait_for 15 sh -c "[ ! -e '$Q/env/$ID' ]" || fail "envelope without body kept: $(tail -5 "$T_TMP/relay4.log")"

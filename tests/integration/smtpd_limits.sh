@@ -62,7 +62,7 @@ s.sendall(b"Subject: big\r\n\r\n" + (b"x" * 78 + b"\r\n") * 60 + b".\r\n"); rd()
 s.sendall(b"QUIT\r\n"); rd()
 PYEOF
 expect_eq "oversized message: 552 at the end" "$(grep -c '^552 5.3.4 Message size exceeds fixed limit' "$T_TMP/out")" 1
-expect_eq "oversized message: nothing queued" "$(find "$Q/env" -type f | wc -l)" 0
+expect_eq "oversized message: nothing queued" "$(find "$Q/msg" -type f | wc -l)" 0
 
 # An over-long command line: 500 and the session ends.
 printf '!RAW b"EHLO %s\\r\\n"\n' "$(head -c 3000 /dev/zero | tr '\0' a)" | talk >"$T_TMP/out"

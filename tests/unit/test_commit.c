@@ -58,7 +58,7 @@ in_queue(const char *dir, const char *id)
 {
 	char	 path[512];
 
-	snprintf(path, sizeof(path), "%s/env/%s", dir, id);
+	snprintf(path, sizeof(path), "%s/msg/%s", dir, id);
 	return access(path, F_OK) == 0;
 }
 
@@ -142,7 +142,7 @@ test_many(struct committer *c, struct queue *q, const char *dir)
 	T_CHECK(nloop == NJOBS, "callbacks on the loop thread: %zu of %d",
 	    nloop, NJOBS);
 	T_CHECK(distinct, "ids not distinct");
-	T_CHECK(count_dir(dir, "env") == NJOBS && count_dir(dir, "msg") ==
+	T_CHECK(count_dir(dir, "env") == 0 && count_dir(dir, "msg") ==
 	    NJOBS && count_dir(dir, "tmp") == 0, "env %zu msg %zu tmp %zu",
 	    count_dir(dir, "env"), count_dir(dir, "msg"), count_dir(dir, "tmp"));
 	T_CHECK(queue_env_load(q, r[0].id, &e, err, sizeof(err)) == 0,
@@ -207,8 +207,8 @@ test_cancel(struct committer *c, struct queue *q, const char *dir)
 	for (i = 0; i < (size_t)norphan; i++)
 		queued += in_queue(dir, orphans[i]);
 	T_CHECK(queued == 4, "cancel: %zu of 4 orphans queued", queued);
-	T_CHECK(count_dir(dir, "env") == 8, "cancel: env %zu, want 8",
-	    count_dir(dir, "env"));
+	T_CHECK(count_dir(dir, "msg") == 8, "cancel: msg %zu, want 8",
+	    count_dir(dir, "msg"));
 }
 
 int
@@ -250,8 +250,8 @@ main(void)
 		commit_job_cancel(j);
 	}
 	committer_free(c);
-	T_CHECK(count_dir(dir, "env") == 16 && count_dir(dir, "tmp") == 0,
-	    "after free: env %zu, want 16; tmp %zu", count_dir(dir, "env"),
+	T_CHECK(count_dir(dir, "msg") == 16 && count_dir(dir, "tmp") == 0,
+	    "after free: msg %zu, want 16; tmp %zu", count_dir(dir, "msg"),
 	    count_dir(dir, "tmp"));
 	for (i = 0; i < 8; i++)
 		T_CHECK(r[i].called == 0, "callback %zu ran in free", i);

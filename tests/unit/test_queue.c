@@ -55,11 +55,11 @@ test_commit(const char *dir)
 	T_CHECK(w != NULL, "writer: %s", err);
 	queue_writer_add(w, "Subject: x\r\n\r\n", 14);
 	queue_writer_add(w, "body\r\n", 6);
-	T_CHECK(count_dir(dir, "env") == 0, "visible before commit");
+	T_CHECK(count_dir(dir, "msg") == 0, "visible before commit");
 	T_CHECK(queue_commit(w, "a@example.org", rcpts, 2, id, err,
 	    sizeof(err)) == 0, "commit: %s", err);
 	T_CHECK(queue_valid_id(id), "id '%s'", id);
-	T_CHECK(count_dir(dir, "env") == 1 && count_dir(dir, "msg") == 1 &&
+	T_CHECK(count_dir(dir, "env") == 0 && count_dir(dir, "msg") == 1 &&
 	    count_dir(dir, "tmp") == 0, "layout after commit: env %zu msg %zu "
 	    "tmp %zu", count_dir(dir, "env"), count_dir(dir, "msg"),
 	    count_dir(dir, "tmp"));
@@ -79,6 +79,7 @@ test_commit(const char *dir)
 	free(e.rcpt[1].last);
 	e.rcpt[1].last = strdup("451 4.7.5 TLSA lookup failed\r\nx");
 	T_CHECK(queue_env_store(q, &e, err, sizeof(err)) == 0, "store: %s", err);
+	T_CHECK(count_dir(dir, "env") == 1, "the update is not in env/");
 	queue_env_free(&e);
 	T_CHECK(queue_env_load(q, id, &e, err, sizeof(err)) == 0 &&
 	    e.rcpt[0].state == RCPT_SENT && e.rcpt[1].attempts == 3 &&
@@ -97,6 +98,65 @@ test_commit(const char *dir)
 	T_CHECK(queue_env_load(q, "../../etc/passwd", &e, err,
 	    sizeof(err)) == -1 && strstr(err, "not a queue id") != NULL,
 	    "path in id accepted");
+	queue_close(q);
+}
+
+/* A queue of an older version (envelope only in env/, body without a
+ * trailer) reads the same; a body without trailer or envelope is not a
+ * message (a commit cut short), and a forged trailer is not believed. */
+static void
+test_old_layout(const char *dir)
+{
+	static const char *id = "00000000000000aa", *junk = "00000000000000bb";
+	struct queue		*q;
+	struct queue_env	 e, o;
+	struct queue_rcpt	 r;
+	char			 err[256] = "", path[512], *text, *body, **ids;
+	size_t			 tlen, len, n;
+	FILE			*fp;
+
+	q = queue_open(dir, 1, err, sizeof(err));
+	memset(&o, 0, sizeof(o));
+	memset(&r, 0, sizeof(r));
+	strlcpy_(o.id, id, sizeof(o.id));
+	o.sender = (char *)"old@example.org";
+	r.addr = (char *)"x@example.net";
+	o.rcpt = &r;
+	o.nrcpt = 1;
+	o.size = 7;
+	T_CHECK(queue_env_format(&o, &text, &tlen) == 0, "format");
+	snprintf(path, sizeof(path), "%s/env/%s", dir, id);
+	fp = fopen(path, "w");
+	fwrite(text, 1, tlen, fp);
+	fclose(fp);
+	free(text);
+	snprintf(path, sizeof(path), "%s/msg/%s", dir, id);
+	fp = fopen(path, "w");
+	fputs("hello\r\n", fp);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/msg/%s", dir, junk);
+	fp = fopen(path, "w");	/* a forged trailer: lengths do not add up */
+	fputs("body\r\n\n#DMXENV 0000000000000000 0000000000000001\n", fp);
+	fclose(fp);
+	T_CHECK(queue_env_load(q, id, &e, err, sizeof(err)) == 0 &&
+	    strcmp(e.sender, "old@example.org") == 0, "old envelope: %s", err);
+	queue_env_free(&e);
+	T_CHECK(queue_msg_read(q, id, &body, &len, err, sizeof(err)) == 0 &&
+	    len == 7 && memcmp(body, "hello\r\n", 7) == 0, "old body");
+	free(body);
+	T_CHECK(queue_env_load(q, junk, &e, err, sizeof(err)) == -1 &&
+	    errno == ENOENT, "a body without envelope loaded: %s", err);
+	T_CHECK(queue_msg_read(q, junk, &body, &len, err, sizeof(err)) == 0 &&
+	    len == 49, "a forged trailer was stripped (len %zu)", len);
+	free(body);
+	T_CHECK(queue_list(q, &ids, &n, err, sizeof(err)) == 0 && n == 2 &&
+	    strcmp(ids[0], id) == 0, "list over msg/ and env/: %zu", n);
+	queue_list_free(ids, n);
+	T_CHECK(queue_remove(q, id) == 0 && queue_remove(q, junk) == 0 &&
+	    count_dir(dir, "env") == 0 && count_dir(dir, "msg") == 0,
+	    "remove old");
+	T_CHECK(queue_remove(q, id) == -1 && errno == ENOENT,
+	    "removing nothing succeeded");
 	queue_close(q);
 }
 
@@ -132,7 +192,7 @@ test_write_failure(const char *dir)
 	    strstr(err, "queue write") != NULL, "commit after failed write: "
 	    "'%s'", err);
 	setrlimit(RLIMIT_FSIZE, &old);
-	T_CHECK(count_dir(dir, "env") == 1 && count_dir(dir, "msg") == 1 &&
+	T_CHECK(count_dir(dir, "env") == 0 && count_dir(dir, "msg") == 1 &&
 	    count_dir(dir, "tmp") == 0, "after failure: env %zu msg %zu tmp %zu",
 	    count_dir(dir, "env"), count_dir(dir, "msg"), count_dir(dir, "tmp"));
 	queue_remove(q, id1);
@@ -246,6 +306,7 @@ main(void)
 	test_commit(dir);
 	test_write_failure(dir);
 	test_env_parse();
+	test_old_layout(dir);
 	test_maildrop(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
