@@ -304,16 +304,33 @@ write_env_tmp(struct queue *q, const struct queue_env *e, const char *name)
  */
 #define FOOTER_LEN	43
 
+/* hex16 - exactly 16 lowercase hex digits; -1 otherwise */
+static int
+hex16(const char *p, unsigned long long *v)
+{
+	int	 i;
+
+	*v = 0;
+	for (i = 0; i < 16; i++) {
+		if (p[i] >= '0' && p[i] <= '9')
+			*v = *v << 4 | (unsigned)(p[i] - '0');
+		else if (p[i] >= 'a' && p[i] <= 'f')
+			*v = *v << 4 | (unsigned)(p[i] - 'a' + 10);
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* footer_parse - f is the file's last FOOTER_LEN octets (no NUL) */
 static int
 footer_parse(const char *f, size_t fsize, size_t *off, size_t *len)
 {
 	unsigned long long	 o, l;
-	char			 c;
 
 	if (fsize < FOOTER_LEN || memcmp(f, "\n#DMXENV ", 9) != 0 ||
-	    f[25] != ' ' || f[42] != '\n' ||
-	    sscanf(f + 9, "%16llx%c", &o, &c) != 2 || c != ' ' ||
-	    sscanf(f + 26, "%16llx%c", &l, &c) != 2 || c != '\n')
+	    f[25] != ' ' || f[42] != '\n' || hex16(f + 9, &o) == -1 ||
+	    hex16(f + 26, &l) == -1)
 		return -1;
 	if (o > fsize || l > fsize || o + l + FOOTER_LEN != fsize)
 		return -1;
@@ -470,15 +487,22 @@ trailer_read(struct queue *q, const char *id, char **text, size_t *len)
 	size_t		 off, elen;
 	int		 fd, saved;
 
+	ssize_t		 r;
+
 	if ((fd = openat(q->msgfd, id, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	if (fstat(fd, &st) == -1)
 		goto fail;
-	if ((size_t)st.st_size < FOOTER_LEN || pread(fd, f, FOOTER_LEN,
-	    st.st_size - FOOTER_LEN) != FOOTER_LEN ||
+	if ((size_t)st.st_size >= FOOTER_LEN && (r = pread(fd, f, FOOTER_LEN,
+	    st.st_size - FOOTER_LEN)) != FOOTER_LEN) {
+		if (r >= 0)
+			errno = EIO;	/* a real error is not "gone" */
+		goto fail;
+	}
+	if ((size_t)st.st_size < FOOTER_LEN ||
 	    footer_parse(f, (size_t)st.st_size, &off, &elen) == -1 ||
 	    elen > 4 * 1024 * 1024) {
-		errno = ENOENT;
+		errno = ENOENT;		/* no envelope: not a message */
 		goto fail;
 	}
 	if ((t = malloc(elen + 1)) == NULL)
@@ -563,24 +587,30 @@ queue_env_store(struct queue *q, const struct queue_env *e, char *err,
 int
 queue_remove(struct queue *q, const char *id)
 {
-	if (!queue_valid_id(id))
+	if (!queue_valid_id(id)) {
+		errno = EINVAL;
 		return -1;
+	}
 	/*
 	 * No fsync: a removal lost in a crash only means a duplicate (at
 	 * least once). If the message file's unlink survives and that of
 	 * its later envelope (env/ID) does not, that envelope has no body,
 	 * which a commit never leaves: readers treat it as a removal cut
-	 * short (queue_msg_read(): ENOENT).
+	 * short (queue_msg_read(): ENOENT; queue_msg_exists()).
 	 */
-	int	 e1 = 0, r;
+	int	 e, r;
 
-	if (unlinkat(q->envfd, id, 0) == -1)
-		e1 = errno;
-	if ((r = unlinkat(q->msgfd, id, 0)) == -1 && errno == ENOENT &&
-	    e1 == 0)
-		return 0;		/* an envelope was all there was */
-	if (r == -1)
-		return -1;		/* ENOENT: no such message */
+	/* The message file first: should the envelope's unlink survive a
+	 * crash and this one not, the message would come back with its
+	 * first envelope (everything pending again, unheld). */
+	r = unlinkat(q->msgfd, id, 0);
+	e = errno;
+	if (unlinkat(q->envfd, id, 0) == 0)
+		return 0;
+	if (r == -1) {
+		errno = e;		/* ENOENT: no such message */
+		return -1;
+	}
 	return 0;
 }
 
@@ -595,6 +625,13 @@ queue_msg_path(struct queue *q, const char *id)
 	return p;
 }
 
+/* queue_msg_exists - does msg/ID exist (an env/ID alone is not a message)? */
+int
+queue_msg_exists(struct queue *q, const char *id)
+{
+	return queue_valid_id(id) && faccessat(q->msgfd, id, F_OK, 0) == 0;
+}
+
 /* queue_msg_read - the whole body into memory (free *data) */
 int
 queue_msg_read(struct queue *q, const char *id, char **data, size_t *len,
@@ -604,8 +641,8 @@ queue_msg_read(struct queue *q, const char *id, char **data, size_t *len,
 
 	size_t	 off, elen;
 
-	if (!queue_valid_id(id) || read_file(q->msgfd, id, 1024UL * 1024 * 1024,
-	    data, len) == -1) {
+	if (!queue_valid_id(id) || read_file(q->msgfd, id, 1024UL * 1024 * 1024 +
+	    8 * 1024 * 1024, data, len) == -1) {
 		e = errno;
 		snprintf(err, errlen, "%s: message body: %s", id, strerror(e));
 		errno = e;	/* ENOENT: a removal was cut short */

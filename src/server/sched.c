@@ -571,8 +571,18 @@ index_load(struct sched *s, const char *id)
 
 	if (htab_get(&s->msgs, id) != NULL)
 		return;
+	if (!queue_msg_exists(s->c.q, id)) {
+		/* An envelope alone: a removal a crash cut short, or an
+		 * update that raced a removal. Finish the removal. */
+		if (queue_remove(s->c.q, id) == 0)
+			log_info("%s: removed (its body was already gone)", id);
+		return;
+	}
 	if (queue_env_load(s->c.q, id, &e, err, sizeof(err)) == -1) {
-		log_warnx("queue: %s", err);
+		if (errno == ENOENT)	/* no envelope: never committed */
+			log_debug("queue: %s", err);
+		else
+			log_warnx("queue: %s", err);
 		return;
 	}
 	index_env(s, &e);

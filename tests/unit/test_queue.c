@@ -149,6 +149,19 @@ test_old_layout(const char *dir)
 	T_CHECK(queue_msg_read(q, junk, &body, &len, err, sizeof(err)) == 0 &&
 	    len == 49, "a forged trailer was stripped (len %zu)", len);
 	free(body);
+	/* The footer's numbers are exactly 16 lowercase hex digits. */
+	fp = fopen(path, "w");
+	fputs("hello\r\ne\n#DMXENV 0000000000000007 0000000000000001\n", fp);
+	fclose(fp);
+	T_CHECK(queue_msg_read(q, junk, &body, &len, err, sizeof(err)) == 0 &&
+	    len == 7, "a valid footer not stripped (len %zu)", len);
+	free(body);
+	fp = fopen(path, "w");
+	fputs("hello\r\ne\n#DMXENV 0x00000000000007 0000000000000001\n", fp);
+	fclose(fp);
+	T_CHECK(queue_msg_read(q, junk, &body, &len, err, sizeof(err)) == 0 &&
+	    len == 51, "a 0x footer believed (len %zu)", len);
+	free(body);
 	T_CHECK(queue_list(q, &ids, &n, err, sizeof(err)) == 0 && n == 2 &&
 	    strcmp(ids[0], id) == 0, "list over msg/ and env/: %zu", n);
 	queue_list_free(ids, n);
