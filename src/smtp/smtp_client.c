@@ -750,49 +750,75 @@ cmd_arg_ok(const char *s, size_t max)
 	return 1;
 }
 
+/*
+ * txn_prepare - check a transaction's sender and recipients for use in
+ * SMTP, encode the message (SEND: now, so that SIZE= is the size on the
+ * wire, RFC 1870) into data and allocate the recipients' results. 0, or
+ * -1 with err and nothing allocated.
+ */
+static int
+txn_prepare(int send, const char *mail_from, const char * const *rcpts,
+    size_t nrcpt, const char *msg, size_t msglen, struct buf *data,
+    struct smtp_rcpt_result **rr, char *err, size_t errlen)
+{
+	size_t	 i;
+
+	*rr = NULL;
+	if (!cmd_arg_ok(mail_from, SMTP_PATH_MAX)) {
+		snprintf(err, errlen, "sender unusable in SMTP");
+		return -1;
+	}
+	for (i = 0; i < nrcpt; i++) {
+		if (!cmd_arg_ok(rcpts[i], SMTP_PATH_MAX)) {
+			snprintf(err, errlen, "recipient unusable in SMTP");
+			return -1;
+		}
+	}
+	if (nrcpt > 0 && (*rr = calloc(nrcpt, sizeof(**rr))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (send) {
+		buf_init(data, 2 * msglen + 8 < MSG_MAX ? 2 * msglen + 8 :
+		    MSG_MAX);
+		if (smtp_data_encode(data, msg, msglen) == -1) {
+			snprintf(err, errlen, "message too large to send");
+			buf_free(data);
+			free(*rr);
+			*rr = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* smtp_client_start - open a session; NULL with err if it cannot start */
 struct smtp_client *
 smtp_client_start(struct event_base *base, const struct smtp_client_conf *conf,
     char *err, size_t errlen)
 {
 	struct smtp_client	*c;
-	size_t			 i;
 
-	if (!cmd_arg_ok(conf->helo, 255) ||
-	    !cmd_arg_ok(conf->mail_from, SMTP_PATH_MAX)) {
-		snprintf(err, errlen, "HELO name or sender unusable in SMTP");
+	if (!cmd_arg_ok(conf->helo, 255)) {
+		snprintf(err, errlen, "HELO name unusable in SMTP");
 		return NULL;
-	}
-	for (i = 0; i < conf->nrcpt; i++) {
-		if (!cmd_arg_ok(conf->rcpts[i], SMTP_PATH_MAX)) {
-			snprintf(err, errlen, "recipient unusable in SMTP");
-			return NULL;
-		}
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (txn_prepare(conf->job == SMTP_JOB_SEND, conf->mail_from,
+	    conf->rcpts, conf->nrcpt, conf->msg, conf->msglen, &c->data,
+	    &c->res.rcpt, err, errlen) == -1) {
+		free(c);
 		return NULL;
 	}
 	c->base = base;
 	c->conf = *conf;
 	c->fd = -1;
 	smtp_reply_init(&c->reply);
-	if (conf->job == SMTP_JOB_SEND) {
-		/* Encoded now, so SIZE= is the size on the wire (RFC 1870). */
-		buf_init(&c->data, 2 * conf->msglen + 8 < MSG_MAX ?
-		    2 * conf->msglen + 8 : MSG_MAX);
-		if (smtp_data_encode(&c->data, conf->msg, conf->msglen) == -1) {
-			snprintf(err, errlen, "message too large to send");
-			buf_free(&c->data);
-			free(c);
-			return NULL;
-		}
-	}
 	buf_init(&c->res.transcript, TRANSCRIPT_MAX);
 	c->res.nrcpt = conf->nrcpt;
-	if (conf->nrcpt > 0 &&
-	    (c->res.rcpt = calloc(conf->nrcpt, sizeof(*c->res.rcpt))) == NULL)
-		goto nomem;
 	if ((c->timer = evtimer_new(base, client_timeout, c)) == NULL ||
 	    (c->fin = evtimer_new(base, finish_cb, c)) == NULL)
 		goto nomem;
@@ -852,33 +878,17 @@ smtp_client_next(struct smtp_client *c, const char *mail_from,
     char *err, size_t errlen)
 {
 	struct smtp_rcpt_result	*rr;
-	size_t			 i;
+	struct buf		 data;
 
 	if (!c->idle || nrcpt == 0) {
 		snprintf(err, errlen, "no parked session or no recipient");
 		return -1;
 	}
-	if (!cmd_arg_ok(mail_from, SMTP_PATH_MAX)) {
-		snprintf(err, errlen, "sender unusable in SMTP");
+	if (txn_prepare(1, mail_from, rcpts, nrcpt, msg, msglen, &data, &rr,
+	    err, errlen) == -1)
 		return -1;
-	}
-	for (i = 0; i < nrcpt; i++) {
-		if (!cmd_arg_ok(rcpts[i], SMTP_PATH_MAX)) {
-			snprintf(err, errlen, "recipient unusable in SMTP");
-			return -1;
-		}
-	}
-	if ((rr = calloc(nrcpt, sizeof(*rr))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
 	buf_free(&c->data);
-	buf_init(&c->data, 2 * msglen + 8 < MSG_MAX ? 2 * msglen + 8 : MSG_MAX);
-	if (smtp_data_encode(&c->data, msg, msglen) == -1) {
-		free(rr);
-		snprintf(err, errlen, "message too large to send");
-		return -1;
-	}
+	c->data = data;
 	free(c->res.rcpt);
 	c->res.rcpt = rr;
 	c->res.nrcpt = nrcpt;

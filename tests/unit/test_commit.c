@@ -35,24 +35,6 @@ static pthread_t loop_thread;
 static int	 ndone, nwant, norphan;
 static char	 orphans[NJOBS][QUEUE_ID_LEN + 1];
 
-static size_t
-count_dir(const char *dir, const char *sub)
-{
-	char		 path[512];
-	struct dirent	*de;
-	DIR		*d;
-	size_t		 n = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	if ((d = opendir(path)) == NULL)
-		return (size_t)-1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 static int
 in_queue(const char *dir, const char *id)
 {
@@ -142,9 +124,9 @@ test_many(struct committer *c, struct queue *q, const char *dir)
 	T_CHECK(nloop == NJOBS, "callbacks on the loop thread: %zu of %d",
 	    nloop, NJOBS);
 	T_CHECK(distinct, "ids not distinct");
-	T_CHECK(count_dir(dir, "env") == 0 && count_dir(dir, "msg") ==
-	    NJOBS && count_dir(dir, "tmp") == 0, "env %zu msg %zu tmp %zu",
-	    count_dir(dir, "env"), count_dir(dir, "msg"), count_dir(dir, "tmp"));
+	T_CHECK(t_count_dir(dir, "env") == 0 && t_count_dir(dir, "msg") ==
+	    NJOBS && t_count_dir(dir, "tmp") == 0, "env %zu msg %zu tmp %zu",
+	    t_count_dir(dir, "env"), t_count_dir(dir, "msg"), t_count_dir(dir, "tmp"));
 	T_CHECK(queue_env_load(q, r[0].id, &e, err, sizeof(err)) == 0,
 	    "load: %s", err);
 	T_CHECK(e.nrcpt == 1 && strcmp(e.rcpt[0].addr, "r0@example.net") == 0 &&
@@ -175,9 +157,9 @@ test_failure(struct committer *c, struct queue *q, const char *dir)
 	run();
 	T_CHECK(r.called == 1 && !r.ok && strstr(r.err, "recipients") != NULL,
 	    "failure: called %d ok %d err '%s'", r.called, r.ok, r.err);
-	T_CHECK(count_dir(dir, "env") == 0 && count_dir(dir, "msg") == 0 &&
-	    count_dir(dir, "tmp") == 0, "after failure: env %zu msg %zu tmp %zu",
-	    count_dir(dir, "env"), count_dir(dir, "msg"), count_dir(dir, "tmp"));
+	T_CHECK(t_count_dir(dir, "env") == 0 && t_count_dir(dir, "msg") == 0 &&
+	    t_count_dir(dir, "tmp") == 0, "after failure: env %zu msg %zu tmp %zu",
+	    t_count_dir(dir, "env"), t_count_dir(dir, "msg"), t_count_dir(dir, "tmp"));
 }
 
 /* Cancelled: no callback, the message is queued, the hook hears of it. */
@@ -207,8 +189,8 @@ test_cancel(struct committer *c, struct queue *q, const char *dir)
 	for (i = 0; i < (size_t)norphan; i++)
 		queued += in_queue(dir, orphans[i]);
 	T_CHECK(queued == 4, "cancel: %zu of 4 orphans queued", queued);
-	T_CHECK(count_dir(dir, "msg") == 8, "cancel: msg %zu, want 8",
-	    count_dir(dir, "msg"));
+	T_CHECK(t_count_dir(dir, "msg") == 8, "cancel: msg %zu, want 8",
+	    t_count_dir(dir, "msg"));
 }
 
 int
@@ -250,9 +232,9 @@ main(void)
 		commit_job_cancel(j);
 	}
 	committer_free(c);
-	T_CHECK(count_dir(dir, "msg") == 16 && count_dir(dir, "tmp") == 0,
-	    "after free: msg %zu, want 16; tmp %zu", count_dir(dir, "msg"),
-	    count_dir(dir, "tmp"));
+	T_CHECK(t_count_dir(dir, "msg") == 16 && t_count_dir(dir, "tmp") == 0,
+	    "after free: msg %zu, want 16; tmp %zu", t_count_dir(dir, "msg"),
+	    t_count_dir(dir, "tmp"));
 	for (i = 0; i < 8; i++)
 		T_CHECK(r[i].called == 0, "callback %zu ran in free", i);
 	T_CHECK(norphan == 0, "orphan hook ran in free");

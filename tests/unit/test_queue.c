@@ -18,24 +18,6 @@
 #include "t.h"
 #include "util/util.h"
 
-static size_t
-count_dir(const char *dir, const char *sub)
-{
-	char		 path[512];
-	struct dirent	*de;
-	DIR		*d;
-	size_t		 n = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	if ((d = opendir(path)) == NULL)
-		return (size_t)-1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 static void
 test_commit(const char *dir)
 {
@@ -55,14 +37,14 @@ test_commit(const char *dir)
 	T_CHECK(w != NULL, "writer: %s", err);
 	queue_writer_add(w, "Subject: x\r\n\r\n", 14);
 	queue_writer_add(w, "body\r\n", 6);
-	T_CHECK(count_dir(dir, "msg") == 0, "visible before commit");
+	T_CHECK(t_count_dir(dir, "msg") == 0, "visible before commit");
 	T_CHECK(queue_commit(w, "a@example.org", rcpts, 2, id, err,
 	    sizeof(err)) == 0, "commit: %s", err);
 	T_CHECK(queue_valid_id(id), "id '%s'", id);
-	T_CHECK(count_dir(dir, "env") == 0 && count_dir(dir, "msg") == 1 &&
-	    count_dir(dir, "tmp") == 0, "layout after commit: env %zu msg %zu "
-	    "tmp %zu", count_dir(dir, "env"), count_dir(dir, "msg"),
-	    count_dir(dir, "tmp"));
+	T_CHECK(t_count_dir(dir, "env") == 0 && t_count_dir(dir, "msg") == 1 &&
+	    t_count_dir(dir, "tmp") == 0, "layout after commit: env %zu msg %zu "
+	    "tmp %zu", t_count_dir(dir, "env"), t_count_dir(dir, "msg"),
+	    t_count_dir(dir, "tmp"));
 	T_CHECK(queue_list(q, &ids, &n, err, sizeof(err)) == 0 && n == 1 &&
 	    strcmp(ids[0], id) == 0, "list: %zu ids", n);
 	queue_list_free(ids, n);
@@ -79,7 +61,7 @@ test_commit(const char *dir)
 	free(e.rcpt[1].last);
 	e.rcpt[1].last = strdup("451 4.7.5 TLSA lookup failed\r\nx");
 	T_CHECK(queue_env_store(q, &e, err, sizeof(err)) == 0, "store: %s", err);
-	T_CHECK(count_dir(dir, "env") == 1, "the update is not in env/");
+	T_CHECK(t_count_dir(dir, "env") == 1, "the update is not in env/");
 	queue_env_free(&e);
 	T_CHECK(queue_env_load(q, id, &e, err, sizeof(err)) == 0 &&
 	    e.rcpt[0].state == RCPT_SENT && e.rcpt[1].attempts == 3 &&
@@ -91,8 +73,8 @@ test_commit(const char *dir)
 	    len == 20 && memcmp(body, "Subject: x\r\n\r\nbody\r\n", 20) == 0,
 	    "body round trip");
 	free(body);
-	T_CHECK(queue_remove(q, id) == 0 && count_dir(dir, "env") == 0 &&
-	    count_dir(dir, "msg") == 0, "remove");
+	T_CHECK(queue_remove(q, id) == 0 && t_count_dir(dir, "env") == 0 &&
+	    t_count_dir(dir, "msg") == 0, "remove");
 	T_CHECK(queue_env_load(q, id, &e, err, sizeof(err)) == -1 &&
 	    strstr(err, "no such message") != NULL, "load removed: %s", err);
 	T_CHECK(queue_env_load(q, "../../etc/passwd", &e, err,
@@ -166,7 +148,7 @@ test_old_layout(const char *dir)
 	    strcmp(ids[0], id) == 0, "list over msg/ and env/: %zu", n);
 	queue_list_free(ids, n);
 	T_CHECK(queue_remove(q, id) == 0 && queue_remove(q, junk) == 0 &&
-	    count_dir(dir, "env") == 0 && count_dir(dir, "msg") == 0,
+	    t_count_dir(dir, "env") == 0 && t_count_dir(dir, "msg") == 0,
 	    "remove old");
 	T_CHECK(queue_remove(q, id) == -1 && errno == ENOENT,
 	    "removing nothing succeeded");
@@ -205,9 +187,9 @@ test_write_failure(const char *dir)
 	    strstr(err, "queue write") != NULL, "commit after failed write: "
 	    "'%s'", err);
 	setrlimit(RLIMIT_FSIZE, &old);
-	T_CHECK(count_dir(dir, "env") == 0 && count_dir(dir, "msg") == 1 &&
-	    count_dir(dir, "tmp") == 0, "after failure: env %zu msg %zu tmp %zu",
-	    count_dir(dir, "env"), count_dir(dir, "msg"), count_dir(dir, "tmp"));
+	T_CHECK(t_count_dir(dir, "env") == 0 && t_count_dir(dir, "msg") == 1 &&
+	    t_count_dir(dir, "tmp") == 0, "after failure: env %zu msg %zu tmp %zu",
+	    t_count_dir(dir, "env"), t_count_dir(dir, "msg"), t_count_dir(dir, "tmp"));
 	queue_remove(q, id1);
 	queue_close(q);
 }
@@ -289,11 +271,11 @@ test_maildrop(const char *dir)
 	queue_drop_free(&d);
 	T_CHECK(queue_maildrop_read(q, name, 10, &d, err, sizeof(err)) == -1,
 	    "a drop over the size limit was read");
-	T_CHECK(queue_maildrop_remove(q, name) == 0 && count_dir(dir,
-	    "maildrop") == 0, "remove left %zu", count_dir(dir, "maildrop"));
+	T_CHECK(queue_maildrop_remove(q, name) == 0 && t_count_dir(dir,
+	    "maildrop") == 0, "remove left %zu", t_count_dir(dir, "maildrop"));
 	T_CHECK(queue_maildrop_write(dir, "s@example.com", bad_rcpts, 1, "x", 1,
 	    name, sizeof(name), err, sizeof(err)) == -1 &&
-	    count_dir(dir, "maildrop") == 0, "an injected recipient written");
+	    t_count_dir(dir, "maildrop") == 0, "an injected recipient written");
 	for (i = 0; i < DMX_NELEM(hostile); i++) {
 		copy = strdup(hostile[i]);
 		if (queue_drop_parse(copy, strlen(copy), &d, err,
