@@ -181,7 +181,7 @@ cleanup() {
 		wait "$ub_pid" 2>/dev/null || true
 	fi
 	WORLD_NET=$NET WORLD_MX_NET=$MXNET WORLD_MX_ADDR6='' \
-		sh "$src/tests/world/world.sh" stop "$world" >/dev/null 2>&1 || true
+		sh "$src/tests/world/world.sh" clean "$world" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT

@@ -14,7 +14,7 @@ WORLD_MX_NET=${BENCH_DNS_WORLD_MX_NET:-127.0.65}
 WORLD_MX_ADDR6=''
 export WORLD_NET WORLD_MX_NET WORLD_MX_ADDR6
 world=$(mktemp -d /tmp/danemx-bench.XXXXXX)
-trap 'sh "$src/tests/world/world.sh" stop "$world" >/dev/null 2>&1; rm -rf "$world"' EXIT
+trap 'sh "$src/tests/world/world.sh" clean "$world" >/dev/null 2>&1; rm -rf "$world"' EXIT
 sh "$src/tests/world/world.sh" start "$world" >/dev/null
 conf="$world/unbound.conf"
 

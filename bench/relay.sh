@@ -99,7 +99,7 @@ cleanup() {
 	[ -n "$pf_started" ] && timeout 20 postfix -c "$work/pfr" stop >/dev/null 2>&1
 	if [ -n "$ub_pid" ]; then kill "$ub_pid" 2>/dev/null; wait "$ub_pid" 2>/dev/null; fi
 	WORLD_NET=$NET WORLD_MX_NET=$MXNET WORLD_MX_ADDR6='' \
-		sh "$src/tests/world/world.sh" stop "$world" >/dev/null 2>&1
+		sh "$src/tests/world/world.sh" clean "$world" >/dev/null 2>&1
 	for g in dx pf; do
 		i=0
 		while [ -s "$cgroot/$g/cgroup.procs" ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done

@@ -116,7 +116,7 @@ cleanup() {
 	[ -n "$dx_pid" ] && stop_pid "$dx_pid"
 	[ -n "$sink_pid" ] && stop_pid "$sink_pid"
 	WORLD_NET=$NET WORLD_MX_NET=$MXNET WORLD_MX_ADDR6='' \
-		sh "$src/tests/world/world.sh" stop "$world" >/dev/null 2>&1
+		sh "$src/tests/world/world.sh" clean "$world" >/dev/null 2>&1
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "sessions: kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT

@@ -34,7 +34,7 @@ if [ ! -x "$DANEMX" ]; then
 	exit 1
 fi
 
-stop_world() { sh "$SRC/tests/world/world.sh" stop "$WORLD" >/dev/null 2>&1 || true; }
+stop_world() { sh "$SRC/tests/world/world.sh" clean "$WORLD" >/dev/null 2>&1 || true; }
 trap stop_world EXIT
 trap 'exit 130' INT TERM
 

@@ -83,8 +83,10 @@ expect_eq "sendmail: delivered" "$(grep -c '^MAIL <bob@client.test> <carol@x.tes
 # queue drops the message; the relay picks it up with the user's uid.
 chmod 711 "$T_TMP"
 asnobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+# a copy nobody can run: the build directory may be in a home of mode 0700
+cp "$DANEMX" "$T_TMP/danemx" && chmod 755 "$T_TMP/danemx"
 out=$(printf 'Subject: viadrop\n\nhello\n' |
-	asnobody "$DANEMX" sendmail -o queue_dir="$Q" -f dave@client.test erin@x.test)
+	asnobody "$T_TMP/danemx" sendmail -o queue_dir="$Q" -f dave@client.test erin@x.test)
 expect_eq "maildrop: exit" "$?" 0
 expect_match "maildrop: says where" "$out" "^maildrop/m[0-9a-f]{32}$"
 wait_for 20 grep -q 'viadrop' "$T_TMP/sink.log" || fail "maildrop message not delivered: $(tail -5 "$T_TMP/relay.log")"

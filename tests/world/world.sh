@@ -5,12 +5,21 @@
 #
 #   sh tests/world/world.sh start DIR      build DIR from scratch and start it
 #   sh tests/world/world.sh stop DIR       stop it (succeeds if not running)
+#   sh tests/world/world.sh clean DIR      stop it and remove its files
 #   sh tests/world/world.sh add DIR ZONE [FILE]
 #                                          append records to ZONE, re-sign it,
 #                                          reload NSD and wait until served
 #   sh tests/world/world.sh set DIR ZONE [FILE]
 #                                          the same, but replace the records
 #                                          added before (empty FILE: remove)
+#
+# Where the files live. Postfix and NSD open files as their own users
+# (postfix, nsd), who may not walk into the checkout (a home directory of
+# mode 0700, /root), so DIR is a symbolic link to a fresh directory of mode
+# 0755 under WORLD_STATE_ROOT (default /tmp), made with mktemp. "start"
+# replaces an earlier world of DIR (stopping it and removing its directory);
+# every path the services and world.env are given is the real one, so it
+# has no spaces either, wherever the checkout is.
 #
 # Runs as root (NSD binds port 53, Postfix port 25). WORLD_NET (default
 # 127.0.53) picks the DNS addresses: WORLD_NET.1 is NSD (every zone), .2 has
@@ -68,7 +77,7 @@ die() { echo "world: $*" >&2; exit 1; }
 say() { echo "world: $*"; }
 
 usage() {
-	echo "usage: world.sh start|stop DIR" >&2
+	echo "usage: world.sh start|stop|clean DIR" >&2
 	echo "       world.sh add|set DIR ZONE [FILE]" >&2
 	exit 64
 }
@@ -388,16 +397,29 @@ do_start() {
 	case $DIR in
 	/ | "") die "refusing to use '$DIR' as the world directory" ;;
 	esac
-	if [ -d "$DIR" ] && [ ! -f "$DIR/$MARKER" ] &&
-	    [ -n "$(ls -A "$DIR" 2>/dev/null)" ]; then
-		die "$DIR exists and is not a world directory; remove it first"
+	_link=$DIR
+	if [ -L "$_link" ]; then
+		# an earlier world: stop it, remove its directory and the link
+		DIR=$(readlink "$_link")
+		if [ -f "$DIR/$MARKER" ]; then
+			do_stop
+			rm -rf "$DIR"
+		fi
+		rm -f "$_link"
+	elif [ -e "$_link" ]; then
+		# a world directory of an older layout (in place)
+		[ -f "$_link/$MARKER" ] || [ -z "$(ls -A "$_link" 2>/dev/null)" ] ||
+			die "$_link exists and is not a world directory; remove it first"
+		DIR=$_link
+		[ -f "$DIR/$MARKER" ] && do_stop
+		rm -rf "$_link"
 	fi
-	if [ -d "$DIR" ]; then
-		do_stop
-		rm -rf "$DIR"
-	fi
-	mkdir -p "$DIR"
-	DIR=$(cd "$DIR" && pwd)
+	_root=${WORLD_STATE_ROOT:-/tmp}
+	DIR=$(mktemp -d "$_root/danemx-world.XXXXXX") ||
+		die "cannot make a directory under $_root (WORLD_STATE_ROOT)"
+	chmod 755 "$DIR"
+	mkdir -p "$(dirname "$_link")"
+	ln -s "$DIR" "$_link" || die "cannot link $_link to $DIR"
 	mkdir "$DIR/keys" "$DIR/zones" "$DIR/state" "$DIR/extra"
 	: >"$DIR/$MARKER"
 	manifest >"$DIR/state/manifest.tmp"
@@ -567,6 +589,9 @@ trap 'exit 130' INT TERM
 
 [ $# -ge 2 ] || usage
 CMD=$1 DIR=$2
+# the services read the files as their own users: nothing of the world may
+# be private to root
+umask 022
 set_addrs
 case $CMD in
 start)
@@ -575,12 +600,25 @@ start)
 stop)
 	[ $# -eq 2 ] || usage
 	if [ -d "$DIR" ]; then
+		DIR=$(cd "$DIR" && pwd -P)
 		do_stop
 		say "stopped $DIR"
 	fi ;;
+clean)
+	[ $# -eq 2 ] || usage
+	if [ -L "$DIR" ]; then
+		_link=$DIR
+		DIR=$(readlink "$_link")
+		if [ -f "$DIR/$MARKER" ]; then
+			do_stop
+			rm -rf "$DIR"
+		fi
+		rm -f "$_link"
+		say "removed $_link"
+	fi ;;
 add | set)
 	[ $# -eq 3 ] || [ $# -eq 4 ] || usage
-	DIR=$(cd "$DIR" 2>/dev/null && pwd) || die "no world at $2"
+	DIR=$(cd "$DIR" 2>/dev/null && pwd -P) || die "no world at $2"
 	_src=${4:--}
 	if [ "$_src" = - ]; then
 		_src=$(mktemp)
