@@ -429,6 +429,7 @@ easy_setup(struct http_req *q, unsigned remaining_ms)
 static void
 start_transfer(struct http_req *q)
 {
+	struct timeval	 tv;
 	unsigned	 spent = elapsed_ms(q), left;
 
 	left = spent < q->timeout_ms ? q->timeout_ms - spent : 1;
@@ -440,6 +441,16 @@ start_transfer(struct http_req *q)
 		q->easy = NULL;
 		finish(q, result_new(q, HTTP_E_INTERNAL, "%s: cannot start "
 		    "the transfer (libcurl)", q->host));
+		return;
+	}
+	/*
+	 * libcurl enforces the rest of the deadline itself, and says how far
+	 * it got; our timer stays as a backstop, half a second later.
+	 */
+	if (q->timer != NULL) {
+		tv.tv_sec = (left + 500) / 1000;
+		tv.tv_usec = (left + 500) % 1000 * 1000;
+		evtimer_add(q->timer, &tv);
 	}
 }
 

@@ -147,7 +147,10 @@ struct sts_answer {
 						   cached policy still applies */
 	const char		*error;		/* what failed, or NULL */
 	int64_t			 next_try;	/* no fetch before, if failing */
-	const char		*content_type;	/* a fetch's, if not text/plain */
+	int			 fetch_attempted;	/* this lookup fetched */
+	long			 http_status;	/* of that fetch, 0 if none */
+	const char		*content_type;	/* of that fetch, if it was not
+						   text/plain (RFC 8461 3.3) */
 };
 
 typedef void (*sts_cb)(void *arg, const struct sts_answer *);
@@ -181,10 +184,13 @@ struct sts_conf {
 						   and http (sts_io_default) */
 	int64_t			(*now)(void *);	/* NULL: time(NULL) */
 	void			*now_arg;
+	unsigned		 fetch_timeout_ms;	/* 0: STS_FETCH_TIMEOUT_MS */
 	unsigned		 backoff_min, backoff_max;	/* 0: defaults */
 	unsigned		 unused_max;
 	size_t			 max_entries;
 	int			 no_refresh;	/* tools: no background work */
+	int			 quiet;		/* tools that print the answers:
+						   no log lines */
 };
 
 #define STS_F_RECHECK	0x1	/* look at the TXT record now (RFC 8461 5.1:
@@ -208,7 +214,8 @@ const char *sts_result_type(enum sts_failure);
 /* sts_io.c */
 extern const struct sts_io sts_io_default;
 struct sts_io_ctx;
-struct sts_io_ctx *sts_io_new(struct dmx_resolver *, struct http_client *);
+struct sts_io_ctx *sts_io_new(struct dmx_resolver *, struct http_client *,
+	    unsigned timeout_ms);
 void	 sts_io_free(struct sts_io_ctx *);
 
 #endif /* DANEMX_STS_H */
