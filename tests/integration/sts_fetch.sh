@@ -7,10 +7,11 @@
 # redirect (not followed), bodies past 64 KiB with and without a length, a
 # stalled body (timeout), a certificate for another name, one from an
 # unknown CA, 500, text/html; two records, a bad id, no record, a bogus
-# record, no policy host; an id change refetches and an unchanged id does
-# not (nginx's access log counts the fetches), a cache that survives each
-# new process, a fetch error that keeps the cached policy and backs off,
-# max_age extension and expiry (with DANEMX_TEST_NOW), the exit status.
+# record, no policy host, a bogus address of the policy host; an id change
+# refetches and an unchanged id does not (nginx's access log counts the
+# fetches), a cache that survives each new process, a fetch error that
+# keeps the cached policy and backs off, max_age extension and expiry
+# (with DANEMX_TEST_NOW), the exit status.
 #
 # Uses no ports of its own: only the world's servers (WORLD_MX_NET.40-48
 # port 443, NSD). Changes only sts.test's added records and the policy
@@ -178,6 +179,11 @@ expect_fetch_error "500" '^policy fetch failed: HTTP status 500' 500
 sts nohost.sts.test
 expect_fetch_error "no policy host" \
     'mta-sts.nohost.sts.test: no such host \(NXDOMAIN\)'
+n=$(fetches mta-sts.bogushost.sts.test)
+sts bogushost.sts.test
+expect_fetch_error "a bogus address of the policy host" \
+    '^policy fetch failed: mta-sts.bogushost.sts.test: A lookup bogus: '
+expect_eq "bogus address: never connected" "$(fetches mta-sts.bogushost.sts.test)" "$n"
 # the system store does not know the world's CA (which nginx sends along)
 run_cmd "$DANEMX" -R "$CONF" --json sts --no-cache enforce.sts.test
 expect_fetch_error "system CA store" \
