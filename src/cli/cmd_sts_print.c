@@ -60,6 +60,10 @@ span(int64_t secs, char *out, size_t outlen)
 		snprintf(out, outlen, "%s%lldh %lldm%s", secs < 0 ? "" : "in ",
 		    (long long)(a / 3600), (long long)(a % 3600 / 60),
 		    secs < 0 ? " ago" : "");
+	else if (a >= 60)
+		snprintf(out, outlen, "%s%lldm %llds%s", secs < 0 ? "" : "in ",
+		    (long long)(a / 60), (long long)(a % 60),
+		    secs < 0 ? " ago" : "");
 	else
 		snprintf(out, outlen, "%s%llds%s", secs < 0 ? "" : "in ",
 		    (long long)a, secs < 0 ? " ago" : "");

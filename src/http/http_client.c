@@ -59,6 +59,7 @@ struct http_req {
 	int			 literal;	/* the host is an IP address */
 
 	CURL			*easy;
+	CURLSH			*share;		/* its own DNS cache (below) */
 	struct curl_slist	*resolve, *headers;
 	struct buf		 rbody;
 	int			 too_large;
@@ -180,6 +181,10 @@ detach(struct http_req *q)
 		curl_multi_remove_handle(c->multi, q->easy);
 		curl_easy_cleanup(q->easy);
 		q->easy = NULL;
+	}
+	if (q->share != NULL) {
+		curl_share_cleanup(q->share);
+		q->share = NULL;
 	}
 	if (q->timer != NULL) {
 		event_free(q->timer);
@@ -390,6 +395,16 @@ easy_setup(struct http_req *q, unsigned remaining_ms)
 	SET(CURLOPT_PROXY, "");
 	SET(CURLOPT_NOPROXY, "*");
 	if (!q->literal) {
+		/*
+		 * CURLOPT_RESOLVE entries never expire from the DNS cache they
+		 * go into; give each request a cache of its own (connections
+		 * are still shared), which goes with the request.
+		 */
+		if ((q->share = curl_share_init()) == NULL ||
+		    curl_share_setopt(q->share, CURLSHOPT_SHARE,
+		    CURL_LOCK_DATA_DNS) != CURLSHE_OK)
+			return -1;
+		SET(CURLOPT_SHARE, q->share);
 		SET(CURLOPT_RESOLVE, q->resolve);
 		SET(CURLOPT_RESOLVER_START_FUNCTION, no_resolve);
 	}
@@ -439,6 +454,9 @@ start_transfer(struct http_req *q)
 		if (q->easy != NULL)
 			curl_easy_cleanup(q->easy);
 		q->easy = NULL;
+		if (q->share != NULL)
+			curl_share_cleanup(q->share);
+		q->share = NULL;
 		finish(q, result_new(q, HTTP_E_INTERNAL, "%s: cannot start "
 		    "the transfer (libcurl)", q->host));
 		return;

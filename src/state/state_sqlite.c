@@ -64,13 +64,13 @@ static const char *const sql[Q_MAX] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
-	[Q_STS_GET] = "SELECT " STS_COLS " FROM sts_policy WHERE domain = ?1",
-	[Q_STS_LIST] = "SELECT " STS_COLS " FROM sts_policy"
-	    " WHERE last_used >= ?1 ORDER BY last_used DESC LIMIT ?2",
-	[Q_STS_PUT] = "INSERT OR REPLACE INTO sts_policy (" STS_COLS ")"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-	[Q_STS_TOUCH] = "UPDATE sts_policy SET last_used = ?2"
-	    " WHERE domain = ?1 AND last_used < ?2",
+	[Q_STS_GET] = ("SELECT " STS_COLS " FROM sts_policy WHERE domain = ?1"),
+	[Q_STS_LIST] = ("SELECT " STS_COLS " FROM sts_policy"
+	    " WHERE last_used >= ?1 ORDER BY last_used DESC LIMIT ?2"),
+	[Q_STS_PUT] = ("INSERT OR REPLACE INTO sts_policy (" STS_COLS ")"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+	[Q_STS_TOUCH] = ("UPDATE sts_policy SET last_used = ?2"
+	    " WHERE domain = ?1 AND last_used < ?2"),
 	[Q_STS_DELETE] = "DELETE FROM sts_policy WHERE domain = ?1",
 	[Q_STS_EXPIRE] = "DELETE FROM sts_policy WHERE last_used < ?1",
 };

@@ -136,6 +136,13 @@ expect_eq "CNAME'd record: the policy host is mta-sts.cname" \
     "$(fetches mta-sts.cname.sts.test)" 1
 sts split.sts.test
 expect_j "two strings joined" '[.txt.id, .policy.mode] | @json' '["split1","testing"]'
+expect_j "two strings shown as such" '.txt.records | @json' \
+    '["\"v=STSv1; \" \"id=split1\""]'
+# the DNS room's TXT records, as danemx dns shows them
+run_cmd "$DANEMX" -R "$CONF" --json dns _mta-sts.split.sts.test TXT
+expect_eq "dns TXT: exit" "$RC" 0
+expect_eq "dns TXT" "$(j '[.status, .type, .records[0]] | @json')" \
+    '["secure","TXT","\"v=STSv1; \" \"id=split1\""]'
 sts sts-insecure.test
 expect_eq "unsigned zone: exit" "$RC" 0
 expect_j "unsigned zone" '[.txt.status, .policy.mode] | @json' '["insecure","enforce"]'
