@@ -1,8 +1,8 @@
 /*
- * sts.h - MTA-STS (RFC 8461): the `_mta-sts` TXT record, the policy, MX
- * pattern matching (sts_parse.c), and the policy cache that discovers,
- * fetches, keeps and refreshes policies for the relay (sts_cache.c, with
- * its I/O in sts_io.c). Applying a policy to a delivery is the delivery
+ * sts.h - MTA-STS (RFC 8461): the `_mta-sts` TXT record and the policy
+ * (sts_parse.c), MX pattern matching (sts_match.c), and the policy cache
+ * that discovers, fetches, keeps and refreshes policies for the relay
+ * (sts_cache.c and sts_discover.c, with its I/O in sts_io.c). Applying a policy to a delivery is the delivery
  * engine's job; this room only says which policy is in force.
  *
  * Parsers read untrusted bytes and never trust a length: a record or a
@@ -81,13 +81,15 @@ struct sts_policy *sts_policy_parse(const char *text, size_t len,
 	    struct sts_diag *);
 void	 sts_policy_ref(struct sts_policy *);
 void	 sts_policy_unref(struct sts_policy *);
-int	 sts_pattern_match(const char *pattern, const char *host);
-const char *sts_mx_match(const struct sts_policy *, const char *host);
 const char *sts_mode_str(enum sts_mode);
-int	 sts_domain_ok(const char *domain);
 void	 sts_diag_init(struct sts_diag *);
 void	 sts_warn(struct sts_diag *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+
+/* sts_match.c */
+int	 sts_pattern_match(const char *pattern, const char *host);
+const char *sts_mx_match(const struct sts_policy *, const char *host);
+int	 sts_domain_ok(const char *domain);
 
 /*
  * The policy cache (sts_cache.c).

@@ -1,6 +1,6 @@
 /*
  * sts_parse.c - the MTA-STS TXT record and policy, to the letter of
- * RFC 8461 sections 3.1 and 3.2, and MX pattern matching (section 4.1).
+ * RFC 8461 sections 3.1 and 3.2 (MX patterns: sts_match.c).
  *
  * Names and fixed values are case-sensitive as the ABNF's %s says: "ID=1"
  * is an extension field, not an id, and "Mode: enforce" an extension key,
@@ -166,6 +166,91 @@ ext_vchar(unsigned char c)
 	return c >= 0x21 && c <= 0x7e && c != '=' && c != ';';
 }
 
+struct tstate {
+	struct sts_record	*rec;
+	struct sts_diag		*d;
+	int			 have_id, saw_ID;
+};
+
+/* txt_id - the value of an id field at p[vs..]; -1 if it is not one */
+static int
+txt_id(struct tstate *ts, const char *p, size_t n, size_t vs, size_t *pos)
+{
+	char	 s1[200];
+	size_t	 vl;
+
+	/* sts-id = %s"id=" 1*32(ALPHA / DIGIT) */
+	while (*pos < n && IS_ALNUM(p[*pos]))
+		(*pos)++;
+	vl = *pos - vs;
+	if (*pos < n && p[*pos] != ';' && !IS_WSP(p[*pos])) {
+		while (*pos < n && p[*pos] != ';' && !IS_WSP(p[*pos]))
+			(*pos)++;
+		return fail(ts->d, "id '%s' is not letters and digits only",
+		    show(p + vs, *pos - vs, s1, sizeof(s1)));
+	}
+	if (vl == 0)
+		return fail(ts->d, "the id is empty");
+	if (vl > STS_ID_MAX)
+		return fail(ts->d, "id '%s' is longer than %d characters",
+		    show(p + vs, vl, s1, sizeof(s1)), STS_ID_MAX);
+	if (ts->have_id)
+		sts_warn(ts->d, "a second id ('%s') is ignored; the first "
+		    "('%s') counts", show(p + vs, vl, s1, sizeof(s1)),
+		    ts->rec->id);
+	else {
+		memcpy(ts->rec->id, p + vs, vl);
+		ts->rec->id[vl] = '\0';
+	}
+	ts->have_id = 1;
+	return 0;
+}
+
+/* txt_field - one field at p[*pos..]: name "=" value; -1 if broken */
+static int
+txt_field(struct tstate *ts, const char *p, size_t n, size_t *pos)
+{
+	char		 s1[200], s2[200];
+	const char	*h;
+	size_t		 ns = *pos, nl, vs;
+
+	if (!IS_ALNUM(p[*pos]))
+		return fail(ts->d, "at octet %zu: a field name starts with a "
+		    "letter or digit, not '%s'", *pos + 1, show(p + *pos, 1,
+		    s1, sizeof(s1)));
+	while (*pos < n && (IS_ALNUM(p[*pos]) || p[*pos] == '_' ||
+	    p[*pos] == '-' || p[*pos] == '.'))
+		(*pos)++;
+	nl = *pos - ns;
+	if (nl > NAME_MAX_LEN)
+		return fail(ts->d, "field name '%s' is longer than %d "
+		    "characters", show(p + ns, nl, s1, sizeof(s1)),
+		    NAME_MAX_LEN);
+	if (*pos == n || p[*pos] != '=')
+		return fail(ts->d, "at octet %zu: expected '=' after '%s'",
+		    *pos + 1, show(p + ns, nl, s1, sizeof(s1)));
+	vs = ++(*pos);
+	if (nl == 2 && memcmp(p + ns, "id", 2) == 0)
+		return txt_id(ts, p, n, vs, pos);
+	/* sts-extension: a value of 1*ext_vchar */
+	while (*pos < n && ext_vchar((unsigned char)p[*pos]))
+		(*pos)++;
+	if (*pos < n && p[*pos] != ';' && !IS_WSP(p[*pos]))
+		return fail(ts->d, "at octet %zu: '%s' is not allowed in the "
+		    "value of '%s'", *pos + 1, show(p + *pos, 1, s1,
+		    sizeof(s1)), show(p + ns, nl, s2, sizeof(s2)));
+	if (*pos == vs)
+		return fail(ts->d, "field '%s' has an empty value",
+		    show(p + ns, nl, s1, sizeof(s1)));
+	if (nl == 2 && strncasecmp(p + ns, "id", 2) == 0)
+		ts->saw_ID = 1;
+	h = hint(p + ns, nl, txt_keys, DMX_NELEM(txt_keys));
+	sts_warn(ts->d, "unknown field '%s' ignored%s%s%s", show(p + ns, nl,
+	    s1, sizeof(s1)), h ? " (did you mean '" : "", h ? h : "",
+	    h ? "'?)" : "");
+	return 0;
+}
+
 /*
  * sts_txt_parse - one TXT record's data (its strings joined). STS_TXT_NONE
  * when it is not an MTA-STS record (RFC 8461: other records are
@@ -176,18 +261,15 @@ enum sts_txt_status
 sts_txt_parse(const char *p, size_t n, struct sts_record *rec,
     struct sts_diag *d)
 {
-	size_t	 pos = 7, q, ns, nl, vs, vl, nfields = 0;
-	char	 s1[200], s2[200];
-	const char *h;
-	int	 have_id = 0, saw_ID = 0;
+	struct tstate	 ts = { rec, d, 0, 0 };
+	size_t		 pos = 7, q, nfields = 0;
+	char		 s1[200];
 
 	memset(rec, 0, sizeof(*rec));
 	if (!is_sts(p, n))
 		return STS_TXT_NONE;
-	for (;;) {
-		/* sts-field-delim = *WSP ";" *WSP, then a field or the end */
-		if (pos == n)
-			break;
+	/* fields, each after a sts-field-delim: *WSP ";" *WSP */
+	while (pos < n) {
 		for (q = pos; q < n && IS_WSP(p[q]); q++)
 			;
 		if (q == n || p[q] != ';') {
@@ -199,94 +281,16 @@ sts_txt_parse(const char *p, size_t n, struct sts_record *rec,
 			;
 		if (pos == n)
 			break;		/* a trailing delimiter */
-
-		/* sts-field = name "=" value */
-		ns = pos;
-		if (!IS_ALNUM(p[pos])) {
-			fail(d, "at octet %zu: a field name starts with a "
-			    "letter or digit, not '%s'", pos + 1,
-			    show(p + pos, 1, s1, sizeof(s1)));
+		if (txt_field(&ts, p, n, &pos) == -1)
 			return STS_TXT_INVALID;
-		}
-		while (pos < n && (IS_ALNUM(p[pos]) || p[pos] == '_' ||
-		    p[pos] == '-' || p[pos] == '.'))
-			pos++;
-		nl = pos - ns;
-		if (nl > NAME_MAX_LEN) {
-			fail(d, "field name '%s' is longer than %d characters",
-			    show(p + ns, nl, s1, sizeof(s1)), NAME_MAX_LEN);
-			return STS_TXT_INVALID;
-		}
-		if (pos == n || p[pos] != '=') {
-			fail(d, "at octet %zu: expected '=' after '%s'",
-			    pos + 1, show(p + ns, nl, s1, sizeof(s1)));
-			return STS_TXT_INVALID;
-		}
-		vs = ++pos;
-		if (nl == 2 && memcmp(p + ns, "id", 2) == 0) {
-			/* sts-id = %s"id=" 1*32(ALPHA / DIGIT) */
-			while (pos < n && IS_ALNUM(p[pos]))
-				pos++;
-			vl = pos - vs;
-			if (pos < n && p[pos] != ';' && !IS_WSP(p[pos])) {
-				while (pos < n && p[pos] != ';' &&
-				    !IS_WSP(p[pos]))
-					pos++;
-				fail(d, "id '%s' is not letters and digits only",
-				    show(p + vs, pos - vs, s1, sizeof(s1)));
-				return STS_TXT_INVALID;
-			}
-			if (vl == 0) {
-				fail(d, "the id is empty");
-				return STS_TXT_INVALID;
-			}
-			if (vl > STS_ID_MAX) {
-				fail(d, "id '%s' is longer than %d characters",
-				    show(p + vs, vl, s1, sizeof(s1)),
-				    STS_ID_MAX);
-				return STS_TXT_INVALID;
-			}
-			if (have_id)
-				sts_warn(d, "a second id ('%s') is ignored; the "
-				    "first ('%s') counts", show(p + vs, vl, s1,
-				    sizeof(s1)), rec->id);
-			else {
-				memcpy(rec->id, p + vs, vl);
-				rec->id[vl] = '\0';
-			}
-			have_id = 1;
-		} else {
-			/* sts-extension: a value of 1*ext_vchar */
-			while (pos < n && ext_vchar((unsigned char)p[pos]))
-				pos++;
-			vl = pos - vs;
-			if (pos < n && p[pos] != ';' && !IS_WSP(p[pos])) {
-				fail(d, "at octet %zu: '%s' is not allowed in "
-				    "the value of '%s'", pos + 1, show(p + pos,
-				    1, s1, sizeof(s1)), show(p + ns, nl, s2,
-				    sizeof(s2)));
-				return STS_TXT_INVALID;
-			}
-			if (vl == 0) {
-				fail(d, "field '%s' has an empty value",
-				    show(p + ns, nl, s1, sizeof(s1)));
-				return STS_TXT_INVALID;
-			}
-			if (nl == 2 && strncasecmp(p + ns, "id", 2) == 0)
-				saw_ID = 1;
-			h = hint(p + ns, nl, txt_keys, DMX_NELEM(txt_keys));
-			sts_warn(d, "unknown field '%s' ignored%s%s%s",
-			    show(p + ns, nl, s1, sizeof(s1)), h ?
-			    " (did you mean '" : "", h ? h : "", h ? "'?)" : "");
-		}
 		nfields++;
 	}
-	if (!have_id) {
+	if (!ts.have_id) {
 		if (nfields == 0)
 			fail(d, "no field after v=STSv1: an id is required");
 		else
-			fail(d, "no id field%s", saw_ID ? " (field names are "
-			    "case-sensitive: 'id', not 'ID')" : "");
+			fail(d, "no id field%s", ts.saw_ID ? " (field names "
+			    "are case-sensitive: 'id', not 'ID')" : "");
 		return STS_TXT_INVALID;
 	}
 	return STS_TXT_OK;
@@ -725,71 +729,4 @@ sts_mode_str(enum sts_mode m)
 	case STS_MODE_NONE:	return "none";
 	}
 	return "?";
-}
-
-/* --- MX patterns (RFC 8461 4.1) ------------------------------------------ */
-
-/*
- * sts_pattern_match - does host match pattern? Case is ignored, and so
- * is a final dot on either. "*.example.com" matches one whole leftmost
- * label: mail.example.com, not example.com, not a.b.example.com.
- */
-int
-sts_pattern_match(const char *pattern, const char *host)
-{
-	size_t		 pl = strlen(pattern), hl = strlen(host), rl;
-	const char	*dot;
-
-	if (pl > 0 && pattern[pl - 1] == '.')
-		pl--;
-	if (hl > 0 && host[hl - 1] == '.')
-		hl--;
-	if (pl == 0 || hl == 0)
-		return 0;
-	if (pl >= 2 && pattern[0] == '*' && pattern[1] == '.') {
-		if ((dot = memchr(host, '.', hl)) == NULL || dot == host)
-			return 0;
-		rl = hl - (size_t)(dot + 1 - host);
-		return rl == pl - 2 && strncasecmp(dot + 1, pattern + 2, rl) ==
-		    0;
-	}
-	return hl == pl && strncasecmp(host, pattern, hl) == 0;
-}
-
-/* sts_mx_match - the first of the policy's patterns host matches, or NULL */
-const char *
-sts_mx_match(const struct sts_policy *p, const char *host)
-{
-	size_t	 i;
-
-	for (i = 0; i < p->nmx; i++)
-		if (sts_pattern_match(p->mx[i], host))
-			return p->mx[i];
-	return NULL;
-}
-
-/*
- * sts_domain_ok - a domain we may look up and fetch for: letters,
- * digits, hyphens and dots, labels of 1-63, at most 253 in all, no
- * leading or final dot.
- */
-int
-sts_domain_ok(const char *d)
-{
-	size_t	 n = strlen(d), lab = 0, i;
-
-	if (n == 0 || n > 253 || d[0] == '.' || d[n - 1] == '.')
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (d[i] == '.') {
-			if (lab == 0)
-				return 0;
-			lab = 0;
-		} else if (IS_ALNUM(d[i]) || d[i] == '-' || d[i] == '_') {
-			if (++lab > 63)
-				return 0;
-		} else
-			return 0;
-	}
-	return 1;
 }
