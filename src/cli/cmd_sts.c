@@ -78,7 +78,7 @@ enum {
 };
 
 struct run {
-	struct sts_dom	*doms;
+	struct cmd_sts_dom	*doms;
 	size_t		 ndoms;
 	int		 pending;
 	int64_t		 test_now;
@@ -91,13 +91,13 @@ test_clock(void *arg)
 }
 
 static void
-one_done(struct run *r, struct sts_dom *d)
+one_done(struct run *r, struct cmd_sts_dom *d)
 {
 	d->pending--;
 	r->pending--;
 }
 
-static struct sts_dom *
+static struct cmd_sts_dom *
 dom_of(struct run *r, const char *qname)
 {
 	size_t	 i;
@@ -113,7 +113,7 @@ static void
 lookup_done(void *arg, struct dmx_dns_result *res)
 {
 	struct run	*r = arg;
-	struct sts_dom	*d;
+	struct cmd_sts_dom	*d;
 	const char	*q = res->qname;
 
 	if (res->qtype == DMX_T_TXT && strncasecmp(q, "_mta-sts.", 9) == 0)
@@ -140,7 +140,7 @@ static void
 answered(void *arg, const struct sts_answer *a)
 {
 	struct run	*r = arg;
-	struct sts_dom	*d;
+	struct cmd_sts_dom	*d;
 
 	if ((d = dom_of(r, a->domain)) == NULL)
 		return;
@@ -191,7 +191,7 @@ static int
 start(struct run *r, struct dmx_resolver *res, struct sts *sts,
     struct state *st, unsigned flags)
 {
-	struct sts_dom	*d;
+	struct cmd_sts_dom	*d;
 	char		 name[STS_DOMAIN_MAX + 16], err[256];
 	size_t		 i;
 
@@ -248,7 +248,7 @@ domains(struct run *r, int argc, char **argv)
 	return 0;
 }
 
-struct sts_opts {
+struct cmd_sts_opts {
 	const char	*cfile, *ca_file;
 	char		*sets[64];
 	size_t		 nsets;
@@ -257,7 +257,7 @@ struct sts_opts {
 
 /* parse_opts - the options; 0, or the exit status to return */
 static int
-parse_opts(struct cli *c, int argc, char **argv, struct sts_opts *o)
+parse_opts(struct cli *c, int argc, char **argv, struct cmd_sts_opts *o)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
@@ -308,8 +308,8 @@ parse_opts(struct cli *c, int argc, char **argv, struct sts_opts *o)
 
 /* run_all - resolver, client, store and cache up; loop until done */
 static int
-run_all(struct cli *c, struct dmx_conf *conf, struct sts_opts *o,
-    struct run *r, struct sts_out *out)
+run_all(struct cli *c, struct dmx_conf *conf, struct cmd_sts_opts *o,
+    struct run *r, struct cmd_sts_out *out)
 {
 	struct event_base	*base;
 	struct dmx_resolver	*res = NULL;
@@ -385,16 +385,17 @@ out:
 int
 cmd_sts(struct cli *c, int argc, char **argv)
 {
-	struct sts_opts	 o;
+	struct cmd_sts_opts	 o;
 	struct dmx_conf	 conf;
 	struct run	 r;
-	struct sts_out	 out;
+	struct cmd_sts_out	 out;
 	const char	*tn;
 	size_t		 i;
-	int		 rv, worst = STS_EXIT_OK, st;
-	static const int rank[] = { [STS_EXIT_OK] = 0, [STS_EXIT_NONE] = 1,
-	    [STS_EXIT_DNS] = 2, [STS_EXIT_FETCH] = 3, [STS_EXIT_MX] = 4,
-	    [STS_EXIT_INVALID] = 5 };
+	int		 rv, worst = CMD_STS_EXIT_OK, st;
+	static const int rank[] = { [CMD_STS_EXIT_OK] = 0,
+	    [CMD_STS_EXIT_NONE] = 1, [CMD_STS_EXIT_DNS] = 2,
+	    [CMD_STS_EXIT_FETCH] = 3, [CMD_STS_EXIT_MX] = 4,
+	    [CMD_STS_EXIT_INVALID] = 5 };
 
 	memset(&o, 0, sizeof(o));
 	memset(&r, 0, sizeof(r));
@@ -421,11 +422,11 @@ cmd_sts(struct cli *c, int argc, char **argv)
 		    "does not apply MTA-STS\n");
 	for (i = 0; i < r.ndoms; i++) {
 		if (rv == 0) {
-			st = sts_dom_print(&out, &r.doms[i]);
+			st = cmd_sts_print(&out, &r.doms[i]);
 			if (rank[st] > rank[worst])
 				worst = st;
 		}
-		sts_dom_clear(&r.doms[i]);
+		cmd_sts_dom_clear(&r.doms[i]);
 	}
 	free(r.doms);
 	conf_free(&conf);

@@ -1,6 +1,6 @@
 /*
  * cmd_sts_print.c - the output of `danemx sts` for one domain, as text
- * lines or one JSON object, and its exit status (enum sts_exit).
+ * lines or one JSON object, and its exit status (enum cmd_sts_exit).
  *
  * Everything printed from the network went through a parser that
  * refuses control characters (the policy) or is shown in DNS
@@ -19,9 +19,9 @@
 
 #define MX_SHOWN	64	/* MX hosts shown at most */
 
-/* sts_dom_clear - free what d owns */
+/* cmd_sts_dom_clear - free what d owns */
 void
-sts_dom_clear(struct sts_dom *d)
+cmd_sts_dom_clear(struct cmd_sts_dom *d)
 {
 	dmx_dns_result_free(d->txt);
 	dmx_dns_result_free(d->mx);
@@ -89,7 +89,7 @@ dns_why(const struct dmx_dns_result *r)
 
 /* mx_hosts - the hosts mail goes to: the MX RRset, else the domain */
 static size_t
-mx_hosts(const struct sts_dom *d, const char **host, unsigned *pref,
+mx_hosts(const struct cmd_sts_dom *d, const char **host, unsigned *pref,
     size_t max)
 {
 	size_t	 i, j, n = 0;
@@ -122,39 +122,39 @@ mx_hosts(const struct sts_dom *d, const char **host, unsigned *pref,
 }
 
 static int
-applies(const struct sts_dom *d)
+applies(const struct cmd_sts_dom *d)
 {
 	return d->policy != NULL && d->policy->mode != STS_MODE_NONE;
 }
 
-/* exit_of - the domain's status (enum sts_exit), worst first */
+/* exit_of - the domain's status (enum cmd_sts_exit), worst first */
 static int
-exit_of(const struct sts_dom *d)
+exit_of(const struct cmd_sts_dom *d)
 {
 	const char	*host[MX_SHOWN];
 	unsigned	 pref[MX_SHOWN];
 	size_t		 i, n;
 
 	if (d->failure == STS_FAIL_TXT_INVALID || d->failure == STS_FAIL_POLICY)
-		return STS_EXIT_INVALID;
+		return CMD_STS_EXIT_INVALID;
 	if (applies(d)) {
 		n = mx_hosts(d, host, pref, MX_SHOWN);
 		for (i = 0; i < n; i++)
 			if (sts_mx_match(d->policy, host[i]) == NULL)
-				return STS_EXIT_MX;
+				return CMD_STS_EXIT_MX;
 	}
 	if (d->failure == STS_FAIL_FETCH)
-		return STS_EXIT_FETCH;
+		return CMD_STS_EXIT_FETCH;
 	if (d->failure == STS_FAIL_TXT || dns_failed(d->mx))
-		return STS_EXIT_DNS;
+		return CMD_STS_EXIT_DNS;
 	if (!applies(d))
-		return STS_EXIT_NONE;
-	return STS_EXIT_OK;
+		return CMD_STS_EXIT_NONE;
+	return CMD_STS_EXIT_OK;
 }
 
 /* cache_state - "fresh", "stale", "expired" or "none" */
 static const char *
-cache_state(const struct sts_dom *d, int64_t now)
+cache_state(const struct cmd_sts_dom *d, int64_t now)
 {
 	if (d->policy != NULL)
 		return d->stale ? "stale" : "fresh";
@@ -167,7 +167,7 @@ cache_state(const struct sts_dom *d, int64_t now)
 /* --- text ----------------------------------------------------------------- */
 
 static void
-print_txt(const struct sts_dom *d)
+print_txt(const struct cmd_sts_dom *d)
 {
 	struct sts_record	 rec;
 	struct sts_diag		 diag;
@@ -193,7 +193,7 @@ print_txt(const struct sts_dom *d)
 }
 
 static void
-print_policy(const struct sts_dom *d, int64_t now)
+print_policy(const struct cmd_sts_dom *d, int64_t now)
 {
 	const struct sts_policy	*p = d->policy;
 	const char		*l, *nl;
@@ -231,7 +231,7 @@ print_policy(const struct sts_dom *d, int64_t now)
 }
 
 static void
-print_mx(const struct sts_dom *d)
+print_mx(const struct cmd_sts_dom *d)
 {
 	const char	*host[MX_SHOWN], *m;
 	unsigned	 pref[MX_SHOWN];
@@ -267,7 +267,7 @@ print_mx(const struct sts_dom *d)
 }
 
 static void
-print_text(const struct sts_out *o, const struct sts_dom *d, int status)
+print_text(const struct cmd_sts_out *o, const struct cmd_sts_dom *d, int status)
 {
 	char	 t[32], sp[48];
 
@@ -290,7 +290,7 @@ print_text(const struct sts_out *o, const struct sts_dom *d, int status)
 	if (d->policy != NULL)
 		printf("%s: MTA-STS: %s policy id=%s in force%s\n", d->name,
 		    sts_mode_str(d->policy->mode), d->policy->id,
-		    status == STS_EXIT_MX ? ", but an MX host matches no "
+		    status == CMD_STS_EXIT_MX ? ", but an MX host matches no "
 		    "pattern" : "");
 	else
 		printf("%s: MTA-STS: no policy in force%s\n", d->name,
@@ -327,7 +327,7 @@ json_time(struct buf *b, const char *key, int64_t t)
 }
 
 static void
-json_txt(struct buf *b, const struct sts_dom *d)
+json_txt(struct buf *b, const struct cmd_sts_dom *d)
 {
 	struct sts_record	 rec;
 	struct sts_diag		 diag;
@@ -360,7 +360,7 @@ json_txt(struct buf *b, const struct sts_dom *d)
 }
 
 static void
-json_policy(struct buf *b, const struct sts_dom *d, int64_t now)
+json_policy(struct buf *b, const struct cmd_sts_dom *d, int64_t now)
 {
 	const struct sts_policy	*p = d->policy;
 
@@ -409,7 +409,7 @@ json_policy(struct buf *b, const struct sts_dom *d, int64_t now)
 }
 
 static void
-json_mx(struct buf *b, const struct sts_dom *d)
+json_mx(struct buf *b, const struct cmd_sts_dom *d)
 {
 	const char	*host[MX_SHOWN];
 	unsigned	 pref[MX_SHOWN];
@@ -433,7 +433,7 @@ json_mx(struct buf *b, const struct sts_dom *d)
 }
 
 static void
-print_json(const struct sts_out *o, const struct sts_dom *d, int status)
+print_json(const struct cmd_sts_out *o, const struct cmd_sts_dom *d, int status)
 {
 	struct buf	 b;
 
@@ -461,9 +461,9 @@ print_json(const struct sts_out *o, const struct sts_dom *d, int status)
 	buf_free(&b);
 }
 
-/* sts_dom_print - print d; returns its status (enum sts_exit) */
+/* cmd_sts_print - print d; returns its status (enum cmd_sts_exit) */
 int
-sts_dom_print(const struct sts_out *o, const struct sts_dom *d)
+cmd_sts_print(const struct cmd_sts_out *o, const struct cmd_sts_dom *d)
 {
 	int	 status = exit_of(d);
 

@@ -2,8 +2,9 @@
  * sts.h - MTA-STS (RFC 8461): the `_mta-sts` TXT record and the policy
  * (sts_parse.c), MX pattern matching (sts_match.c), and the policy cache
  * that discovers, fetches, keeps and refreshes policies for the relay
- * (sts_cache.c and sts_discover.c, with its I/O in sts_io.c). Applying a policy to a delivery is the delivery
- * engine's job; this room only says which policy is in force.
+ * (sts_cache.c and sts_discover.c, with its I/O in sts_io.c). Applying
+ * a policy to a delivery is the delivery engine's job; this room only
+ * says which policy is in force.
  *
  * Parsers read untrusted bytes and never trust a length: a record or a
  * policy that breaks RFC 8461's grammar is an error with a precise reason
