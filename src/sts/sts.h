@@ -117,6 +117,7 @@ int	 sts_domain_ok(const char *domain);
 #define STS_RECHECK_MAX		3600
 #define STS_UNUSED_MAX		(30 * 86400)
 #define STS_MAX_ENTRIES		10000	/* domains kept in memory */
+#define STS_MAX_POLICY_BYTES	(32 * 1024 * 1024)	/* their policy texts */
 #define STS_FETCH_TIMEOUT_MS	20000
 
 /* Where the answer came from, for logs and `danemx sts`. */
@@ -191,6 +192,7 @@ struct sts_conf {
 	unsigned		 backoff_min, backoff_max;	/* 0: defaults */
 	unsigned		 unused_max;
 	size_t			 max_entries;
+	size_t			 max_policy_bytes;
 	int			 no_refresh;	/* tools: no background work */
 	int			 quiet;		/* tools that print the answers:
 						   no log lines */

@@ -114,8 +114,8 @@ fetched(void *arg, const struct sts_fetch_result *r)
 		return;
 	}
 	strlcpy_(p->id, e->fetch_id, sizeof(p->id));
-	sts_policy_unref(e->policy);
-	e->policy = p;
+	sts_set_policy(s, e, p);
+	sts_trim(s, e);
 	e->fetched = e->checked = now;
 	e->expires = now + (int64_t)p->max_age;
 	e->failures = 0;

@@ -79,6 +79,7 @@ struct sts {
 	void			*now_arg;
 	unsigned		 backoff_min, backoff_max, unused_max;
 	size_t			 max_entries;
+	size_t			 max_policy_bytes, policy_bytes;
 	int			 no_refresh, quiet;
 	struct htab		 byname;
 	TAILQ_HEAD(, sts_entry)	 lru;		/* least recently used first */
@@ -99,6 +100,8 @@ void	 sts_store_put(struct sts *, struct sts_entry *);
 int	 sts_load(struct sts *, struct sts_entry *, const struct state_sts *);
 int	 sts_idle(const struct sts_entry *);
 void	 sts_entry_drop(struct sts *, struct sts_entry *);
+void	 sts_set_policy(struct sts *, struct sts_entry *, struct sts_policy *);
+void	 sts_trim(struct sts *, const struct sts_entry *keep);
 void	 sts_answer_all(struct sts *, struct sts_entry *);
 
 /* sts_discover.c */

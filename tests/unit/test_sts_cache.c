@@ -284,6 +284,8 @@ lookup(struct sts *s, const char *domain, unsigned flags)
 	return g;
 }
 
+static size_t	 policy_budget;	/* 0: the default */
+
 static struct sts *
 cache(struct state *st, int no_refresh)
 {
@@ -298,6 +300,7 @@ cache(struct state *st, int no_refresh)
 	c.now = clock_now;
 	c.no_refresh = no_refresh;
 	c.max_entries = 100;
+	c.max_policy_bytes = policy_budget;
 	c.quiet = 1;		/* the answers are what is checked */
 	if ((s = sts_new(&c, err, sizeof(err))) == NULL)
 		fprintf(stderr, "sts_new: %s\n", err);
@@ -562,6 +565,23 @@ test_sharing_and_limits(void)
 	T_CHECK(sts_entries(s) <= 100, "%zu entries, at most 100",
 	    sts_entries(s));
 	sts_free(s);
+
+	/* at most max_policy_bytes of policy text in memory */
+	policy_budget = 10 * strlen(P_ENFORCE);
+	s = cache(NULL, 1);
+	txt_is("v=STSv1; id=1");
+	serve(P_ENFORCE);
+	io.nxdomain = 0;
+	for (i = 0; i < 30; i++) {
+		snprintf(name, sizeof(name), "p%d.example", i);
+		g1 = lookup(s, name, 0);
+		T_CHECK(g1.has_policy, "%s: no policy", name);
+	}
+	T_CHECK(sts_entries(s) >= 5 && sts_entries(s) <= 10,
+	    "%zu entries with policies of %zu octets in a budget of %zu",
+	    sts_entries(s), strlen(P_ENFORCE), policy_budget);
+	sts_free(s);
+	policy_budget = 0;
 
 	/* freed with lookups under way: nobody is called back */
 	s = cache(NULL, 1);
