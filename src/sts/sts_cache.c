@@ -142,9 +142,7 @@ sts_load(struct sts *s, struct sts_entry *e, const struct state_sts *r)
 		}
 		strlcpy_(p->id, r->id, sizeof(p->id));
 	}
-	(void)s;
-	sts_policy_unref(e->policy);
-	e->policy = p;
+	sts_set_policy(s, e, p);
 	e->fetched = r->fetched;
 	e->expires = r->expires;
 	e->checked = r->checked;
@@ -179,7 +177,7 @@ entry_free(struct sts *s, struct sts_entry *e)
 		TAILQ_REMOVE(&s->all, w, all);
 		free(w);
 	}
-	sts_policy_unref(e->policy);
+	sts_set_policy(s, e, NULL);
 	free(e);
 }
 
@@ -209,11 +207,41 @@ sts_entry_drop(struct sts *s, struct sts_entry *e)
 	entry_free(s, e);
 }
 
+/* sts_set_policy - e's policy is now p (its reference taken), counted */
+void
+sts_set_policy(struct sts *s, struct sts_entry *e, struct sts_policy *p)
+{
+	if (e->policy != NULL) {
+		s->policy_bytes -= e->policy->len;
+		sts_policy_unref(e->policy);
+	}
+	if ((e->policy = p) != NULL)
+		s->policy_bytes += p->len;
+}
+
+/*
+ * sts_trim - keep memory within max_entries domains and max_policy_bytes
+ * of policy text: the least recently used idle entries go (keep stays).
+ */
+void
+sts_trim(struct sts *s, const struct sts_entry *keep)
+{
+	struct sts_entry	*e, *next;
+
+	for (e = TAILQ_FIRST(&s->lru); e != NULL && (s->nentries >
+	    s->max_entries || s->policy_bytes > s->max_policy_bytes);
+	    e = next) {
+		next = TAILQ_NEXT(e, lru);
+		if (e != keep && sts_idle(e))
+			sts_entry_drop(s, e);
+	}
+}
+
 /* entry_get - the entry of domain (lowercase), made (and loaded) if new */
 static struct sts_entry *
 entry_get(struct sts *s, const char *domain)
 {
-	struct sts_entry	*e, *old;
+	struct sts_entry	*e;
 	struct state_sts	 r;
 	char			 err[STATE_ERR_MAX];
 
@@ -221,15 +249,6 @@ entry_get(struct sts *s, const char *domain)
 		TAILQ_REMOVE(&s->lru, e, lru);
 		TAILQ_INSERT_TAIL(&s->lru, e, lru);
 		return e;
-	}
-	/* make room: the least recently used idle entries go */
-	for (old = TAILQ_FIRST(&s->lru); old != NULL &&
-	    s->nentries >= s->max_entries; ) {
-		struct sts_entry *next = TAILQ_NEXT(old, lru);
-
-		if (sts_idle(old))
-			sts_entry_drop(s, old);
-		old = next;
 	}
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
@@ -254,6 +273,7 @@ entry_get(struct sts *s, const char *domain)
 			break;
 		}
 	}
+	sts_trim(s, e);
 	return e;
 }
 
@@ -448,7 +468,8 @@ preload_one(void *arg, const struct state_sts *r)
 	struct sts		*s = arg;
 	struct sts_entry	*e;
 
-	if (s->nentries >= s->max_entries)
+	if (s->nentries >= s->max_entries ||
+	    s->policy_bytes >= s->max_policy_bytes)
 		return -1;
 	if (htab_get(&s->byname, r->domain) != NULL ||
 	    (e = calloc(1, sizeof(*e))) == NULL)
@@ -456,8 +477,9 @@ preload_one(void *arg, const struct state_sts *r)
 	strlcpy_(e->domain, r->domain, sizeof(e->domain));
 	e->s = s;
 	TAILQ_INIT(&e->waiters);
-	if (sts_load(s, e, r) == -1 || htab_put(&s->byname, e->domain, e) == -1) {
-		sts_policy_unref(e->policy);
+	if (sts_load(s, e, r) == -1 || htab_put(&s->byname, e->domain,
+	    e) == -1) {
+		sts_set_policy(s, e, NULL);
 		free(e);
 		return 0;
 	}
@@ -492,6 +514,8 @@ sts_new(const struct sts_conf *conf, char *err, size_t errlen)
 	s->unused_max = conf->unused_max ? conf->unused_max : STS_UNUSED_MAX;
 	s->max_entries = conf->max_entries ? conf->max_entries :
 	    STS_MAX_ENTRIES;
+	s->max_policy_bytes = conf->max_policy_bytes ?
+	    conf->max_policy_bytes : STS_MAX_POLICY_BYTES;
 	s->no_refresh = conf->no_refresh;
 	s->quiet = conf->quiet;
 	s->next_id = 1;
