@@ -66,7 +66,8 @@
 #   root.ds       the trust anchor;  root.hints  the private root server
 #   nsd.conf, nsd.log, nsd.pid, zones/*.signed, keys/, extra/ (added records)
 #   pki/ (CA, certificates, keys), postfix/ (main.cf, master.cf, queue/,
-#   maillog), fault-N.{pid,log,mail} (faultsmtpd.py servers)
+#   maillog), fault-N.{pid,log,mail} (faultsmtpd.py servers), https/
+#   (nginx.conf, access.log, www/, fault.log: the MTA-STS policy hosts)
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
