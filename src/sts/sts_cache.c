@@ -80,6 +80,9 @@ fill(struct sts_entry *e, int64_t now, struct sts_answer *a)
 	memset(a, 0, sizeof(*a));
 	a->domain = e->domain;
 	a->policy = sts_in_force(e, now);
+	/* a policy of max_age 0 still applies to the lookups that fetched it */
+	if (a->policy == NULL && e->fetched_now)
+		a->policy = e->policy;
 	if (a->policy != NULL) {
 		a->source = e->fetched_now ? STS_SRC_FETCHED : STS_SRC_CACHE;
 		a->fetched = e->fetched;

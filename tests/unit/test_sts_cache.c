@@ -317,6 +317,7 @@ test_discovery(void)
 	struct sts		*s = cache(NULL, 1);
 	struct sts_answer	 a;
 	struct got		 g;
+	int			 i;
 
 	memset(&io.txt, 0, sizeof(io.txt));
 	io.txt_calls = io.fetch_calls = 0;
@@ -401,6 +402,17 @@ test_discovery(void)
 	txt_is("v=STSv1; id=5");
 	g = lookup(s, "example.org", STS_F_RECHECK);
 	T_CHECK(g.ctype[0] == '\0', "text/plain reported: '%s'", g.ctype);
+
+	/* max_age 0: applies to the lookup that fetched it, then expires */
+	txt_is("v=STSv1; id=z0");
+	serve("version: STSv1\nmode: enforce\nmx: mx.example.org\nmax_age: 0\n");
+	g = lookup(s, "zero.example", 0);
+	T_CHECK(g.has_policy && g.source == STS_SRC_FETCHED, "max_age 0: the "
+	    "fetching lookup gets it: policy %d", g.has_policy);
+	i = io.fetch_calls;
+	g = lookup(s, "zero.example", 0);
+	T_CHECK(io.fetch_calls == i + 1 && g.has_policy, "max_age 0: the next "
+	    "lookup fetches again: %d fetches", io.fetch_calls - i);
 
 	/* not a domain */
 	g = lookup(s, "a b", 0);
