@@ -259,7 +259,9 @@ dns_done(void *arg, struct dmx_dns_result *res)
 		    q->dns_why[0] ? q->dns_why : "no address records"));
 		return;
 	}
-	http_start_transfer(q);
+	if (http_start_transfer(q) == -1)
+		http_finish(q, http_result_new(q, HTTP_E_INTERNAL, "%s: cannot "
+		    "start the transfer (libcurl)", q->host));
 }
 
 /* parse_url - https://host[:port]/... into q->host and q->port */
@@ -372,8 +374,9 @@ http_request(struct http_client *c, const struct http_request *rq,
 	c->nreqs++;
 
 	if (c->nreqs > c->max_requests) {
-		fail_later(q, http_result_new(q, HTTP_E_LIMIT, "%zu requests under "
-		    "way: the limit is %u", c->nreqs - 1, c->max_requests));
+		fail_later(q, http_result_new(q, HTTP_E_LIMIT, "%zu requests "
+		    "under way: the limit is %u", c->nreqs - 1,
+		    c->max_requests));
 		return q->id;
 	}
 	if (parse_url(q, why, sizeof(why)) == -1) {
@@ -381,12 +384,13 @@ http_request(struct http_client *c, const struct http_request *rq,
 		return q->id;
 	}
 	if (q->ctype != NULL && strpbrk(q->ctype, "\r\n") != NULL) {
-		fail_later(q, http_result_new(q, HTTP_E_URL, "a content type with "
-		    "a line break"));
+		fail_later(q, http_result_new(q, HTTP_E_URL, "a content type "
+		    "with a line break"));
 		return q->id;
 	}
 	if ((q->timer = evtimer_new(c->base, req_timer, q)) == NULL) {
-		fail_later(q, http_result_new(q, HTTP_E_INTERNAL, "out of memory"));
+		fail_later(q, http_result_new(q, HTTP_E_INTERNAL, "out of "
+		    "memory"));
 		return q->id;
 	}
 	tv.tv_sec = q->timeout_ms / 1000;
@@ -400,11 +404,13 @@ http_request(struct http_client *c, const struct http_request *rq,
 		const char *list = q->literal ? q->host : rq->addrs;
 
 		if (given_addrs(q, list) == -1) {
-			fail_later(q, http_result_new(q, HTTP_E_URL, "'%.100s' is "
-			    "not a list of IP addresses", list));
+			fail_later(q, http_result_new(q, HTTP_E_URL, "'%.100s' "
+			    "is not a list of IP addresses", list));
 			return q->id;
 		}
-		http_start_transfer(q);
+		if (http_start_transfer(q) == -1)
+			fail_later(q, http_result_new(q, HTTP_E_INTERNAL, "%s: "
+			    "cannot start the transfer (libcurl)", q->host));
 		return q->id;
 	}
 	if (c->resolver == NULL) {

@@ -86,7 +86,7 @@ struct http_result *http_result_new(struct http_req *, enum http_error,
 unsigned http_elapsed_ms(const struct http_req *);
 
 /* http_transfer.c */
-void	 http_start_transfer(struct http_req *);
+int	 http_start_transfer(struct http_req *);
 int	 http_sock_cb(CURL *, curl_socket_t, int what, void *userp,
 	    void *socketp);
 int	 http_timer_cb(CURLM *, long ms, void *userp);

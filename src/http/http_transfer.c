@@ -124,8 +124,11 @@ easy_setup(struct http_req *q, unsigned remaining_ms)
 	return rc == CURLE_OK ? 0 : -1;
 }
 
-/* http_start_transfer - the addresses are known: hand the request to libcurl */
-void
+/*
+ * http_start_transfer - the addresses are known: hand the request to
+ * libcurl. -1 if it cannot (the caller finishes the request).
+ */
+int
 http_start_transfer(struct http_req *q)
 {
 	struct timeval	 tv;
@@ -141,9 +144,7 @@ http_start_transfer(struct http_req *q)
 		if (q->share != NULL)
 			curl_share_cleanup(q->share);
 		q->share = NULL;
-		http_finish(q, http_result_new(q, HTTP_E_INTERNAL, "%s: cannot start "
-		    "the transfer (libcurl)", q->host));
-		return;
+		return -1;
 	}
 	/*
 	 * libcurl enforces the rest of the deadline itself, and says how far
@@ -154,6 +155,7 @@ http_start_transfer(struct http_req *q)
 		tv.tv_usec = (left + 500) % 1000 * 1000;
 		evtimer_add(q->timer, &tv);
 	}
+	return 0;
 }
 
 /*
