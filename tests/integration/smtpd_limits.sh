@@ -1,8 +1,9 @@
 #!/bin/sh
 # smtpd_limits.sh - the relay's SMTP server against bad and hostile
 # clients: command order, pipelining, over-long lines, NUL bytes, bad
-# addresses, recipient and size limits, the session limit, too many
-# errors. Each case asserts the exact reply.
+# addresses, recipient and size limits, the session limit (new clients
+# wait in the listen queue), too many errors. Each case asserts the
+# exact reply. smtpd_abuse.sh and smtpd_smuggling.sh test the rest.
 . "$DANEMX_SRCDIR/tests/lib.sh"
 
 PY=/usr/bin/python3

@@ -7,7 +7,8 @@ A correct ESMTP server (PIPELINING, 8BITMIME, no STARTTLS) that accepts
 every sender and recipient. Each message's DATA is stored as it came on
 the wire, dot-stuffing included, up to (not including) the final
 ".\\r\\n", in DIR/N.eml; DIR/N.env holds "MAIL <from>" and one
-"RCPT <to>" line per recipient. N counts from 1. Prints "ready" once
+"RCPT <to>" line per recipient. N counts from 1; each file appears
+whole (N.env before N.eml). Prints "ready" once
 listening. It reads DATA in large pieces, so long lines cost nothing.
 """
 import argparse, os, socket, threading
@@ -61,12 +62,15 @@ def handle(conn, outdir):
                 with lock:
                     count[0] += 1
                     n = count[0]
-                with open(os.path.join(outdir, "%d.eml" % n), "wb") as f:
-                    f.write(data)
-                with open(os.path.join(outdir, "%d.env" % n), "w") as f:
-                    f.write("MAIL %s\n" % mail)
-                    for r in rcpts:
-                        f.write("RCPT %s\n" % r)
+                # Whole files only: written aside, then renamed, the
+                # envelope first (a test polls for N.eml).
+                for name, text in (("%d.env" % n, ("MAIL %s\n" % mail +
+                        "".join("RCPT %s\n" % r for r in rcpts)).encode()),
+                        ("%d.eml" % n, data)):
+                    tmp = os.path.join(outdir, "." + name)
+                    with open(tmp, "wb") as f:
+                        f.write(text)
+                    os.rename(tmp, os.path.join(outdir, name))
                 conn.sendall(b"250 2.0.0 kept as %d\r\n" % n)
             elif verb == "RSET":
                 mail, rcpts = None, []
