@@ -145,19 +145,19 @@ extra: (closed)"
 expect_eq "per client: served again" "$(grep '^after' "$T_TMP/conc.out")" "after: 220 relay.test ESMTP danemx"
 expect_eq "per client: logged once" "$(grep -c 'smtpd: 127.0.0.1: too many sessions at once (3, smtpd_client_connection_count_limit): refused with 421' "$T_TMP/relay.log")" 1
 
-# --- Connections per client and time unit: 4 in 2 s, then 421 until
+# --- Connections per client and time unit: 4 in 3 s, then 421 until
 # the unit is over.
-serve -o smtpd_client_connection_rate_limit=4 -o smtpd_client_rate_time_unit=2s
+serve -o smtpd_client_connection_rate_limit=4 -o smtpd_client_rate_time_unit=3s
 for i in 1 2 3 4; do
 	expect_eq "rate: connection $i" "$(greet)" "220 relay.test ESMTP danemx"
 done
 expect_eq "rate: the 5th refused" "$(greet)" \
 	"421 4.7.0 relay.test Error: too many connections from your address, try again later"
 expect_match "rate: logged" "$(cat "$T_TMP/relay.log")" \
-	"smtpd: 127.0.0.1: too many connections \(more than 4 in 2s, smtpd_client_connection_rate_limit\)"
+	"smtpd: 127.0.0.1: too many connections \(more than 4 in 3s, smtpd_client_connection_rate_limit\)"
 i=0
 until [ "$(greet)" = "220 relay.test ESMTP danemx" ]; do
-	i=$((i + 1)); [ $i -lt 40 ] || fail "rate: not served again after the time unit"
+	i=$((i + 1)); [ $i -lt 60 ] || fail "rate: not served again after the time unit"
 	sleep 0.1
 done
 pass
