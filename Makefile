@@ -5,6 +5,9 @@
 #   make test       deps + build + every test under ASan/UBSan
 #   make demo       deps + build + a local DNSSEC world, then show the log
 #   make bench      benchmarks (danemx against the reference tools)
+#
+# test, demo and bench run in a private network namespace with only
+# loopback (scripts/netns.sh; DANEMX_NETNS=0 turns that off).
 #   make fuzz       build libFuzzer targets and run each for FUZZ_SECONDS
 #   make install    install into $(DESTDIR)$(PREFIX)
 
@@ -43,15 +46,15 @@ build-asan:
 test: deps
 	$(MAKE) build
 	$(MAKE) build-asan
-	cd build-asan && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	cd build-asan && sh ../scripts/netns.sh ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 demo: deps
 	$(MAKE) build
-	@sh scripts/demo.sh build
+	@sh scripts/netns.sh sh scripts/demo.sh build
 
 bench: deps
 	$(MAKE) build
-	@sh bench/run.sh build
+	@sh scripts/netns.sh sh bench/run.sh build
 
 fuzz: deps
 	$(call configure,build-fuzz,-DCMAKE_BUILD_TYPE=Debug -DDANEMX_FUZZ=ON -DCMAKE_C_COMPILER=clang)

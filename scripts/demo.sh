@@ -3,8 +3,11 @@
 # under a private root, served by NSD on loopback, and Postfix MX hosts with
 # STARTTLS and TLSA records; tests/world/world.sh), then show what
 # `danemx dns` says about each kind of name, and `danemx check`, `probe` and
-# `send` against the MX hosts, with their log lines. The world is stopped
-# again when the demo ends.
+# `send` against the MX hosts, with their log lines; then run the relay,
+# `danemx serve`, give it a message through `danemx sendmail` and two over
+# SMTP, and show the queue and the relay's log: two delivered
+# DANE-verified, one deferred by a TLSA mismatch. The world is stopped and
+# removed when the demo ends.
 #
 # Needs root (NSD listens on port 53 of 127.0.55.1, Postfix on port 25 of
 # 127.0.56.N; WORLD_NET and WORLD_MX_NET change those) and the packages of
@@ -158,13 +161,135 @@ else
 	echo "  (nothing for <$RCPT>)"
 fi
 
+# --- the relay: danemx serve, sendmail and queue ------------------------------
+
+RELAY_DIR=$WORLD/relay
+Q=$RELAY_DIR/queue
+RLOG=$RELAY_DIR/relay.log
+RPORT=${DEMO_RELAY_PORT:-2525}
+mkdir -p "$RELAY_DIR"
+# dq ARGS: danemx queue on the demo's queue, shown as typed
+dq() {
+	echo "\$ danemx queue -o queue_dir=\$Q $*"
+	"$DANEMX" queue -o queue_dir="$Q" "$@" 2>&1 | sed 's/^/  /'
+}
+stop_relay() {
+	[ -s "$RELAY_DIR/pid" ] && kill "$(cat "$RELAY_DIR/pid")" 2>/dev/null
+	stop_world
+}
+trap stop_relay EXIT
+# wait_log PATTERN: until the relay's log has a line matching PATTERN (15 s)
+wait_log() {
+	_i=0
+	until grep -q -- "$1" "$RLOG" 2>/dev/null || [ $_i -ge 150 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+}
+
+cat <<EOF
+
+Now the relay. 'danemx serve' accepts mail over SMTP from mynetworks (here
+loopback), writes each message durably to its queue before it answers 250, and
+delivers it as 'send' does, retrying what is deferred. 'danemx sendmail'
+queues a message from the command line. The demo's queue is
+\$Q=$Q.
+EOF
+
+N=$((N + 1))
+echo
+echo "== $N. start the relay"
+echo "\$ danemx -R $CONF serve --foreground -o listen=127.0.0.1:$RPORT \\"
+echo "    -o queue_dir=\$Q -o helo_name=relay.client.test -o user= -o pid_file=... 2>relay.log &"
+"$DANEMX" -R "$CONF" serve --foreground -o listen=127.0.0.1:$RPORT \
+    -o queue_dir="$Q" -o helo_name=relay.client.test -o user= \
+    -o pid_file="$RELAY_DIR/pid" -o retry_min=10m >"$RLOG" 2>&1 &
+wait_log "relay started"
+sed -n '1,/relay started/p' "$RLOG" | sed 's/^/  /'
+
+N=$((N + 1))
+SM_RCPT=demo-sendmail-$$@dane-ee.test
+echo
+echo "== $N. queue a message with danemx sendmail; the relay notices it within"
+echo "   5 seconds and delivers it"
+echo "\$ printf 'Subject: via sendmail\\\\n\\\\nhello\\\\n' |"
+echo "    danemx sendmail -o queue_dir=\$Q -f demo@client.test $SM_RCPT"
+_rc=0
+SM_ID=$(printf 'From: demo@client.test\nSubject: via sendmail\n\nhello from sendmail\n' |
+    "$DANEMX" sendmail -o queue_dir="$Q" -f demo@client.test "$SM_RCPT" 2>&1) || _rc=$?
+echo "$SM_ID"
+echo "(exit status $_rc: the message is durable; sendmail printed its queue id)"
+dq list
+wait_log "to=<$SM_RCPT>.*status="
+echo "The relay logged:"
+grep -F "to=<$SM_RCPT>" "$RLOG" | sed 's/^/  /'
+
+N=$((N + 1))
+SMTP_RCPT=demo-smtp-$$@dane-ee.test
+BAD_RCPT=demo-deferred-$$@only.dane-mismatch.test
+echo
+echo "== $N. two messages over SMTP: one to $SMTP_RCPT,"
+echo "   one to $BAD_RCPT, whose only MX fails its TLSA record"
+/usr/bin/python3 - "$RPORT" "$SMTP_RCPT" "$BAD_RCPT" <<'PYEOF'
+import socket, sys
+port, good, bad = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+f = s.makefile("rb")
+def reply():
+    while True:
+        line = f.readline().decode("latin-1").rstrip("\r\n")
+        print("  S: " + line)
+        if len(line) < 4 or line[3] != "-":
+            return
+def cmd(line):
+    print("  C: " + line)
+    s.sendall((line + "\r\n").encode())
+    reply()
+reply()
+cmd("EHLO client.test")
+for rcpt, subj in ((good, "over SMTP"), (bad, "to a broken DANE destination")):
+    cmd("MAIL FROM:<demo@client.test>")
+    cmd("RCPT TO:<%s>" % rcpt)
+    cmd("DATA")
+    lines = ["From: demo@client.test", "To: " + rcpt, "Subject: " + subj, "", "hello", "."]
+    for l in lines:
+        print("  C: " + l)
+    s.sendall(("\r\n".join(lines) + "\r\n").encode())
+    reply()
+cmd("QUIT")
+PYEOF
+wait_log "to=<$SMTP_RCPT>.*status=sent"
+wait_log "to=<$BAD_RCPT>.*status=deferred"
+SMTP_ID=$(sed -n "s/^\([0-9a-f]*\): to=<$SMTP_RCPT>.*/\1/p" "$RLOG" | head -n 1)
+BAD_ID=$(sed -n "s/^\([0-9a-f]*\): to=<$BAD_RCPT>.*/\1/p" "$RLOG" | head -n 1)
+
+N=$((N + 1))
+echo
+echo "== $N. the queue now: the two messages to dane-ee.test were delivered and"
+echo "   are gone; the third waits, with its reason, until its MX is fixed"
+dq list
+[ -z "$BAD_ID" ] || dq show "$BAD_ID"
+
+N=$((N + 1))
+echo
+echo "== $N. the relay's log lines for the three queue ids (grep ID relay.log)"
+for _id in $SM_ID $SMTP_ID $BAD_ID; do
+	grep "^$_id: " "$RLOG" | sed 's/^/  /'
+done
+echo
+echo "The receiving Postfix logged ($MAILLOG):"
+for _r in "$SM_RCPT" "$SMTP_RCPT"; do
+	_q=$(sed -n "s/.*\]: \([0-9A-Za-z]*\): to=<$_r>.*/\1/p" "$MAILLOG" | head -n 1)
+	[ -z "$_q" ] || grep -F ": $_q: " "$MAILLOG" | sed 's/^/  /'
+done
+
 cat <<EOF
 
 To try more (tests/world/CASES.md lists every domain), start the world again:
-  sudo WORLD_NET=$WORLD_NET WORLD_MX_NET=$WORLD_MX_NET WORLD_MX_ADDR6= sh tests/world/world.sh start $WORLD
-  $DANEMX -R $CONF dns NAME [TYPE]
-  $DANEMX -R $CONF check DOMAIN...
-  sudo sh tests/world/world.sh stop $WORLD
+  sudo WORLD_NET=$WORLD_NET WORLD_MX_NET=$WORLD_MX_NET WORLD_MX_ADDR6= sh tests/world/world.sh start '$WORLD'
+  '$DANEMX' -R '$CONF' dns NAME [TYPE]
+  '$DANEMX' -R '$CONF' check DOMAIN...
+  sudo sh tests/world/world.sh clean '$WORLD'
 EOF
 echo
 echo "Stopping the local world."

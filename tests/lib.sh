@@ -9,7 +9,8 @@ set -u
 # TCP ports: each test takes its own range below the kernel's ephemeral
 # ports (32768+), offset by its pid: serve_relay 10000-13999, tlsa_connect
 # 14000-15999, serve_dane 16000-16999, smtpd_limits 17000-17999,
-# serve_commit 18000-18999, smtp_faults 20000-31999. Keep new tests out
+# serve_commit 18000-18999, smtp_faults 20000-31999, smtpd_smuggling
+# 7000-7999, smtpd_abuse 8000-8999. Keep new tests out
 # of these ranges. (sts_fetch takes none: it uses the world's HTTPS servers
 # on port 443.)
 T_NAME=$(basename "$0" .sh)

@@ -53,7 +53,8 @@ static const char sendmail_help[] =
 "\n"
 "Exit status (sysexits):\n"
 "  0   queued               64  usage error\n"
-"  65  bad message (no recipients, too large, bad address)\n"
+"  65  bad message (no recipients, too large, bad address, too many\n"
+"      Received: headers: a mail loop, see hopcount_limit)\n"
 "  73  cannot create the queue files\n"
 "  75  temporary failure (e.g. disk full): try again later\n"
 "  78  configuration error\n";
@@ -208,7 +209,8 @@ cmd_sendmail(struct cli *c, int argc, char **argv)
 	char			 id[QUEUE_ID_LEN + 1], sbuf[600], host[256];
 	char			 tmpdir[4200], dname[64];
 	size_t			 nsets = 0, nrcpt = 0, i, hlen, pos;
-	int			 tflag = 0, dot_ends = 1, ch, rv = 0, r;
+	int			 tflag = 0, dot_ends = 1, ch, rv = 0, r, viadrop;
+	struct queue_hops	 hops;
 	struct passwd		*pw;
 	char			 date[64];
 	time_t			 now = time(NULL);
@@ -371,8 +373,19 @@ cmd_sendmail(struct cli *c, int argc, char **argv)
 	}
 
 	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", conf.queue_dir);
-	if (faccessat(AT_FDCWD, tmpdir, W_OK | X_OK, AT_EACCESS) == -1 &&
-	    errno == EACCES) {
+	viadrop = faccessat(AT_FDCWD, tmpdir, W_OK | X_OK, AT_EACCESS) == -1 &&
+	    errno == EACCES;
+	/* A mail loop stops here (the pickup adds a Received: header). */
+	queue_hops_init(&hops);
+	queue_hops_add(&hops, out.data ? out.data : "", out.len);
+	if (hops.n + (viadrop ? 1 : 0) >= conf.hopcount_limit) {
+		fprintf(stderr, "danemx sendmail: message refused: too many "
+		    "hops: %u Received: headers (hopcount_limit %lu), a mail "
+		    "loop?\n", hops.n, conf.hopcount_limit);
+		rv = EX_DATAERR;
+		goto outbuf;
+	}
+	if (viadrop) {
 		/* Not root nor the relay's user: through the maildrop. */
 		if (queue_maildrop_write(conf.queue_dir, sender,
 		    (const char * const *)rcpts, nrcpt, out.data ? out.data : "",

@@ -37,7 +37,8 @@ static const char serve_help[] =
 "usage: danemx serve [-c FILE] [-o KEY=VALUE ...] [--foreground]\n"
 "\n"
 "Run the relay: accept mail over SMTP from the networks in mynetworks\n"
-"(anyone else gets 554 5.7.1 at RCPT: danemx is never an open relay),\n"
+"(anyone else gets 554 5.7.1 at RCPT: danemx is never an open relay;\n"
+"only RCPT TO:<postmaster> is open to all, and goes to postmaster),\n"
 "queue it durably (250 only after fsync), and deliver it with DANE as\n"
 "RFC 7672 requires, retrying with backoff until max_queue_lifetime, then\n"
 "returning a DSN to the sender. A DANE or DNSSEC failure defers; it\n"
@@ -170,6 +171,24 @@ reload_conf(struct serve *sv)
 	sv->conf.smtp_data_xfer_timeout = nc.smtp_data_xfer_timeout;
 	sv->conf.smtp_data_done_timeout = nc.smtp_data_done_timeout;
 	sv->conf.smtp_quit_timeout = nc.smtp_quit_timeout;
+	/* The listener's limits: for new sessions (and new commands). */
+	swap_str(&sv->conf.postmaster, &nc.postmaster);
+	swap_str(&sv->conf.smtpd_forbid_bare_newline,
+	    &nc.smtpd_forbid_bare_newline);
+	swap_str(&sv->conf.smtpd_client_limit_exempt,
+	    &nc.smtpd_client_limit_exempt);
+	sv->conf.hopcount_limit = nc.hopcount_limit;
+	sv->conf.smtpd_line_length_limit = nc.smtpd_line_length_limit;
+	sv->conf.smtpd_session_time_limit = nc.smtpd_session_time_limit;
+	sv->conf.smtpd_soft_error_limit = nc.smtpd_soft_error_limit;
+	sv->conf.smtpd_hard_error_limit = nc.smtpd_hard_error_limit;
+	sv->conf.smtpd_error_sleep_time = nc.smtpd_error_sleep_time;
+	sv->conf.smtpd_junk_command_limit = nc.smtpd_junk_command_limit;
+	sv->conf.smtpd_client_connection_count_limit =
+	    nc.smtpd_client_connection_count_limit;
+	sv->conf.smtpd_client_connection_rate_limit =
+	    nc.smtpd_client_connection_rate_limit;
+	sv->conf.smtpd_client_rate_time_unit = nc.smtpd_client_rate_time_unit;
 	if (nc.nlisten != sv->conf.nlisten)
 		restart = 1;
 	for (i = 0; i < nc.nlisten && !restart; i++)

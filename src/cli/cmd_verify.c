@@ -307,6 +307,159 @@ print_text(const struct cli *c, const struct dane_tlsa_set *set,
 	printf("DANE: %s\n", v->text);
 }
 
+/* What the command line asked for; the set and ref_ids are ours. */
+struct verify_args {
+	const char		*ref_ids[VERIFY_MAX_REF_IDS];
+	const char		*chain_file, *ca_file;
+	struct dane_tlsa_set	 set;
+	struct tls_dane_opts	 o;
+	int			 nrecs_given;
+};
+
+#define VERIFY_GO_ON	(-1)
+
+/* verify_opt - one option of verify; VERIFY_GO_ON, or an exit status */
+static int
+verify_opt(struct cli *c, struct verify_args *a, int ch)
+{
+	unsigned long	 at;
+	char		 err[512];
+	int		 rv;
+
+	switch (ch) {
+	case 'h':
+		fputs(verify_help, stdout);
+		return 0;
+	case '?':
+		return cli_usage_error("verify", "unknown option");
+	case OPT_CHAIN:
+		a->chain_file = optarg;
+		break;
+	case OPT_NAME:
+		a->o.base = optarg;
+		break;
+	case OPT_REF_ID:
+		if (a->o.nref_ids >= VERIFY_MAX_REF_IDS)
+			return cli_usage_error("verify", "at most %d --ref-id",
+			    VERIFY_MAX_REF_IDS);
+		a->ref_ids[a->o.nref_ids++] = optarg;
+		break;
+	case OPT_TLSA:
+		a->nrecs_given++;
+		if (dane_tlsa_set_add_text(&a->set, optarg, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "danemx verify: --tlsa '%s': %s\n",
+			    optarg, err);
+			return EX_DATAERR;
+		}
+		break;
+	case OPT_TLSA_FILE:
+		a->nrecs_given++;
+		if ((rv = read_tlsa_file(&a->set, optarg)) != 0)
+			return rv;
+		break;
+	case OPT_USAGES:
+		if (strcmp(optarg, "smtp") == 0)
+			a->o.profile = DANE_PROFILE_SMTP;
+		else if (strcmp(optarg, "all") == 0)
+			a->o.profile = DANE_PROFILE_ALL;
+		else
+			return cli_usage_error("verify", "--usages: '%s' is "
+			    "not smtp or all", optarg);
+		break;
+	case OPT_CA_FILE:
+		a->ca_file = optarg;
+		break;
+	case OPT_EE_NAMECHECKS:
+		a->o.ee_namechecks = 1;
+		break;
+	case OPT_AT:
+		if (parse_uint(optarg, (unsigned long)INT32_MAX * 4, &at) == -1 ||
+		    at == 0)
+			return cli_usage_error("verify", "--at: '%s' is not a "
+			    "Unix time", optarg);
+		a->o.check_time = (time_t)at;
+		break;
+	default:
+		if (cli_common_opt(c, ch, optarg) != 0)
+			return EX_USAGE;
+	}
+	return VERIFY_GO_ON;
+}
+
+/* verify_args_check - what is required is there and well formed */
+static int
+verify_args_check(const struct verify_args *a, int argc, char **argv)
+{
+	size_t	 i;
+
+	if (optind < argc)
+		return cli_usage_error("verify", "unexpected argument '%s'",
+		    argv[optind]);
+	if (a->chain_file == NULL || a->o.base == NULL || a->nrecs_given == 0)
+		return cli_usage_error("verify", "--chain, --name and --tlsa "
+		    "or --tlsa-file are required");
+	if (bad_name(a->o.base))
+		return cli_usage_error("verify", "--name: '%s' is not a domain "
+		    "name", a->o.base);
+	for (i = 0; i < a->o.nref_ids; i++)
+		if (bad_name(a->ref_ids[i]))
+			return cli_usage_error("verify", "--ref-id: '%s' is not "
+			    "a domain name", a->ref_ids[i]);
+	return VERIFY_GO_ON;
+}
+
+/* verify_run - load the chain, check it, print the verdict */
+static int
+verify_run(struct cli *c, struct verify_args *a)
+{
+	struct tls_verdict	 v;
+	STACK_OF(X509)		*chain = NULL;
+	SSL_CTX			*ctx = NULL;
+	char			 err[512];
+	int			 rv;
+
+	memset(&v, 0, sizeof(v));
+	switch (tls_chain_load(a->chain_file, &chain, err, sizeof(err))) {
+	case TLS_LOAD_OK:
+		break;
+	case TLS_LOAD_UNREADABLE:
+		fprintf(stderr, "danemx verify: %s\n", err);
+		return EX_NOINPUT;
+	default:
+		fprintf(stderr, "danemx verify: %s\n", err);
+		return EX_DATAERR;
+	}
+	if ((ctx = tls_client_ctx_new(err, sizeof(err))) == NULL) {
+		fprintf(stderr, "danemx verify: %s\n", err);
+		rv = EX_SOFTWARE;
+		goto done;
+	}
+	if (a->ca_file != NULL && a->o.profile == DANE_PROFILE_SMTP)
+		log_debug("--ca-file %s ignored: RFC 7672 uses no local CA "
+		    "store", a->ca_file);
+	else if (a->ca_file != NULL &&
+	    (rv = load_ca_file(ctx, a->ca_file)) != 0)
+		goto done;
+	if (tls_dane_check_chain(ctx, &a->o, &a->set, chain, &v, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "danemx verify: %s\n", err);
+		rv = EX_SOFTWARE;
+		goto done;
+	}
+	if (c->json) {
+		if ((rv = print_json(&a->o, &a->set, &v)) != 0)
+			goto done;
+	} else
+		print_text(c, &a->set, &v);
+	rv = v.authenticated ? 0 : 1;
+done:
+	tls_verdict_free(&v);
+	SSL_CTX_free(ctx);
+	tls_chain_free(chain);
+	return rv;
+}
+
 /* cmd_verify - danemx verify --chain FILE --name BASE --tlsa ... */
 int
 cmd_verify(struct cli *c, int argc, char **argv)
@@ -325,159 +478,21 @@ cmd_verify(struct cli *c, int argc, char **argv)
 		{ "at", required_argument, NULL, OPT_AT },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char		*ref_ids[VERIFY_MAX_REF_IDS];
-	const char		*chain_file = NULL, *ca_file = NULL;
-	struct dane_tlsa_set	 set;
-	struct tls_dane_opts	 o;
-	struct tls_verdict	 v;
-	STACK_OF(X509)		*chain = NULL;
-	SSL_CTX			*ctx = NULL;
-	unsigned long		 at;
-	char			 err[512];
-	size_t			 i;
-	int			 ch, rv, nrecs_given = 0;
+	struct verify_args	 a;
+	int			 ch, rv = VERIFY_GO_ON;
 
-	memset(&o, 0, sizeof(o));
-	memset(&v, 0, sizeof(v));
-	dane_tlsa_set_init(&set);
-	set.secure = 1;		/* given by the operator: taken as validated */
-	o.profile = DANE_PROFILE_SMTP;
-	o.ref_ids = ref_ids;
-
-	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			fputs(verify_help, stdout);
-			rv = 0;
-			goto done;
-		case '?':
-			rv = cli_usage_error("verify", "unknown option");
-			goto done;
-		case OPT_CHAIN:
-			chain_file = optarg;
-			break;
-		case OPT_NAME:
-			o.base = optarg;
-			break;
-		case OPT_REF_ID:
-			if (o.nref_ids >= VERIFY_MAX_REF_IDS) {
-				rv = cli_usage_error("verify", "at most %d "
-				    "--ref-id", VERIFY_MAX_REF_IDS);
-				goto done;
-			}
-			ref_ids[o.nref_ids++] = optarg;
-			break;
-		case OPT_TLSA:
-			nrecs_given++;
-			if (dane_tlsa_set_add_text(&set, optarg, err,
-			    sizeof(err)) == -1) {
-				fprintf(stderr, "danemx verify: --tlsa '%s': "
-				    "%s\n", optarg, err);
-				rv = EX_DATAERR;
-				goto done;
-			}
-			break;
-		case OPT_TLSA_FILE:
-			nrecs_given++;
-			if ((rv = read_tlsa_file(&set, optarg)) != 0)
-				goto done;
-			break;
-		case OPT_USAGES:
-			if (strcmp(optarg, "smtp") == 0)
-				o.profile = DANE_PROFILE_SMTP;
-			else if (strcmp(optarg, "all") == 0)
-				o.profile = DANE_PROFILE_ALL;
-			else {
-				rv = cli_usage_error("verify", "--usages: "
-				    "'%s' is not smtp or all", optarg);
-				goto done;
-			}
-			break;
-		case OPT_CA_FILE:
-			ca_file = optarg;
-			break;
-		case OPT_EE_NAMECHECKS:
-			o.ee_namechecks = 1;
-			break;
-		case OPT_AT:
-			if (parse_uint(optarg, (unsigned long)INT32_MAX * 4,
-			    &at) == -1 || at == 0) {
-				rv = cli_usage_error("verify", "--at: '%s' is "
-				    "not a Unix time", optarg);
-				goto done;
-			}
-			o.check_time = (time_t)at;
-			break;
-		default:
-			if (cli_common_opt(c, ch, optarg) != 0) {
-				rv = EX_USAGE;
-				goto done;
-			}
-		}
-	}
-	if (optind < argc) {
-		rv = cli_usage_error("verify", "unexpected argument '%s'",
-		    argv[optind]);
-		goto done;
-	}
-	if (chain_file == NULL || o.base == NULL || nrecs_given == 0) {
-		rv = cli_usage_error("verify", "--chain, --name and --tlsa or "
-		    "--tlsa-file are required");
-		goto done;
-	}
-	if (bad_name(o.base)) {
-		rv = cli_usage_error("verify", "--name: '%s' is not a domain "
-		    "name", o.base);
-		goto done;
-	}
-	for (i = 0; i < o.nref_ids; i++) {
-		if (bad_name(ref_ids[i])) {
-			rv = cli_usage_error("verify", "--ref-id: '%s' is not "
-			    "a domain name", ref_ids[i]);
-			goto done;
-		}
-	}
-
-	switch (tls_chain_load(chain_file, &chain, err, sizeof(err))) {
-	case TLS_LOAD_OK:
-		break;
-	case TLS_LOAD_UNREADABLE:
-		fprintf(stderr, "danemx verify: %s\n", err);
-		rv = EX_NOINPUT;
-		goto done;
-	default:
-		fprintf(stderr, "danemx verify: %s\n", err);
-		rv = EX_DATAERR;
-		goto done;
-	}
-	if ((ctx = tls_client_ctx_new(err, sizeof(err))) == NULL) {
-		fprintf(stderr, "danemx verify: %s\n", err);
-		rv = EX_SOFTWARE;
-		goto done;
-	}
-	if (ca_file != NULL && o.profile == DANE_PROFILE_SMTP)
-		log_debug("--ca-file %s ignored: RFC 7672 uses no local CA "
-		    "store", ca_file);
-	else if (ca_file != NULL && (rv = load_ca_file(ctx, ca_file)) != 0)
-		goto done;
-
-	if (tls_dane_check_chain(ctx, &o, &set, chain, &v, err,
-	    sizeof(err)) == -1) {
-		fprintf(stderr, "danemx verify: %s\n", err);
-		rv = EX_SOFTWARE;
-		goto done;
-	}
-	if (c->json) {
-		if ((rv = print_json(&o, &set, &v)) != 0)
-			goto done;
-	} else
-		print_text(c, &set, &v);
-	rv = v.authenticated ? 0 : 1;
-done:
-	tls_verdict_free(&v);
-	SSL_CTX_free(ctx);
-	tls_chain_free(chain);
-	dane_tlsa_set_free(&set);
+	memset(&a, 0, sizeof(a));
+	dane_tlsa_set_init(&a.set);
+	a.set.secure = 1;	/* given by the operator: taken as validated */
+	a.o.profile = DANE_PROFILE_SMTP;
+	a.o.ref_ids = a.ref_ids;
+	while (rv == VERIFY_GO_ON && (ch = getopt_long(argc, argv,
+	    CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1)
+		rv = verify_opt(c, &a, ch);
+	if (rv == VERIFY_GO_ON)
+		rv = verify_args_check(&a, argc, argv);
+	if (rv == VERIFY_GO_ON)
+		rv = verify_run(c, &a);
+	dane_tlsa_set_free(&a.set);
 	return rv;
 }

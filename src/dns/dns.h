@@ -1,6 +1,7 @@
 /*
  * dns.h - internals of the DNS room: the wire parser behind the
- * resolver, exposed for unit tests and fuzzing.
+ * resolver, exposed for unit tests and fuzzing, and a resolver with
+ * canned answers for unit tests of what sits above it.
  *
  * The parsers read untrusted bytes and check every bound: a malformed
  * message is an error with a reason (a static string), never a crash
@@ -18,6 +19,18 @@
 #define DNS_HDR_LEN		12
 #define DNS_MAX_RRS		1024	/* answer records we accept */
 #define DNS_MAX_CNAME_CHAIN	16	/* links we follow */
+
+struct event_base;
+struct dmx_resolver;
+
+/* Answers for a canned resolver: a result for (name, type), which the
+ * lookup's callback will own, or NULL for a timeout. */
+typedef struct dmx_dns_result *(*dns_canned_fn)(void *arg, const char *name,
+	    uint16_t type);
+
+/* dns_resolver.c */
+struct dmx_resolver *dns_resolver_canned_new(struct event_base *,
+	    dns_canned_fn, void *arg);
 
 /* dns_wire.c */
 int	 dns_name_read(const unsigned char *msg, size_t msglen, size_t *off,

@@ -55,7 +55,9 @@ struct dns_query {
 
 struct dmx_resolver {
 	struct event_base	*base;
-	struct ub_ctx		*ctx;
+	struct ub_ctx		*ctx;		/* NULL for a canned resolver */
+	dns_canned_fn		 canned;	/* unit tests' answers */
+	void			*canned_arg;
 	struct event		*ev;
 	unsigned		 timeout_ms;
 	uint64_t		 next_id;
@@ -186,6 +188,23 @@ ub_done(void *arg, int err, struct ub_result *ub)
 	query_finish(q, res);
 }
 
+/* canned_answer - a canned resolver's lookup: its function answers */
+static void
+canned_answer(evutil_socket_t fd, short ev, void *arg)
+{
+	struct dns_query	*q = arg;
+	struct dmx_dns_result	*res;
+
+	(void)fd;
+	(void)ev;
+	if ((res = q->r->canned(q->r->canned_arg, q->name, q->type)) == NULL &&
+	    (res = result_new(q)) != NULL) {
+		set_error(res, DMX_DNS_TIMEOUT, "no answer (canned)");
+		res->canonical_name = strdup(res->qname);
+	}
+	query_finish(q, res);
+}
+
 /* query_timeout - the lookup took too long: cancel it, report timeout */
 static void
 query_timeout(evutil_socket_t fd, short ev, void *arg)
@@ -196,7 +215,8 @@ query_timeout(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	ub_cancel(q->r->ctx, q->async_id);
+	if (q->r->ctx != NULL)
+		ub_cancel(q->r->ctx, q->async_id);
 	if ((res = result_new(q)) != NULL) {
 		snprintf(why, sizeof(why), "no answer within %u ms",
 		    q->r->timeout_ms);
@@ -390,6 +410,28 @@ fail:
 	return NULL;
 }
 
+/*
+ * dns_resolver_canned_new - a resolver that asks fn instead of the DNS:
+ * each lookup is answered from the event loop with what fn returns (the
+ * callback owns it), or a timeout when fn returns NULL. For unit tests
+ * of the code above the resolver (Postfix's mock_dns_lookup).
+ */
+struct dmx_resolver *
+dns_resolver_canned_new(struct event_base *base, dns_canned_fn fn, void *arg)
+{
+	struct dmx_resolver	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->base = base;
+	r->canned = fn;
+	r->canned_arg = arg;
+	r->next_id = 1;
+	TAILQ_INIT(&r->queries);
+	strlcpy_(r->anchor, "canned answers", sizeof(r->anchor));
+	return r;
+}
+
 /* dmx_resolver_free - cancel everything pending (no callbacks) and free */
 void
 dmx_resolver_free(struct dmx_resolver *r)
@@ -400,7 +442,8 @@ dmx_resolver_free(struct dmx_resolver *r)
 		return;
 	while ((q = TAILQ_FIRST(&r->queries)) != NULL) {
 		TAILQ_REMOVE(&r->queries, q, entry);
-		ub_cancel(r->ctx, q->async_id);
+		if (r->ctx != NULL)
+			ub_cancel(r->ctx, q->async_id);
 		query_free(q);
 	}
 	if (r->ev != NULL)
@@ -450,6 +493,14 @@ dmx_dns_lookup(struct dmx_resolver *r, const char *name, uint16_t type,
 	q->cb = cb;
 	q->arg = arg;
 	q->id = r->next_id++;
+	if (r->canned != NULL) {
+		tv.tv_sec = tv.tv_usec = 0;
+		if ((q->timer = evtimer_new(r->base, canned_answer, q)) == NULL)
+			goto fail;
+		evtimer_add(q->timer, &tv);
+		TAILQ_INSERT_TAIL(&r->queries, q, entry);
+		return q->id;
+	}
 	if ((q->timer = evtimer_new(r->base, query_timeout, q)) == NULL)
 		goto fail;
 	if ((e = ub_resolve_async(r->ctx, q->name, type, 1 /* IN */, q,
@@ -476,7 +527,8 @@ dmx_dns_cancel(struct dmx_resolver *r, uint64_t id)
 	TAILQ_FOREACH(q, &r->queries, entry) {
 		if (q->id == id) {
 			TAILQ_REMOVE(&r->queries, q, entry);
-			ub_cancel(r->ctx, q->async_id);
+			if (r->ctx != NULL)
+				ub_cancel(r->ctx, q->async_id);
 			query_free(q);
 			return;
 		}

@@ -37,6 +37,7 @@ struct queue_writer {
 	char		 id[QUEUE_ID_LEN + 1];
 	int		 fd;
 	size_t		 size;
+	struct queue_hops hops;		/* Received: headers written */
 	int		 failed;	/* a write failed: errno saved */
 	int		 err;
 };
@@ -186,6 +187,7 @@ queue_writer_new(struct queue *q, char *err, size_t errlen)
 		return NULL;
 	}
 	w->q = q;
+	queue_hops_init(&w->hops);
 	for (tries = 0; tries < 10; tries++) {
 		new_id(w->id);
 		snprintf(name, sizeof(name), "%s.msg", w->id);
@@ -233,8 +235,16 @@ queue_writer_add(struct queue_writer *w, const void *p, size_t len)
 		w->err = errno;
 		return -1;
 	}
+	queue_hops_add(&w->hops, p, len);
 	w->size += len;
 	return 0;
+}
+
+/* queue_writer_hops - the Received: headers written so far */
+unsigned
+queue_writer_hops(const struct queue_writer *w)
+{
+	return w->hops.n;
 }
 
 /* queue_writer_id - the id the message will have once committed */
@@ -381,6 +391,7 @@ queue_commit(struct queue_writer *w, const char *sender,
 	e.sender = (char *)(uintptr_t)sender;
 	e.created = time(NULL);
 	e.size = w->size;
+	e.hops = (int)w->hops.n;
 	if ((r = calloc(nrcpt, sizeof(*r))) == NULL) {
 		errno = ENOMEM;
 		goto fail;
@@ -630,6 +641,62 @@ int
 queue_msg_exists(struct queue *q, const char *id)
 {
 	return queue_valid_id(id) && faccessat(q->msgfd, id, F_OK, 0) == 0;
+}
+
+/*
+ * queue_msg_hops - count the Received: headers of a queued message (for
+ * one whose envelope has no count: queued by an older danemx). Reads
+ * the header section only.
+ */
+int
+queue_msg_hops(struct queue *q, const char *id, unsigned *hops, char *err,
+    size_t errlen)
+{
+	struct queue_hops	 h;
+	struct stat		 st;
+	char			 chunk[16384], f[FOOTER_LEN];
+	size_t			 body, off, elen;
+	off_t			 pos = 0;
+	ssize_t			 n;
+	int			 fd, e;
+
+	if (!queue_valid_id(id) ||
+	    (fd = openat(q->msgfd, id, O_RDONLY | O_CLOEXEC)) == -1) {
+		e = queue_valid_id(id) ? errno : EINVAL;
+		snprintf(err, errlen, "%s: message body: %s", id, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	/* The body ends where the trailer begins (older files have none). */
+	body = (size_t)st.st_size;
+	if (body >= FOOTER_LEN && pread(fd, f, FOOTER_LEN, st.st_size -
+	    FOOTER_LEN) == FOOTER_LEN && footer_parse(f, body, &off,
+	    &elen) == 0)
+		body = off;
+	queue_hops_init(&h);
+	while ((size_t)pos < body && !queue_hops_done(&h)) {
+		n = pread(fd, chunk, body - (size_t)pos < sizeof(chunk) ?
+		    body - (size_t)pos : sizeof(chunk), pos);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			goto fail;
+		if (n == 0)
+			break;
+		queue_hops_add(&h, chunk, (size_t)n);
+		pos += n;
+	}
+	close(fd);
+	*hops = h.n;
+	return 0;
+fail:
+	e = errno;
+	close(fd);
+	snprintf(err, errlen, "%s: message body: %s", id, strerror(e));
+	errno = e;
+	return -1;
 }
 
 /* queue_msg_read - the whole body into memory (free *data) */

@@ -53,12 +53,24 @@ struct queue_env {
 	int		 held;
 	int		 dsn_sent;
 	size_t		 size;		/* message octets */
+	int		 hops;		/* Received: headers; -1: not
+					   recorded (queued by an older
+					   danemx): queue_msg_hops() */
 	struct queue_rcpt *rcpt;
 	size_t		 nrcpt;
 };
 
 struct queue;
 struct queue_writer;
+
+/* A count of Received: headers as a message's octets go by. */
+#define QUEUE_HOPS_MAX	1000000
+struct queue_hops {
+	int		 st;		/* where in the header (queue_hops.c) */
+	unsigned	 k;		/* octets of the field name so far */
+	int		 match;		/* ... all as in "received" */
+	unsigned	 n;		/* Received: fields so far */
+};
 
 /* queue.c */
 struct queue *queue_open(const char *dir, int create, char *err, size_t errlen);
@@ -68,6 +80,7 @@ struct queue_writer *queue_writer_new(struct queue *, char *err,
 	    size_t errlen);
 int	 queue_writer_add(struct queue_writer *, const void *, size_t);
 const char *queue_writer_id(const struct queue_writer *);
+unsigned queue_writer_hops(const struct queue_writer *);
 int	 queue_commit(struct queue_writer *, const char *sender,
 	    const char * const *rcpts, size_t nrcpt, char id[QUEUE_ID_LEN + 1],
 	    char *err, size_t errlen);
@@ -80,6 +93,8 @@ void	 queue_env_free(struct queue_env *);
 int	 queue_remove(struct queue *, const char *id);
 char	*queue_msg_path(struct queue *, const char *id);
 int	 queue_msg_exists(struct queue *, const char *id);
+int	 queue_msg_hops(struct queue *, const char *id, unsigned *hops,
+	    char *err, size_t errlen);
 int	 queue_msg_read(struct queue *, const char *id, char **data,
 	    size_t *len, char *err, size_t errlen);
 int	 queue_list(struct queue *, char ***ids, size_t *n, char *err,
@@ -109,6 +124,11 @@ int	 queue_maildrop_list(struct queue *, char ***names, size_t *n,
 int	 queue_maildrop_read(struct queue *, const char *name, size_t max,
 	    struct queue_drop *, char *err, size_t errlen);
 int	 queue_maildrop_remove(struct queue *, const char *name);
+
+/* queue_hops.c - Received: headers, for hopcount_limit */
+void	 queue_hops_init(struct queue_hops *);
+void	 queue_hops_add(struct queue_hops *, const void *, size_t);
+int	 queue_hops_done(const struct queue_hops *);
 
 /* queue_env.c - the envelope file format, for tests and fuzzing */
 int	 queue_env_parse(const char *text, size_t len, struct queue_env *,

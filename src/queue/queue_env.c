@@ -6,11 +6,14 @@
  *	created 1795000000
  *	sender <a@example.org>
  *	size 1234
+ *	hops 2
  *	held 0
  *	dsn 0
  *	rcpt pending 0 0 <b@example.net> last result text
  *
- * A rcpt line is: state attempts next_try <address> [last result]. The
+ * A rcpt line is: state attempts next_try <address> [last result].
+ * "hops" (the message's Received: headers) is absent from envelopes
+ * written by older versions: e->hops is then -1. The
  * parser is strict (a damaged envelope is an error that names its line,
  * never a guess) and bounded. queue_env_format() returns a string the
  * caller frees; parsed strings belong to the env (queue_env_free()).
@@ -155,6 +158,7 @@ queue_env_parse(const char *text, size_t len, struct queue_env *e,
 	int			 have_id = 0, have_sender = 0;
 
 	memset(e, 0, sizeof(*e));
+	e->hops = -1;
 	if (len > ENV_MAX) {
 		snprintf(err, errlen, "envelope too large");
 		return -1;
@@ -193,6 +197,11 @@ queue_env_parse(const char *text, size_t len, struct queue_env *e,
 			    &p) == -1 || *p != '\0')
 				goto bad;
 			e->size = (size_t)v;
+		} else if (strncmp(line, "hops ", 5) == 0) {
+			if (num(line + 5, QUEUE_HOPS_MAX, &v, &p) == -1 ||
+			    *p != '\0')
+				goto bad;
+			e->hops = (int)v;
 		} else if (strncmp(line, "held ", 5) == 0) {
 			if (strcmp(line + 5, "0") && strcmp(line + 5, "1"))
 				goto bad;
@@ -241,6 +250,8 @@ queue_env_format(const struct queue_env *e, char **out, size_t *len)
 	    "sender <%s>\nsize %zu\nheld %d\ndsn %d\n", e->id,
 	    (long long)e->created, e->sender ? e->sender : "", e->size,
 	    e->held ? 1 : 0, e->dsn_sent ? 1 : 0);
+	if (e->hops >= 0)
+		r |= buf_printf(&b, "hops %d\n", e->hops);
 	for (i = 0; i < e->nrcpt; i++) {
 		r |= buf_printf(&b, "rcpt %s %u %lld <%s>%s",
 		    rcpt_state_str(e->rcpt[i].state), e->rcpt[i].attempts,

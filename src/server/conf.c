@@ -63,7 +63,42 @@ static const struct key {
 	{ "smtp_data_xfer_timeout", K_TIME, S(smtp_data_xfer_timeout) },
 	{ "smtp_data_done_timeout", K_TIME, S(smtp_data_done_timeout) },
 	{ "smtp_quit_timeout", K_TIME, S(smtp_quit_timeout) },
+	{ "hopcount_limit", K_NUM, S(hopcount_limit) },
+	{ "postmaster", K_STR, S(postmaster) },
+	{ "smtpd_forbid_bare_newline", K_STR, S(smtpd_forbid_bare_newline) },
+	{ "smtpd_line_length_limit", K_SIZE, S(smtpd_line_length_limit) },
+	{ "smtpd_session_time_limit", K_TIME, S(smtpd_session_time_limit) },
+	{ "smtpd_soft_error_limit", K_NUM, S(smtpd_soft_error_limit) },
+	{ "smtpd_hard_error_limit", K_NUM, S(smtpd_hard_error_limit) },
+	{ "smtpd_error_sleep_time", K_TIME, S(smtpd_error_sleep_time) },
+	{ "smtpd_junk_command_limit", K_NUM, S(smtpd_junk_command_limit) },
+	{ "smtpd_client_connection_count_limit", K_NUM,
+	    S(smtpd_client_connection_count_limit) },
+	{ "smtpd_client_connection_rate_limit", K_NUM,
+	    S(smtpd_client_connection_rate_limit) },
+	{ "smtpd_client_rate_time_unit", K_TIME,
+	    S(smtpd_client_rate_time_unit) },
+	{ "smtpd_client_limit_exempt", K_STR, S(smtpd_client_limit_exempt) },
 #undef S
+};
+
+/* Settings that take one of a few words. */
+static const struct {
+	const char	*key;
+	const char	*words[4];
+} choices[] = {
+	{ "smtpd_forbid_bare_newline", { "yes", "no", "mynetworks-exempt" } },
+	{ "smtpd_client_limit_exempt", { "mynetworks", "none" } },
+};
+
+/* Numbers that may not be 0 (durations never may, but one) and floors. */
+static const struct {
+	const char	*key;
+	unsigned long	 min;
+} floors[] = {
+	{ "max_deliveries", 1 }, { "dest_concurrency", 1 },
+	{ "hopcount_limit", 1 }, { "smtpd_hard_error_limit", 1 },
+	{ "smtpd_line_length_limit", 1000 },	/* RFC 5321 4.5.3.1.6 */
 };
 
 static char **
@@ -123,6 +158,18 @@ conf_defaults(struct dmx_conf *c)
 	c->smtp_data_xfer_timeout = 180;
 	c->smtp_data_done_timeout = 600;
 	c->smtp_quit_timeout = 60;
+	c->hopcount_limit = 50;
+	c->smtpd_forbid_bare_newline = strdup("yes");
+	c->smtpd_line_length_limit = 64 * 1024;
+	c->smtpd_session_time_limit = 3600;
+	c->smtpd_soft_error_limit = 10;
+	c->smtpd_hard_error_limit = 20;
+	c->smtpd_error_sleep_time = 1;
+	c->smtpd_junk_command_limit = 100;
+	c->smtpd_client_connection_count_limit = 10;
+	c->smtpd_client_connection_rate_limit = 60;
+	c->smtpd_client_rate_time_unit = 60;
+	c->smtpd_client_limit_exempt = strdup("mynetworks");
 }
 
 /* conf_free - release the strings */
@@ -178,6 +225,44 @@ parse_scaled(const char *v, enum kind kind, unsigned long *out)
 	return 0;
 }
 
+/* check_str - a word from its list; postmaster a mailbox; 0 or -1 */
+static int
+check_str(const char *key, const char *val, char *err, size_t errlen)
+{
+	const char	*at;
+	size_t		 i, j;
+
+	for (i = 0; i < DMX_NELEM(choices); i++) {
+		if (strcmp(key, choices[i].key) != 0)
+			continue;
+		for (j = 0; j < DMX_NELEM(choices[i].words) &&
+		    choices[i].words[j] != NULL; j++)
+			if (strcmp(val, choices[i].words[j]) == 0)
+				return 0;
+		snprintf(err, errlen, "%s: '%.64s' is not one of: %s%s%s%s%s",
+		    key, val, choices[i].words[0], choices[i].words[1] ?
+		    ", " : "", choices[i].words[1] ? choices[i].words[1] : "",
+		    choices[i].words[2] ? ", " : "", choices[i].words[2] ?
+		    choices[i].words[2] : "");
+		return -1;
+	}
+	/* Empty: postmaster@helo_name. Else an address we can store. */
+	if (strcmp(key, "postmaster") == 0 && val[0] != '\0') {
+		at = strrchr(val, '@');
+		for (i = 0; val[i] != '\0'; i++)
+			if ((unsigned char)val[i] <= ' ' || val[i] == '<' ||
+			    val[i] == '>' || val[i] == 0x7f)
+				break;
+		if (at == NULL || at == val || at[1] == '\0' ||
+		    val[i] != '\0' || i > 254) {
+			snprintf(err, errlen, "postmaster: '%.64s' is not an "
+			    "address like hostmaster@example.org", val);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* apply - one setting; 0, or -1 with err (no line number) */
 static int
 apply(struct dmx_conf *c, const char *key, const char *val, char *err,
@@ -221,6 +306,8 @@ apply(struct dmx_conf *c, const char *key, const char *val, char *err,
 		c->nlisten++;
 		return 0;
 	case K_STR:
+		if (check_str(key, val, err, errlen) == -1)
+			return -1;
 		if (set_str(str_field(c, k->off), val) == -1)
 			goto nomem;
 		return 0;
@@ -246,12 +333,18 @@ apply(struct dmx_conf *c, const char *key, const char *val, char *err,
 			return -1;
 		}
 		/* Zero would make a retry loop spin or stop all delivery. */
-		if (*num_field(c, k->off) == 0 && (k->kind == K_TIME ||
-		    strcmp(key, "max_deliveries") == 0 ||
-		    strcmp(key, "dest_concurrency") == 0)) {
+		if (*num_field(c, k->off) == 0 && k->kind == K_TIME &&
+		    strcmp(key, "smtpd_error_sleep_time") != 0) {
 			snprintf(err, errlen, "%s: must be more than 0", key);
 			return -1;
 		}
+		for (i = 0; i < DMX_NELEM(floors); i++)
+			if (strcmp(key, floors[i].key) == 0 &&
+			    *num_field(c, k->off) < floors[i].min) {
+				snprintf(err, errlen, "%s: must be %lu or more",
+				    key, floors[i].min);
+				return -1;
+			}
 		return 0;
 	}
 	return 0;

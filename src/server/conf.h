@@ -48,6 +48,21 @@ struct dmx_conf {
 	unsigned long	 smtp_mail_timeout, smtp_rcpt_timeout;
 	unsigned long	 smtp_data_init_timeout, smtp_data_xfer_timeout;
 	unsigned long	 smtp_data_done_timeout, smtp_quit_timeout;
+	/* The listener against loops and abuse (smtpd.c). */
+	unsigned long	 hopcount_limit;	/* Received: headers */
+	char		*postmaster;		/* where <postmaster> goes */
+	char		*smtpd_forbid_bare_newline;	/* yes, no,
+							   mynetworks-exempt */
+	unsigned long	 smtpd_line_length_limit;	/* octets, CRLF in */
+	unsigned long	 smtpd_session_time_limit;	/* seconds */
+	unsigned long	 smtpd_soft_error_limit;	/* then replies wait */
+	unsigned long	 smtpd_hard_error_limit;	/* then 421 */
+	unsigned long	 smtpd_error_sleep_time;	/* seconds */
+	unsigned long	 smtpd_junk_command_limit;	/* NOOP RSET VRFY */
+	unsigned long	 smtpd_client_connection_count_limit;
+	unsigned long	 smtpd_client_connection_rate_limit;
+	unsigned long	 smtpd_client_rate_time_unit;	/* seconds */
+	char		*smtpd_client_limit_exempt;	/* mynetworks, none */
 };
 
 void	 conf_defaults(struct dmx_conf *);

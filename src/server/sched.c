@@ -655,6 +655,50 @@ note_held(struct sched *s, struct item *it)
 }
 
 /*
+ * loop_check - a message with hopcount_limit Received: headers or more
+ * (dropped into the maildrop, queued by an older danemx or before the
+ * limit was lowered) is bounced at once with 5.4.6, never tried: 1 if
+ * it was.
+ */
+static int
+loop_check(struct sched *s, struct item *it, struct queue_env *e)
+{
+	char		 err[256], why[200];
+	unsigned	 hops;
+	size_t		 i;
+
+	if (e->hops >= 0)
+		hops = (unsigned)e->hops;
+	else if (queue_msg_hops(s->c.q, e->id, &hops, err, sizeof(err)) == -1)
+		return 0;	/* reading the body for delivery will tell */
+	if (hops < s->c.conf->hopcount_limit)
+		return 0;
+	snprintf(why, sizeof(why), "5.4.6 Too many hops: %u Received: "
+	    "headers (hopcount_limit %lu), a mail loop", hops,
+	    s->c.conf->hopcount_limit);
+	for (i = 0; i < e->nrcpt; i++) {
+		if (e->rcpt[i].state != RCPT_PENDING)
+			continue;
+		e->rcpt[i].state = RCPT_FAILED;
+		free(e->rcpt[i].last);
+		e->rcpt[i].last = strdup(why);
+		log_info("%s: to=<%s>, status=bounced (%s)", e->id,
+		    e->rcpt[i].addr, why);
+	}
+	if (it->m->active == 0) {
+		drop_msg(s, it->m, 0);
+		if (queue_env_store(s->c.q, e, err, sizeof(err)) == 0)
+			finalize(s, e);
+		else
+			log_warnx("%s", err);	/* rescanned in 5 s */
+	} else if (queue_env_store(s->c.q, e, err, sizeof(err)) == 0)
+		item_free(s, it);	/* the last job finalizes */
+	else
+		item_due(s, it, time(NULL) + backoff(s, 1));
+	return 1;
+}
+
+/*
  * job_load - the envelope and message for a ready item, or NULL when
  * there is nothing to send (held, deleted, expired, not due after all);
  * the item has then been dealt with.
@@ -708,6 +752,8 @@ job_load(struct sched *s, struct item *it)
 			item_due(s, it, now + backoff(s, 1));
 		goto out;
 	}
+	if (loop_check(s, it, &e))
+		goto out;
 	due = 0;
 	if (!pending_due(&e, it->domain, &due)) {
 		m = it->m;

@@ -2,7 +2,7 @@
 # smtp_faults.sh - the SMTP client against hostile and broken servers
 # (tests/servers/faultsmtpd.py on loopback): each case asserts the
 # outcome, the exit code and the reason a mail operator would read.
-# Covers rules 15, 18, 32, 33 of RFC7672-BEHAVIOURS.md that need no DNS.
+# Covers rules 15, 18, 32, 33 of docs/rfc7672-rules.md that need no DNS.
 . "$DANEMX_SRCDIR/tests/lib.sh"
 
 PY=/usr/bin/python3

@@ -1,8 +1,9 @@
 #!/bin/sh
 # smtpd_limits.sh - the relay's SMTP server against bad and hostile
 # clients: command order, pipelining, over-long lines, NUL bytes, bad
-# addresses, recipient and size limits, the session limit, too many
-# errors. Each case asserts the exact reply.
+# addresses, recipient and size limits, the session limit (new clients
+# wait in the listen queue), too many errors. Each case asserts the
+# exact reply. smtpd_abuse.sh and smtpd_smuggling.sh test the rest.
 . "$DANEMX_SRCDIR/tests/lib.sh"
 
 PY=/usr/bin/python3
@@ -14,6 +15,7 @@ trap 'kill "$(cat "$T_TMP/pid" 2>/dev/null)" 2>/dev/null; rm -rf "$T_TMP"' EXIT
 "$DANEMX" serve --foreground -o listen=127.0.0.1:$PORT -o queue_dir="$Q" \
 	-o user= -o pid_file="$T_TMP/pid" -o helo_name=relay.test \
 	-o recipient_limit=3 -o message_size_limit=2k -o max_sessions=3 \
+	-o smtpd_error_sleep_time=0 \
 	-o "relayhost=[127.0.0.1]:1" -o retry_min=1h >"$T_TMP/log" 2>&1 &
 i=0
 until grep -q "relay started" "$T_TMP/log" 2>/dev/null; do
@@ -73,21 +75,29 @@ expect_eq "over-long line: closed" "$(nth 3)" "(closed)"
 printf '!RAW b"NOOP\\x00x\\r\\n"\nQUIT\n' | talk >"$T_TMP/out"
 expect_eq "NUL in command" "$(nth 2)" "500 5.5.2 NUL in command"
 
-# Ten unknown commands: the server hangs up.
-{ i=0; while [ $i -lt 10 ]; do echo "FROB $i"; i=$((i + 1)); done; } | talk >"$T_TMP/out"
-expect_eq "too many errors: 421" "$(grep -c '^421 4.7.0 relay.test Too many errors' "$T_TMP/out")" 1
+# Unknown commands are errors: at smtpd_hard_error_limit (20) the server
+# hangs up (smtpd_abuse.sh tests the other errors and the soft limit).
+{ i=0; while [ $i -lt 20 ]; do echo "FROB $i"; i=$((i + 1)); done; } | talk >"$T_TMP/out"
+expect_eq "too many errors: 20 errors" "$(grep -c '^500 5.5.2 Command not recognized' "$T_TMP/out")" 20
+expect_eq "too many errors: 421" "$(grep -c '^421 4.7.0 relay.test Error: too many errors' "$T_TMP/out")" 1
 expect_eq "too many errors: closed" "$(tail -n 1 "$T_TMP/out")" "(closed)"
 
-# The session limit (3): a fourth client gets 421 at once.
+# The session limit (3): a fourth client waits in the listen queue (no
+# 421, no busy loop) and is served as soon as a session ends.
 HOLDERS=""
 for n in 1 2 3; do
-	printf '!SLEEP 3\nQUIT\n' | talk >"$T_TMP/hold$n" &
+	printf '!SLEEP 2\nQUIT\n' | talk >"$T_TMP/hold$n" &
 	HOLDERS="$HOLDERS $!"
 done
+wait_for 10 sh -c "cat '$T_TMP'/hold? | grep -c '^220 ' | grep -qx 3" || fail "holders not served"
+printf 'QUIT\n' | talk >"$T_TMP/out" 2>/dev/null &
+FOURTH=$!
 sleep 1
-printf 'QUIT\n' | talk >"$T_TMP/out" 2>/dev/null
-expect_eq "session limit" "$(nth 1)" "421 4.7.0 relay.test Too many connections, try later"
+expect_eq "session limit: the fourth waits" "$(cat "$T_TMP/out")" ""
 # shellcheck disable=SC2086
-wait $HOLDERS
+wait $HOLDERS $FOURTH
 expect_eq "the first three were served" "$(cat "$T_TMP/hold1" "$T_TMP/hold2" "$T_TMP/hold3" | grep -c '^220 ')" 3
+expect_eq "session limit: then the fourth" "$(nth 1)" "220 relay.test ESMTP danemx"
+expect_eq "session limit: logged once" \
+	"$(grep -c 'smtpd: 3 sessions (max_sessions): new clients wait in the listen queue' "$T_TMP/log")" 1
 done_ok

@@ -31,6 +31,19 @@ main(void)
 		{ "retry_min = 99999999999999999999\n", "is not a duration" },
 		{ "mta_sts = on\n", "mta_sts: 'on' is not yes or no" },
 		{ "mta_sts = Yes\n", "mta_sts: 'Yes' is not yes or no" },
+		{ "smtpd_forbid_bare_newline = normal\n", "line 1: "
+		    "smtpd_forbid_bare_newline: 'normal' is not one of: yes, "
+		    "no, mynetworks-exempt" },
+		{ "smtpd_client_limit_exempt = all\n", "is not one of: "
+		    "mynetworks, none" },
+		{ "postmaster = hostmaster\n", "postmaster: 'hostmaster' is "
+		    "not an address" },
+		{ "postmaster = <a@b.test>\n", "is not an address" },
+		{ "hopcount_limit = 0\n", "hopcount_limit: must be 1 or more" },
+		{ "smtpd_hard_error_limit = 0\n", "must be 1 or more" },
+		{ "smtpd_line_length_limit = 999\n",
+		    "smtpd_line_length_limit: must be 1000 or more" },
+		{ "smtpd_session_time_limit = 0\n", "must be more than 0" },
 	};
 	struct dmx_conf	 c;
 	char		 err[256] = "";
@@ -85,6 +98,34 @@ main(void)
 		    "dump: %s", dump ? dump : "(null)");
 		free(dump);
 	}
+	/* The listener's limits: defaults, and the values that may be 0. */
+	conf_defaults(&c);
+	T_CHECK(c.hopcount_limit == 50, "hopcount_limit %lu", c.hopcount_limit);
+	T_CHECK(strcmp(c.smtpd_forbid_bare_newline, "yes") == 0,
+	    "smtpd_forbid_bare_newline %s", c.smtpd_forbid_bare_newline);
+	T_CHECK(c.smtpd_line_length_limit == 65536 &&
+	    c.smtpd_session_time_limit == 3600 &&
+	    c.smtpd_soft_error_limit == 10 && c.smtpd_hard_error_limit == 20 &&
+	    c.smtpd_error_sleep_time == 1 && c.smtpd_junk_command_limit == 100 &&
+	    c.smtpd_client_connection_count_limit == 10 &&
+	    c.smtpd_client_connection_rate_limit == 60 &&
+	    c.smtpd_client_rate_time_unit == 60 &&
+	    strcmp(c.smtpd_client_limit_exempt, "mynetworks") == 0 &&
+	    c.postmaster == NULL, "listener defaults");
+	T_CHECK(conf_set(&c, "smtpd_error_sleep_time=0", err, sizeof(err)) ==
+	    0 && c.smtpd_error_sleep_time == 0, "error sleep 0: %s", err);
+	T_CHECK(conf_set(&c, "smtpd_client_connection_rate_limit=0", err,
+	    sizeof(err)) == 0, "rate limit 0 (none): %s", err);
+	T_CHECK(conf_set(&c, "smtpd_line_length_limit=1000", err,
+	    sizeof(err)) == 0 && c.smtpd_line_length_limit == 1000,
+	    "line length 1000: %s", err);
+	T_CHECK(conf_set(&c, "smtpd_forbid_bare_newline=mynetworks-exempt", err,
+	    sizeof(err)) == 0, "mynetworks-exempt: %s", err);
+	T_CHECK(conf_set(&c, "postmaster=hostmaster@example.org", err,
+	    sizeof(err)) == 0 && strcmp(c.postmaster, "hostmaster@example.org")
+	    == 0, "postmaster: %s", err);
+	T_CHECK(conf_set(&c, "postmaster=", err, sizeof(err)) == 0 &&
+	    c.postmaster[0] == '\0', "empty postmaster: %s", err);
 	conf_free(&c);
 	for (i = 0; i < DMX_NELEM(bad); i++) {
 		conf_defaults(&c);

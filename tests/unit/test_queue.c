@@ -106,7 +106,9 @@ test_old_layout(const char *dir)
 	o.rcpt = &r;
 	o.nrcpt = 1;
 	o.size = 7;
-	T_CHECK(queue_env_format(&o, &text, &tlen) == 0, "format");
+	o.hops = -1;		/* older versions wrote no count */
+	T_CHECK(queue_env_format(&o, &text, &tlen) == 0 &&
+	    strstr(text, "hops") == NULL, "format");
 	snprintf(path, sizeof(path), "%s/env/%s", dir, id);
 	fp = fopen(path, "w");
 	fwrite(text, 1, tlen, fp);
@@ -121,7 +123,8 @@ test_old_layout(const char *dir)
 	fputs("body\r\n\n#DMXENV 0000000000000000 0000000000000001\n", fp);
 	fclose(fp);
 	T_CHECK(queue_env_load(q, id, &e, err, sizeof(err)) == 0 &&
-	    strcmp(e.sender, "old@example.org") == 0, "old envelope: %s", err);
+	    strcmp(e.sender, "old@example.org") == 0 && e.hops == -1,
+	    "old envelope: %s", err);
 	queue_env_free(&e);
 	T_CHECK(queue_msg_read(q, id, &body, &len, err, sizeof(err)) == 0 &&
 	    len == 7 && memcmp(body, "hello\r\n", 7) == 0, "old body");
@@ -290,6 +293,55 @@ test_maildrop(const char *dir)
 	queue_close(q);
 }
 
+/*
+ * test_hops - the writer counts Received: headers into the envelope; an
+ * envelope without the count (older versions) is counted from the body
+ * alone, never from the trailer.
+ */
+static void
+test_hops(const char *dir)
+{
+	static const char	 msg[] = "Received: from a\r\n\tby b\r\n"
+	    "received : c\r\nSubject: x\r\n\r\nReceived: not a header\r\n";
+	const char		*rcpts[] = { "b@example.net" };
+	struct queue		*q;
+	struct queue_writer	*w;
+	struct queue_env	 e;
+	char			 err[256] = "", id[QUEUE_ID_LEN + 1];
+	unsigned		 hops = 99;
+
+	q = queue_open(dir, 1, err, sizeof(err));
+	w = queue_writer_new(q, err, sizeof(err));
+	queue_writer_add(w, msg, 20);
+	queue_writer_add(w, msg + 20, sizeof(msg) - 21);
+	T_CHECK(queue_writer_hops(w) == 2, "writer hops %u",
+	    queue_writer_hops(w));
+	T_CHECK(queue_commit(w, "a@example.org", rcpts, 1, id, err,
+	    sizeof(err)) == 0, "commit: %s", err);
+	T_CHECK(queue_env_load(q, id, &e, err, sizeof(err)) == 0 &&
+	    e.hops == 2, "envelope hops %d", e.hops);
+	e.hops = -1;		/* as an older danemx would store it */
+	T_CHECK(queue_env_store(q, &e, err, sizeof(err)) == 0, "store");
+	queue_env_free(&e);
+	T_CHECK(queue_env_load(q, id, &e, err, sizeof(err)) == 0 &&
+	    e.hops == -1, "stored without hops: %d", e.hops);
+	queue_env_free(&e);
+	T_CHECK(queue_msg_hops(q, id, &hops, err, sizeof(err)) == 0 &&
+	    hops == 2, "counted from the body: %u (%s)", hops, err);
+	queue_remove(q, id);
+	/* A body that is all header: the trailer is not read as more. */
+	w = queue_writer_new(q, err, sizeof(err));
+	queue_writer_add(w, "Received: a\r\nReceived: b\r\n", 26);
+	T_CHECK(queue_commit(w, "a@example.org", rcpts, 1, id, err,
+	    sizeof(err)) == 0, "commit: %s", err);
+	T_CHECK(queue_msg_hops(q, id, &hops, err, sizeof(err)) == 0 &&
+	    hops == 2, "header only: %u", hops);
+	queue_remove(q, id);
+	T_CHECK(queue_msg_hops(q, id, &hops, err, sizeof(err)) == -1 &&
+	    errno == ENOENT, "gone: %s", err);
+	queue_close(q);
+}
+
 int
 main(void)
 {
@@ -303,6 +355,7 @@ main(void)
 	test_env_parse();
 	test_old_layout(dir);
 	test_maildrop(dir);
+	test_hops(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup failed\n");
