@@ -98,6 +98,8 @@ main(void)
 		    "dump: %s", dump ? dump : "(null)");
 		free(dump);
 	}
+	conf_free(&c);
+
 	/* The listener's limits: defaults, and the values that may be 0. */
 	conf_defaults(&c);
 	T_CHECK(c.hopcount_limit == 50, "hopcount_limit %lu", c.hopcount_limit);
