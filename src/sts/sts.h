@@ -211,10 +211,12 @@ int	 sts_peek(struct sts *, const char *domain, struct sts_answer *);
 uint64_t sts_lookup(struct sts *, const char *domain, unsigned flags,
 	    sts_cb, void *arg);
 void	 sts_cancel(struct sts *, uint64_t id);
-void	 sts_sweep(struct sts *);
 size_t	 sts_entries(const struct sts *);
 const char *sts_failure_str(enum sts_failure);
 const char *sts_result_type(enum sts_failure);
+
+/* sts_discover.c */
+void	 sts_sweep(struct sts *);
 
 /* sts_io.c */
 extern const struct sts_io sts_io_default;
