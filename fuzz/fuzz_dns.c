@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dns/dns.h"
+#include "util/util.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
@@ -15,7 +16,7 @@ int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	static const uint16_t types[] = { DMX_T_A, DMX_T_AAAA, DMX_T_MX,
-	    DMX_T_TLSA, DMX_T_CNAME };
+	    DMX_T_TLSA, DMX_T_CNAME, DMX_T_TXT };
 	struct dmx_dns_result	*r;
 	struct dmx_dns_rr	 rr;
 	const char		*err;
@@ -26,17 +27,23 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		return 0;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return 0;
-	r->qtype = types[data[0] % 5];
+	r->qtype = types[data[0] % DMX_NELEM(types)];
 	/* qname NULL: accept whatever question the message holds */
 	if (dns_msg_parse(data + 1, size - 1, r, &err) == 0 && r->nrrs > 0 &&
 	    r->rrs[0].text == NULL)
 		abort();
+	/* TXT data is as long as it says and NUL-terminated. */
+	for (off = 0; off < r->nrrs; off++)
+		if (r->rrs[off].type == DMX_T_TXT &&
+		    r->rrs[off].u.txt.data[r->rrs[off].u.txt.len] != '\0')
+			abort();
+	off = 0;
 	dmx_dns_result_free(r);
 
 	/* Bare rdata of each type. */
 	memset(&rr, 0, sizeof(rr));
-	if (dns_rdata_parse(data + 1, size - 1, 0, size - 1, types[data[0] % 5],
-	    &rr, &err) == 0)
+	if (dns_rdata_parse(data + 1, size - 1, 0, size - 1,
+	    types[data[0] % DMX_NELEM(types)], &rr, &err) == 0)
 		dns_rr_clear(&rr);
 	dns_name_read(data + 1, size - 1, &off, name, sizeof(name), &err);
 	return 0;

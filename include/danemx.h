@@ -25,6 +25,7 @@ struct event_base;
 #define DMX_T_A		1
 #define DMX_T_CNAME	5
 #define DMX_T_MX	15
+#define DMX_T_TXT	16
 #define DMX_T_AAAA	28
 #define DMX_T_TLSA	52
 
@@ -63,6 +64,14 @@ struct dmx_dns_rr {
 			size_t	 len;
 			unsigned char *data;	/* owned by the result */
 		} tlsa;
+		struct {
+			size_t	 len;		/* octets of data */
+			unsigned nstrings;	/* character-strings joined */
+			char	*data;		/* the character-strings joined
+						   without separators, NUL-
+						   terminated (it may hold NULs
+						   itself); owned by the result */
+		} txt;
 	} u;
 	char		*text;		/* rdata in presentation form; owned */
 };

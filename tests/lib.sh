@@ -11,7 +11,8 @@ set -u
 # 14000-15999, serve_dane 16000-16999, smtpd_limits 17000-17999,
 # serve_commit 18000-18999, smtp_faults 20000-31999, smtpd_smuggling
 # 7000-7999, smtpd_abuse 8000-8999. Keep new tests out
-# of these ranges.
+# of these ranges. (sts_fetch takes none: it uses the world's HTTPS servers
+# on port 443.)
 T_NAME=$(basename "$0" .sh)
 T_PASS=0
 T_TMP=$(mktemp -d "/tmp/danemx-$T_NAME.XXXXXX")

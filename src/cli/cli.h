@@ -84,5 +84,6 @@ int	 cmd_send(struct cli *, int, char **);
 int	 cmd_sendmail(struct cli *, int, char **);
 int	 cmd_queue(struct cli *, int, char **);
 int	 cmd_serve(struct cli *, int, char **);
+int	 cmd_sts(struct cli *, int, char **);
 
 #endif /* DANEMX_CLI_H */

@@ -16,8 +16,8 @@
 static const char dns_help[] =
 "usage: danemx dns [options] NAME [TYPE]\n"
 "\n"
-"Look up NAME (TYPE is A, AAAA, MX, TLSA or CNAME; default A) with the\n"
-"same in-process DNSSEC validation that delivery uses, and show the\n"
+"Look up NAME (TYPE is A, AAAA, MX, TLSA, CNAME or TXT; default A) with\n"
+"the same in-process DNSSEC validation that delivery uses, and show the\n"
 "records and the status they were validated to:\n"
 "\n"
 "  secure     signed and validated from the trust anchor\n"
@@ -190,7 +190,7 @@ cmd_dns(struct cli *c, int argc, char **argv)
 		return cli_usage_error("dns", "'%s' is not a domain name", name);
 	if (argc == 2 && (type = dmx_type_from_str(argv[1])) == -1)
 		return cli_usage_error("dns", "unsupported type '%s' (use A, "
-		    "AAAA, MX, TLSA or CNAME)", argv[1]);
+		    "AAAA, MX, TLSA, CNAME or TXT)", argv[1]);
 
 	if ((base = event_base_new()) == NULL) {
 		fprintf(stderr, "danemx dns: cannot create the event loop\n");

@@ -27,6 +27,7 @@ static const struct {
 	{ "check", cmd_check, "diagnose DANE delivery to each MX host of domains" },
 	{ "probe", cmd_probe, "ask an MX whether it accepts recipients (no mail)" },
 	{ "send", cmd_send, "deliver one message from stdin now, without a queue" },
+	{ "sts", cmd_sts, "show the MTA-STS policy of domains and their MX hosts" },
 	{ "serve", cmd_serve, "run the relay: accept, queue and deliver with DANE" },
 	{ "sendmail", cmd_sendmail, "queue a message from stdin (sendmail(8))" },
 	{ "queue", cmd_queue, "list, show, delete, hold, release, flush" },

@@ -15,7 +15,7 @@ static const struct {
 	const char	*name;
 } types[] = {
 	{ DMX_T_A, "A" }, { DMX_T_CNAME, "CNAME" }, { DMX_T_MX, "MX" },
-	{ DMX_T_AAAA, "AAAA" }, { DMX_T_TLSA, "TLSA" },
+	{ DMX_T_AAAA, "AAAA" }, { DMX_T_TLSA, "TLSA" }, { DMX_T_TXT, "TXT" },
 };
 
 /* dmx_dns_status_str - "secure", "insecure", "bogus", ... */

@@ -6,7 +6,7 @@
  * name, and the records of the query type at the end of that chain.
  * Names are returned lowercase, without the trailing dot, with bytes
  * outside [a-z0-9-_*] escaped as \DDD (and '.' or '\' as \. and \\).
- * Record memory (text, TLSA data) belongs to the result; the caller
+ * Record memory (text, TLSA and TXT data) belongs to the result; the caller
  * frees it with dmx_dns_result_free(). On error nothing stays allocated
  * in the result beyond what dmx_dns_result_free() releases.
  */
@@ -21,6 +21,9 @@
 
 #define NAME_WIRE_MAX	255
 #define MAX_POINTERS	64	/* compression pointers followed per name */
+
+static int	txt_parse(const unsigned char *, size_t, struct dmx_dns_rr *,
+		    const char **);
 
 static uint16_t
 get16(const unsigned char *p)
@@ -162,6 +165,8 @@ dns_rr_clear(struct dmx_dns_rr *rr)
 {
 	if (rr->type == DMX_T_TLSA)
 		free(rr->u.tlsa.data);
+	else if (rr->type == DMX_T_TXT)
+		free(rr->u.txt.data);
 	free(rr->text);
 	memset(rr, 0, sizeof(*rr));
 }
@@ -254,6 +259,8 @@ dns_rdata_parse(const unsigned char *msg, size_t msglen, size_t off,
 		    rr->u.tlsa.data, rr->u.tlsa.len, 0);
 		rr->text = hex;
 		return 0;
+	case DMX_T_TXT:
+		return txt_parse(msg + off, rdlen, rr, err);
 	default:
 		*err = "unsupported record type";
 		return -1;
@@ -263,6 +270,73 @@ dns_rdata_parse(const unsigned char *msg, size_t msglen, size_t off,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * txt_parse - TXT rdata (one or more character-strings, RFC 1035 3.3.14)
+ * into rr->u.txt (the strings joined, as RFC 7208 and RFC 8461 read
+ * them) and rr->text (each string quoted, '"' and '\\' escaped, other
+ * bytes outside 0x20-0x7e as \DDD, as dig prints them). The data is at
+ * most rdlen octets and the text at most 4 * rdlen + 2 per string.
+ */
+static int
+txt_parse(const unsigned char *p, size_t rdlen, struct dmx_dns_rr *rr,
+    const char **err)
+{
+	struct buf	 text;
+	size_t		 pos = 0, len;
+	unsigned char	 c;
+	char		*data;
+
+	if (rdlen == 0) {
+		*err = "TXT rdata holds no character-string";
+		return -1;
+	}
+	if ((data = malloc(rdlen + 1)) == NULL) {
+		*err = "out of memory";
+		return -1;
+	}
+	buf_init(&text, 4 * rdlen + 2 * rdlen + 1);
+	rr->u.txt.len = 0;
+	rr->u.txt.nstrings = 0;
+	while (pos < rdlen) {
+		len = p[pos++];
+		if (len > rdlen - pos) {
+			*err = "TXT character-string runs past its rdata";
+			goto fail;
+		}
+		if ((rr->u.txt.nstrings > 0 && buf_add(&text, " ", 1) == -1) ||
+		    buf_add(&text, "\"", 1) == -1)
+			goto nomem;
+		memcpy(data + rr->u.txt.len, p + pos, len);
+		rr->u.txt.len += len;
+		for (; len > 0; len--, pos++) {
+			c = p[pos];
+			if (c == '"' || c == '\\') {
+				if (buf_printf(&text, "\\%c", c) == -1)
+					goto nomem;
+			} else if (c < 0x20 || c > 0x7e) {
+				if (buf_printf(&text, "\\%03u", c) == -1)
+					goto nomem;
+			} else if (buf_add(&text, &c, 1) == -1)
+				goto nomem;
+		}
+		if (buf_add(&text, "\"", 1) == -1)
+			goto nomem;
+		rr->u.txt.nstrings++;
+	}
+	data[rr->u.txt.len] = '\0';
+	rr->u.txt.data = data;
+	rr->text = buf_steal(&text);
+	return 0;
+nomem:
+	*err = "out of memory";
+fail:
+	free(data);
+	buf_free(&text);
+	rr->u.txt.len = 0;
+	rr->u.txt.nstrings = 0;
+	return -1;
 }
 
 struct cname_link {

@@ -2,7 +2,8 @@
  * conf.c - reading danemx.conf(5) and -o key=value settings.
  *
  * Values: strings as written (surrounding blanks dropped), numbers with
- * an optional unit (sizes: k, m, g; durations: s, m, h, d, w). "listen"
+ * an optional unit (sizes: k, m, g; durations: s, m, h, d, w), yes or no
+ * for switches. "listen"
  * may repeat: the file's first "listen" replaces the default, later ones
  * add. A bad line is an error naming the line: a relay that guessed its
  * configuration could become an open one.
@@ -18,7 +19,7 @@
 #include "server/conf.h"
 #include "util/util.h"
 
-enum kind { K_STR, K_LISTEN, K_SIZE, K_TIME, K_NUM };
+enum kind { K_STR, K_LISTEN, K_SIZE, K_TIME, K_NUM, K_BOOL };
 
 static const struct key {
 	const char	*name;
@@ -40,6 +41,9 @@ static const struct key {
 	{ "pid_file", K_STR, S(pid_file) },
 	{ "tls_cert_file", K_STR, S(tls_cert_file) },
 	{ "tls_key_file", K_STR, S(tls_key_file) },
+	{ "state_dir", K_STR, S(state_dir) },
+	{ "ca_file", K_STR, S(ca_file) },
+	{ "mta_sts", K_BOOL, S(mta_sts) },
 	{ "max_queue_lifetime", K_TIME, S(max_queue_lifetime) },
 	{ "retry_min", K_TIME, S(retry_min) },
 	{ "retry_max", K_TIME, S(retry_max) },
@@ -131,6 +135,8 @@ conf_defaults(struct dmx_conf *c)
 	c->nlisten = 2;
 	c->mynetworks = strdup("127.0.0.0/8 [::1]/128");
 	c->queue_dir = strdup(CONF_DEFAULT_QUEUE);
+	c->state_dir = strdup(CONF_DEFAULT_STATE);
+	c->mta_sts = 1;
 	c->user = strdup("nobody");
 	c->pid_file = strdup("/run/danemx.pid");
 	c->max_queue_lifetime = 5 * 86400;
@@ -305,6 +311,17 @@ apply(struct dmx_conf *c, const char *key, const char *val, char *err,
 		if (set_str(str_field(c, k->off), val) == -1)
 			goto nomem;
 		return 0;
+	case K_BOOL:
+		if (strcmp(val, "yes") == 0)
+			*num_field(c, k->off) = 1;
+		else if (strcmp(val, "no") == 0)
+			*num_field(c, k->off) = 0;
+		else {
+			snprintf(err, errlen, "%s: '%.64s' is not yes or no",
+			    key, val);
+			return -1;
+		}
+		return 0;
 	case K_NUM:
 	case K_SIZE:
 	case K_TIME:
@@ -448,6 +465,11 @@ conf_dump(const struct dmx_conf *c, char **out)
 			buf_printf(&b, "%s = %lu\n", keys[i].name,
 			    *num_field((struct dmx_conf *)(uintptr_t)c,
 			    keys[i].off));
+			break;
+		case K_BOOL:
+			buf_printf(&b, "%s = %s\n", keys[i].name,
+			    *num_field((struct dmx_conf *)(uintptr_t)c,
+			    keys[i].off) ? "yes" : "no");
 			break;
 		default:
 			break;

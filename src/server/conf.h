@@ -30,6 +30,9 @@ struct dmx_conf {
 	char		*pid_file;
 	char		*tls_cert_file;		/* inbound STARTTLS */
 	char		*tls_key_file;
+	char		*state_dir;		/* the state store (state.h) */
+	char		*ca_file;		/* WebPKI roots; NULL: system */
+	unsigned long	 mta_sts;		/* 1: apply MTA-STS (yes/no) */
 	unsigned long	 max_queue_lifetime;	/* seconds */
 	unsigned long	 retry_min;		/* first backoff, seconds */
 	unsigned long	 retry_max;		/* backoff ceiling, seconds */
@@ -74,5 +77,6 @@ int	 conf_dump(const struct dmx_conf *, char **out);
 
 #define CONF_DEFAULT_FILE	"/etc/danemx/danemx.conf"
 #define CONF_DEFAULT_QUEUE	"/var/spool/danemx"
+#define CONF_DEFAULT_STATE	"/var/lib/danemx"
 
 #endif /* DANEMX_CONF_H */

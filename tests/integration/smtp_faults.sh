@@ -23,8 +23,12 @@ start() {
 	PORT=$((BASEPORT + N))
 	LOG="$T_TMP/sink-$1.log"
 	: >"$LOG"
+	# emptied here, not by the background job's redirection: a second
+	# server of the same mode must not be taken as ready by the first's
+	# "ready"
+	: >"$T_TMP/srv-$1.out"
 	$PY "$SRV" --listen 127.0.0.1:$PORT --mode "$1" --cert "$T_TMP/cert.pem" \
-		--key "$T_TMP/key.pem" --log "$LOG" >"$T_TMP/srv-$1.out" 2>&1 &
+		--key "$T_TMP/key.pem" --log "$LOG" >>"$T_TMP/srv-$1.out" 2>&1 &
 	PIDS="$PIDS $!"
 	i=0
 	until grep -q ready "$T_TMP/srv-$1.out" 2>/dev/null; do

@@ -2,6 +2,7 @@
  * test_conf.c - danemx.conf: defaults, units, listen replacement, and
  * errors that name the line or the key.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/conf.h"
@@ -28,6 +29,8 @@ main(void)
 		{ "message_size_limit = lots\n", "is not a size" },
 		{ "recipient_limit = 1k\n", "is not a number" },
 		{ "retry_min = 99999999999999999999\n", "is not a duration" },
+		{ "mta_sts = on\n", "mta_sts: 'on' is not yes or no" },
+		{ "mta_sts = Yes\n", "mta_sts: 'Yes' is not yes or no" },
 		{ "smtpd_forbid_bare_newline = normal\n", "line 1: "
 		    "smtpd_forbid_bare_newline: 'normal' is not one of: yes, "
 		    "no, mynetworks-exempt" },
@@ -70,6 +73,31 @@ main(void)
 	    strstr(err, "more than 0") != NULL, "retry_min=0 accepted: %s", err);
 	T_CHECK(conf_set(&c, "dest_concurrency=0", err, sizeof(err)) == -1,
 	    "dest_concurrency=0 accepted");
+	conf_free(&c);
+
+	/* MTA-STS: on by default, the state in /var/lib/danemx, system CAs */
+	conf_defaults(&c);
+	T_CHECK(c.mta_sts == 1 && strcmp(c.state_dir, "/var/lib/danemx") == 0 &&
+	    c.ca_file == NULL, "MTA-STS defaults");
+	T_CHECK(conf_set(&c, "mta_sts = no", err, sizeof(err)) == 0 &&
+	    c.mta_sts == 0, "mta_sts = no: %s", err);
+	T_CHECK(conf_set(&c, "mta_sts=yes", err, sizeof(err)) == 0 &&
+	    c.mta_sts == 1, "mta_sts=yes: %s", err);
+	T_CHECK(conf_set(&c, "state_dir = /srv/state", err, sizeof(err)) == 0 &&
+	    strcmp(c.state_dir, "/srv/state") == 0, "state_dir: %s", err);
+	T_CHECK(conf_set(&c, "ca_file = /etc/ssl/roots.pem", err,
+	    sizeof(err)) == 0 && strcmp(c.ca_file, "/etc/ssl/roots.pem") == 0,
+	    "ca_file: %s", err);
+	{
+		char	*dump = NULL;
+
+		conf_set(&c, "mta_sts = no", err, sizeof(err));
+		conf_dump(&c, &dump);
+		T_CHECK(dump && strstr(dump, "\nmta_sts = no\n") &&
+		    strstr(dump, "\nstate_dir = /srv/state\n"),
+		    "dump: %s", dump ? dump : "(null)");
+		free(dump);
+	}
 	conf_free(&c);
 
 	/* The listener's limits: defaults, and the values that may be 0. */

@@ -176,6 +176,39 @@ test_good(void)
 		T_CHECK(0, "TLSA: %zu records", r->nrrs);
 	dmx_dns_result_free(r);
 
+	/* TXT: two records; the first of three character-strings, joined
+	 * without separators; quotes, backslashes and other bytes escaped
+	 * in the text form */
+	header(&m, 1, 2);
+	question(&m, "_mta-sts.example.org", DMX_T_TXT);
+	rrhdr(&m, "_mta-sts.example.org", DMX_T_TXT, 1 + 9 + 1 + 5 + 1 + 0);
+	put8(&m, 9); memcpy(m.b + m.n, "v=STSv1; ", 9); m.n += 9;
+	put8(&m, 5); memcpy(m.b + m.n, "id=1\"", 5); m.n += 5;
+	put8(&m, 0);
+	rrhdr(&m, "_mta-sts.example.org", DMX_T_TXT, 1 + 4);
+	put8(&m, 4); put8(&m, 'a'); put8(&m, '\\'); put8(&m, 0); put8(&m, 0xc3);
+	r = newres("_mta-sts.example.org", DMX_T_TXT);
+	err = parse(&m, r);
+	T_CHECK(err == NULL, "TXT: got error %s", err);
+	if (r->nrrs == 2) {
+		T_CHECK(r->rrs[0].u.txt.len == 14 && r->rrs[0].u.txt.nstrings == 3 &&
+		    strcmp(r->rrs[0].u.txt.data, "v=STSv1; id=1\"") == 0,
+		    "TXT data: got '%s' (%zu octets, %u strings)",
+		    r->rrs[0].u.txt.data, r->rrs[0].u.txt.len,
+		    r->rrs[0].u.txt.nstrings);
+		T_CHECK(strcmp(r->rrs[0].text, "\"v=STSv1; \" \"id=1\\\"\" \"\"") == 0,
+		    "TXT text: got '%s'", r->rrs[0].text);
+		T_CHECK(r->rrs[1].u.txt.len == 4 &&
+		    memcmp(r->rrs[1].u.txt.data, "a\\\0\xc3", 5) == 0,
+		    "TXT with a NUL: %zu octets", r->rrs[1].u.txt.len);
+		T_CHECK(strcmp(r->rrs[1].text, "\"a\\\\\\000\\195\"") == 0,
+		    "TXT text escapes: got '%s'", r->rrs[1].text);
+	} else
+		T_CHECK(0, "TXT: %zu records, want 2", r->nrrs);
+	T_CHECK(strcmp(dmx_type_str(DMX_T_TXT), "TXT") == 0 &&
+	    dmx_type_from_str("txt") == DMX_T_TXT, "TXT mnemonic");
+	dmx_dns_result_free(r);
+
 	/* NODATA: no answers at all */
 	header(&m, 1, 0);
 	question(&m, "example.org", DMX_T_AAAA);
@@ -208,6 +241,9 @@ static const struct bad_case {
 	{ "outside chain", "outside the CNAME chain" },
 	{ "chain too long", "CNAME chain too long" },
 	{ "label past end", "past the end" },
+	{ "TXT of 0 octets", "TXT rdata holds no character-string" },
+	{ "TXT string past rdata", "TXT character-string runs past its rdata" },
+	{ "TXT string past rdata (2nd)", "TXT character-string runs past" },
 };
 
 /* build_bad - the message for bad case i; returns the qtype */
@@ -334,6 +370,24 @@ build_bad(size_t i, struct msg *m)
 		put8(m, 30);
 		put8(m, 'a');
 		return DMX_T_A;
+	case 19:
+		header(m, 1, 1);
+		question(m, "a.org", DMX_T_TXT);
+		rrhdr(m, "a.org", DMX_T_TXT, 0);
+		return DMX_T_TXT;
+	case 20:	/* a string of 5 in 3 octets of rdata (more follow) */
+		header(m, 1, 1);
+		question(m, "a.org", DMX_T_TXT);
+		rrhdr(m, "a.org", DMX_T_TXT, 3);
+		put8(m, 5); put8(m, 'a'); put8(m, 'b');
+		put32(m, 0);
+		return DMX_T_TXT;
+	case 21:	/* the second string's length octet claims too much */
+		header(m, 1, 1);
+		question(m, "a.org", DMX_T_TXT);
+		rrhdr(m, "a.org", DMX_T_TXT, 4);
+		put8(m, 1); put8(m, 'a'); put8(m, 2); put8(m, 'b');
+		return DMX_T_TXT;
 	}
 	return 0;
 }

@@ -34,6 +34,9 @@
 # at them, with TLSA records computed from those certificates. See smtp.sh
 # and the table in CASES.md. "stop" stops Postfix and those servers too.
 #
+# HTTPS: "start" also runs nginx on WORLD_MX_NET.40:443 and faulthttps.py
+# on .41-.48, the MTA-STS policy hosts of the sts.test domains (https.sh).
+#
 # Layout. tests/world/zones.conf lists the zones and how each is signed or
 # broken (signed, unsigned, bogus-ds, badsig, expired); tests/world/zones/
 # holds one template per zone. Templates use @SERIAL@, @NS_ADDR@,
@@ -63,12 +66,15 @@
 #   root.ds       the trust anchor;  root.hints  the private root server
 #   nsd.conf, nsd.log, nsd.pid, zones/*.signed, keys/, extra/ (added records)
 #   pki/ (CA, certificates, keys), postfix/ (main.cf, master.cf, queue/,
-#   maillog), fault-N.{pid,log,mail} (faultsmtpd.py servers)
+#   maillog), fault-N.{pid,log,mail} (faultsmtpd.py servers), https/
+#   (nginx.conf, access.log, www/, fault.log: the MTA-STS policy hosts)
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/world/smtp.sh
 . "$HERE/smtp.sh"
+# shellcheck source=tests/world/https.sh
+. "$HERE/https.sh"
 ZONES_CONF=$HERE/zones.conf
 MARKER=.danemx-world
 ALG=ECDSAP256SHA256
@@ -88,6 +94,7 @@ set_addrs() {
 	DOWN_ADDR=$WORLD_NET.2
 	BLACKHOLE_ADDR=$WORLD_NET.3
 	set_mx_addrs
+	set_https_addrs
 }
 
 # zone_file ZONE: the base file name for ZONE ("." is "root")
@@ -154,6 +161,7 @@ kill_pidfile() {
 }
 
 do_stop() {
+	stop_https
 	stop_smtp
 	kill_pidfile "$DIR/nsd.pid" "$DIR/nsd.conf"
 	kill_pidfile "$DIR/blackhole.pid" blackhole
@@ -358,6 +366,7 @@ WORLD_DOWN_DOMAIN=down.test
 WORLD_SLOW_DOMAIN=slow.test
 EOF
 	write_smtp_env >>"$DIR/world.env"
+	write_https_env >>"$DIR/world.env"
 }
 
 # port_user ADDR: the ss lines of sockets already on ADDR:53 (or wildcard)
@@ -467,6 +476,9 @@ do_start() {
 	}
 	wait "$_pki" || die "cannot make the certificates (see $DIR/pki/openssl.log)"
 	PKI=$DIR/pki
+	# the MTA-STS policy hosts, beside everything below
+	start_https &
+	_https=$!
 	# the TLSA data for the zones; the MX hosts can start now
 	write_subst
 	start_smtp || die "cannot start the MX hosts"
@@ -511,6 +523,9 @@ do_start() {
 	start_blackhole
 	say "NSD serves $(manifest | wc -l) zones on $NS_ADDR:53 (pid $(cat "$DIR/nsd.pid"))"
 	wait_smtp || die "cannot start the MX hosts"
+	wait "$_https" || die "cannot start the HTTPS servers"
+	wait_https
+	say "nginx: MTA-STS policy hosts on $HTTPS_ADDR:$HTTPS_PORT (log $DIR/https/access.log); faulthttps: $(fault_https | grep -c .)"
 	say "Postfix: $(mx_services | grep -c .) smtpd on $MX_NET.N:25${MX_ADDR6:+ and [$MX_ADDR6]:25} (log $DIR/postfix/maillog); faultsmtpd: $(fault_services | grep -c .)"
 	say "resolver config: $DIR/unbound.conf"
 	STARTING=''

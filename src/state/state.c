@@ -1,0 +1,574 @@
+/*
+ * state.c - the state store: reads on the caller's thread, writes queued
+ * and committed in batches by one worker thread, over a backend chosen at
+ * state_open() (state_backend.h).
+ *
+ * The queue is bounded (STATE_QUEUE_MAX writes): past it a write fails at
+ * once and is counted, so a store that cannot keep up (a disk gone slow,
+ * another process holding the lock) costs memory that is bounded and
+ * never stalls the caller. The worker takes up to STATE_BATCH_MAX writes
+ * at a time and applies them in one transaction; a write queued while
+ * a transaction commits waits for the next one. state_close() applies
+ * what is queued, then stops the worker.
+ *
+ * Ownership: the store owns its queue, its connections and its thread;
+ * state_close() frees them all. Records read are the caller's (free with
+ * state_sts_clear()).
+ */
+#include <sys/queue.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log/log.h"
+#include "state/state_backend.h"
+#include "util/util.h"
+
+enum op_kind { OP_STS_PUT, OP_STS_TOUCH, OP_STS_DELETE, OP_STS_EXPIRE };
+
+struct state_op {
+	STAILQ_ENTRY(state_op)	 entry;
+	enum op_kind		 kind;
+	int64_t			 when;
+	struct state_sts	*sts;		/* OP_STS_PUT: owned copy */
+	char			 domain[STATE_DOMAIN_MAX];
+};
+
+STAILQ_HEAD(op_queue, state_op);
+
+struct state {
+	const struct state_backend *be;
+	void			*rconn;		/* the caller's thread */
+	void			*wconn;		/* the worker's */
+	char			 path[1024];
+	int			 readonly;
+
+	pthread_t		 worker;
+	int			 started;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 work;		/* queue not empty, or stop */
+	pthread_cond_t		 idle;		/* a batch finished */
+	struct op_queue		 queue;
+	size_t			 queued;	/* ops in queue */
+	uint64_t		 seq_queued;	/* ops ever queued */
+	uint64_t		 seq_done;	/* ops ever finished */
+	unsigned long		 batches;	/* transactions tried */
+	unsigned long		 errors;	/* ops failed (not stored) */
+	unsigned long		 errors_seen;	/* at the last state_sync */
+	int			 stop;
+	int			 full_logged;
+};
+
+static const struct state_backend *backends[] = {
+	&state_backend_sqlite,
+};
+
+static void
+op_free(struct state_op *op)
+{
+	if (op == NULL)
+		return;
+	if (op->sts != NULL) {
+		state_sts_clear(op->sts);
+		free(op->sts);
+	}
+	free(op);
+}
+
+/* apply - one op on the worker's connection */
+static int
+apply(struct state *st, struct state_op *op, char *err, size_t errlen)
+{
+	switch (op->kind) {
+	case OP_STS_PUT:
+		return st->be->sts_put(st->wconn, op->sts, err, errlen);
+	case OP_STS_TOUCH:
+		return st->be->sts_touch(st->wconn, op->domain, op->when, err,
+		    errlen);
+	case OP_STS_DELETE:
+		return st->be->sts_delete(st->wconn, op->domain, err, errlen);
+	case OP_STS_EXPIRE:
+		return st->be->sts_expire(st->wconn, op->when, err, errlen);
+	}
+	snprintf(err, errlen, "unknown operation");
+	return -1;
+}
+
+/*
+ * run_batch - apply ops in one transaction. One op that fails is logged
+ * and skipped (the others still commit); a transaction that cannot
+ * begin or commit fails them all.
+ */
+static size_t
+run_batch(struct state *st, struct op_queue *batch, size_t n)
+{
+	struct state_op	*op;
+	char		 err[STATE_ERR_MAX];
+	size_t		 failed = 0;
+
+	if (st->be->begin(st->wconn, err, sizeof(err)) == -1) {
+		log_warnx("state: %s: cannot write %zu change%s: %s", st->path,
+		    n, n == 1 ? "" : "s", err);
+		return n;
+	}
+	STAILQ_FOREACH(op, batch, entry) {
+		if (apply(st, op, err, sizeof(err)) == -1) {
+			log_warnx("state: %s: a change for %s was not stored: %s",
+			    st->path, op->domain[0] ? op->domain : "(all)", err);
+			failed++;
+		}
+	}
+	if (st->be->commit(st->wconn, err, sizeof(err)) == -1) {
+		st->be->rollback(st->wconn);
+		log_warnx("state: %s: cannot commit %zu change%s: %s", st->path,
+		    n, n == 1 ? "" : "s", err);
+		return n;
+	}
+	return failed;
+}
+
+/* worker - drain the queue in batches until told to stop */
+static void *
+worker(void *arg)
+{
+	struct state	*st = arg;
+	struct op_queue	 batch;
+	struct state_op	*op;
+	size_t		 n, failed;
+
+	pthread_mutex_lock(&st->mu);
+	for (;;) {
+		while (STAILQ_EMPTY(&st->queue) && !st->stop)
+			pthread_cond_wait(&st->work, &st->mu);
+		if (STAILQ_EMPTY(&st->queue) && st->stop)
+			break;
+		STAILQ_INIT(&batch);
+		for (n = 0; n < STATE_BATCH_MAX &&
+		    (op = STAILQ_FIRST(&st->queue)) != NULL; n++) {
+			STAILQ_REMOVE_HEAD(&st->queue, entry);
+			STAILQ_INSERT_TAIL(&batch, op, entry);
+		}
+		st->queued -= n;
+		pthread_mutex_unlock(&st->mu);
+
+		failed = run_batch(st, &batch, n);
+		while ((op = STAILQ_FIRST(&batch)) != NULL) {
+			STAILQ_REMOVE_HEAD(&batch, entry);
+			op_free(op);
+		}
+
+		pthread_mutex_lock(&st->mu);
+		st->errors += failed;
+		st->seq_done += n;
+		st->batches++;
+		pthread_cond_broadcast(&st->idle);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return NULL;
+}
+
+/* enqueue - hand op to the worker; frees it and returns -1 if it cannot */
+static int
+enqueue(struct state *st, struct state_op *op)
+{
+	if (st->readonly) {
+		op_free(op);
+		return -1;
+	}
+	pthread_mutex_lock(&st->mu);
+	if (st->queued >= STATE_QUEUE_MAX) {
+		st->errors++;
+		if (!st->full_logged)
+			log_warnx("state: %s: %d changes are waiting to be "
+			    "written; dropping new ones until the store "
+			    "catches up", st->path, STATE_QUEUE_MAX);
+		st->full_logged = 1;
+		pthread_mutex_unlock(&st->mu);
+		op_free(op);
+		return -1;
+	}
+	st->full_logged = 0;
+	STAILQ_INSERT_TAIL(&st->queue, op, entry);
+	st->queued++;
+	st->seq_queued++;
+	pthread_cond_signal(&st->work);
+	pthread_mutex_unlock(&st->mu);
+	return 0;
+}
+
+static struct state_op *
+op_new(enum op_kind kind, const char *domain, int64_t when)
+{
+	struct state_op	*op;
+
+	if (domain != NULL && strlen(domain) >= STATE_DOMAIN_MAX)
+		return NULL;
+	if ((op = calloc(1, sizeof(*op))) == NULL)
+		return NULL;
+	op->kind = kind;
+	op->when = when;
+	if (domain != NULL)
+		strlcpy_(op->domain, domain, sizeof(op->domain));
+	return op;
+}
+
+/* check_dir - dir exists (made 0700 if not) and no one else may write it */
+static int
+check_dir(const char *dir, int create, char *err, size_t errlen)
+{
+	struct stat	 sb;
+
+	if (stat(dir, &sb) == -1) {
+		if (errno != ENOENT || !create) {
+			snprintf(err, errlen, "state_dir %s: %s", dir,
+			    strerror(errno));
+			return -1;
+		}
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot make state_dir %s: %s",
+			    dir, strerror(errno));
+			return -1;
+		}
+		if (stat(dir, &sb) == -1) {
+			snprintf(err, errlen, "state_dir %s: %s", dir,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "state_dir %s is not a directory", dir);
+		return -1;
+	}
+	if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "state_dir %s is writable by others "
+		    "(mode %04o); refusing to keep state there", dir,
+		    (unsigned)(sb.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * state_open - open (creating if need be) the store that conf describes.
+ * NULL with a reason in err if it cannot be used.
+ */
+struct state *
+state_open(const struct state_conf *conf, char *err, size_t errlen)
+{
+	struct state	*st;
+	const char	*name = conf->backend ? conf->backend : "sqlite";
+	size_t		 i;
+
+	if (conf->dir == NULL || conf->dir[0] == '\0') {
+		snprintf(err, errlen, "no state_dir configured");
+		return NULL;
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < DMX_NELEM(backends); i++)
+		if (strcmp(backends[i]->name, name) == 0)
+			st->be = backends[i];
+	if (st->be == NULL) {
+		snprintf(err, errlen, "unknown state backend '%.32s'", name);
+		free(st);
+		return NULL;
+	}
+	st->readonly = conf->readonly;
+	STAILQ_INIT(&st->queue);
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->work, NULL);
+	pthread_cond_init(&st->idle, NULL);
+	if (check_dir(conf->dir, !conf->readonly, err, errlen) == -1)
+		goto fail;
+	/* The writer first: it creates the file and migrates the schema. */
+	if (!st->readonly && (st->wconn = st->be->open(conf, 1, st->path,
+	    sizeof(st->path), err, errlen)) == NULL)
+		goto fail;
+	if ((st->rconn = st->be->open(conf, 0, st->path, sizeof(st->path),
+	    err, errlen)) == NULL)
+		goto fail;
+	if (!st->readonly) {
+		if (pthread_create(&st->worker, NULL, worker, st) != 0) {
+			snprintf(err, errlen, "cannot start the state writer "
+			    "thread");
+			goto fail;
+		}
+		st->started = 1;
+	}
+	return st;
+fail:
+	state_close(st);
+	return NULL;
+}
+
+/* state_close - write what is queued, stop the worker, free everything */
+void
+state_close(struct state *st)
+{
+	struct state_op	*op;
+
+	if (st == NULL)
+		return;
+	if (st->started) {
+		pthread_mutex_lock(&st->mu);
+		st->stop = 1;
+		pthread_cond_signal(&st->work);
+		pthread_mutex_unlock(&st->mu);
+		pthread_join(st->worker, NULL);
+	}
+	while ((op = STAILQ_FIRST(&st->queue)) != NULL) {
+		STAILQ_REMOVE_HEAD(&st->queue, entry);
+		op_free(op);
+	}
+	if (st->rconn != NULL)
+		st->be->close(st->rconn);
+	if (st->wconn != NULL)
+		st->be->close(st->wconn);
+	pthread_cond_destroy(&st->work);
+	pthread_cond_destroy(&st->idle);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+/*
+ * state_sync - wait until every write queued so far is committed. 0, or
+ * -1 if a write failed (or was dropped) since the last state_sync().
+ * It blocks: for tools, tests and shutdown, never on the event loop.
+ */
+int
+state_sync(struct state *st)
+{
+	uint64_t	 target;
+	int		 rv;
+
+	pthread_mutex_lock(&st->mu);
+	target = st->seq_queued;
+	while (st->started && st->seq_done < target)
+		pthread_cond_wait(&st->idle, &st->mu);
+	rv = st->errors == st->errors_seen ? 0 : -1;
+	st->errors_seen = st->errors;
+	pthread_mutex_unlock(&st->mu);
+	return rv;
+}
+
+/* state_path - where the store lives, for messages */
+const char *
+state_path(const struct state *st)
+{
+	return st->path;
+}
+
+/* state_backend_name - "sqlite" */
+const char *
+state_backend_name(const struct state *st)
+{
+	return st->be->name;
+}
+
+/* state_is_readonly - opened for reads only */
+int
+state_is_readonly(const struct state *st)
+{
+	return st->readonly;
+}
+
+/* state_stats - what the worker did so far */
+void
+state_stats(struct state *st, struct state_stats *out)
+{
+	pthread_mutex_lock(&st->mu);
+	out->writes = (unsigned long)st->seq_done;
+	out->batches = st->batches;
+	out->errors = st->errors;
+	out->queued = st->queued;
+	pthread_mutex_unlock(&st->mu);
+}
+
+/*
+ * state_dir_setup - make dir (0700) and give it and the store's files to
+ * uid:gid, for a daemon that opens its store after dropping privileges.
+ */
+int
+state_dir_setup(const char *dir, uid_t uid, gid_t gid, char *err,
+    size_t errlen)
+{
+	static const char *files[] = { STATE_DB_FILE, STATE_DB_FILE "-wal",
+	    STATE_DB_FILE "-shm" };
+	char		 path[1024];
+	size_t		 i;
+
+	if (check_dir(dir, 1, err, errlen) == -1)
+		return -1;
+	if (chown(dir, uid, gid) == -1) {
+		snprintf(err, errlen, "chown %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < DMX_NELEM(files); i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+		    files[i]) >= sizeof(path)) {
+			snprintf(err, errlen, "state_dir %s: path too long",
+			    dir);
+			return -1;
+		}
+		if (lchown(path, uid, gid) == -1 && errno != ENOENT) {
+			snprintf(err, errlen, "chown %s: %s", path,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * state_sts_valid - a record read from the store is sound: a domain of
+ * hostname characters, an id of 1-32 letters and digits (or none). The
+ * file may have been written by anyone who can write state_dir.
+ */
+int
+state_sts_valid(const struct state_sts *r)
+{
+	const char	*p;
+	size_t		 n;
+
+	n = strnlen(r->domain, sizeof(r->domain));
+	if (n == 0 || n >= sizeof(r->domain))
+		return 0;
+	for (p = r->domain; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '.' || *p == '_'))
+			return 0;
+	n = strnlen(r->id, sizeof(r->id));
+	if (n >= sizeof(r->id))
+		return 0;
+	for (p = r->id; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9')))
+			return 0;
+	return 1;
+}
+
+/* state_sts_get - the record of domain: 1 found, 0 none, -1 error */
+int
+state_sts_get(struct state *st, const char *domain, struct state_sts *out,
+    char *err, size_t errlen)
+{
+	int	 rv;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(domain) >= STATE_DOMAIN_MAX)
+		return 0;
+	rv = st->be->sts_get(st->rconn, domain, out, err, errlen);
+	if (rv == 1 && !state_sts_valid(out)) {
+		state_sts_clear(out);
+		snprintf(err, errlen, "the stored record of %.64s is malformed",
+		    domain);
+		return -1;
+	}
+	return rv;
+}
+
+struct list_ctx {
+	int	(*cb)(void *, const struct state_sts *);
+	void	*arg;
+};
+
+static int
+list_one(void *arg, const struct state_sts *r)
+{
+	struct list_ctx	*lc = arg;
+
+	if (!state_sts_valid(r))
+		return 0;	/* skipped, not fatal */
+	return lc->cb(lc->arg, r);
+}
+
+/*
+ * state_sts_list - records used at or after used_since, most recently
+ * used first, at most max; cb returns 0 to go on, -1 to stop. Returns
+ * the number listed, or -1.
+ */
+int
+state_sts_list(struct state *st, int64_t used_since, size_t max,
+    int (*cb)(void *, const struct state_sts *), void *arg, char *err,
+    size_t errlen)
+{
+	struct list_ctx	 lc = { cb, arg };
+
+	return st->be->sts_list(st->rconn, used_since, max, list_one, &lc,
+	    err, errlen);
+}
+
+/* state_sts_put - store r (a copy is queued); 0, or -1 */
+int
+state_sts_put(struct state *st, const struct state_sts *r)
+{
+	struct state_op	*op;
+
+	if (!state_sts_valid(r) || (op = op_new(OP_STS_PUT, r->domain, 0)) ==
+	    NULL)
+		return -1;
+	if ((op->sts = malloc(sizeof(*op->sts))) == NULL) {
+		free(op);
+		return -1;
+	}
+	*op->sts = *r;
+	op->sts->policy = NULL;
+	if (r->policy != NULL) {
+		if ((op->sts->policy = malloc(r->policy_len + 1)) == NULL) {
+			op_free(op);
+			return -1;
+		}
+		memcpy(op->sts->policy, r->policy, r->policy_len);
+		op->sts->policy[r->policy_len] = '\0';
+	}
+	return enqueue(st, op);
+}
+
+/* state_sts_touch - the domain's policy was used at when */
+int
+state_sts_touch(struct state *st, const char *domain, int64_t when)
+{
+	struct state_op	*op;
+
+	if ((op = op_new(OP_STS_TOUCH, domain, when)) == NULL)
+		return -1;
+	return enqueue(st, op);
+}
+
+/* state_sts_delete - forget domain */
+int
+state_sts_delete(struct state *st, const char *domain)
+{
+	struct state_op	*op;
+
+	if ((op = op_new(OP_STS_DELETE, domain, 0)) == NULL)
+		return -1;
+	return enqueue(st, op);
+}
+
+/* state_sts_expire - forget every domain not used since unused_before */
+int
+state_sts_expire(struct state *st, int64_t unused_before)
+{
+	struct state_op	*op;
+
+	if ((op = op_new(OP_STS_EXPIRE, NULL, unused_before)) == NULL)
+		return -1;
+	return enqueue(st, op);
+}
+
+/* state_sts_clear - free what a record owns */
+void
+state_sts_clear(struct state_sts *r)
+{
+	free(r->policy);
+	r->policy = NULL;
+	r->policy_len = 0;
+}

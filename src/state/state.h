@@ -1,0 +1,105 @@
+/*
+ * state.h - the store for state that survives restarts: the MTA-STS
+ * policy cache now; TLS-RPT results and destination memory next.
+ *
+ * One small interface of typed operations (state_sts_get, _put, _touch,
+ * _delete, _expire, _list); no SQL outside the backend. The backend is
+ * chosen at state_open() through a table of operations (state_backend.h),
+ * so another one (PostgreSQL, for relays that share their state) needs no
+ * change here or in any caller. SQLite is the only one today: one file,
+ * DIR/state.db, in WAL mode, shared safely by every process that opens it
+ * (the relay and `danemx sts`); see docs/state.md.
+ *
+ * Reads run at once on the caller's thread, on a connection of their own:
+ * in WAL mode a reader never waits for a writer, and every read is one
+ * indexed row (or a bounded list) with a short busy timeout.
+ *
+ * Writes never run on the caller's thread. state_sts_put() and the other
+ * writers copy their arguments into a bounded queue and return; one worker
+ * thread per store drains the queue and applies everything it finds in
+ * one transaction (a batch), so that a burst of writes costs one commit.
+ * A failed batch is logged and dropped: what is stored is a cache, and a
+ * caller keeps its own copy in memory. state_sync() waits until every
+ * write queued before it is committed (or failed); state_close() syncs.
+ *
+ * Ownership: a struct state_sts filled by state_sts_get() or passed to a
+ * state_sts_list() callback owns its policy text; state_sts_clear() frees
+ * it (list callbacks' records are freed by the store after the callback).
+ */
+#ifndef DANEMX_STATE_H
+#define DANEMX_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define STATE_DOMAIN_MAX	254	/* a domain name and its NUL */
+#define STATE_STS_ID_MAX	33	/* an MTA-STS id (1-32) and its NUL */
+#define STATE_ERR_MAX		256	/* last_error and its NUL */
+#define STATE_QUEUE_MAX		20000	/* writes waiting for the worker */
+#define STATE_BATCH_MAX		1000	/* writes in one transaction */
+#define STATE_DB_FILE		"state.db"
+#define STATE_DEFAULT_DIR	"/var/lib/danemx"
+
+struct state;
+
+/* What the worker did, for tests, logs and (later) metrics. */
+struct state_stats {
+	unsigned long	 writes;	/* applied (committed or failed) */
+	unsigned long	 batches;	/* transactions */
+	unsigned long	 errors;	/* writes failed or dropped */
+	size_t		 queued;	/* waiting now */
+};
+
+struct state_conf {
+	const char	*backend;	/* "sqlite" (NULL: the default) */
+	const char	*dir;		/* state_dir: holds DIR/state.db */
+	int		 readonly;	/* reads only: no worker, no writes */
+	unsigned	 busy_ms;	/* how long a write may wait for a lock
+					   held by another process (default 5000;
+					   reads wait at most 200 ms) */
+};
+
+/*
+ * One cached MTA-STS policy (or only what is known about a domain without
+ * one: the backoff after a failed fetch). Times are Unix seconds; 0 is
+ * "never".
+ */
+struct state_sts {
+	char		 domain[STATE_DOMAIN_MAX];	/* lowercase, no final dot */
+	char		 id[STATE_STS_ID_MAX];	/* the policy's id; "" if none */
+	char		*policy;		/* the policy text as fetched, or
+						   NULL; owned */
+	size_t		 policy_len;
+	int64_t		 fetched;	/* the policy was fetched */
+	int64_t		 expires;	/* fetched (or confirmed) + max_age */
+	int64_t		 checked;	/* the TXT id last confirmed it */
+	int64_t		 last_used;	/* a lookup last asked for it */
+	int64_t		 next_try;	/* no fetch before (backoff) */
+	unsigned	 failures;	/* fetches failed in a row */
+	char		 last_error[STATE_ERR_MAX];	/* of the last failure */
+};
+
+/* state.c */
+struct state *state_open(const struct state_conf *, char *err, size_t errlen);
+void	 state_close(struct state *);
+int	 state_sync(struct state *);
+const char *state_path(const struct state *);
+const char *state_backend_name(const struct state *);
+int	 state_is_readonly(const struct state *);
+void	 state_stats(struct state *, struct state_stats *);
+int	 state_dir_setup(const char *dir, uid_t, gid_t, char *err,
+	    size_t errlen);
+
+int	 state_sts_get(struct state *, const char *domain,
+	    struct state_sts *out, char *err, size_t errlen);
+int	 state_sts_list(struct state *, int64_t used_since, size_t max,
+	    int (*cb)(void *arg, const struct state_sts *), void *arg,
+	    char *err, size_t errlen);
+int	 state_sts_put(struct state *, const struct state_sts *);
+int	 state_sts_touch(struct state *, const char *domain, int64_t when);
+int	 state_sts_delete(struct state *, const char *domain);
+int	 state_sts_expire(struct state *, int64_t unused_before);
+void	 state_sts_clear(struct state_sts *);
+
+#endif /* DANEMX_STATE_H */
