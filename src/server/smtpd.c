@@ -257,7 +257,7 @@ static void
 cmd_mail(struct session *s, const char *arg)
 {
 	const char	*rest;
-	unsigned long	 size;
+	unsigned long	 size = 0;
 	char		*p;
 
 	if (s->state == S_GREET) {
@@ -300,6 +300,13 @@ cmd_mail(struct session *s, const char *arg)
 			rest++;
 		while (*rest == ' ')
 			rest++;
+	}
+	/* Below queue_minfree the rest is for the queue's own updates. */
+	if (!space_ok(s->d->q, size, "smtpd")) {
+		reply(s, "452 4.3.1 Insufficient system storage");
+		free(s->from);
+		s->from = NULL;
+		return;
 	}
 	s->state = S_MAIL;
 	reply(s, "250 2.1.0 Ok");
