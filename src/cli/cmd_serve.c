@@ -385,6 +385,9 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	}
 	sv.q = q;
 	queue_set_minfree(q, sv.conf.queue_minfree);
+	if (queue_space(q, 0, err, sizeof(err)) == -1)
+		log_warnx("%s: new mail is refused until there is more room "
+		    "(or a smaller queue_minfree)", err);
 	if ((dane_ctx = tls_client_ctx_new(err, sizeof(err))) == NULL ||
 	    (pkix_ctx = deliver_pkix_ctx_new(err, sizeof(err))) == NULL) {
 		fprintf(stderr, "danemx serve: TLS: %s\n", err);

@@ -208,10 +208,11 @@ owned_sub(const char *dir, int dfd, const struct qsub *sub, uid_t uid,
 		goto fail;
 	}
 	if (!made && st.st_uid != uid) {
+		/* maildrop/: the drops in it stay their writers' */
 		snprintf(err, errlen, "%s/%s is owned by uid %u, not by the "
-		    "relay's user %s (uid %u): fix it with chown -R %s: %s/%s",
+		    "relay's user %s (uid %u): fix it with chown%s %s: %s/%s",
 		    dir, sub->name, (unsigned)st.st_uid, user, (unsigned)uid,
-		    user, dir, sub->name);
+		    sub->mode == 01733 ? "" : " -R", user, dir, sub->name);
 		goto fail;
 	}
 	if ((made || (st.st_mode & 07777) != sub->mode) &&
@@ -291,8 +292,11 @@ queue_open_owned(const char *dir, uid_t uid, gid_t gid, const char *user,
 		    "with mode %04o: it must belong to root and be writable by "
 		    "root alone, so that the relay's user cannot replace what "
 		    "is in it: fix it with chown root:root %s && chmod 0711 %s "
-		    "(and look at what is in it)", dir, (unsigned)st.st_uid,
-		    (unsigned)(st.st_mode & 07777), dir, dir);
+		    "(look at what is in it first); its tmp, msg, env and "
+		    "maildrop belong to the relay's user: chown -R %s: %s/tmp "
+		    "%s/msg %s/env && chown %s: %s/maildrop", dir,
+		    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), dir,
+		    dir, user, dir, dir, dir, user, dir);
 		goto fail;
 	}
 	if ((st.st_mode & 07777) != 0711 && fchmod(q->dfd, 0711) == -1) {

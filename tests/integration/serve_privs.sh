@@ -233,7 +233,7 @@ as_ru sh -c "mv '$Q/tmp' '$Q/tmp.x' && ln -s '$T_TMP/victim' '$Q/tmp'" ||
 must_refuse
 expect_eq "old layout: refused" "$RC" 73
 expect_match "old layout: the fix" "$ERR" \
-	"queue directory $Q is owned by uid $(id -u $RU) with mode 0711: it must belong to root .* fix it with chown root:root $Q && chmod 0711 $Q"
+	"queue directory $Q is owned by uid $(id -u $RU) with mode 0711: it must belong to root .* fix it with chown root:root $Q && chmod 0711 $Q \(look at what is in it first\); its tmp, msg, env and maildrop belong to the relay's user: chown -R $RU: $Q/tmp $Q/msg $Q/env && chown $RU: $Q/maildrop$"
 chown root "$Q"
 must_refuse
 expect_eq "tmp/ a link: refused" "$RC" 73
