@@ -583,7 +583,7 @@ unreadable(struct sched *s, const char *id, const char *err)
 		    (unsigned)getuid());
 	log_warnx("queue: %s: the relay cannot read this message, so it is "
 	    "neither delivered nor bounced%s: give its files to the relay's "
-	    "user (chown), then run danemx queue flush", err, what);
+	    "user (chown), and the next scan takes it", err, what);
 	if (htab_put(&s->unreadable, id, s) == -1)
 		fatalx("scheduler: out of memory");
 }
