@@ -98,6 +98,9 @@ for d in tmp msg env; do
 done
 expect_eq "layout: maildrop/" "$(owner_mode "$Q/maildrop")" "$RU 1733"
 expect_eq "relay runs as its user" "$(stat -c %U /proc/$RELAY)" $RU
+u=$(id -u $RU)
+expect_eq "every thread (commit workers too) has dropped every uid" \
+	"$(cat /proc/$RELAY/task/*/status | grep '^Uid:' | grep -cv "^Uid:	$u	$u	$u	$u$")" 0
 expect_eq "pid file: the relay's pid" "$(cat "$PIDF")" "$RELAY"
 expect_eq "pid file: root's" "$(owner_mode "$PIDF")" "root 644"
 expect_eq "the relay user cannot swap tmp/" \
