@@ -99,6 +99,8 @@ done
 expect_eq "layout: maildrop/" "$(owner_mode "$Q/maildrop")" "$RU 1733"
 expect_eq "relay runs as its user" "$(stat -c %U /proc/$RELAY)" $RU
 u=$(id -u $RU)
+expect_eq "the relay has its commit workers (4 smtpd, 2 maildrop)" \
+	"$([ "$(ls /proc/$RELAY/task | wc -l)" -ge 7 ] && echo yes)" yes
 expect_eq "every thread (commit workers too) has dropped every uid" \
 	"$(cat /proc/$RELAY/task/*/status | grep '^Uid:' | grep -cv "^Uid:	$u	$u	$u	$u$")" 0
 expect_eq "pid file: the relay's pid" "$(cat "$PIDF")" "$RELAY"
