@@ -153,10 +153,10 @@ sent() { grep -c "to=<[0-9]*$1@.*status=sent" "$dxlog" || true; }
 dane() { grep "to=<[0-9]*$1@.*status=sent" "$dxlog" | grep -c 'tls=dane-verified' || true; }
 # undue: recipients in the queue due now (not yet tried, or not deferred)
 undue() {
-	"$DX" queue -o queue_dir="$q" --json list 2>/dev/null |
+	"$DX" queue -o user= -o queue_dir="$q" --json list 2>/dev/null |
 		jq --argjson t "$(date +%s)" '[.[].recipients[] | select(.next_try <= $t)] | length'
 }
-queued() { "$DX" queue -o queue_dir="$q" --json list 2>/dev/null | jq length; }
+queued() { "$DX" queue -o user= -o queue_dir="$q" --json list 2>/dev/null | jq length; }
 # inuse: with BENCH_MALLOC_STATS=1, the heap KiB in use in danemx now, from
 # glibc's malloc_stats() (gdb attaches for a moment; it prints to the log)
 inuse() {
@@ -248,7 +248,7 @@ run() {
 	done
 	log0=$(wc -l <"$dxlog")
 	t0=$(now_ms)
-	"$DX" queue -o queue_dir="$q" -o pid_file="$work/dx.pid" flush >/dev/null
+	"$DX" queue -o user= -o queue_dir="$q" -o pid_file="$work/dx.pid" flush >/dev/null
 	t1=$(now_ms)
 	r_flush=$((t1 - t0))
 	dx_ss0=$(cat "/proc/$dx_pid/schedstat") sink_ss0=$(cat "/proc/$sink_pid/schedstat")

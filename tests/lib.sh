@@ -9,10 +9,10 @@ set -u
 # TCP ports: each test takes its own range below the kernel's ephemeral
 # ports (32768+), offset by its pid: serve_relay 10000-13999, tlsa_connect
 # 14000-15999, serve_dane 16000-16999, smtpd_limits 17000-17999,
-# serve_commit 18000-18999, smtp_faults 20000-31999, smtpd_smuggling
-# 7000-7999, smtpd_abuse 8000-8999. Keep new tests out
-# of these ranges. (sts_fetch takes none: it uses the world's HTTPS servers
-# on port 443.)
+# serve_commit 18000-18999, serve_privs 19000-19999, smtp_faults
+# 20000-31999, smtpd_smuggling 7000-7999, smtpd_abuse 8000-8999. Keep new
+# tests out of these ranges. (sts_fetch takes none: it uses the world's
+# HTTPS servers on port 443.)
 T_NAME=$(basename "$0" .sh)
 T_PASS=0
 T_TMP=$(mktemp -d "/tmp/danemx-$T_NAME.XXXXXX")
@@ -47,6 +47,20 @@ wait_for() {
 	shift
 	while ! "$@" >/dev/null 2>&1; do
 		_n=$((_n - 1))
+		[ $_n -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+# test_user NAME: a system user (and group) of its own for a test that
+# drops privileges, made if absent (tests must not share nobody's)
+test_user() {
+	_n=50
+	while ! id -u "$1" >/dev/null 2>&1; do
+		useradd --system --user-group --no-create-home \
+			--home-dir /nonexistent --shell /usr/sbin/nologin "$1" \
+			>/dev/null 2>&1 && return 0
+		_n=$((_n - 1))	# another test may hold the lock of /etc/passwd
 		[ $_n -gt 0 ] || return 1
 		sleep 0.1
 	done

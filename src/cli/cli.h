@@ -12,6 +12,8 @@
 #ifndef DANEMX_CLI_H
 #define DANEMX_CLI_H
 
+#include <sys/types.h>
+
 #include <getopt.h>
 #include <stdio.h>
 #include <sysexits.h>
@@ -70,6 +72,22 @@ int	 cli_usage_error(const char *cmd, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
 struct dmx_conf;
+
+/* priv.c - the relay's user, the privilege drop and the pid file */
+struct relay_user {
+	char		 name[64];
+	uid_t		 uid;
+	gid_t		 gid;
+	int		 drop;		/* this process is root: become it */
+};
+int	 cli_relay_user(const struct dmx_conf *, struct relay_user *,
+	    char *err, size_t errlen);
+int	 cli_priv_drop(const struct relay_user *, char *err, size_t errlen);
+pid_t	 cli_pidfile_owner(const char *path, char *why, size_t whylen);
+pid_t	 cli_pidfile_running(const char *path);
+int	 cli_pidfile_lock(const char *path, char *err, size_t errlen);
+void	 cli_pidfile_release(int fd, const char *path);
+
 /* cmd_queue.c */
 int	 cli_load_conf(struct dmx_conf *, const char *file, char **sets,
 	    size_t nsets, const char *cmd);

@@ -4,8 +4,12 @@
  * release, flush).
  *
  * Both find the queue as the relay does: -c FILE (default
- * /etc/danemx/danemx.conf when it exists) and -o key=value. Everything
- * allocated is freed before the command returns.
+ * /etc/danemx/danemx.conf when it exists) and -o key=value. Run by
+ * root, both become the relay's user before they touch the queue (as
+ * Postfix's postdrop and postqueue do): every file they write is then
+ * the relay's to read, and root never acts on a name in the queue, nor
+ * signals a pid from a file (priv.c). Everything allocated is freed
+ * before the command returns.
  */
 #include <sys/types.h>
 
@@ -37,10 +41,12 @@ static const char sendmail_help[] =
 "The message is on disk (fsync'ed, directory included) before the\n"
 "command exits 0. Without -i, a line holding a single '.' ends the\n"
 "message. Date, Message-ID and From headers are added when missing.\n"
-"Run by root or the relay's user, it writes the queue and prints the\n"
-"queue id; anyone else's message goes through the queue's maildrop/\n"
-"directory (prints maildrop/NAME), which the relay picks up within a\n"
-"second, noting the user's uid in a Received header.\n"
+"Run by root (which becomes the relay's user first) or by the relay's\n"
+"user, it writes the queue and prints the queue id; anyone else's\n"
+"message goes through the queue's maildrop/ directory (prints\n"
+"maildrop/NAME), which the relay picks up within a second, noting the\n"
+"user's uid in a Received header. Below queue_minfree free space the\n"
+"message is refused with 75: the rest is kept for the queue's updates.\n"
 "\n"
 "Options:\n"
 "  -c FILE        configuration (default " CONF_DEFAULT_FILE " if present)\n"
@@ -56,8 +62,8 @@ static const char sendmail_help[] =
 "  65  bad message (no recipients, too large, bad address, too many\n"
 "      Received: headers: a mail loop, see hopcount_limit)\n"
 "  73  cannot create the queue files\n"
-"  75  temporary failure (e.g. disk full): try again later\n"
-"  78  configuration error\n";
+"  75  temporary failure (disk full, below queue_minfree): try later\n"
+"  78  configuration error (also: the relay's user does not exist)\n";
 
 static const char queue_help[] =
 "usage: danemx queue [-c FILE] [-o KEY=VALUE] [--json] COMMAND [ID]\n"
@@ -70,7 +76,13 @@ static const char queue_help[] =
 "  release ID     undo hold (and signal the relay)\n"
 "  flush [ID]     retry now (the message, or all); signals the relay\n"
 "\n"
-"Exit status: 0 done, 1 no such message, 64 usage, 78 configuration.\n";
+"Run by root, it becomes the relay's user first. It signals only the\n"
+"process that holds the lock on pid_file (a running relay), never a\n"
+"pid read from a stale file. list counts the messages the relay's user\n"
+"cannot read (they are neither delivered nor bounced).\n"
+"\n"
+"Exit status: 0 done, 1 no such message, 64 usage, 71 cannot become\n"
+"the relay's user, 78 configuration (also: no such user).\n";
 
 /* cli_load_conf - defaults, the file, then the -o settings */
 int
@@ -212,7 +224,8 @@ cmd_sendmail(struct cli *c, int argc, char **argv)
 	int			 tflag = 0, dot_ends = 1, ch, rv = 0, r, viadrop;
 	struct queue_hops	 hops;
 	struct passwd		*pw;
-	char			 date[64];
+	struct relay_user	 ru;
+	char			 date[64], uname[64];
 	time_t			 now = time(NULL);
 
 	(void)c;
@@ -263,6 +276,19 @@ cmd_sendmail(struct cli *c, int argc, char **argv)
 	}
 	if (cli_load_conf(&conf, cfile, sets, nsets, "sendmail") == -1)
 		return EX_CONFIG;
+	/* The default sender is the caller, before it becomes the relay. */
+	pw = getpwuid(getuid());
+	strlcpy_(uname, pw ? pw->pw_name : "nobody", sizeof(uname));
+	if (cli_relay_user(&conf, &ru, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danemx sendmail: %s\n", err);
+		conf_free(&conf);
+		return EX_CONFIG;
+	}
+	if (cli_priv_drop(&ru, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danemx sendmail: %s\n", err);
+		conf_free(&conf);
+		return EX_OSERR;
+	}
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
 		if (!addr_ok(argv[i]) || nrcpt == QUEUE_RCPT_MAX) {
 			fprintf(stderr, "danemx sendmail: bad recipient '%s'\n",
@@ -273,11 +299,10 @@ cmd_sendmail(struct cli *c, int argc, char **argv)
 		rcpts[nrcpt++] = strdup(argv[i]);
 	}
 	if (sender == NULL) {
-		pw = getpwuid(getuid());
 		if (gethostname(host, sizeof(host) - 1) == -1)
 			strlcpy_(host, "localhost", sizeof(host));
-		snprintf(sbuf, sizeof(sbuf), "%s@%s", pw ? pw->pw_name :
-		    "nobody", conf.helo_name ? conf.helo_name : host);
+		snprintf(sbuf, sizeof(sbuf), "%s@%s", uname,
+		    conf.helo_name ? conf.helo_name : host);
 		sender = sbuf;
 	} else if (strcmp(sender, "<>") == 0)
 		sender = "";
@@ -387,6 +412,13 @@ cmd_sendmail(struct cli *c, int argc, char **argv)
 	}
 	if (viadrop) {
 		/* Not root nor the relay's user: through the maildrop. */
+		if (queue_space_dir(conf.queue_dir, conf.queue_minfree, out.len,
+		    err, sizeof(err)) == -1) {
+			fprintf(stderr, "danemx sendmail: message not queued: "
+			    "%s: try again later\n", err);
+			rv = EX_TEMPFAIL;
+			goto outbuf;
+		}
 		if (queue_maildrop_write(conf.queue_dir, sender,
 		    (const char * const *)rcpts, nrcpt, out.data ? out.data : "",
 		    out.len, dname, sizeof(dname), err, sizeof(err)) == -1) {
@@ -402,6 +434,13 @@ cmd_sendmail(struct cli *c, int argc, char **argv)
 	if ((q = queue_open(conf.queue_dir, 0, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "danemx sendmail: %s\n", err);
 		rv = EX_CANTCREAT;
+		goto outbuf;
+	}
+	queue_set_minfree(q, conf.queue_minfree);
+	if (queue_space(q, out.len, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danemx sendmail: message not queued: %s: try "
+		    "again later\n", err);
+		rv = EX_TEMPFAIL;
 		goto outbuf;
 	}
 	if ((w = queue_writer_new(q, err, sizeof(err))) == NULL) {
@@ -478,28 +517,44 @@ print_env_text(const struct queue_env *e)
 		    ": " : "", e->rcpt[i].last ? e->rcpt[i].last : "");
 }
 
-/* signal_relay - tell a running relay to look at the queue now (USR1),
- * or to try everything now (USR2) */
+/*
+ * signal_relay_sig - tell the running relay to look at the queue now
+ * (USR1), or to try everything now (USR2). Only the process that holds
+ * the pid file's lock is signalled (cli_pidfile_owner()): a stale file
+ * names a pid that may be anyone's now. -1 with why when no relay runs.
+ */
 static int
-signal_relay_sig(const struct dmx_conf *conf, int sig)
+signal_relay_sig(const struct dmx_conf *conf, int sig, char *why,
+    size_t whylen)
 {
-	FILE	*fp;
-	long	 pid;
+	pid_t	 pid;
 
-	if (conf->pid_file == NULL || (fp = fopen(conf->pid_file, "r")) == NULL)
+	if ((pid = cli_pidfile_owner(conf->pid_file, why, whylen)) <= 0)
 		return -1;
-	if (fscanf(fp, "%ld", &pid) != 1 || pid <= 1) {
-		fclose(fp);
+	if (kill(pid, sig) == -1) {
+		snprintf(why, whylen, "cannot signal the relay (pid %ld): %s",
+		    (long)pid, strerror(errno));
 		return -1;
 	}
-	fclose(fp);
-	return kill((pid_t)pid, sig);
+	return 0;
 }
 
 static int
-signal_relay(const struct dmx_conf *conf)
+signal_relay(const struct dmx_conf *conf, char *why, size_t whylen)
 {
-	return signal_relay_sig(conf, SIGUSR1);
+	return signal_relay_sig(conf, SIGUSR1, why, whylen);
+}
+
+static void
+print_unreadable_json(struct buf *b, const char *id, const char *why)
+{
+	buf_adds(b, "{");
+	json_kv_str(b, "id", id);
+	buf_adds(b, ",");
+	json_kv_bool(b, "unreadable", 1);
+	buf_adds(b, ",");
+	json_kv_str(b, "error", why);
+	buf_adds(b, ",\"recipients\":[]}");
 }
 
 /* cmd_queue - danemx queue COMMAND [ID] */
@@ -514,9 +569,11 @@ cmd_queue(struct cli *c, int argc, char **argv)
 	struct queue		*q = NULL;
 	struct queue_env	 e;
 	struct buf		 b;
+	struct relay_user	 ru;
 	const char		*cfile = NULL, *cmd, *id = NULL;
 	char			*sets[64], err[512], **ids = NULL, *body;
-	size_t			 nsets = 0, n = 0, i, len, hl;
+	char			 why[512], *p;
+	size_t			 nsets = 0, n = 0, i, len, hl, nbad = 0;
 	int			 ch, rv = 0, changed = 0;
 
 	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "c:o:",
@@ -552,13 +609,21 @@ cmd_queue(struct cli *c, int argc, char **argv)
 		return cli_usage_error("queue", "unknown command '%s'", cmd);
 	if (cli_load_conf(&conf, cfile, sets, nsets, "queue") == -1)
 		return EX_CONFIG;
+	/* Root becomes the relay's user before it touches the queue. */
+	if ((rv = cli_relay_user(&conf, &ru, err, sizeof(err)) == -1 ?
+	    EX_CONFIG : cli_priv_drop(&ru, err, sizeof(err)) == -1 ?
+	    EX_OSERR : 0) != 0) {
+		fprintf(stderr, "danemx queue: %s\n", err);
+		conf_free(&conf);
+		return rv;
+	}
 	if ((q = queue_open(conf.queue_dir, 0, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "danemx queue: %s\n", err);
 		conf_free(&conf);
 		return EX_CONFIG;
 	}
 	if (strcmp(cmd, "flush") == 0 && id == NULL &&
-	    signal_relay_sig(&conf, SIGUSR2) == 0) {
+	    signal_relay_sig(&conf, SIGUSR2, why, sizeof(why)) == 0) {
 		/* A running relay retries its whole index at once; no
 		 * envelope needs rewriting (that takes an fsync each). */
 		printf("queue: the relay retries every message now\n");
@@ -575,8 +640,24 @@ cmd_queue(struct cli *c, int argc, char **argv)
 		if (c->json)
 			buf_adds(&b, "[");
 		for (i = 0; i < n; i++) {
-			if (queue_env_load(q, ids[i], &e, err, sizeof(err)) == -1)
-				continue;	/* removed meanwhile */
+			if (queue_env_load(q, ids[i], &e, err, sizeof(err)) ==
+			    -1) {
+				if (errno == ENOENT)
+					continue;	/* removed meanwhile */
+				/* Never in silence: the relay cannot either. */
+				nbad++;
+				p = strstr(err, ": ") ? strstr(err, ": ") + 2 : err;
+				if (strcmp(cmd, "flush") == 0)
+					continue;
+				if (c->json) {
+					if (b.len > 1)
+						buf_adds(&b, ",");
+					print_unreadable_json(&b, ids[i], p);
+				} else
+					printf("%s (cannot be read: %s)\n",
+					    ids[i], p);
+				continue;
+			}
 			if (strcmp(cmd, "flush") == 0) {
 				for (len = 0; len < e.nrcpt; len++)
 					e.rcpt[len].next_try = 0;
@@ -592,9 +673,17 @@ cmd_queue(struct cli *c, int argc, char **argv)
 		if (c->json && strcmp(cmd, "list") == 0)
 			printf("%s]\n", b.data);
 		buf_free(&b);
-		if (strcmp(cmd, "flush") == 0 && signal_relay(&conf) == -1)
-			fprintf(stderr, "danemx queue: no relay running to "
-			    "signal; messages will go at its next start\n");
+		if (nbad > 0)
+			fprintf(stderr, "danemx queue: %zu message%s cannot be "
+			    "read by the relay's user (uid %u), so %s neither "
+			    "delivered nor bounced: give %s files to that user "
+			    "(chown)\n", nbad, nbad == 1 ? "" : "s",
+			    (unsigned)geteuid(), nbad == 1 ? "it is" :
+			    "they are", nbad == 1 ? "its" : "their");
+		if (strcmp(cmd, "flush") == 0 && signal_relay(&conf, why,
+		    sizeof(why)) == -1)
+			fprintf(stderr, "danemx queue: %s; messages will go at "
+			    "the relay's next start\n", why);
 		goto out;
 	}
 	if (queue_env_load(q, id, &e, err, sizeof(err)) == -1) {
@@ -645,10 +734,9 @@ cmd_queue(struct cli *c, int argc, char **argv)
 			    strcmp(cmd, "release") == 0 ? "released" :
 			    "will be retried now");
 		/* The relay reads its queue index again on SIGUSR1. */
-		if (strcmp(cmd, "hold") != 0 && signal_relay(&conf) == -1 &&
-		    strcmp(cmd, "flush") == 0)
-			fprintf(stderr, "danemx queue: no relay running to "
-			    "signal\n");
+		if (strcmp(cmd, "hold") != 0 && signal_relay(&conf, why,
+		    sizeof(why)) == -1 && strcmp(cmd, "flush") == 0)
+			fprintf(stderr, "danemx queue: %s\n", why);
 	}
 	queue_env_free(&e);
 out:

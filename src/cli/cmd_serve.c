@@ -1,11 +1,15 @@
 /*
  * cmd_serve.c - danemx serve: the relay daemon.
  *
- * Binds the listen addresses, writes the PID file, drops privileges to
- * the configured user, then runs the inbound SMTP server and the
- * delivery scheduler on one event loop until SIGTERM. SIGTERM stops new
- * sessions and deliveries, lets running ones finish (30 s at most; what
- * is cut short stays queued), and exits. SIGHUP reads danemx.conf,
+ * As root it checks (or makes) the queue's layout through descriptors
+ * (queue_open_owned(): no link the relay's user planted is followed),
+ * binds the listen addresses, locks and writes the PID file, and drops
+ * privileges to the configured user for good (priv.c); everything else,
+ * the sweep of the queue's tmp/ included, runs as that user. Then the
+ * inbound SMTP server and the delivery scheduler run on one event loop
+ * until SIGTERM. SIGTERM stops new sessions, deliveries and maildrop
+ * rounds, lets running ones finish (30 s at most; what is cut short
+ * stays queued), empties the pid file and exits. SIGHUP reads danemx.conf,
  * the policy table and the bypass list again; SIGUSR1 scans the queue.
  */
 #include <sys/resource.h>
@@ -14,8 +18,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,8 +63,14 @@ static const char serve_help[] =
 "danemx sendmail run by other users drops into the queue's maildrop/,\n"
 "which the relay picks up every second.\n"
 "\n"
-"Exit status: 0 after SIGTERM, 71 cannot bind or drop privileges,\n"
-"73 cannot create the queue, 78 configuration error.\n";
+"As root it binds, locks pid_file and becomes the relay's user (user,\n"
+"default danemx, which must exist); the queue directory is root's, its\n"
+"subdirectories that user's, and a layout that is not so is refused\n"
+"with the command that fixes it.\n"
+"\n"
+"Exit status: 0 after SIGTERM, 71 cannot bind, lock the pid file (a\n"
+"relay is running) or drop privileges, 73 cannot create the queue or\n"
+"its layout is unsafe, 78 configuration error (also: no such user).\n";
 
 struct serve {
 	struct event_base	*base;
@@ -74,6 +82,7 @@ struct serve {
 	struct smtpd		*smtpd;
 	struct sched		*sched;
 	struct pickup		*pickup;
+	struct queue		*q;
 	struct policy_table	 policy, bypass;
 	struct event		*drain_timer;
 	int			 stopping;
@@ -156,6 +165,8 @@ reload_conf(struct serve *sv)
 	sv->conf.retry_min = nc.retry_min;
 	sv->conf.retry_max = nc.retry_max;
 	sv->conf.message_size_limit = nc.message_size_limit;
+	sv->conf.queue_minfree = nc.queue_minfree;
+	queue_set_minfree(sv->q, nc.queue_minfree);
 	sv->conf.recipient_limit = nc.recipient_limit;
 	sv->conf.max_sessions = nc.max_sessions;
 	sv->conf.max_deliveries = nc.max_deliveries;
@@ -196,10 +207,11 @@ reload_conf(struct serve *sv)
 			restart = 1;
 	if (restart || str_changed(nc.queue_dir, sv->conf.queue_dir) ||
 	    str_changed(nc.user, sv->conf.user) ||
+	    str_changed(nc.pid_file, sv->conf.pid_file) ||
 	    str_changed(nc.resolver_config, sv->conf.resolver_config) ||
 	    str_changed(nc.tls_cert_file, sv->conf.tls_cert_file))
-		log_warnx("reload: listen, queue_dir, user, resolver and TLS "
-		    "settings take effect at the next restart");
+		log_warnx("reload: listen, queue_dir, user, pid_file, resolver "
+		    "and TLS settings take effect at the next restart");
 	conf_free(&nc);
 	log_info("reload: configuration read again");
 	reload_tables(sv);
@@ -215,8 +227,8 @@ check_drained(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	if ((sched_active(sv->sched) == 0 && smtpd_sessions(sv->smtpd) == 0) ||
-	    ++ticks > DRAIN_SECONDS * 5) {
+	if ((sched_active(sv->sched) == 0 && smtpd_sessions(sv->smtpd) == 0 &&
+	    pickup_busy(sv->pickup) == 0) || ++ticks > DRAIN_SECONDS * 5) {
 		if (sched_active(sv->sched) > 0)
 			log_info("stopping with %zu deliveries unfinished; "
 			    "they stay queued", sched_active(sv->sched));
@@ -244,8 +256,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 		    smtpd_sessions(sv->smtpd));
 		smtpd_stop_listening(sv->smtpd);
 		sched_drain(sv->sched);
-		pickup_free(sv->pickup);	/* drops wait for the restart */
-		sv->pickup = NULL;
+		pickup_stop(sv->pickup);	/* drops wait for the restart */
 		evtimer_add(sv->drain_timer, &tv);
 		break;
 	case SIGHUP:
@@ -285,65 +296,6 @@ raise_fd_limit(const struct dmx_conf *c)
 		    c->max_sessions);
 }
 
-/* drop_privileges - become conf.user after binding; 0 or -1 */
-static int
-drop_privileges(const struct dmx_conf *c)
-{
-	struct passwd	*pw;
-	char		 path[4096];
-	static const char *subs[] = { "", "/tmp", "/msg", "/env", "/maildrop" };
-	size_t		 i;
-
-	if (getuid() != 0 || c->user == NULL || c->user[0] == '\0' ||
-	    strcmp(c->user, "root") == 0)
-		return 0;
-	if ((pw = getpwnam(c->user)) == NULL) {
-		log_warnx("user '%s' does not exist: create it (useradd "
-		    "--system --home-dir %s %s) or set user", c->user,
-		    c->queue_dir, c->user);
-		return -1;
-	}
-	for (i = 0; i < DMX_NELEM(subs); i++) {
-		snprintf(path, sizeof(path), "%s%s", c->queue_dir, subs[i]);
-		if (chown(path, pw->pw_uid, pw->pw_gid) == -1) {
-			log_warn("chown %s", path);
-			return -1;
-		}
-	}
-	/* chown may clear mode bits: maildrop stays 1733 (see queue.h). */
-	snprintf(path, sizeof(path), "%s/maildrop", c->queue_dir);
-	if (chmod(path, 01733) == -1) {
-		log_warn("chmod %s", path);
-		return -1;
-	}
-	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
-	    setuid(pw->pw_uid) == -1) {
-		log_warn("cannot become %s", c->user);
-		return -1;
-	}
-	if (setuid(0) != -1) {
-		log_warnx("privileges could not be dropped");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-write_pidfile(const char *path)
-{
-	FILE	*fp;
-
-	if (path == NULL || path[0] == '\0')
-		return 0;
-	if ((fp = fopen(path, "w")) == NULL) {
-		log_warn("pid file %s", path);
-		return -1;
-	}
-	fprintf(fp, "%ld\n", (long)getpid());
-	fclose(fp);
-	return 0;
-}
-
 /* cmd_serve - danemx serve */
 int
 cmd_serve(struct cli *c, int argc, char **argv)
@@ -359,12 +311,14 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	struct event		*sigs[5];
 	SSL_CTX			*dane_ctx = NULL, *pkix_ctx = NULL;
 	struct queue		*q = NULL;
+	struct relay_user	 ru;
 	const char		*cfile = NULL;
-	char			*sets[64], err[512], host[256];
+	char			*sets[64], err[1024], host[256];
 	static const int	 signums[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
 	    SIGUSR2 };
 	size_t			 nsets = 0, i;
-	int			 ch, fg = 0, rv = 0;
+	int			 ch, fg = 0, rv = 0, pidfd = -1;
+	pid_t			 other;
 
 	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "c:o:f",
 	    longopts, NULL)) != -1) {
@@ -425,11 +379,34 @@ cmd_serve(struct cli *c, int argc, char **argv)
 			strlcpy_(host, "localhost", sizeof(host));
 		sv.conf.helo_name = strdup(host);
 	}
-	if ((q = queue_open(sv.conf.queue_dir, 1, err, sizeof(err))) == NULL) {
+	if (cli_relay_user(&sv.conf, &ru, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danemx serve: %s\n", err);
+		rv = EX_CONFIG;
+		goto out;
+	}
+	if ((other = cli_pidfile_running(sv.conf.pid_file)) > 0) {
+		fprintf(stderr, "danemx serve: a relay (pid %ld) is running with "
+		    "pid file %s\n", (long)other, sv.conf.pid_file);
+		rv = EX_OSERR;
+		goto out;
+	}
+	/* Root: the layout is checked, and made, through descriptors. */
+	if (geteuid() == 0)
+		q = queue_open_owned(sv.conf.queue_dir, ru.drop ? ru.uid : 0,
+		    ru.drop ? ru.gid : 0, ru.drop ? ru.name : "root", err,
+		    sizeof(err));
+	else
+		q = queue_open(sv.conf.queue_dir, 1, err, sizeof(err));
+	if (q == NULL) {
 		fprintf(stderr, "danemx serve: %s\n", err);
 		rv = EX_CANTCREAT;
 		goto out;
 	}
+	sv.q = q;
+	queue_set_minfree(q, sv.conf.queue_minfree);
+	if (queue_space(q, 0, err, sizeof(err)) == -1)
+		log_warnx("%s: new mail is refused until there is more room "
+		    "(or a smaller queue_minfree)", err);
 	if ((dane_ctx = tls_client_ctx_new(err, sizeof(err))) == NULL ||
 	    (pkix_ctx = deliver_pkix_ctx_new(err, sizeof(err))) == NULL) {
 		fprintf(stderr, "danemx serve: TLS: %s\n", err);
@@ -457,11 +434,14 @@ cmd_serve(struct cli *c, int argc, char **argv)
 		rv = EX_OSERR;
 		goto out;
 	}
-	if (write_pidfile(sv.conf.pid_file) == -1 ||
-	    drop_privileges(&sv.conf) == -1) {
+	if ((pidfd = cli_pidfile_lock(sv.conf.pid_file, err, sizeof(err))) ==
+	    -1 || cli_priv_drop(&ru, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
 		rv = EX_OSERR;
 		goto out;
 	}
+	/* From here on, the relay's user: it sweeps what it owns. */
+	queue_sweep(q);
 	if ((res = cli_resolver(c, sv.base)) == NULL) {
 		rv = EX_CONFIG;
 		goto out;
@@ -515,8 +495,7 @@ out:
 	netlist_free(sv.mynet);
 	policy_table_free(&sv.policy);
 	policy_table_free(&sv.bypass);
-	if (rv == 0 && sv.conf.pid_file != NULL)
-		unlink(sv.conf.pid_file);
+	cli_pidfile_release(pidfd, sv.conf.pid_file);
 	conf_free(&sv.conf);
 	return rv;
 }

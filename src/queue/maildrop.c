@@ -13,6 +13,14 @@
  * queues them with queue_commit() and removes them; the owner's uid,
  * which the sender cannot forge, goes into a Received header.
  *
+ * Any local user can put anything in maildrop/, and so can the relay's
+ * own user: only regular files with one link are drops. Anything else
+ * named like a drop (a directory, a FIFO, a link, a socket) is removed,
+ * or moved aside as bad-NAME when it cannot be (a directory with
+ * something in it), and reported once to the caller; it never takes a
+ * drop's place in a round. Drops are opened with O_NOFOLLOW|O_NONBLOCK
+ * and checked with fstat(), so a FIFO swapped in cannot block the relay.
+ *
  * File format, all text up to the empty line:
  *	DANEMX-DROP 1\n
  *	S <sender>\n		("" for the null sender)
@@ -255,16 +263,53 @@ fail:
 	return -1;
 }
 
-/* queue_maildrop_list - the finished drops (mNAME), oldest name first
- * is not promised; stale unfinished ones (tNAME) are swept */
+static const char *
+type_name(mode_t m)
+{
+	return S_ISDIR(m) ? "directory" : S_ISFIFO(m) ? "FIFO" : S_ISLNK(m) ?
+	    "symbolic link" : S_ISSOCK(m) ? "socket" : S_ISREG(m) ?
+	    "file with several links" : "device";
+}
+
+/*
+ * drop_discard - get rid of an entry that is not a drop: unlink it, or
+ * remove the (empty) directory, or else move it aside as bad-NAME,
+ * where it is no longer read; what was done goes to done.
+ */
+static void
+drop_discard(int dfd, const char *name, char *done, size_t donelen)
+{
+	char	 bad[DROP_NAME_LEN + 8];
+
+	if (unlinkat(dfd, name, 0) == 0 ||
+	    unlinkat(dfd, name, AT_REMOVEDIR) == 0) {
+		snprintf(done, donelen, "removed");
+		return;
+	}
+	snprintf(bad, sizeof(bad), "bad-%s", name);
+	if (renameat2(dfd, name, dfd, bad, RENAME_NOREPLACE) == 0)
+		snprintf(done, donelen, "moved aside as maildrop/%s: remove it "
+		    "by hand", bad);
+	else
+		snprintf(done, donelen, "cannot be removed (%s): ignored",
+		    strerror(errno));
+}
+
+/*
+ * queue_maildrop_list - the finished drops (mNAME), in no promised
+ * order; stale unfinished ones (tNAME) are swept. Entries named like
+ * drops that are not regular files are discarded (drop_discard()) and
+ * each is told to junk (may be NULL) with what it was, its owner and
+ * what was done.
+ */
 int
-queue_maildrop_list(struct queue *q, char ***names, size_t *n, char *err,
-    size_t errlen)
+queue_maildrop_list(struct queue *q, char ***names, size_t *n,
+    queue_junk_cb junk, void *arg, char *err, size_t errlen)
 {
 	struct dirent	*de;
 	struct stat	 st;
 	DIR		*dir;
-	char		**v = NULL, **nv;
+	char		**v = NULL, **nv, done[160];
 	size_t		 cnt = 0;
 	int		 dfd;
 	time_t		 now = time(NULL);
@@ -279,16 +324,23 @@ queue_maildrop_list(struct queue *q, char ***names, size_t *n, char *err,
 		return -1;
 	}
 	while ((de = readdir(dir)) != NULL) {
-		if (strlen(de->d_name) != DROP_NAME_LEN)
+		if (strlen(de->d_name) != DROP_NAME_LEN || (de->d_name[0] != 't' &&
+		    de->d_name[0] != 'm'))
 			continue;
+		if (de->d_type != DT_REG && fstatat(dfd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
+			drop_discard(dfd, de->d_name, done, sizeof(done));
+			if (junk != NULL)
+				junk(arg, de->d_name, type_name(st.st_mode),
+				    (unsigned)st.st_uid, done);
+			continue;
+		}
 		if (de->d_name[0] == 't') {
 			if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
 			    0 && now - st.st_mtime > DROP_TMP_AGE)
 				unlinkat(dfd, de->d_name, 0);
 			continue;
 		}
-		if (de->d_name[0] != 'm')
-			continue;
 		if ((nv = realloc(v, (cnt + 1) * sizeof(*v))) == NULL ||
 		    (nv[cnt] = strdup(de->d_name)) == NULL) {
 			if (nv != NULL)
@@ -330,8 +382,13 @@ queue_maildrop_read(struct queue *q, const char *name, size_t max,
 		snprintf(err, errlen, "%s: %s", name, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		snprintf(err, errlen, "not a regular file");
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		snprintf(err, errlen, "not a drop: a %s", type_name(st.st_mode));
 		close(fd);
 		return -1;
 	}
@@ -374,16 +431,31 @@ queue_maildrop_read(struct queue *q, const char *name, size_t max,
 	return 0;
 }
 
-/* queue_maildrop_remove - the drop is queued (or refused): remove it */
+/*
+ * queue_maildrop_remove - the drop is queued (or refused): remove it,
+ * or, when it has become something unlinkat() cannot remove, move it
+ * aside (drop_discard()); what was done goes to done (may be NULL).
+ * 0 once it is no longer read as a drop.
+ */
 int
-queue_maildrop_remove(struct queue *q, const char *name)
+queue_maildrop_remove(struct queue *q, const char *name, char *done,
+    size_t donelen)
 {
-	char	 err[64];
-	int	 dfd, rv;
+	char	 err[64], d[160];
+	int	 dfd, rv = 0;
 
 	if ((dfd = drop_dir(queue_dir(q), 0, err, sizeof(err))) == -1)
 		return -1;
-	rv = unlinkat(dfd, name, 0);
+	if (unlinkat(dfd, name, 0) == 0)
+		snprintf(d, sizeof(d), "removed");
+	else if (errno == ENOENT)
+		snprintf(d, sizeof(d), "gone");
+	else {
+		drop_discard(dfd, name, d, sizeof(d));
+		rv = strncmp(d, "cannot", 6) == 0 ? -1 : 0;
+	}
 	close(dfd);
+	if (done != NULL)
+		strlcpy_(done, d, donelen);
 	return rv;
 }

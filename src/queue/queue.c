@@ -10,6 +10,7 @@
  * its temporary file until commit or abort.
  */
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include <dirent.h>
@@ -25,11 +26,15 @@
 #include "util/util.h"
 
 #define TMP_MAX_AGE	(24 * 3600)	/* stale tmp files are swept */
+#define SPACE_STEP	(64 * 1024)	/* a writer looks at the reserve after
+					   this many octets */
+#define INODE_RATIO	(16 * 1024)	/* reserve one inode per 16 KiB */
 
 struct queue {
 	char	*dir;
 	int	 dfd;		/* the queue directory */
 	int	 tmpfd, msgfd, envfd;	/* its subdirectories */
+	unsigned long long minfree;	/* queue_minfree; __atomic access */
 };
 
 struct queue_writer {
@@ -40,6 +45,9 @@ struct queue_writer {
 	struct queue_hops hops;		/* Received: headers written */
 	int		 failed;	/* a write failed: errno saved */
 	int		 err;
+	int		 reserve;	/* may use the reserve (a bounce) */
+	size_t		 unchecked;	/* octets since the last look at it */
+	char		 below[160];	/* why the reserve refused it */
 };
 
 /* queue_valid_id - 16 lowercase hex digits */
@@ -65,15 +73,19 @@ open_sub(struct queue *q, const char *name, int create, char *err,
 		snprintf(err, errlen, "%s/%s: %s", q->dir, name, strerror(errno));
 		return -1;
 	}
-	if ((fd = openat(q->dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1)
+	if ((fd = openat(q->dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
 		snprintf(err, errlen, "%s/%s: %s", q->dir, name, strerror(errno));
 	return fd;
 }
 
-/* sweep_tmp - remove what crashed writers left in tmp/ long ago */
-static void
-sweep_tmp(struct queue *q)
+/*
+ * queue_sweep - remove what crashed writers left in tmp/ long ago. The
+ * relay runs it as its own user, after the privilege drop: root never
+ * deletes in a directory that user owns.
+ */
+void
+queue_sweep(struct queue *q)
 {
 	struct dirent	*de;
 	struct stat	 st;
@@ -89,16 +101,18 @@ sweep_tmp(struct queue *q)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (fstatat(q->tmpfd, de->d_name, &st, 0) == 0 &&
-		    now - st.st_mtime > TMP_MAX_AGE)
+		if (fstatat(q->tmpfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+		    0 && now - st.st_mtime > TMP_MAX_AGE)
 			unlinkat(q->tmpfd, de->d_name, 0);
 	}
 	closedir(d);
 }
 
 /*
- * queue_open - open the queue at dir; with create, make it (mode 0700)
- * and sweep stale temporary files. NULL with err when it cannot.
+ * queue_open - open the queue at dir; with create, make it (the
+ * directory 0711, tmp/, msg/ and env/ 0700, maildrop/ 1733). For a
+ * process that owns the queue; root uses queue_open_owned(). NULL with
+ * err when it cannot.
  */
 struct queue *
 queue_open(const char *dir, int create, char *err, size_t errlen)
@@ -117,7 +131,11 @@ queue_open(const char *dir, int create, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
-	if ((q->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+	/* Root's 0711 directory: the relay's user may not read it, only
+	 * go through it (O_PATH) to the subdirectories it owns. */
+	if ((q->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 &&
+	    (errno != EACCES || create || (q->dfd = open(dir, O_PATH |
+	    O_DIRECTORY | O_CLOEXEC)) == -1)) {
 		snprintf(err, errlen, "queue directory %s: %s", dir,
 		    strerror(errno));
 		goto fail;
@@ -134,10 +152,174 @@ queue_open(const char *dir, int create, char *err, size_t errlen)
 			    strerror(errno));
 			goto fail;
 		}
-		sweep_tmp(q);
 	}
 	return q;
 fail:
+	queue_close(q);
+	return NULL;
+}
+
+/*
+ * The queue's ownership model, for root (queue_open_owned()): the
+ * directory is root's (0711: others may reach maildrop/, nothing else)
+ * and nobody else may write it, so nobody else can rename, replace or
+ * add its entries; its subdirectories belong to the relay's user. Root
+ * opens each with O_NOFOLLOW and checks it with fstat() on the open
+ * descriptor; what it changes (a new subdirectory's owner, a mode) it
+ * changes through that descriptor, so no link planted by the relay's
+ * user can lead it elsewhere.
+ */
+static const struct qsub {
+	const char	*name;
+	mode_t		 mode;
+} qsubs[] = {
+	{ "tmp", 0700 }, { "msg", 0700 }, { "env", 0700 },
+	{ "maildrop", 01733 },	/* anyone may drop; see maildrop.c */
+};
+
+/* owned_sub - open (or make) subdirectory sub for the relay's user */
+static int
+owned_sub(const char *dir, int dfd, const struct qsub *sub, uid_t uid,
+    gid_t gid, const char *user, char *err, size_t errlen)
+{
+	struct stat	 st;
+	int		 fd, made;
+
+	made = mkdirat(dfd, sub->name, 0700) == 0;
+	if (!made && errno != EEXIST) {
+		snprintf(err, errlen, "%s/%s: %s", dir, sub->name,
+		    strerror(errno));
+		return -1;
+	}
+	if ((fd = openat(dfd, sub->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s/%s: %s: it must be a directory, not a "
+		    "link or a file: remove it (danemx serve makes it again)",
+		    dir, sub->name, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%s/%s: %s", dir, sub->name,
+		    strerror(errno));
+		goto fail;
+	}
+	if (made && fchown(fd, uid, gid) == -1) {
+		snprintf(err, errlen, "%s/%s: chown: %s", dir, sub->name,
+		    strerror(errno));
+		goto fail;
+	}
+	if (!made && st.st_uid != uid) {
+		/* maildrop/: the drops in it stay their writers' */
+		snprintf(err, errlen, "%s/%s is owned by uid %u, not by the "
+		    "relay's user %s (uid %u): fix it with chown%s %s: %s/%s",
+		    dir, sub->name, (unsigned)st.st_uid, user, (unsigned)uid,
+		    sub->mode == 01733 ? "" : " -R", user, dir, sub->name);
+		goto fail;
+	}
+	if ((made || (st.st_mode & 07777) != sub->mode) &&
+	    fchmod(fd, sub->mode) == -1) {
+		snprintf(err, errlen, "%s/%s: chmod: %s", dir, sub->name,
+		    strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/*
+ * queue_open_owned - root opens (or makes) the queue at dir for the
+ * relay's user (uid, gid; its name for messages), checking the
+ * ownership model above, and refuses, saying what to fix, when the
+ * layout is not as it must be: dir's parents are trusted (every one
+ * root's and writable by root alone, see file_open_trusted_dir()), dir
+ * is root's and writable by root alone, and each subdirectory is a
+ * directory owned by the relay's user. Nothing is swept: that is done
+ * after the privilege drop (queue_sweep()). NULL with err otherwise.
+ */
+struct queue *
+queue_open_owned(const char *dir, uid_t uid, gid_t gid, const char *user,
+    char *err, size_t errlen)
+{
+	struct queue	*q;
+	struct stat	 st;
+	char		 parent[4096], sub[3000];
+	const char	*base;
+	int		 pfd = -1, fds[DMX_NELEM(qsubs)], made;
+	size_t		 i;
+
+	for (i = 0; i < DMX_NELEM(fds); i++)
+		fds[i] = -1;
+	if ((q = calloc(1, sizeof(*q))) == NULL ||
+	    (q->dir = strdup(dir)) == NULL) {
+		free(q);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	q->dfd = q->tmpfd = q->msgfd = q->envfd = -1;
+	if ((base = strrchr(dir, '/')) == NULL || dir[0] != '/' ||
+	    base[1] == '\0' || strlen(dir) >= sizeof(parent)) {
+		snprintf(err, errlen, "queue_dir %s: must be an absolute path "
+		    "without a final /", dir);
+		goto fail;
+	}
+	memcpy(parent, dir, (size_t)(base - dir));
+	parent[base - dir] = '\0';
+	base++;
+	if ((pfd = file_open_trusted_dir(parent[0] ? parent : "/", sub,
+	    sizeof(sub))) == -1) {
+		snprintf(err, errlen, "queue_dir %s: %s", dir, sub);
+		goto fail;
+	}
+	made = mkdirat(pfd, base, 0711) == 0;
+	if (!made && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if ((q->dfd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "queue directory %s: %s%s", dir,
+		    strerror(errno), errno == ELOOP || errno == ENOTDIR ?
+		    ": set queue_dir to a real directory, not a link" : "");
+		goto fail;
+	}
+	if (fstat(q->dfd, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (st.st_uid != 0 || (st.st_mode & 022) != 0) {
+		snprintf(err, errlen, "queue directory %s is owned by uid %u "
+		    "with mode %04o: it must belong to root and be writable by "
+		    "root alone, so that the relay's user cannot replace what "
+		    "is in it: fix it with chown root:root %s && chmod 0711 %s "
+		    "(look at what is in it first); its tmp, msg, env and "
+		    "maildrop belong to the relay's user: chown -R %s: %s/tmp "
+		    "%s/msg %s/env && chown %s: %s/maildrop", dir,
+		    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), dir,
+		    dir, user, dir, dir, dir, user, dir);
+		goto fail;
+	}
+	if ((st.st_mode & 07777) != 0711 && fchmod(q->dfd, 0711) == -1) {
+		snprintf(err, errlen, "%s: chmod: %s", dir, strerror(errno));
+		goto fail;
+	}
+	for (i = 0; i < DMX_NELEM(qsubs); i++)
+		if ((fds[i] = owned_sub(dir, q->dfd, &qsubs[i], uid, gid, user,
+		    err, errlen)) == -1)
+			goto fail;
+	q->tmpfd = fds[0];
+	q->msgfd = fds[1];
+	q->envfd = fds[2];
+	close(fds[3]);		/* maildrop/ is opened by name when used */
+	close(pfd);
+	return q;
+fail:
+	for (i = 0; i < DMX_NELEM(fds); i++)
+		if (fds[i] != -1)
+			close(fds[i]);
+	if (pfd != -1)
+		close(pfd);
 	queue_close(q);
 	return NULL;
 }
@@ -165,6 +347,113 @@ const char *
 queue_dir(const struct queue *q)
 {
 	return q->dir;
+}
+
+/*
+ * The free-space reserve (queue_minfree), as Postfix's: below it no new
+ * message enters the queue, so that what is left stays for the queue's
+ * own writes, the envelope updates that record results and the
+ * bounces. Without it a full disk loses results, and mail already sent
+ * is sent again. One inode per INODE_RATIO octets of it is kept too.
+ */
+
+/* queue_set_minfree - the reserve in octets (0: none); any thread */
+void
+queue_set_minfree(struct queue *q, unsigned long long bytes)
+{
+	__atomic_store_n(&q->minfree, bytes, __ATOMIC_RELAXED);
+}
+
+/* space_check - need octets fit above minfree on fd's filesystem? */
+static int
+space_check(int fd, const char *path, unsigned long long minfree,
+    unsigned long long need, char *err, size_t errlen)
+{
+	struct statvfs		 sv;
+	unsigned long long	 avail, inodes;
+	int			 r;
+
+	if (minfree == 0)
+		return 0;
+	r = fd != -1 ? fstatvfs(fd, &sv) : statvfs(path, &sv);
+	if (r == -1)
+		return 0;	/* cannot tell: the writes will say */
+	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	inodes = minfree / INODE_RATIO;
+	if (avail < minfree + need) {
+		snprintf(err, errlen, "the queue's file system has %llu KiB "
+		    "free%s, less than queue_minfree (%llu KiB)%s",
+		    avail / 1024, need > 0 ? " for the message" : "",
+		    minfree / 1024, need > 0 ? " plus its size" : "");
+		errno = ENOSPC;
+		return -1;
+	}
+	if (sv.f_files > 0 && (unsigned long long)sv.f_favail < inodes) {
+		snprintf(err, errlen, "the queue's file system has %llu inodes "
+		    "free, less than the %llu queue_minfree keeps",
+		    (unsigned long long)sv.f_favail, inodes);
+		errno = ENOSPC;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * queue_space - may new mail of need octets (0: unknown) enter the
+ * queue? 0, or -1 (errno ENOSPC) with err saying what is left.
+ */
+int
+queue_space(struct queue *q, unsigned long long need, char *err,
+    size_t errlen)
+{
+	return space_check(q->tmpfd, NULL, __atomic_load_n(&q->minfree,
+	    __ATOMIC_RELAXED), need, err, errlen);
+}
+
+/* queue_space_dir - the same for a process that cannot open the queue */
+int
+queue_space_dir(const char *dir, unsigned long long minfree,
+    unsigned long long need, char *err, size_t errlen)
+{
+	return space_check(-1, dir, minfree, need, err, errlen);
+}
+
+/* queue_writer_use_reserve - this message may use the reserve (a bounce) */
+void
+queue_writer_use_reserve(struct queue_writer *w)
+{
+	w->reserve = 1;
+}
+
+/*
+ * writer_space - every SPACE_STEP octets, and at the commit, a writer
+ * that may not use the reserve stops when the disk is below it; -1
+ * (errno ENOSPC) then, the reason in w->below.
+ */
+static int
+writer_space(struct queue_writer *w, size_t len, int now)
+{
+	if (w->reserve)
+		return 0;
+	w->unchecked += len;
+	if (!now && w->unchecked < SPACE_STEP)
+		return 0;
+	w->unchecked = 0;
+	return queue_space(w->q, len, w->below, sizeof(w->below));
+}
+
+/* queue_msg_stat - owner and mode of msg/ID (for a file it cannot read) */
+int
+queue_msg_stat(struct queue *q, const char *id, unsigned *uid, unsigned *mode)
+{
+	struct stat	 st;
+
+	if (!queue_valid_id(id) || fstatat(q->msgfd, id, &st,
+	    AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	*uid = (unsigned)st.st_uid;
+	*mode = (unsigned)(st.st_mode & 07777);
+	return 0;
 }
 
 static void
@@ -230,7 +519,7 @@ queue_writer_add(struct queue_writer *w, const void *p, size_t len)
 		errno = w->err;
 		return -1;
 	}
-	if (write_all(w->fd, p, len) == -1) {
+	if (writer_space(w, len, 0) == -1 || write_all(w->fd, p, len) == -1) {
 		w->failed = 1;
 		w->err = errno;
 		return -1;
@@ -407,6 +696,9 @@ queue_commit(struct queue_writer *w, const char *sender,
 	}
 	snprintf(footer, sizeof(footer), "\n#DMXENV %016llx %016llx\n",
 	    (unsigned long long)w->size, (unsigned long long)tlen);
+	what = "reserve";
+	if (writer_space(w, tlen + FOOTER_LEN, 1) == -1)
+		goto fail;
 	what = "write";
 	if (write_all(w->fd, text, tlen) == -1 ||
 	    write_all(w->fd, footer, FOOTER_LEN) == -1)
@@ -435,8 +727,11 @@ queue_commit(struct queue_writer *w, const char *sender,
 fail:
 	saved = errno;
 	/* strerror_r (GNU): this may run on a commit thread. */
-	snprintf(err, errlen, "queue %s: %s", what,
-	    strerror_r(saved, ebuf, sizeof(ebuf)));
+	if (w->below[0] != '\0')
+		snprintf(err, errlen, "queue: %s", w->below);
+	else
+		snprintf(err, errlen, "queue %s: %s", what,
+		    strerror_r(saved, ebuf, sizeof(ebuf)));
 	free(text);
 	free(r);
 	if (w->fd != -1)

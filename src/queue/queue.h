@@ -8,6 +8,11 @@
  *	env/ID	its envelope once a delivery attempt changed it: sender,
  *		recipients and their states; it overrides the trailer
  *	maildrop/  drops from users who cannot write the rest
+ * The directory is root's and writable by root alone (0711); tmp/, msg/
+ * and env/ (0700) and maildrop/ (1733) are the relay's user's. Root
+ * checks and makes that layout with queue_open_owned() and touches
+ * nothing in it by name; the relay's user, and danemx sendmail and
+ * queue run by root (they become that user first), do the rest.
  * A message exists once msg/ID exists: it is written whole in tmp/,
  * fsync'ed, renamed into msg/, and msg/ is fsync'ed. queue_commit()
  * returns after that, so a 250 (or sendmail's exit 0) given after it
@@ -18,11 +23,16 @@
  * The queue never opens a socket and knows no event loop. Its functions
  * run on the caller's thread; queue_commit() is also safe on a worker
  * thread beside the others (the relay runs it so, server/commit.c).
+ * Below the free-space reserve (queue_set_minfree()) a writer fails as
+ * on a full disk, unless it may use the reserve (a bounce); envelope
+ * updates always may.
  * A struct queue owns its paths; a struct queue_env owns its strings
  * (queue_env_free()).
  */
 #ifndef DANEMX_QUEUE_H
 #define DANEMX_QUEUE_H
+
+#include <sys/types.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -74,8 +84,19 @@ struct queue_hops {
 
 /* queue.c */
 struct queue *queue_open(const char *dir, int create, char *err, size_t errlen);
+struct queue *queue_open_owned(const char *dir, uid_t uid, gid_t gid,
+	    const char *user, char *err, size_t errlen);
+void	 queue_sweep(struct queue *);
 void	 queue_close(struct queue *);
 const char *queue_dir(const struct queue *);
+void	 queue_set_minfree(struct queue *, unsigned long long bytes);
+int	 queue_space(struct queue *, unsigned long long need, char *err,
+	    size_t errlen);
+int	 queue_space_dir(const char *dir, unsigned long long minfree,
+	    unsigned long long need, char *err, size_t errlen);
+void	 queue_writer_use_reserve(struct queue_writer *);
+int	 queue_msg_stat(struct queue *, const char *id, unsigned *uid,
+	    unsigned *mode);
 struct queue_writer *queue_writer_new(struct queue *, char *err,
 	    size_t errlen);
 int	 queue_writer_add(struct queue_writer *, const void *, size_t);
@@ -119,11 +140,15 @@ int	 queue_maildrop_write(const char *qdir, const char *sender,
 int	 queue_drop_parse(char *data, size_t len, struct queue_drop *,
 	    char *err, size_t errlen);
 void	 queue_drop_free(struct queue_drop *);
+/* junk - an entry named like a drop that is not one, and what was done */
+typedef void	(*queue_junk_cb)(void *arg, const char *name, const char *what,
+		    unsigned uid, const char *done);
 int	 queue_maildrop_list(struct queue *, char ***names, size_t *n,
-	    char *err, size_t errlen);
+	    queue_junk_cb junk, void *arg, char *err, size_t errlen);
 int	 queue_maildrop_read(struct queue *, const char *name, size_t max,
 	    struct queue_drop *, char *err, size_t errlen);
-int	 queue_maildrop_remove(struct queue *, const char *name);
+int	 queue_maildrop_remove(struct queue *, const char *name, char *done,
+	    size_t donelen);
 
 /* queue_hops.c - Received: headers, for hopcount_limit */
 void	 queue_hops_init(struct queue_hops *);

@@ -188,6 +188,14 @@ struct committer *
 committer_new(struct event_base *base, struct queue *q, char *err,
     size_t errlen)
 {
+	return committer_new_threads(base, q, COMMIT_THREADS, err, errlen);
+}
+
+/* committer_new_threads - the same with nthreads workers (1 to 4) */
+struct committer *
+committer_new_threads(struct event_base *base, struct queue *q,
+    size_t nthreads, char *err, size_t errlen)
+{
 	struct committer	*c;
 	sigset_t		 all, old;
 	int			 rc;
@@ -220,14 +228,16 @@ committer_new(struct event_base *base, struct queue *q, char *err,
 	/* Workers inherit a mask that blocks every signal. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	while (c->nthreads < COMMIT_THREADS) {
+	if (nthreads < 1 || nthreads > COMMIT_THREADS)
+		nthreads = COMMIT_THREADS;
+	while (c->nthreads < nthreads) {
 		if ((rc = pthread_create(&c->threads[c->nthreads], NULL,
 		    worker, c)) != 0)
 			break;
 		c->nthreads++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (c->nthreads < COMMIT_THREADS) {
+	if (c->nthreads < nthreads) {
 		snprintf(err, errlen, "commit threads: %s", strerror(rc));
 		goto fail;
 	}

@@ -38,6 +38,8 @@ typedef void	(*commit_orphan_cb)(void *arg, const char *id);
 
 struct committer *committer_new(struct event_base *, struct queue *,
 	    char *err, size_t errlen);
+struct committer *committer_new_threads(struct event_base *, struct queue *,
+	    size_t nthreads, char *err, size_t errlen);
 void	 committer_set_orphan(struct committer *, commit_orphan_cb, void *);
 struct commit_job *committer_submit(struct committer *, struct queue_writer *,
 	    const char *sender, const char * const *rcpts, size_t nrcpt,

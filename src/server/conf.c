@@ -48,6 +48,7 @@ static const struct key {
 	{ "retry_min", K_TIME, S(retry_min) },
 	{ "retry_max", K_TIME, S(retry_max) },
 	{ "message_size_limit", K_SIZE, S(message_size_limit) },
+	{ "queue_minfree", K_SIZE, S(queue_minfree) },
 	{ "recipient_limit", K_NUM, S(recipient_limit) },
 	{ "max_sessions", K_NUM, S(max_sessions) },
 	{ "max_deliveries", K_NUM, S(max_deliveries) },
@@ -137,12 +138,20 @@ conf_defaults(struct dmx_conf *c)
 	c->queue_dir = strdup(CONF_DEFAULT_QUEUE);
 	c->state_dir = strdup(CONF_DEFAULT_STATE);
 	c->mta_sts = 1;
-	c->user = strdup("nobody");
+	c->user = strdup("danemx");	/* a user of its own: not nobody */
 	c->pid_file = strdup("/run/danemx.pid");
 	c->max_queue_lifetime = 5 * 86400;
 	c->retry_min = 300;
 	c->retry_max = 3600;
 	c->message_size_limit = 25 * 1024 * 1024;
+	/*
+	 * Room for the queue's own writes once new mail is refused: an
+	 * envelope update takes a block (64 MiB: some 16,000 of them), a
+	 * bounce carries only the original headers, and the DATA that
+	 * concurrent sessions write between two looks at the reserve
+	 * (64 KiB each, 6.4 MiB for 100 sessions) comes out of it too.
+	 */
+	c->queue_minfree = 64UL * 1024 * 1024;
 	c->recipient_limit = 1000;
 	c->max_sessions = 100;
 	c->max_deliveries = 1000;
@@ -213,6 +222,9 @@ parse_scaled(const char *v, enum kind kind, unsigned long *out)
 		case 'w':	mul = 7 * 86400; break;
 		default:	return -1;
 		}
+		if (kind == K_SIZE && strchr("kmg", tolower((unsigned char)
+		    *end)) == NULL)
+			return -1;	/* "5d" is not a size */
 		if (kind == K_TIME && *end == 'k')
 			return -1;
 		if (kind == K_TIME && *end == 'g')

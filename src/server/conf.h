@@ -37,6 +37,7 @@ struct dmx_conf {
 	unsigned long	 retry_min;		/* first backoff, seconds */
 	unsigned long	 retry_max;		/* backoff ceiling, seconds */
 	unsigned long	 message_size_limit;	/* octets */
+	unsigned long	 queue_minfree;		/* free-space reserve, octets */
 	unsigned long	 recipient_limit;	/* per message */
 	unsigned long	 max_sessions;		/* inbound, concurrent */
 	unsigned long	 max_deliveries;	/* outbound, concurrent */

@@ -51,6 +51,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -140,6 +141,7 @@ struct sched {
 	struct event		*tick, *kick;
 	time_t			 last_scan;
 	struct htab		 msgs, dests;
+	struct htab		 unreadable;	/* ids said so once */
 	struct item		**heap;
 	size_t			 nheap, heapcap;
 	TAILQ_HEAD(, dest)	 runq;
@@ -438,6 +440,7 @@ finalize(struct sched *s, struct queue_env *e)
 		to[0] = e->sender;
 		if ((w = queue_writer_new(s->c.q, err, sizeof(err))) == NULL)
 			goto fail;
+		queue_writer_use_reserve(w);	/* the queue's own write */
 		if (dsn_build(&dsn, e, orig, olen, s->c.helo, time(NULL)) == -1 ||
 		    queue_writer_add(w, dsn.data, dsn.len) == -1) {
 			snprintf(err, sizeof(err), "cannot write it");
@@ -562,6 +565,29 @@ refresh_msg(struct sched *s, struct qmsg *m)
 	return 0;
 }
 
+/*
+ * unreadable - a message the relay cannot read is neither delivered nor
+ * bounced: say so loudly, once per message (not at every scan)
+ */
+static void
+unreadable(struct sched *s, const char *id, const char *err)
+{
+	unsigned	 uid, mode;
+	char		 what[96] = "";
+
+	if (htab_get(&s->unreadable, id) != NULL)
+		return;
+	if (queue_msg_stat(s->c.q, id, &uid, &mode) == 0)
+		snprintf(what, sizeof(what), " (msg/%s: owner uid %u, mode %04o;"
+		    " the relay runs as uid %u)", id, uid, mode,
+		    (unsigned)getuid());
+	log_warnx("queue: %s: the relay cannot read this message, so it is "
+	    "neither delivered nor bounced%s: give its files to the relay's "
+	    "user (chown), and the next scan takes it", err, what);
+	if (htab_put(&s->unreadable, id, s) == -1)
+		fatalx("scheduler: out of memory");
+}
+
 /* index_load - read message id into the index, unless it is there */
 static void
 index_load(struct sched *s, const char *id)
@@ -581,10 +607,14 @@ index_load(struct sched *s, const char *id)
 	if (queue_env_load(s->c.q, id, &e, err, sizeof(err)) == -1) {
 		if (errno == ENOENT)	/* no envelope: never committed */
 			log_debug("queue: %s", err);
+		else if (errno == EACCES || errno == EPERM)
+			unreadable(s, id, err);
 		else
 			log_warnx("queue: %s", err);
 		return;
 	}
+	if (s->unreadable.n > 0)
+		htab_del(&s->unreadable, id);
 	index_env(s, &e);
 	queue_env_free(&e);
 }
@@ -1456,6 +1486,7 @@ sched_free(struct sched *s)
 	htab_foreach(&s->dests, free_dest_cb, NULL);
 	htab_free(&s->msgs);
 	htab_free(&s->dests);
+	htab_free(&s->unreadable);
 	free(s->heap);
 	event_free(s->tick);
 	event_free(s->kick);

@@ -3,8 +3,9 @@
  * (netlist.c), the delivery scheduler (sched.c), the maildrop pickup
  * (pickup.c) and bounces (dsn.c).
  *
- * One event loop runs everything, except the fsyncs of queue commits,
- * which run on commit.c's worker threads. smtpd sessions own their connection
+ * One event loop runs everything, except the fsyncs of queue commits
+ * (of smtpd's messages and of maildrop drops), which run on commit.c's
+ * worker threads. smtpd sessions own their connection
  * and the message being received; a message belongs to the queue once
  * committed, and the scheduler only ever reads it from there.
  */
@@ -66,7 +67,12 @@ struct pickup;
 struct pickup *pickup_new(struct event_base *, struct queue *,
 	    const struct dmx_conf *, struct sched *, const char *hostname);
 void	 pickup_run(struct pickup *);
+void	 pickup_stop(struct pickup *);		/* pick up nothing more */
+size_t	 pickup_busy(const struct pickup *);	/* commits in flight */
 void	 pickup_free(struct pickup *);
+
+/* space.c - the free-space reserve for new mail */
+int	 space_ok(struct queue *, unsigned long long size, const char *who);
 
 /* dsn.c */
 int	 dsn_build(struct buf *out, const struct queue_env *,

@@ -344,6 +344,11 @@ cmd_mail(struct session *s, struct smtpd_cmd *c)
 		reply(s, "552 5.3.4 Message size exceeds fixed limit");
 		return;
 	}
+	/* Below queue_minfree the rest is for the queue's own updates. */
+	if (!space_ok(s->d->q, c->has_size ? c->size : 0, "smtpd")) {
+		reply(s, "452 4.3.1 Insufficient system storage");
+		return;
+	}
 	s->from = c->path;
 	c->path = NULL;
 	s->state = S_MAIL;

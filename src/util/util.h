@@ -37,6 +37,7 @@ char	*buf_steal(struct buf *);
 /* file.c */
 int	 file_read(const char *path, size_t max, struct buf *out, char *err,
 	    size_t errlen);
+int	 file_open_trusted_dir(const char *path, char *err, size_t errlen);
 
 /* htab.c - string keys (compared without case) to borrowed pointers */
 struct hent;

@@ -8,6 +8,9 @@
 # acknowledged message; SIGTERM amid them exits cleanly with every
 # acknowledged message queued. The next hop is a closed port and retries
 # are an hour away, so every message stays in the queue to be counted.
+# With the free-space reserve (queue_minfree), a disk filled over SMTP
+# refuses new mail with 452 at MAIL FROM while the results of a delivery
+# are still recorded, so nothing is delivered twice.
 . "$DANEMX_SRCDIR/tests/lib.sh"
 
 PY=/usr/bin/python3
@@ -15,18 +18,22 @@ RAW="$DANEMX_SRCDIR/tests/servers/smtpraw.py"
 PORT=$((18000 + ($$ % 1000)))
 Q="$T_TMP/queue"
 cleanup() {
-	[ -f "$T_TMP/pid" ] && kill -9 "$(cat "$T_TMP/pid")" 2>/dev/null
+	[ -s "$T_TMP/pid" ] && kill -9 "$(cat "$T_TMP/pid")" 2>/dev/null
+	[ -n "${SINK:-}" ] && kill "$SINK" 2>/dev/null
+	sleep 0.2
 	[ -n "${SMALL:-}" ] && umount "$SMALL" 2>/dev/null
 	rm -rf "$T_TMP"
 }
 trap cleanup EXIT
 
-serve() {	# serve QUEUE_DIR: start the relay in the background
+serve() {	# serve QUEUE_DIR [-o ...]: start the relay in the background
 	started=$(grep -c "relay started" "$T_TMP/log" 2>/dev/null || true)
+	qd=$1
+	shift
 	"$DANEMX" serve --foreground -o listen=127.0.0.1:$PORT \
-		-o queue_dir="$1" -o user= -o pid_file="$T_TMP/pid" \
+		-o queue_dir="$qd" -o user= -o pid_file="$T_TMP/pid" \
 		-o helo_name=relay.test -o max_sessions=50 \
-		-o "relayhost=[127.0.0.1]:1" -o retry_min=1h >>"$T_TMP/log" 2>&1 &
+		-o "relayhost=[127.0.0.1]:1" -o retry_min=1h "$@" >>"$T_TMP/log" 2>&1 &
 	wait_for 15 sh -c "[ \$(grep -c 'relay started' '$T_TMP/log') -gt ${started:-0} ] && [ -s '$T_TMP/pid' ]" ||
 		fail "relay did not start: $(cat "$T_TMP/log")"
 }
@@ -167,11 +174,12 @@ expect_eq "SIGTERM: every acknowledged message queued" "$(acked_in_queue "$T_TMP
 # envelope trailer appended at commit does not) is 452 after the dot,
 # and leaves nothing behind. The body is about 4010 octets (Received
 # header included): one page, but not with the 168-octet trailer.
+# No reserve here (queue_minfree=0): the write itself fails.
 # Root only (mount).
 SMALL="$T_TMP/small"
 mkdir -p "$SMALL"
 if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=256k tmpfs "$SMALL" 2>/dev/null; then
-	serve "$SMALL/q"
+	serve "$SMALL/q" -o queue_minfree=0
 	# Leave exactly one free page: enough for the body, not the trailer.
 	avail=$(df -B4096 --output=avail "$SMALL" | tail -n 1)
 	dd if=/dev/zero of="$SMALL/fill" bs=4096 count=$((avail - 1)) 2>/dev/null
@@ -193,6 +201,75 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=256k tmpfs "$SMALL" 2>/dev/null;
 	umount "$SMALL"
 else
 	echo "serve_commit: full-disk case skipped (needs root and tmpfs)"
+fi
+
+# The reserve (queue_minfree): a 1 MiB disk, 256 KiB of it reserved. A
+# message to ok@ and defer@ waits (its next hop is down). Clients then
+# fill the disk over SMTP, as anyone allowed to relay can: new mail gets
+# 452 4.3.1 at MAIL FROM once the disk is down to the reserve. The next
+# hop comes up and takes ok@ (defer@ is deferred): that result must be
+# recorded, so the next retry sends defer@ alone and ok@ arrives once.
+# Without the reserve the disk fills to the last block, the envelope
+# update fails and ok@ is sent again at the next retry.
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1m tmpfs "$SMALL" 2>/dev/null; then
+	SINKPORT=$((PORT + 1000))
+	serve "$SMALL/q" -o queue_minfree=256k -o "relayhost=[127.0.0.1]:$SINKPORT"
+	printf 'EHLO c.test\nMAIL FROM:<a@b.test>\nRCPT TO:<ok@x.test>\nRCPT TO:<defer@x.test>\nDATA\n!RAW b"Subject: once\\r\\n\\r\\nbody\\r\\n.\\r\\nQUIT\\r\\n"\n' |
+		talk >"$T_TMP/out"
+	M=$(grep -o 'queued as [0-9a-f]*' "$T_TMP/out" | awk '{print $3}')
+	expect_match "reserve: queued" "$M" '^[0-9a-f]{16}$'
+	wait_for 10 test -f "$SMALL/q/env/$M" || fail "first attempt not recorded: $(tail -5 "$T_TMP/log")"
+	# Fill: 32 KiB messages until refused, then one-line ones; then a
+	# MAIL FROM that announces 32 KiB finds the disk down to the reserve.
+	$PY - 127.0.0.1 $PORT >"$T_TMP/fill" <<'PYEOF'
+import smtplib, sys
+s = smtplib.SMTP(sys.argv[1], int(sys.argv[2]), timeout=30)
+s.ehlo("filler.test")
+for size in (32768, 10, 0):
+    for i in range(300):
+        code, resp = s.mail("f@client.test", ["SIZE=32768"] if size == 0 else [])
+        if size == 0 or code != 250:
+            print("mail %d %s" % (code, resp.decode())); sys.exit(0)
+        s.rcpt("defer-fill@x.test")
+        code, resp = s.data("Subject: fill\r\n\r\n" + "y" * size + "\r\n")
+        if code != 250:
+            print("dot %d %s" % (code, resp.decode()))
+            s.rset()
+            break
+        print("ok")
+PYEOF
+	expect_eq "reserve: the disk filled up to the reserve: 452 at MAIL FROM" \
+		"$(tail -n 1 "$T_TMP/fill")" "mail 452 4.3.1 Insufficient system storage"
+	expect_match "reserve: refusal logged" "$(cat "$T_TMP/log")" \
+		"smtpd: new mail refused: the queue's file system has [0-9]+ KiB free for the message, less than queue_minfree \(256 KiB\) plus its size"
+	run_cmd sh -c "printf 'Subject: s\n\nx\n' | '$DANEMX' sendmail -o user= -o queue_minfree=256k -o queue_dir='$SMALL/q' a@x.test"
+	expect_eq "reserve: sendmail exit 75" "$RC" 75
+	# The next hop comes up; everything is retried now.
+	$PY "$DANEMX_SRCDIR/tests/servers/faultsmtpd.py" --listen 127.0.0.1:$SINKPORT \
+		--mode rcpt-defer --log "$T_TMP/sink" >"$T_TMP/sink.out" 2>&1 &
+	SINK=$!
+	wait_for 10 grep -q ready "$T_TMP/sink.out" || fail "sink did not start"
+	"$DANEMX" queue -o user= -o queue_dir="$SMALL/q" -o pid_file="$T_TMP/pid" flush >/dev/null
+	wait_for 20 grep -q "^$M: to=<defer@x.test>.*status=deferred (451" "$T_TMP/log" ||
+		fail "not retried: $(tail -5 "$T_TMP/log")"
+	expect_eq "reserve: ok@ sent" "$(grep -c "^MAIL <a@b.test> <ok@x.test> " "$T_TMP/sink")" 1
+	expect_eq "reserve: the result recorded" \
+		"$("$DANEMX" queue -o user= -o queue_dir="$SMALL/q" --json show "$M" | jq -r '.recipients[0].state')" sent
+	expect_eq "reserve: no envelope update failed" "$(grep -c 'cannot update the envelope' "$T_TMP/log")" 0
+	# The next retry sends defer@ alone.
+	"$DANEMX" queue -o user= -o queue_dir="$SMALL/q" -o pid_file="$T_TMP/pid" flush >/dev/null
+	wait_for 20 sh -c "[ \$(grep -c '^$M: to=<defer@x.test>.*status=deferred (451' '$T_TMP/log') -ge 2 ]" ||
+		fail "not retried again: $(tail -5 "$T_TMP/log")"
+	expect_eq "reserve: ok@ delivered once" "$(grep -c "^MAIL <a@b.test> <ok@x.test> " "$T_TMP/sink")" 1
+	expect_eq "reserve: ok@ sent once" "$(grep -c "^$M: to=<ok@x.test>.*status=sent" "$T_TMP/log")" 1
+	pid=$(cat "$T_TMP/pid")
+	kill "$pid"
+	stopped "$pid"
+	kill "$SINK"
+	SINK=""
+	umount "$SMALL"
+else
+	echo "serve_commit: reserve case skipped (needs root and tmpfs)"
 fi
 SMALL=""
 expect_eq "sanitizers quiet" "$(grep -c 'Sanitizer\|runtime error' "$T_TMP/log")" 0

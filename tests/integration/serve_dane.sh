@@ -21,7 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-qjson() { "$DANEMX" queue -o queue_dir="$Q" --json list; }
+qjson() { "$DANEMX" queue -o user= -o queue_dir="$Q" --json list; }
 
 # A destination whose only MX presents the "other" key: the TLSA says EE.
 # TTL 1, so that the fixed record is seen as soon as it is served.
@@ -63,7 +63,7 @@ expect_eq "reuse: the rest went over the DANE-verified session" \
 # 1c. Through danemx sendmail: to the right MX, DANE-verified too.
 viasm=$(rcpt relay-sm dane-ee.test)
 printf 'Subject: via sendmail\n\nhello\n' |
-	"$DANEMX" sendmail -o queue_dir="$Q" -f a@client.test "$viasm" >/dev/null
+	"$DANEMX" sendmail -o user= -o queue_dir="$Q" -f a@client.test "$viasm" >/dev/null
 expect_eq "sendmail: exit" "$?" 0
 wait_for 30 grep -q "to=<$viasm>.*status=sent" "$T_TMP/relay.log" ||
 	fail "sendmail message not delivered: $(tail -5 "$T_TMP/relay.log")"
@@ -84,7 +84,7 @@ expect_match "mismatch: destination held" "$(cat "$T_TMP/relay.log")" \
 
 # 3. A second message to the held destination does not connect again.
 /usr/bin/python3 "$INJ" 127.0.0.1 $RELAY a@client.test "$bad" 1 relay-fix2 >"$T_TMP/inj3"
-wait_for 15 sh -c "'$DANEMX' queue -o queue_dir='$Q' --json list | jq -e '[.[].recipients[].last | select(test(\"destination held\"))] | length == 1'" ||
+wait_for 15 sh -c "'$DANEMX' queue -o user= -o queue_dir='$Q' --json list | jq -e '[.[].recipients[].last | select(test(\"destination held\"))] | length == 1'" ||
 	fail "second message not held: $(qjson)"
 expect_eq "held: one connection to the failing MX only" \
 	"$(grep -c "^Connecting to \[$NET\.17\]:25" "$T_TMP/relay.log")" 1
@@ -97,12 +97,12 @@ _25._tcp.mxfix.relayfix	1	TLSA	3 1 1 @TLSA_OTHER_311@
 EOF2
 	fail "world.sh set (fix)"
 sleep 2		# the old records' TTL (1 s) runs out
-"$DANEMX" queue -o queue_dir="$Q" -o pid_file="$T_TMP/pid" flush >/dev/null 2>&1
+"$DANEMX" queue -o user= -o queue_dir="$Q" -o pid_file="$T_TMP/pid" flush >/dev/null 2>&1
 wait_for 40 sh -c "[ \$(grep -c 'to=<$bad>.*status=sent' '$T_TMP/relay.log') -ge 2 ]" ||
 	fail "not delivered after the fix: $(tail -20 "$T_TMP/relay.log")"
 expect_match "fixed: delivered DANE-verified" "$(cat "$T_TMP/relay.log")" \
 	"to=<$bad>, relay=mxfix\.relayfix\.secure\.test\[$NET\.17\], tls=dane-verified, .*status=sent"
-wait_for 20 sh -c "[ \$('$DANEMX' queue -o queue_dir='$Q' --json list | jq length) = 0 ]" ||
+wait_for 20 sh -c "[ \$('$DANEMX' queue -o user= -o queue_dir='$Q' --json list | jq length) = 0 ]" ||
 	fail "queue not empty: $(qjson)"
 expect_eq "fixed: queue empty" "$(qjson | jq length)" 0
 kill "$(cat "$T_TMP/pid")"

@@ -51,7 +51,7 @@ stop() {	# TERM; the relay must exit 0 (no leaks under ASan) in time
 	expect_eq "relay stopped cleanly (exit status)" "$rc" 0
 	rm -f "$T_TMP/pid"
 }
-queue_empty() { [ "$("$DANEMX" queue -o queue_dir="$Q" --json list | jq length)" = 0 ]; }
+queue_empty() { [ "$("$DANEMX" queue -o user= -o queue_dir="$Q" --json list | jq length)" = 0 ]; }
 
 sink $SINK rcpt-5xx "$T_TMP/sink.log"
 serve
@@ -59,7 +59,7 @@ serve
 # Over SMTP: one accepted and one 5xx recipient.
 $PY "$INJ" 127.0.0.1 $RELAY alice@client.test good@x.test,bad@x.test 1 smtp >"$T_TMP/inj1"
 expect_eq "smtp: acknowledged" "$(cut -d' ' -f1 "$T_TMP/inj1")" ok
-wait_for 20 queue_empty || fail "queue did not empty: $("$DANEMX" queue -o queue_dir="$Q" list)"
+wait_for 20 queue_empty || fail "queue did not empty: $("$DANEMX" queue -o user= -o queue_dir="$Q" list)"
 expect_eq "smtp: delivered to the sink" \
 	"$(grep -c '^MAIL <alice@client.test> <good@x.test> .* smtp-0 ' "$T_TMP/sink.log")" 1
 expect_eq "5xx: exactly one DSN, from <>" "$(grep -c '^MAIL <> <alice@client.test>' "$T_TMP/sink.log")" 1
@@ -73,9 +73,9 @@ expect_eq "log: DSN itself not bounced back" "$(grep -c 'to=<alice@client.test>.
 
 # Through danemx sendmail, then queue flush (SIGUSR1).
 printf 'Subject: viasendmail\n\nhello\n' |
-	"$DANEMX" sendmail -o queue_dir="$Q" -f bob@client.test carol@x.test >/dev/null
+	"$DANEMX" sendmail -o user= -o queue_dir="$Q" -f bob@client.test carol@x.test >/dev/null
 expect_eq "sendmail: exit" "$?" 0
-"$DANEMX" queue -o queue_dir="$Q" -o pid_file="$T_TMP/pid" flush >/dev/null 2>&1
+"$DANEMX" queue -o user= -o queue_dir="$Q" -o pid_file="$T_TMP/pid" flush >/dev/null 2>&1
 wait_for 20 grep -q 'viasendmail' "$T_TMP/sink.log" || fail "sendmail message not delivered"
 expect_eq "sendmail: delivered" "$(grep -c '^MAIL <bob@client.test> <carol@x.test> .* viasendmail ' "$T_TMP/sink.log")" 1
 
@@ -119,7 +119,7 @@ print(s.rcpt("victim@elsewhere.test"))
 s.quit()
 PYEOF
 expect_match "open relay: refused" "$(cat "$T_TMP/relay-denied")" "554, b'5.7.1 <victim@elsewhere.test>: Relay access denied'"
-expect_eq "open relay: nothing queued" "$("$DANEMX" queue -o queue_dir="$Q" --json list | jq length)" 0
+expect_eq "open relay: nothing queued" "$("$DANEMX" queue -o user= -o queue_dir="$Q" --json list | jq length)" 0
 stop
 
 # A 4xx next hop: deferred with its reason, retried with backoff.
@@ -142,29 +142,29 @@ PYEOF
 expect_match "inbound STARTTLS: offered" "$(cat "$T_TMP/inj4")" "^starttls offered$"
 expect_match "inbound STARTTLS: 220" "$(cat "$T_TMP/inj4")" "^\(220, b'2.0.0 Ready to start TLS'\)$"
 expect_match "inbound STARTTLS: not offered twice" "$(cat "$T_TMP/inj4")" "^not offered again$"
-ID4=$("$DANEMX" queue -o queue_dir="$Q" --json list | jq -r '.[0].id')
+ID4=$("$DANEMX" queue -o user= -o queue_dir="$Q" --json list | jq -r '.[0].id')
 expect_eq "inbound STARTTLS: Received says ESMTPS" \
 	"$(grep -c 'with ESMTPS id' "$Q/msg/$ID4")" 1
-wait_for 20 sh -c "'$DANEMX' queue -o queue_dir='$Q' --json list | jq -e '.[0].recipients[0].attempts >= 2'" ||
-	fail "not retried: $("$DANEMX" queue -o queue_dir="$Q" list)"
+wait_for 20 sh -c "'$DANEMX' queue -o user= -o queue_dir='$Q' --json list | jq -e '.[0].recipients[0].attempts >= 2'" ||
+	fail "not retried: $("$DANEMX" queue -o user= -o queue_dir="$Q" list)"
 expect_match "4xx: deferred with the reason" \
-	"$("$DANEMX" queue -o queue_dir="$Q" --json list | jq -r '.[0].recipients[0].last')" "450 4.2.1 try later"
+	"$("$DANEMX" queue -o user= -o queue_dir="$Q" --json list | jq -r '.[0].recipients[0].last')" "450 4.2.1 try later"
 expect_eq "4xx: still pending" \
-	"$("$DANEMX" queue -o queue_dir="$Q" --json list | jq -r '.[0].recipients[0].state')" pending
+	"$("$DANEMX" queue -o user= -o queue_dir="$Q" --json list | jq -r '.[0].recipients[0].state')" pending
 expect_eq "4xx: no bounce" "$(cat "$T_TMP/sink4.log" 2>/dev/null | grep -c "^MAIL <> ")" 0
 # hold stops the retries; release (which signals the relay) resumes them.
-attempts() { "$DANEMX" queue -o queue_dir="$Q" --json list | jq '.[0].recipients[0].attempts'; }
-"$DANEMX" queue -o queue_dir="$Q" hold "$ID4" >/dev/null
+attempts() { "$DANEMX" queue -o user= -o queue_dir="$Q" --json list | jq '.[0].recipients[0].attempts'; }
+"$DANEMX" queue -o user= -o queue_dir="$Q" hold "$ID4" >/dev/null
 sleep 3
 a1=$(attempts)
 sleep 3
 expect_eq "hold: no attempt while held" "$(attempts)" "$a1"
-"$DANEMX" queue -o queue_dir="$Q" -o pid_file="$T_TMP/pid" release "$ID4" >/dev/null
-wait_for 15 sh -c "[ \$('$DANEMX' queue -o queue_dir='$Q' --json list | jq '.[0].recipients[0].attempts') -gt $a1 ]" ||
-	fail "not retried after release: $("$DANEMX" queue -o queue_dir="$Q" list)"
+"$DANEMX" queue -o user= -o queue_dir="$Q" -o pid_file="$T_TMP/pid" release "$ID4" >/dev/null
+wait_for 15 sh -c "[ \$('$DANEMX' queue -o user= -o queue_dir='$Q' --json list | jq '.[0].recipients[0].attempts') -gt $a1 ]" ||
+	fail "not retried after release: $("$DANEMX" queue -o user= -o queue_dir="$Q" list)"
 stop
-for id in $("$DANEMX" queue -o queue_dir="$Q" --json list | jq -r '.[].id'); do
-	"$DANEMX" queue -o queue_dir="$Q" delete "$id" >/dev/null
+for id in $("$DANEMX" queue -o user= -o queue_dir="$Q" --json list | jq -r '.[].id'); do
+	"$DANEMX" queue -o user= -o queue_dir="$Q" delete "$id" >/dev/null
 done
 
 # Crash safety: kill -9 the relay twice while messages stream in and out;

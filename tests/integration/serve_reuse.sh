@@ -105,9 +105,9 @@ stop
 # 4. A removal cut short by a crash (removals are not fsync'ed): an
 #    updated envelope (env/ID, here from hold and release) whose message
 #    file is gone is removed, not retried forever.
-ID=$(printf 'Subject: half\n\nx\n' | "$DANEMX" sendmail -o queue_dir="$Q" -f a@client.test h@x.test)
-"$DANEMX" queue -o queue_dir="$Q" hold "$ID" >/dev/null
-"$DANEMX" queue -o queue_dir="$Q" release "$ID" >/dev/null
+ID=$(printf 'Subject: half\n\nx\n' | "$DANEMX" sendmail -o user= -o queue_dir="$Q" -f a@client.test h@x.test)
+"$DANEMX" queue -o user= -o queue_dir="$Q" hold "$ID" >/dev/null
+"$DANEMX" queue -o user= -o queue_dir="$Q" release "$ID" >/dev/null
 expect_eq "half-removed: an updated envelope" "$([ -f "$Q/env/$ID" ] && echo yes)" yes
 rm "$Q/msg/$ID"
 serve relay4.log
@@ -122,8 +122,8 @@ PIDS=""
 serve relay5.log
 $PY "$INJ" 127.0.0.1 $RELAY alice@client.test d@x.test 3 dead >"$T_TMP/inj5"
 expect_eq "dead: all acknowledged" "$(count '^ok' "$T_TMP/inj5")" 3
-wait_for 15 sh -c "[ \$('$DANEMX' queue -o queue_dir='$Q' --json list | jq '[.[].recipients[].last | select(test(\"destination held\"))] | length') -eq 2 ]" ||
-	fail "not held: $("$DANEMX" queue -o queue_dir="$Q" list)"
+wait_for 15 sh -c "[ \$('$DANEMX' queue -o user= -o queue_dir='$Q' --json list | jq '[.[].recipients[].last | select(test(\"destination held\"))] | length') -eq 2 ]" ||
+	fail "not held: $("$DANEMX" queue -o user= -o queue_dir="$Q" list)"
 expect_eq "dead: one connection attempt for three messages" \
 	"$(count "127\.0\.0\.1\[127\.0\.0\.1\]:$SINK: cannot connect" "$T_TMP/relay5.log")" 1
 expect_match "dead: the hold is logged" "$(cat "$T_TMP/relay5.log")" \
@@ -132,7 +132,7 @@ expect_match "dead: the hold is logged" "$(cat "$T_TMP/relay5.log")" \
 # 6. The next hop is back; queue flush tells the running relay (SIGUSR2)
 #    to try everything now, without rewriting the envelopes.
 sink ok back
-out=$("$DANEMX" queue -o queue_dir="$Q" -o pid_file="$T_TMP/pid" flush)
+out=$("$DANEMX" queue -o user= -o queue_dir="$Q" -o pid_file="$T_TMP/pid" flush)
 expect_eq "flush: the relay was told" "$out" "queue: the relay retries every message now"
 wait_for 15 sh -c "[ \$(grep -c '^MAIL' '$T_TMP/back.log' 2>/dev/null) -ge 3 ]" ||
 	fail "not delivered after flush: $(tail -5 "$T_TMP/relay5.log")"

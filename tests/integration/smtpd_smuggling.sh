@@ -55,7 +55,7 @@ session() { $PY "$PIPE" 127.0.0.1 $RELAY "$T_TMP/$1.in" "${2:-2}" >"$T_TMP/$1.ou
 # put NAME PYTHON-BYTES-EXPRESSION: write the octets of a session
 put() { $PY -c "import sys; open(sys.argv[1], 'wb').write($2)" "$T_TMP/$1.in"; }
 sunk() { ls "$S" | grep -c '\.eml$'; }
-queue_empty() { [ "$("$DANEMX" queue -o queue_dir="$Q" --json list | jq length)" = 0 ]; }
+queue_empty() { [ "$("$DANEMX" queue -o user= -o queue_dir="$Q" --json list | jq length)" = 0 ]; }
 ENV='b"EHLO c.test\r\nMAIL FROM:<alice@client.test>\r\nRCPT TO:<bob@x.test>\r\nDATA\r\n"'
 FORGED='b"MAIL FROM:<ceo@bank.test>\r\nRCPT TO:<victim@x.test>\r\nDATA\r\nSubject: forged\r\n\r\nwire the money\r\n.\r\nQUIT\r\n"'
 
@@ -88,7 +88,7 @@ expect_eq "bare LF in a command: session ended" "$(tail -n 1 "$T_TMP/barelf.out"
 put legit "$ENV + b'Subject: legit\r\n\r\nhello\r\n.\r\nQUIT\r\n'"
 session legit
 expect_match "legit: queued" "$(cat "$T_TMP/legit.out")" "^250 2.0.0 Ok: queued as "
-wait_for 20 sh -c "[ \$(ls '$S' | grep -c eml) -ge 1 ] && '$DANEMX' queue -o queue_dir='$Q' --json list | jq -e 'length == 0'" ||
+wait_for 20 sh -c "[ \$(ls '$S' | grep -c eml) -ge 1 ] && '$DANEMX' queue -o user= -o queue_dir='$Q' --json list | jq -e 'length == 0'" ||
 	fail "legit message not delivered: $(tail -5 "$T_TMP/relay.log")"
 expect_eq "smuggling: one message reached the sink" "$(sunk)" 1
 expect_eq "smuggling: it is the legit one" "$(grep -c 'Subject: legit' "$S/1.eml")" 1
@@ -179,18 +179,18 @@ wait_for 20 sh -c "[ \$(ls '$S' | grep -c eml) -ge 6 ]" || fail "3-hop message n
 expect_eq "hops: 3-hop message delivered" "$(grep -c 'three hops' "$S/6.eml")" 1
 # danemx sendmail: exit 65 at the limit, and the message is not queued.
 out=$(printf 'Received: a\nReceived: b\nReceived: c\nReceived: d\nReceived: e\nSubject: loop\n\nx\n' |
-	"$DANEMX" sendmail -o queue_dir="$Q" -o hopcount_limit=5 -f alice@client.test bob@x.test 2>&1)
+	"$DANEMX" sendmail -o user= -o queue_dir="$Q" -o hopcount_limit=5 -f alice@client.test bob@x.test 2>&1)
 expect_eq "sendmail: too many hops, exit 65" "$?" 65
 expect_eq "sendmail: says why" "$out" \
 	"danemx sendmail: message refused: too many hops: 5 Received: headers (hopcount_limit 5), a mail loop?"
-expect_eq "sendmail: nothing queued" "$("$DANEMX" queue -o queue_dir="$Q" --json list | jq length)" 0
+expect_eq "sendmail: nothing queued" "$("$DANEMX" queue -o user= -o queue_dir="$Q" --json list | jq length)" 0
 printf 'Received: a\nReceived: b\nReceived: c\nReceived: d\nSubject: sendmail four\n\nx\n' |
-	"$DANEMX" sendmail -o queue_dir="$Q" -o hopcount_limit=5 -f alice@client.test bob@x.test >/dev/null
+	"$DANEMX" sendmail -o user= -o queue_dir="$Q" -o hopcount_limit=5 -f alice@client.test bob@x.test >/dev/null
 expect_eq "sendmail: under the limit, exit 0" "$?" 0
 # A message queued past the limit (here: under a higher one, directly and
 # through the maildrop) is bounced once by the scheduler, never sent.
 printf 'Received: a\nReceived: b\nReceived: c\nReceived: d\nReceived: e\nReceived: f\nSubject: queued loop\n\nx\n' |
-	"$DANEMX" sendmail -o queue_dir="$Q" -o hopcount_limit=100 -f looper@client.test bob@x.test >/dev/null
+	"$DANEMX" sendmail -o user= -o queue_dir="$Q" -o hopcount_limit=100 -f looper@client.test bob@x.test >/dev/null
 expect_eq "sendmail: queued under a higher limit" "$?" 0
 chmod 711 "$T_TMP"
 cp "$DANEMX" "$T_TMP/danemx" && chmod 755 "$T_TMP/danemx"
@@ -198,8 +198,8 @@ printf 'Received: a\nReceived: b\nReceived: c\nReceived: d\nSubject: dropped loo
 	setpriv --reuid=nobody --regid=nogroup --clear-groups "$T_TMP/danemx" sendmail \
 	-o queue_dir="$Q" -o hopcount_limit=100 -f dropper@client.test bob@x.test >/dev/null
 expect_eq "maildrop: dropped under a higher limit" "$?" 0
-"$DANEMX" queue -o queue_dir="$Q" -o pid_file="$T_TMP/pid" flush >/dev/null 2>&1
-wait_for 30 sh -c "grep -c '^RCPT <dropper@client.test>' '$S'/*.env | grep -q ':1' && grep -c '^RCPT <looper@client.test>' '$S'/*.env | grep -q ':1' && grep -q 'sendmail four' '$S'/*.eml && '$DANEMX' queue -o queue_dir='$Q' --json list | jq -e 'length == 0'" ||
+"$DANEMX" queue -o user= -o queue_dir="$Q" -o pid_file="$T_TMP/pid" flush >/dev/null 2>&1
+wait_for 30 sh -c "grep -c '^RCPT <dropper@client.test>' '$S'/*.env | grep -q ':1' && grep -c '^RCPT <looper@client.test>' '$S'/*.env | grep -q ':1' && grep -q 'sendmail four' '$S'/*.eml && '$DANEMX' queue -o user= -o queue_dir='$Q' --json list | jq -e 'length == 0'" ||
 	fail "loops not bounced: $(tail -8 "$T_TMP/relay.log")"
 sleep 1
 expect_eq "scheduler: the looping messages never sent" "$(cat "$S"/*.env | grep -c -e '^MAIL <looper@' -e '^MAIL <dropper@')" 0

@@ -20,6 +20,8 @@ Modes (what the server does wrong, or right):
   drop-data      drops the connection in the middle of DATA
   rcpt-5xx       rejects recipients whose local part starts with "bad"
   rcpt-4xx       defers every recipient with 450
+  rcpt-defer     defers recipients whose local part starts with "defer"
+                 (451), accepts the others
   greet-554      refuses the session in the greeting
   ehlo-5xx       refuses EHLO (HELO works)
   close-after-data  closes the connection right after each 250 to DATA
@@ -112,6 +114,8 @@ def handle(conn, args, ctx):
                     send("450 4.2.1 try later\r\n")
                 elif mode == "rcpt-5xx" and addr.lstrip("<").startswith("bad"):
                     send("550 5.1.1 no such user\r\n")
+                elif mode == "rcpt-defer" and addr.lstrip("<").startswith("defer"):
+                    send("451 4.3.0 later\r\n")
                 else:
                     rcpts.append(addr); send("250 2.1.5 ok\r\n")
             elif verb == "DATA":

@@ -53,6 +53,10 @@ main(void)
 	T_CHECK(c.nlisten == 2 && strcmp(c.listen[0], "127.0.0.1:25") == 0,
 	    "default listen is loopback");
 	T_CHECK(c.max_queue_lifetime == 5 * 86400, "default lifetime 5d");
+	T_CHECK(strcmp(c.user, "danemx") == 0, "default user %s: a user of "
+	    "its own, not nobody", c.user);
+	T_CHECK(c.queue_minfree == 64UL * 1024 * 1024, "default queue_minfree "
+	    "%lu", c.queue_minfree);
 	T_CHECK(conf_parse(&c, text, strlen(text), err, sizeof(err)) == 0,
 	    "parse: %s", err);
 	T_CHECK(c.nlisten == 2 && strcmp(c.listen[0], "192.0.2.1:25") == 0 &&
@@ -73,6 +77,12 @@ main(void)
 	    strstr(err, "more than 0") != NULL, "retry_min=0 accepted: %s", err);
 	T_CHECK(conf_set(&c, "dest_concurrency=0", err, sizeof(err)) == -1,
 	    "dest_concurrency=0 accepted");
+	T_CHECK(conf_set(&c, "queue_minfree=512k", err, sizeof(err)) == 0 &&
+	    c.queue_minfree == 512 * 1024, "queue_minfree=512k: %s", err);
+	T_CHECK(conf_set(&c, "queue_minfree=0", err, sizeof(err)) == 0 &&
+	    c.queue_minfree == 0, "queue_minfree=0 (no reserve): %s", err);
+	T_CHECK(conf_set(&c, "queue_minfree=5d", err, sizeof(err)) == -1,
+	    "queue_minfree=5d accepted");
 	conf_free(&c);
 
 	/* MTA-STS: on by default, the state in /var/lib/danemx, system CAs */

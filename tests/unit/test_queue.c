@@ -230,6 +230,229 @@ test_env_parse(void)
 	}
 }
 
+/* junk_seen - collects what queue_maildrop_list() says is not a drop */
+struct junk_seen {
+	size_t	 n, moved, removed;
+	char	 last[64];
+};
+
+static void
+junk_cb(void *arg, const char *name, const char *what, unsigned uid,
+    const char *done)
+{
+	struct junk_seen *j = arg;
+
+	(void)uid;
+	j->n++;
+	if (strncmp(done, "moved aside", 11) == 0)
+		j->moved++;
+	if (strcmp(done, "removed") == 0)
+		j->removed++;
+	snprintf(j->last, sizeof(j->last), "%s", what);
+	(void)name;
+}
+
+/*
+ * maildrop junk: entries named like drops that are not regular files
+ * (an empty and a full directory, a FIFO, a link) are removed or moved
+ * aside, reported, and never listed as drops; the real drop is listed;
+ * reading a FIFO swapped in for a drop fails at once (no hang).
+ */
+static void
+test_maildrop_junk(const char *dir)
+{
+	const char	*rcpts[] = { "x@example.net" };
+	struct queue	*q;
+	struct queue_drop d;
+	struct junk_seen j;
+	char		 err[256] = "", name[64], path[512], **names;
+	size_t		 n;
+
+	q = queue_open(dir, 1, err, sizeof(err));
+	T_CHECK(q != NULL, "open: %s", err);
+	if (q == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/maildrop/m%032d", dir, 1);
+	T_CHECK(mkdir(path, 0700) == 0, "mkdir %s", path);
+	snprintf(path, sizeof(path), "%s/maildrop/m%032d", dir, 2);
+	T_CHECK(mkdir(path, 0700) == 0, "mkdir %s", path);
+	snprintf(path, sizeof(path), "%s/maildrop/m%032d/x", dir, 2);
+	T_CHECK(mkdir(path, 0700) == 0, "mkdir %s", path);
+	snprintf(path, sizeof(path), "%s/maildrop/m%032d", dir, 3);
+	T_CHECK(mkfifo(path, 0600) == 0, "mkfifo %s", path);
+	snprintf(path, sizeof(path), "%s/maildrop/t%032d", dir, 4);
+	T_CHECK(symlink("/etc/passwd", path) == 0, "symlink %s", path);
+	T_CHECK(queue_maildrop_write(dir, "s@example.com", rcpts, 1, "x\r\n", 3,
+	    name, sizeof(name), err, sizeof(err)) == 0, "write: %s", err);
+	memset(&j, 0, sizeof(j));
+	T_CHECK(queue_maildrop_list(q, &names, &n, junk_cb, &j, err,
+	    sizeof(err)) == 0 && n == 1 && strcmp(names[0], name) == 0,
+	    "junk listed: %zu names", n);
+	if (n > 0)
+		queue_list_free(names, n);
+	T_CHECK(j.n == 4 && j.removed == 3 && j.moved == 1, "junk: %zu "
+	    "reported, %zu removed, %zu moved aside", j.n, j.removed, j.moved);
+	snprintf(path, sizeof(path), "%s/maildrop/bad-m%032d/x", dir, 2);
+	T_CHECK(access(path, F_OK) == 0, "not moved aside: %s", path);
+	memset(&j, 0, sizeof(j));
+	T_CHECK(queue_maildrop_list(q, &names, &n, junk_cb, &j, err,
+	    sizeof(err)) == 0 && n == 1 && j.n == 0, "junk again: %zu names, "
+	    "%zu reported", n, j.n);
+	if (n > 0)
+		queue_list_free(names, n);
+	/* The drop becomes a FIFO between the list and the read. */
+	snprintf(path, sizeof(path), "%s/maildrop/%s", dir, name);
+	unlink(path);
+	T_CHECK(mkfifo(path, 0644) == 0, "mkfifo %s", path);
+	T_CHECK(queue_maildrop_read(q, name, 1000, &d, err, sizeof(err)) == -1 &&
+	    strstr(err, "FIFO") != NULL, "FIFO read: %s", err);
+	T_CHECK(queue_maildrop_remove(q, name, err, sizeof(err)) == 0 &&
+	    access(path, F_OK) == -1, "FIFO not removed: %s", err);
+	/* A directory in a drop's place is moved aside, not "removed". */
+	T_CHECK(mkdir(path, 0700) == 0, "mkdir %s", path);
+	snprintf(path, sizeof(path), "%s/maildrop/%s/x", dir, name);
+	T_CHECK(mkdir(path, 0700) == 0, "mkdir %s", path);
+	T_CHECK(queue_maildrop_remove(q, name, err, sizeof(err)) == 0 &&
+	    strncmp(err, "moved aside", 11) == 0, "directory: %s", err);
+	snprintf(path, sizeof(path), "rm -rf %s/maildrop/bad-*", dir);
+	T_CHECK(system(path) == 0, "cleanup");
+	queue_close(q);
+}
+
+/*
+ * reserve: below queue_minfree new mail is refused (queue_space(), the
+ * commit, a large body as it is written); a bounce may use the reserve
+ * and envelope updates always may.
+ */
+static void
+test_reserve(const char *dir)
+{
+	const char		*rcpts[] = { "b@example.net" };
+	static char		 big[200 * 1024];
+	struct queue		*q;
+	struct queue_writer	*w;
+	struct queue_env	 e;
+	char			 err[256] = "", id[QUEUE_ID_LEN + 1];
+	size_t			 before;
+
+	q = queue_open(dir, 1, err, sizeof(err));
+	T_CHECK(q != NULL, "open: %s", err);
+	if (q == NULL)
+		return;
+	before = t_count_dir(dir, "msg");
+	T_CHECK(queue_space(q, 1000, err, sizeof(err)) == 0, "no reserve: %s",
+	    err);
+	queue_set_minfree(q, 1ULL << 50);	/* more than any disk */
+	T_CHECK(queue_space(q, 0, err, sizeof(err)) == -1 && errno == ENOSPC &&
+	    strstr(err, "less than queue_minfree") != NULL, "space: %s", err);
+	w = queue_writer_new(q, err, sizeof(err));
+	T_CHECK(w != NULL, "writer: %s", err);
+	queue_writer_add(w, "x\r\n", 3);
+	T_CHECK(queue_commit(w, "a@example.org", rcpts, 1, id, err,
+	    sizeof(err)) == -1 && strstr(err, "queue_minfree") != NULL,
+	    "commit below the reserve: %s", err);
+	T_CHECK(t_count_dir(dir, "msg") == before && t_count_dir(dir, "tmp") ==
+	    0, "leftovers below the reserve");
+	memset(big, 'x', sizeof(big));
+	w = queue_writer_new(q, err, sizeof(err));
+	T_CHECK(w != NULL && queue_writer_add(w, big, sizeof(big)) == -1 &&
+	    errno == ENOSPC, "a large body written below the reserve");
+	queue_writer_abort(w);
+	w = queue_writer_new(q, err, sizeof(err));
+	T_CHECK(w != NULL, "writer: %s", err);
+	queue_writer_use_reserve(w);
+	queue_writer_add(w, big, sizeof(big));
+	T_CHECK(queue_commit(w, "", rcpts, 1, id, err, sizeof(err)) == 0,
+	    "a bounce below the reserve: %s", err);
+	T_CHECK(queue_env_load(q, id, &e, err, sizeof(err)) == 0, "load: %s",
+	    err);
+	e.rcpt[0].state = RCPT_SENT;
+	T_CHECK(queue_env_store(q, &e, err, sizeof(err)) == 0,
+	    "an update below the reserve: %s", err);
+	queue_env_free(&e);
+	queue_remove(q, id);
+	queue_set_minfree(q, 0);
+	queue_close(q);
+}
+
+/*
+ * owned layout (root only): queue_open_owned() makes the layout, then
+ * refuses a queue directory that is not root's, a subdirectory that is
+ * a link or another user's, with the fix in the message; a link it
+ * refused is not followed (its target keeps its owner and mode).
+ */
+static void
+test_owned(const char *top)
+{
+	char		 dir[512], victim[512], path[600], err[1024];
+	struct queue	*q;
+	struct stat	 st;
+	uid_t		 uid = 65534;
+
+	if (geteuid() != 0) {
+		printf("test_queue: owned layout skipped (needs root)\n");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/owned", top);
+	snprintf(victim, sizeof(victim), "%s/victim", top);
+	T_CHECK(chmod(top, 0711) == 0, "chmod %s", top);
+	q = queue_open_owned(dir, uid, uid, "nobody", err, sizeof(err));
+	T_CHECK(q != NULL, "owned: %s", err);
+	queue_close(q);
+	T_CHECK(stat(dir, &st) == 0 && st.st_uid == 0 &&
+	    (st.st_mode & 07777) == 0711, "queue dir: uid %u mode %o",
+	    (unsigned)st.st_uid, (unsigned)st.st_mode);
+	snprintf(path, sizeof(path), "%s/msg", dir);
+	T_CHECK(stat(path, &st) == 0 && st.st_uid == uid &&
+	    (st.st_mode & 07777) == 0700, "msg: uid %u mode %o",
+	    (unsigned)st.st_uid, (unsigned)st.st_mode);
+	snprintf(path, sizeof(path), "%s/maildrop", dir);
+	T_CHECK(stat(path, &st) == 0 && st.st_uid == uid &&
+	    (st.st_mode & 07777) == 01733, "maildrop: uid %u mode %o",
+	    (unsigned)st.st_uid, (unsigned)st.st_mode);
+
+	/* tmp/ replaced by a link to a directory of root's */
+	T_CHECK(mkdir(victim, 0755) == 0, "mkdir victim");
+	snprintf(path, sizeof(path), "%s/tmp", dir);
+	T_CHECK(rmdir(path) == 0 && symlink(victim, path) == 0, "link tmp");
+	q = queue_open_owned(dir, uid, uid, "nobody", err, sizeof(err));
+	T_CHECK(q == NULL && strstr(err, "/tmp: ") != NULL &&
+	    strstr(err, "remove it") != NULL, "link tmp: %s", err);
+	queue_close(q);
+	T_CHECK(stat(victim, &st) == 0 && st.st_uid == 0 &&
+	    (st.st_mode & 07777) == 0755, "victim changed: uid %u mode %o",
+	    (unsigned)st.st_uid, (unsigned)st.st_mode);
+	T_CHECK(unlink(path) == 0, "unlink tmp");
+
+	/* msg/ of another user */
+	snprintf(path, sizeof(path), "%s/msg", dir);
+	T_CHECK(chown(path, 0, 0) == 0, "chown msg");
+	q = queue_open_owned(dir, uid, uid, "nobody", err, sizeof(err));
+	T_CHECK(q == NULL && strstr(err, "chown -R nobody:") != NULL,
+	    "msg of root: %s", err);
+	queue_close(q);
+	T_CHECK(chown(path, uid, uid) == 0, "chown msg back");
+
+	/* the queue directory of the relay's user (the old layout) */
+	T_CHECK(chown(dir, uid, uid) == 0, "chown dir");
+	q = queue_open_owned(dir, uid, uid, "nobody", err, sizeof(err));
+	T_CHECK(q == NULL && strstr(err, "chown root:root") != NULL,
+	    "dir of the relay's user: %s", err);
+	queue_close(q);
+	T_CHECK(chown(dir, 0, 0) == 0, "chown dir back");
+	q = queue_open_owned(dir, uid, uid, "nobody", err, sizeof(err));
+	T_CHECK(q != NULL, "fixed: %s", err);
+	queue_close(q);
+
+	/* a parent directory others may write */
+	T_CHECK(chmod(top, 0777) == 0, "chmod top");
+	q = queue_open_owned(dir, uid, uid, "nobody", err, sizeof(err));
+	T_CHECK(q == NULL && strstr(err, "writable by nobody else") != NULL,
+	    "untrusted parent: %s", err);
+	queue_close(q);
+	T_CHECK(chmod(top, 0700) == 0, "chmod top back");
+}
+
 /* maildrop: a drop round-trips; hostile drop files are refused */
 static void
 test_maildrop(const char *dir)
@@ -261,8 +484,9 @@ test_maildrop(const char *dir)
 	T_CHECK(queue_maildrop_write(dir, "s@example.com", rcpts, 2,
 	    "Subject: hi\r\n\r\nbody\r\n", 21, name, sizeof(name), err,
 	    sizeof(err)) == 0 && name[0] == 'm', "write: %s", err);
-	T_CHECK(queue_maildrop_list(q, &names, &n, err, sizeof(err)) == 0 &&
-	    n == 1 && strcmp(names[0], name) == 0, "list: %zu drops", n);
+	T_CHECK(queue_maildrop_list(q, &names, &n, NULL, NULL, err,
+	    sizeof(err)) == 0 && n == 1 && strcmp(names[0], name) == 0,
+	    "list: %zu drops", n);
 	if (n == 1)
 		queue_list_free(names, n);
 	T_CHECK(queue_maildrop_read(q, name, 1000, &d, err, sizeof(err)) == 0,
@@ -274,7 +498,7 @@ test_maildrop(const char *dir)
 	queue_drop_free(&d);
 	T_CHECK(queue_maildrop_read(q, name, 10, &d, err, sizeof(err)) == -1,
 	    "a drop over the size limit was read");
-	T_CHECK(queue_maildrop_remove(q, name) == 0 && t_count_dir(dir,
+	T_CHECK(queue_maildrop_remove(q, name, NULL, 0) == 0 && t_count_dir(dir,
 	    "maildrop") == 0, "remove left %zu", t_count_dir(dir, "maildrop"));
 	T_CHECK(queue_maildrop_write(dir, "s@example.com", bad_rcpts, 1, "x", 1,
 	    name, sizeof(name), err, sizeof(err)) == -1 &&
@@ -356,6 +580,9 @@ main(void)
 	test_old_layout(dir);
 	test_maildrop(dir);
 	test_hops(dir);
+	test_maildrop_junk(dir);
+	test_reserve(dir);
+	test_owned(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup failed\n");

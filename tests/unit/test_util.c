@@ -1,8 +1,13 @@
 /*
- * test_util.c - buffers keep their ceiling, JSON escapes, hex round trips.
+ * test_util.c - buffers keep their ceiling, JSON escapes, hex round trips,
+ * root walks only trusted directories.
  */
+#include <sys/stat.h>
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/util.h"
 #include "t.h"
@@ -128,9 +133,65 @@ test_htab(void)
 	    "freed table still answers");
 }
 
+/*
+ * trusted directories (root only): root's own and sticky ones pass, one
+ * others may write fails, root's links are followed and others' are not
+ */
+static void
+test_trusted(void)
+{
+	char	 top[] = "/tmp/danemx-test-trusted.XXXXXX", p[256], q[256];
+	char	 err[512] = "";
+	int	 fd;
+
+	if (geteuid() != 0) {
+		printf("test_util: trusted directories skipped (needs root)\n");
+		return;
+	}
+	if (mkdtemp(top) == NULL)
+		return;
+	fd = file_open_trusted_dir(top, err, sizeof(err));
+	T_CHECK(fd != -1, "%s: %s", top, err);
+	if (fd != -1)
+		close(fd);
+	T_CHECK(file_open_trusted_dir("tmp", err, sizeof(err)) == -1 &&
+	    strstr(err, "not an absolute path") != NULL, "relative: %s", err);
+	snprintf(p, sizeof(p), "%s/open", top);
+	T_CHECK(mkdir(p, 0777) == 0 && chmod(p, 0777) == 0, "mkdir %s", p);
+	T_CHECK(file_open_trusted_dir(p, err, sizeof(err)) == -1 &&
+	    strstr(err, "writable by nobody else") != NULL, "0777: %s", err);
+	T_CHECK(chmod(p, 01777) == 0, "chmod %s", p);
+	fd = file_open_trusted_dir(p, err, sizeof(err));
+	T_CHECK(fd != -1, "sticky 1777: %s", err);
+	if (fd != -1)
+		close(fd);
+	snprintf(p, sizeof(p), "%s/sub", top);
+	snprintf(q, sizeof(q), "%s/link", top);
+	T_CHECK(mkdir(p, 0755) == 0 && symlink("sub", q) == 0, "link");
+	snprintf(q, sizeof(q), "%s/link/", top);
+	fd = file_open_trusted_dir(q, err, sizeof(err));
+	T_CHECK(fd != -1, "root's link: %s", err);
+	if (fd != -1)
+		close(fd);
+	snprintf(q, sizeof(q), "%s/link", top);
+	T_CHECK(lchown(q, 65534, 65534) == 0, "lchown");
+	T_CHECK(file_open_trusted_dir(q, err, sizeof(err)) == -1 &&
+	    strstr(err, "a symbolic link not owned by root (uid 65534)") !=
+	    NULL, "another's link: %s", err);
+	T_CHECK(chown(p, 65534, 65534) == 0, "chown");
+	snprintf(q, sizeof(q), "%s/sub/x", top);
+	T_CHECK(mkdir(q, 0755) == 0, "mkdir %s", q);
+	T_CHECK(file_open_trusted_dir(q, err, sizeof(err)) == -1 &&
+	    strstr(err, "owned by uid 65534") != NULL, "under another's "
+	    "directory: %s", err);
+	snprintf(q, sizeof(q), "rm -rf %s", top);
+	T_CHECK(system(q) == 0, "cleanup");
+}
+
 int
 main(void)
 {
+	test_trusted();
 	test_buf();
 	test_htab();
 	test_json();
