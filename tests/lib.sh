@@ -9,8 +9,9 @@ set -u
 # TCP ports: each test takes its own range below the kernel's ephemeral
 # ports (32768+), offset by its pid: serve_relay 10000-13999, tlsa_connect
 # 14000-15999, serve_dane 16000-16999, smtpd_limits 17000-17999,
-# serve_commit 18000-18999, smtp_faults 20000-31999. Keep new tests out
-# of these ranges.
+# serve_commit 18000-18999, smtp_faults 20000-31999, serve_stream
+# 7000-7499 (and port 25 on 127.0.71.1-40), serve_outbound 7500-7999 (and
+# port 25 on 127.0.72.1, 127.0.73.1-2). Keep new tests out of these ranges.
 T_NAME=$(basename "$0" .sh)
 T_PASS=0
 T_TMP=$(mktemp -d "/tmp/danemx-$T_NAME.XXXXXX")

@@ -16,9 +16,10 @@
 #include <string.h>
 
 #include "server/conf.h"
+#include "tls/tls.h"
 #include "util/util.h"
 
-enum kind { K_STR, K_LISTEN, K_SIZE, K_TIME, K_NUM };
+enum kind { K_STR, K_LISTEN, K_SIZE, K_TIME, K_NUM, K_TLSVER };
 
 static const struct key {
 	const char	*name;
@@ -40,6 +41,10 @@ static const struct key {
 	{ "pid_file", K_STR, S(pid_file) },
 	{ "tls_cert_file", K_STR, S(tls_cert_file) },
 	{ "tls_key_file", K_STR, S(tls_key_file) },
+	{ "tls_min_version", K_TLSVER, S(tls_min_version) },
+	{ "tls_opportunistic_min_version", K_TLSVER,
+	    S(tls_opportunistic_min_version) },
+	{ "smtpd_tls_min_version", K_TLSVER, S(smtpd_tls_min_version) },
 	{ "max_queue_lifetime", K_TIME, S(max_queue_lifetime) },
 	{ "retry_min", K_TIME, S(retry_min) },
 	{ "retry_max", K_TIME, S(retry_max) },
@@ -117,6 +122,9 @@ conf_defaults(struct dmx_conf *c)
 	c->smtp_data_xfer_timeout = 180;
 	c->smtp_data_done_timeout = 600;
 	c->smtp_quit_timeout = 60;
+	c->tls_min_version = TLS_MIN_DEFAULT;
+	c->tls_opportunistic_min_version = TLS_OPP_MIN_DEFAULT;
+	c->smtpd_tls_min_version = TLS_SMTPD_MIN_DEFAULT;
 }
 
 /* conf_free - release the strings */
@@ -218,6 +226,17 @@ apply(struct dmx_conf *c, const char *key, const char *val, char *err,
 		if (set_str(str_field(c, k->off), val) == -1)
 			goto nomem;
 		return 0;
+	case K_TLSVER: {
+		int	 v;
+
+		if (tls_version_parse(val, &v) == -1) {
+			snprintf(err, errlen, "%s: '%.64s' is not TLSv1, "
+			    "TLSv1.1, TLSv1.2 or TLSv1.3", key, val);
+			return -1;
+		}
+		*num_field(c, k->off) = (unsigned long)v;
+		return 0;
+	}
 	case K_NUM:
 	case K_SIZE:
 	case K_TIME:
@@ -355,6 +374,11 @@ conf_dump(const struct dmx_conf *c, char **out)
 			buf_printf(&b, "%s = %lu\n", keys[i].name,
 			    *num_field((struct dmx_conf *)(uintptr_t)c,
 			    keys[i].off));
+			break;
+		case K_TLSVER:
+			buf_printf(&b, "%s = %s\n", keys[i].name,
+			    tls_version_name((int)*num_field((struct dmx_conf *)
+			    (uintptr_t)c, keys[i].off)));
 			break;
 		default:
 			break;

@@ -35,9 +35,15 @@
  * queue again. The scan lists msg/ and env/ (readdirs, no envelope reads), the
  * only per-tick work that grows with the queue.
  *
+ * A job does not hold its message: the SMTP client reads the body from
+ * msg/ID a chunk at a time as it sends (job_body_read()), so memory per
+ * delivery does not grow with the message. The file is open while it is
+ * being read (counted for SIZE=, sent after DATA) and closed once read
+ * to its end.
+ *
  * Ownership: the scheduler owns the index (messages, items,
- * destinations), its connections and their jobs; a job owns its copy
- * of the message being sent. Envelopes are reloaded from disk before
+ * destinations), its connections and their jobs; a job owns the
+ * descriptor of its message file while it is open. Envelopes are reloaded from disk before
  * every update, so jobs of one message for several domains never
  * overwrite each other's results (one thread, one loop).
  */
@@ -51,6 +57,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -116,8 +123,9 @@ struct job {
 	char			**rcpts;
 	size_t			*idx;		/* into the envelope */
 	size_t			 nrcpt;
-	char			*msg;
-	size_t			 msglen;
+	struct queue		*q;
+	int			 fd;		/* msg/ID while read, or -1 */
+	size_t			 msglen;	/* the body's octets */
 };
 
 /* One delivery to a destination, and its kept session. */
@@ -625,8 +633,49 @@ job_free(struct job *j)
 	free(j->sender);
 	free(j->rcpts);
 	free(j->idx);
-	free(j->msg);
+	if (j->fd != -1)
+		close(j->fd);
 	free(j);
+}
+
+/*
+ * job_body_read - the SMTP client's reader of the message (struct
+ * smtp_body): octets [off, off + n) of msg/ID's body. The file is opened
+ * on the first read of a pass and closed when a read reaches the body's
+ * end, so a delivery waiting for DNS, a handshake or a reply holds no
+ * descriptor for it. -1 with errno (ENOENT: deleted meanwhile).
+ */
+static ssize_t
+job_body_read(void *arg, size_t off, char *buf, size_t n)
+{
+	struct job	*j = arg;
+	char		 err[256];
+	size_t		 len;
+	ssize_t		 r;
+
+	if (j->fd == -1) {
+		if ((j->fd = queue_msg_open(j->q, j->id, &len, err,
+		    sizeof(err))) == -1)
+			return -1;
+		if (len != j->msglen) {		/* never: files do not change */
+			close(j->fd);
+			j->fd = -1;
+			errno = EIO;
+			return -1;
+		}
+	}
+	if (off >= j->msglen)
+		return 0;
+	if (n > j->msglen - off)
+		n = j->msglen - off;
+	do
+		r = pread(j->fd, buf, n, (off_t)off);
+	while (r == -1 && errno == EINTR);
+	if (r <= 0 || off + (size_t)r >= j->msglen) {
+		close(j->fd);
+		j->fd = -1;
+	}
+	return r;
 }
 
 /* note_held - say in the envelope why its recipients wait (a hold) */
@@ -652,6 +701,47 @@ note_held(struct sched *s, struct item *it)
 	if (queue_env_store(s->c.q, &e, err, sizeof(err)) == -1)
 		log_warnx("%s", err);
 	queue_env_free(&e);
+}
+
+/*
+ * fail_domain - bounce the item's pending recipients now, for why (their
+ * domain can never be delivered to); the item is gone after this.
+ */
+static void
+fail_domain(struct sched *s, struct item *it, struct queue_env *e,
+    const char *why)
+{
+	struct qmsg	*m = it->m;
+	char		 err[256];
+	size_t		 i, nfinal = 0;
+	time_t		 now = time(NULL);
+
+	for (i = 0; i < e->nrcpt; i++) {
+		if (e->rcpt[i].state == RCPT_PENDING &&
+		    strcasecmp(rcpt_domain(e->rcpt[i].addr), it->domain) == 0) {
+			e->rcpt[i].state = RCPT_FAILED;
+			free(e->rcpt[i].last);
+			e->rcpt[i].last = strdup(why);
+			log_info("%s: to=<%s>, relay=none, delay=%llds, "
+			    "status=bounced (%s)", e->id, e->rcpt[i].addr,
+			    (long long)(now - e->created), why);
+		}
+		if (e->rcpt[i].state != RCPT_PENDING)
+			nfinal++;
+	}
+	if (nfinal == e->nrcpt && m->active == 0) {
+		drop_msg(s, m, 0);
+		if (queue_env_store(s->c.q, e, err, sizeof(err)) == 0)
+			finalize(s, e);
+		else
+			log_warnx("%s", err);	/* rescanned in 5 s */
+	} else if (queue_env_store(s->c.q, e, err, sizeof(err)) == 0) {
+		item_free(s, it);	/* the last job finalizes */
+		qmsg_maybe_free(s, m);
+	} else {
+		log_warnx("%s", err);
+		item_due(s, it, now + backoff(s, 1));
+	}
 }
 
 /*
@@ -715,6 +805,15 @@ job_load(struct sched *s, struct item *it)
 		qmsg_maybe_free(s, m);
 		goto out;
 	}
+	/* A port in a recipient's address literal, "[192.0.2.1]:2525": the
+	 * listener and sendmail refuse those, but a queue file may hold
+	 * anything. The route never takes a port from a recipient. */
+	if (!addr_domain_ok(it->domain)) {
+		fail_domain(s, it, &e, "5.1.3 bad recipient address syntax: "
+		    "a port is allowed only in relayhost and the policy table, "
+		    "not in an address");
+		goto out;
+	}
 	if (it->force)
 		due = now;
 	if (due > now) {
@@ -726,8 +825,12 @@ job_load(struct sched *s, struct item *it)
 	    (j->idx = calloc(e.nrcpt, sizeof(size_t))) == NULL ||
 	    (j->sender = strdup(e.sender)) == NULL)
 		fatalx("scheduler: out of memory");
-	if (queue_msg_read(s->c.q, e.id, &j->msg, &j->msglen, err,
-	    sizeof(err)) == -1) {
+	j->fd = -1;
+	j->q = s->c.q;
+	/* Open now: its length, and whether it is there at all. The first
+	 * read uses this descriptor (job_body_read()). */
+	if ((j->fd = queue_msg_open(s->c.q, e.id, &j->msglen, err,
+	    sizeof(err))) == -1) {
 		gone = errno == ENOENT;
 		job_free(j);
 		j = NULL;
@@ -1030,8 +1133,9 @@ conn_take(struct conn *c)
 		dm.mail_from = j->sender;
 		dm.rcpts = (const char * const *)j->rcpts;
 		dm.nrcpt = j->nrcpt;
-		dm.msg = j->msg;
-		dm.msglen = j->msglen;
+		dm.body.len = j->msglen;
+		dm.body.read = job_body_read;
+		dm.body.arg = j;
 		dm.arg = j;
 		deliver_next_msg(c->d, &dm);
 		return 0;
@@ -1053,8 +1157,9 @@ conn_take(struct conn *c)
 	dc.mail_from = j->sender;
 	dc.rcpts = (const char * const *)j->rcpts;
 	dc.nrcpt = j->nrcpt;
-	dc.msg = j->msg;
-	dc.msglen = j->msglen;
+	dc.body.len = j->msglen;
+	dc.body.read = job_body_read;
+	dc.body.arg = j;
 	dc.t.connect = (unsigned)s->c.conf->smtp_connect_timeout;
 	dc.t.greeting = (unsigned)s->c.conf->smtp_greeting_timeout;
 	dc.t.ehlo = (unsigned)s->c.conf->smtp_helo_timeout;
@@ -1067,6 +1172,12 @@ conn_take(struct conn *c)
 	dc.t.quit = (unsigned)s->c.conf->smtp_quit_timeout;
 	dc.dane_ctx = s->c.dane_ctx;
 	dc.pkix_ctx = s->c.pkix_ctx;
+	dc.tls_min_version = (int)s->c.conf->tls_min_version;
+	dc.tls_opp_min_version = (int)s->c.conf->tls_opportunistic_min_version;
+	if (s->c.self != NULL) {
+		dc.is_self = selfaddr_match;
+		dc.self_arg = s->c.self;
+	}
 	dc.log = 1;
 	dc.reuse = 1;
 	dc.done = conn_done;
@@ -1356,11 +1467,15 @@ sched_drain(struct sched *s)
 	}
 }
 
-/* sched_active - deliveries with a message in flight */
+/*
+ * sched_active - deliveries with a message in flight, and connections
+ * still saying QUIT: the relay stops once none is left (or after its
+ * drain time), so that their memory goes back inside the event loop
+ */
 size_t
 sched_active(const struct sched *s)
 {
-	return s->nbusy;
+	return s->nbusy + smtp_client_quitting();
 }
 
 static void

@@ -218,7 +218,8 @@ valid_mailbox(const char *a)
 {
 	const char	*at = strrchr(a, '@');
 
-	return at != NULL && at != a && at[1] != '\0' && strlen(at + 1) < 254;
+	return at != NULL && at != a && at[1] != '\0' && strlen(at + 1) < 254 &&
+	    addr_domain_ok(a);		/* no "[192.0.2.1]:2525" */
 }
 
 static void
@@ -309,7 +310,7 @@ static void
 cmd_rcpt(struct session *s, const char *arg)
 {
 	const char	*rest;
-	char		*to;
+	char		*to = NULL;
 
 	if (s->state != S_MAIL && s->state != S_RCPT) {
 		reply(s, "503 5.5.1 Need MAIL command");
@@ -317,6 +318,7 @@ cmd_rcpt(struct session *s, const char *arg)
 	}
 	if (strncasecmp(arg, "TO:", 3) != 0 ||
 	    (to = path_arg(arg + 3, &rest)) == NULL || !valid_mailbox(to)) {
+		free(to);
 		reply(s, "501 5.1.3 Bad recipient address syntax");
 		return;
 	}
@@ -737,6 +739,11 @@ smtpd_new(struct event_base *base, const struct dmx_conf *conf,
 			return NULL;
 		}
 		SSL_CTX_set_options(d->tls_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+		if (tls_ctx_policy(d->tls_ctx, 0, (int)conf->smtpd_tls_min_version,
+		    err, errlen) == -1) {	/* floor, ciphers: tls_policy.c */
+			smtpd_free(d);
+			return NULL;
+		}
 	}
 	if ((d->committer = committer_new(base, q, err, errlen)) == NULL) {
 		smtpd_free(d);
