@@ -6,8 +6,9 @@
 #  - mail that would come back to the relay itself (a literal of one of
 #    its listen addresses, a relayhost that is the relay, a wildcard
 #    listener's loopback address) bounces "loops back to myself" (5.4.6);
-#  - a remote server's ESC sequences, controls and 8-bit octets reach
-#    neither the log nor the DSN: '?' each;
+#  - a remote server's ESC sequences, controls and 8-bit octets (in its
+#    replies, its EHLO keywords, its certificate's subject) reach neither
+#    the log nor the DSN: '?' each;
 #  - TLS floors: tls_min_version refuses a TLS 1.2 peer where TLS is
 #    mandatory (encrypt) but not where it is opportunistic (may), and
 #    smtpd_tls_min_version refuses an inbound TLS 1.2 client.
@@ -154,8 +155,12 @@ expect_eq "relayhost that is us: never connected to itself" \
 	"$(grep -c "Connecting to \[127.0.0.9\]" "$T_TMP/relay.log")" 0
 stop
 
-# 3. A server's reply text with ESC, VT, FF, DEL and 8-bit octets.
-sink evil evil-text --listen 127.0.0.1:$SINK
+# 3. A server's reply text with ESC, VT, FF, DEL and 8-bit octets, and
+# a certificate whose subject is UTF-8 with an ESC (the log names it).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -utf8 \
+	-keyout "$T_TMP/evil.key" -out "$T_TMP/evil.pem" -days 30 \
+	-subj "/CN=$(printf 'caf\303\251\033[2J.test')" 2>/dev/null || fail "openssl req (evil)"
+sink evil evil-text --listen 127.0.0.1:$SINK --cert "$T_TMP/evil.pem" --key "$T_TMP/evil.key"
 : >"$T_TMP/relay.log"
 serve -o listen=127.0.0.1:$RELAY -o "relayhost=[127.0.0.1]:$SINK"
 expect_eq "evil: accepted" "$(smtp a@x.test good@y.test bad@y.test)" "250 2.1.5
@@ -163,6 +168,8 @@ expect_eq "evil: accepted" "$(smtp a@x.test good@y.test bad@y.test)" "250 2.1.5
 sent"
 wait_for 20 grep -q '^MAIL <> <a@x.test>' "$T_TMP/evil.log" ||
 	fail "no DSN: $(tail -5 "$T_TMP/relay.log")"
+expect_match "evil: the certificate's subject" "$(log)" \
+	"X\.509: depth 0 subject CN=caf\?\?\\\\1B\[2J\.test"
 expect_match "evil: the log line" "$(log)" \
 	"to=<bad@y.test>, .*status=bounced \(550 5\.1\.1 \?\[31mred\?\[0m\?\? caf\?\? \?\? end\)"
 ctl=$(printf '[\001-\010\013-\037\177-\377]')
