@@ -66,6 +66,7 @@
 #include "util/util.h"
 
 #define SCAN_SECONDS	5	/* look for messages queued by others */
+#define DSN_HEAD_MAX	(256 * 1024)	/* of a message, read for its DSN */
 #define CONN_IDLE_MS	2000	/* a parked session waits this long */
 #define CONN_MSGS_MAX	1000	/* messages over one connection */
 #define CONN_AGE_MAX	300	/* seconds one connection may be reused */
@@ -424,6 +425,44 @@ any_failed(const struct queue_env *e)
 	return 0;
 }
 
+/*
+ * msg_head - the start of id's body, for the DSN's text/rfc822-headers
+ * part: at most DSN_HEAD_MAX octets, cut after a CRLF (headers end long
+ * before). NULL when it cannot be read (the DSN goes without). Free it.
+ */
+static char *
+msg_head(struct queue *q, const char *id, size_t *len)
+{
+	char	 err[256], *p, *nl;
+	size_t	 blen;
+	ssize_t	 r;
+	int	 fd;
+
+	if ((fd = queue_msg_open(q, id, &blen, err, sizeof(err))) == -1)
+		return NULL;
+	if (blen > DSN_HEAD_MAX)
+		blen = DSN_HEAD_MAX;
+	if ((p = malloc(blen + 1)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	do
+		r = pread(fd, p, blen, 0);
+	while (r == -1 && errno == EINTR);
+	close(fd);
+	if (r < 0) {
+		free(p);
+		return NULL;
+	}
+	p[r] = '\0';
+	if ((size_t)r == DSN_HEAD_MAX && (nl = memrchr(p, '\n', (size_t)r)) !=
+	    NULL)
+		r = nl - p + 1;
+	p[r] = '\0';
+	*len = (size_t)r;
+	return p;
+}
+
 /* finalize - every recipient is final: bounce if needed, then remove */
 static void
 finalize(struct sched *s, struct queue_env *e)
@@ -441,7 +480,7 @@ finalize(struct sched *s, struct queue_env *e)
 		log_info("%s: bounce not returned: the sender is the null "
 		    "sender", e->id);
 	} else if (nfail > 0 && !e->dsn_sent) {
-		queue_msg_read(s->c.q, e->id, &orig, &olen, err, sizeof(err));
+		orig = msg_head(s->c.q, e->id, &olen);
 		buf_init(&dsn, 2 * 1024 * 1024 + olen);
 		to[0] = e->sender;
 		if ((w = queue_writer_new(s->c.q, err, sizeof(err))) == NULL)
