@@ -79,6 +79,7 @@ struct smtp_client {
 	int			 body_done;	/* all of it, and ".", queued */
 	int			 data_cut;	/* the server answered before */
 	char			*chunk;		/* a read() body's chunk, or NULL */
+	size_t			 chunk_off, chunk_len; /* what it holds */
 	size_t			 rcpt_sent, rcpt_done;
 	int			 failed;
 	int			 idle;		/* parked between transactions */
@@ -102,6 +103,7 @@ static void	client_read(struct bufferevent *, void *);
 static void	client_write(struct bufferevent *, void *);
 static void	client_event(struct bufferevent *, short, void *);
 static void	client_proceed(struct smtp_client *);
+static void	chunk_free(struct smtp_client *);
 static void	send_line(struct smtp_client *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	client_fail(struct smtp_client *, int, const char *, ...)
@@ -314,6 +316,7 @@ refused(struct smtp_client *c, const char *what)
 		c->res.reusable = 1;
 		c->need_rset = c->stage != SMTP_ST_DOT;
 	}
+	chunk_free(c);		/* parked or closing: no message now */
 	fail_reply(c, what);
 }
 
@@ -383,17 +386,34 @@ body_piece(struct smtp_client *c, size_t off, size_t *n)
 	}
 	if (b->read == NULL)
 		fatalx("smtp_client: a message without a source");
+	/* A message of one chunk is read once: counted, then sent. */
+	if (c->chunk != NULL && c->chunk_off == off && c->chunk_len > 0) {
+		*n = c->chunk_len < want ? c->chunk_len : want;
+		return c->chunk;
+	}
 	if (c->chunk == NULL && (c->chunk = malloc(SMTP_DATA_CHUNK)) == NULL) {
 		client_fail(c, 1, "out of memory");
 		return NULL;
 	}
+	c->chunk_len = 0;
 	if ((r = b->read(b->arg, off, c->chunk, want)) <= 0) {
 		client_fail(c, 1, "cannot read the message: %s", r == 0 ?
 		    "it is shorter than its envelope says" : strerror(errno));
 		return NULL;
 	}
 	*n = (size_t)r < want ? (size_t)r : want;
+	c->chunk_off = off;
+	c->chunk_len = *n;
 	return c->chunk;
+}
+
+/* chunk_free - the transaction needs no more of its message */
+static void
+chunk_free(struct smtp_client *c)
+{
+	free(c->chunk);
+	c->chunk = NULL;
+	c->chunk_len = 0;
 }
 
 /* wire_size - the message's octets on the wire (RFC 1870); -1 if unread */
@@ -413,8 +433,6 @@ wire_size(struct smtp_client *c, size_t *size)
 		off += n;
 	}
 	*size += smtp_enc_count_end(&e);
-	free(c->chunk);		/* DATA may be far off, or refused */
-	c->chunk = NULL;
 	return 0;
 }
 
@@ -506,8 +524,7 @@ data_fill(struct smtp_client *c)
 			if (evbuffer_commit_space(out, &v, 1) == -1)
 				goto nomem;
 			c->body_done = 1;
-			free(c->chunk);
-			c->chunk = NULL;
+			chunk_free(c);
 			/* Now the write callback means: all of it has gone. */
 			bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 			return;
@@ -1041,8 +1058,7 @@ smtp_client_next(struct smtp_client *c, const char *mail_from,
 	if (txn_prepare(1, mail_from, rcpts, nrcpt, body, &rr, err,
 	    errlen) == -1)
 		return -1;
-	free(c->chunk);
-	c->chunk = NULL;
+	chunk_free(c);
 	free(c->res.rcpt);
 	c->res.rcpt = rr;
 	c->res.nrcpt = nrcpt;
