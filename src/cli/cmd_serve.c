@@ -70,7 +70,7 @@ struct serve {
 	char			**sets;
 	size_t			 nsets;
 	struct netlist		*mynet;
-	struct selfaddr		*self;		/* our listen addresses */
+	struct selfaddr		*self;		/* our listen addrs */
 	struct smtpd		*smtpd;
 	struct sched		*sched;
 	struct pickup		*pickup;

@@ -31,8 +31,8 @@ struct dmx_conf {
 	char		*tls_cert_file;		/* inbound STARTTLS */
 	char		*tls_key_file;
 	/* TLS protocol floors (OpenSSL's TLS1_x_VERSION; tls_policy.c) */
-	unsigned long	 tls_min_version;	/* outbound, mandatory TLS */
-	unsigned long	 tls_opportunistic_min_version;	/* outbound, may */
+	unsigned long	 tls_min_version;	/* outbound, TLS mandatory */
+	unsigned long	 tls_opportunistic_min_version;	/* ... may */
 	unsigned long	 smtpd_tls_min_version;	/* inbound */
 	unsigned long	 max_queue_lifetime;	/* seconds */
 	unsigned long	 retry_min;		/* first backoff, seconds */

@@ -43,9 +43,10 @@
  *
  * Ownership: the scheduler owns the index (messages, items,
  * destinations), its connections and their jobs; a job owns the
- * descriptor of its message file while it is open. Envelopes are reloaded from disk before
- * every update, so jobs of one message for several domains never
- * overwrite each other's results (one thread, one loop).
+ * descriptor of its message file while it is open. Envelopes are
+ * reloaded from disk before every update, so jobs of one message for
+ * several domains never overwrite each other's results (one thread, one
+ * loop).
  */
 #include <sys/queue.h>
 
@@ -66,7 +67,7 @@
 #include "util/util.h"
 
 #define SCAN_SECONDS	5	/* look for messages queued by others */
-#define DSN_HEAD_MAX	(256 * 1024)	/* of a message, read for its DSN */
+#define DSN_HEAD_MAX	(256 * 1024)	/* a message's start, for a DSN */
 #define CONN_IDLE_MS	2000	/* a parked session waits this long */
 #define CONN_MSGS_MAX	1000	/* messages over one connection */
 #define CONN_AGE_MAX	300	/* seconds one connection may be reused */
@@ -125,7 +126,7 @@ struct job {
 	size_t			*idx;		/* into the envelope */
 	size_t			 nrcpt;
 	struct queue		*q;
-	int			 fd;		/* msg/ID while read, or -1 */
+	int			 fd;		/* msg/ID being read, or -1 */
 	size_t			 msglen;	/* the body's octets */
 };
 
@@ -696,7 +697,7 @@ job_body_read(void *arg, size_t off, char *buf, size_t n)
 		if ((j->fd = queue_msg_open(j->q, j->id, &len, err,
 		    sizeof(err))) == -1)
 			return -1;
-		if (len != j->msglen) {		/* never: files do not change */
+		if (len != j->msglen) {	/* never: files do not change */
 			close(j->fd);
 			j->fd = -1;
 			errno = EIO;

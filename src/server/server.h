@@ -48,7 +48,7 @@ struct sched_conf {
 	struct policy_table	*bypass;
 	SSL_CTX			*dane_ctx, *pkix_ctx;
 	const char		*helo;
-	struct selfaddr		*self;		/* never deliver to these */
+	struct selfaddr		*self;		/* never deliver here */
 };
 struct sched *sched_new(struct event_base *, const struct sched_conf *);
 void	 sched_kick(struct sched *);		/* look at the queue now */

@@ -42,7 +42,7 @@ struct deliver {
 	int			 keep;		/* the session is parked */
 	struct deliver_attempt	 sticky;	/* the parked session's attempt */
 	size_t			 hi, ai;
-	size_t			 nhost;		/* hosts to use: before any self */
+	size_t			 nhost;		/* hosts before any self */
 	int			 retry_plain;	/* next session without TLS */
 	int			 logged_host;	/* host hi's lines are out */
 	struct event		*ev;

@@ -101,7 +101,7 @@ struct deliver_conf {
 	const char		*mail_from;
 	const char * const	*rcpts;
 	size_t			 nrcpt;
-	struct smtp_body	 body;		/* send: the message (borrowed) */
+	struct smtp_body	 body;		/* send: borrowed */
 	struct smtp_timeouts	 t;
 	SSL_CTX			*dane_ctx;	/* tls_client_ctx_new() */
 	SSL_CTX			*pkix_ctx;	/* with the system CAs */
@@ -113,7 +113,7 @@ struct deliver_conf {
 	/* Is this address and port the relay itself? A route whose best
 	 * MX is fails "loops back to myself"; hosts less preferred than
 	 * one that is are not used (RFC 5321 5.1). NULL: never. */
-	int			(*is_self)(void *self_arg, const struct sockaddr *);
+	int			(*is_self)(void *, const struct sockaddr *);
 	void			*self_arg;
 	void			(*done)(void *arg, struct deliver_result *);
 	void			*arg;

@@ -150,7 +150,7 @@ struct smtp_body {
 /* The DATA encoder's state between chunks (smtp_data.c). */
 struct smtp_enc {
 	int		 bol;		/* at the start of a line */
-	int		 cr;		/* a CR came last, its LF not yet seen */
+	int		 cr;		/* a CR came last, not yet decided */
 };
 #define SMTP_ENC_MAX(len)	(2 * (len) + 1)	/* output for len octets */
 

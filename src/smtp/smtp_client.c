@@ -59,8 +59,8 @@
 
 #define TRANSCRIPT_MAX	(64 * 1024)
 #define SMTP_PATH_MAX	512	/* 256 in RFC 5321; some are longer */
-#define DATA_HIGH	(64 * 1024)	/* encode no more while output holds this */
-#define DATA_LOW	(16 * 1024)	/* ... and again once it drained to this */
+#define DATA_HIGH	(64 * 1024)	/* encode while output holds less */
+#define DATA_LOW	(16 * 1024)	/* ... again once it drained to this */
 
 struct smtp_client {
 	struct event_base	*base;
@@ -74,11 +74,11 @@ struct smtp_client {
 	enum smtp_stage		 stage;
 	struct smtp_reply	 reply;
 	struct smtp_result	 res;
-	struct smtp_enc		 enc;		/* SEND: the message's encoder */
-	size_t			 body_off;	/* octets of it read and encoded */
+	struct smtp_enc		 enc;		/* SEND: the encoder's state */
+	size_t			 body_off;	/* octets read and encoded */
 	int			 body_done;	/* all of it, and ".", queued */
 	int			 data_cut;	/* the server answered before */
-	char			*chunk;		/* a read() body's chunk, or NULL */
+	char			*chunk;		/* from read(), or NULL */
 	size_t			 chunk_off, chunk_len; /* what it holds */
 	size_t			 rcpt_sent, rcpt_done;
 	int			 failed;

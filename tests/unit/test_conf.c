@@ -30,8 +30,8 @@ main(void)
 		{ "message_size_limit = lots\n", "is not a size" },
 		{ "recipient_limit = 1k\n", "is not a number" },
 		{ "retry_min = 99999999999999999999\n", "is not a duration" },
-		{ "tls_min_version = TLSv1.4\n", "tls_min_version: 'TLSv1.4' is "
-		    "not TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3" },
+		{ "tls_min_version = TLSv1.4\n", "tls_min_version: 'TLSv1.4' "
+		    "is not TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3" },
 		{ "smtpd_tls_min_version = 1.2\n", "is not TLSv1" },
 	};
 	char		*dump;
@@ -68,8 +68,8 @@ main(void)
 	    strstr(err, "more than 0") != NULL, "retry_min=0 accepted: %s", err);
 	T_CHECK(conf_set(&c, "dest_concurrency=0", err, sizeof(err)) == -1,
 	    "dest_concurrency=0 accepted");
-	T_CHECK(conf_set(&c, "tls_min_version=TLSv1.3", err, sizeof(err)) == 0 &&
-	    c.tls_min_version == TLS1_3_VERSION, "tls_min_version: %s", err);
+	T_CHECK(conf_set(&c, "tls_min_version=TLSv1.3", err,
+	    sizeof(err)) == 0 && c.tls_min_version == TLS1_3_VERSION, "tls_min_version: %s", err);
 	T_CHECK(conf_set(&c, "smtpd_tls_min_version = tlsv1.1", err,
 	    sizeof(err)) == 0 && c.smtpd_tls_min_version == TLS1_1_VERSION,
 	    "smtpd_tls_min_version: %s", err);

@@ -398,13 +398,13 @@ test_floor(void)
 		    TLS1_2_VERSION), "floor %d: min %lx", i,
 		    (long)SSL_get_min_proto_version(c));
 		hs = handshake(c, s);
-		T_CHECK(hs == !i, "floor %s against a TLS 1.2 server: handshake "
-		    "%d", i ? "TLS 1.3" : "TLS 1.2", hs);
+		T_CHECK(hs == !i, "floor %s against a TLS 1.2 server: "
+		    "handshake %d", i ? "TLS 1.3" : "TLS 1.2", hs);
 		SSL_free(c);
 		SSL_free(s);
 	}
-	T_CHECK(tls_ctx_policy(cctx, 1, TLS1_3_VERSION, err, sizeof(err)) == 0 &&
-	    SSL_CTX_get_min_proto_version(cctx) == TLS1_3_VERSION,
+	T_CHECK(tls_ctx_policy(cctx, 1, TLS1_3_VERSION, err,
+	    sizeof(err)) == 0 && SSL_CTX_get_min_proto_version(cctx) == TLS1_3_VERSION,
 	    "tls_ctx_policy: %s", err);
 done:
 	SSL_CTX_free(sctx);
