@@ -32,8 +32,9 @@
 #   per session = (RSS at N sessions - RSS at the baseline) / N.
 # A session held there costs what a real one in flight costs: the TCP
 # socket, the OpenSSL connection (DANE-verified, TLS 1.3), libevent's
-# bufferevent and buffers, the SMTP client and delivery state, and the
-# job's copy of its message. (RSS at baseline - RSS idle) / M is the
+# bufferevent and buffers, the SMTP client and delivery state, and what
+# it holds of its message (it streams from the queue file in 16 KiB
+# chunks, so nothing once sent). (RSS at baseline - RSS idle) / M is the
 # index cost per queued message (it includes the first, failed attempts'
 # leftovers in the allocator, so it is an upper bound).
 #
@@ -42,6 +43,12 @@
 # logged all M as status=sent; it counts how many carry
 # tls=dane-verified (all must). RSS after everything is delivered and
 # the sessions are closed is reported too (what the allocator keeps).
+#
+# BENCH_SESSIONS_BIG=1 (the default; 0 skips it) runs the DANE measurement
+# once more with big messages: BENCH_BIG_MSG_SIZE octets each (default
+# 1 MiB) and BENCH_BIG_N sessions (default 200, so 3N+50 = 650 messages,
+# 650 MiB of queue). Memory per session must not grow with the message:
+# the last line compares it with the first run's.
 #
 # BENCH_SESSIONS_PLAIN=1 runs the same again with a fresh danemx against
 # an unsigned destination (hold.insecure.test, MX_NET.78) whose sink
@@ -401,6 +408,22 @@ if [ "${BENCH_SESSIONS_PLAIN:-0}" = 1 ]; then
 		if (pn < 1) pn = 1
 		d = (a - b) / n; p = (pa - pb) / pn
 		printf "sessions: per session %.1f KiB with DANE/TLS against %.1f KiB plaintext: TLS costs %.1f KiB (%.0f%%)\n", d, p, d - p, 100 * (d - p) / d
+	}'
+fi
+if [ "${BENCH_SESSIONS_BIG:-1}" = 1 ]; then
+	small=$MSGSIZE
+	N=${BENCH_BIG_N:-200}
+	M=$((3 * N + 50))
+	MSGSIZE=${BENCH_BIG_MSG_SIZE:-1048576}
+	echo "sessions: again with N=$N sessions and $M messages of $MSGSIZE octets"
+	run dane-big hold.secure.test "$MXNET.77" 1
+	report dane-big DANE-verified || status=1
+	awk -v a="$dane_rss" -v b="$dane_base" -v n="$dane_held" -v ba="$r_rss" \
+	    -v bb="$r_base" -v bn="$r_held" -v s="$small" -v big="$MSGSIZE" 'BEGIN {
+		if (n < 1) n = 1
+		if (bn < 1) bn = 1
+		d = (a - b) / n; g = (ba - bb) / bn
+		printf "sessions: per session %.1f KiB with %d-octet messages, %.1f KiB with %d-octet messages (%.2f of a message)\n", d, s, g, big, g * 1024 / big
 	}'
 fi
 exit $status

@@ -7,12 +7,14 @@ set -u
 : "${DANEMX:?DANEMX must name the danemx binary}"
 : "${DANEMX_SRCDIR:?}"
 # TCP ports: each test takes its own range below the kernel's ephemeral
-# ports (32768+), offset by its pid: serve_relay 10000-13999, tlsa_connect
+# ports (32768+), offset by its pid: serve_privs 4000-4499, serve_stream
+# 5000-5499 (and port 25 on 127.0.71.1-40), serve_outbound 5500-5999 (and
+# port 25 on 127.0.72.1, 127.0.73.1-2), smtpd_smuggling 7000-7999,
+# smtpd_abuse 8000-8999, serve_relay 10000-13999, tlsa_connect
 # 14000-15999, serve_dane 16000-16999, smtpd_limits 17000-17999,
-# serve_commit 18000-18999, serve_privs 19000-19999, smtp_faults
-# 20000-31999, smtpd_smuggling 7000-7999, smtpd_abuse 8000-8999. Keep new
-# tests out of these ranges. (sts_fetch takes none: it uses the world's
-# HTTPS servers on port 443.)
+# serve_commit 18000-18999, serve_reuse 19000-19999, smtp_faults
+# 20000-31999. Keep new tests out of these ranges. (sts_fetch takes none:
+# it uses the world's HTTPS servers on port 443.)
 T_NAME=$(basename "$0" .sh)
 T_PASS=0
 T_TMP=$(mktemp -d "/tmp/danemx-$T_NAME.XXXXXX")

@@ -111,8 +111,9 @@ static const char send_help[] =
 "\n"
 "Make one delivery attempt of the RFC 5322 message on stdin, now and\n"
 "without a queue, over the same route and TLS demands as the relay.\n"
-"Line endings are normalised to CRLF and lines starting with '.' are\n"
-"stuffed.\n"
+"Line endings (CRLF or LF) are sent as CRLF, a lone CR as a space, and\n"
+"lines starting with '.' are stuffed. The message streams to the server\n"
+"in chunks. A port goes in --nexthop, never in an address.\n"
 "\n"
 "Options:\n"
 "      --from ADDR     envelope sender ('' for the null sender)\n"
@@ -413,8 +414,8 @@ run(struct cli *c, struct job *j)
 		dc.mail_from = j->from;
 		dc.rcpts = j->rcpts;
 		dc.nrcpt = j->nrcpt;
-		dc.msg = j->msg.data;
-		dc.msglen = j->msg.len;
+		dc.body.mem = j->msg.data ? j->msg.data : "";
+		dc.body.len = j->msg.len;
 		smtp_timeouts_default(&dc.t);
 		if (c->timeout_ms) {
 			dc.t.connect = dc.t.greeting = dc.t.ehlo = c->timeout_ms /
@@ -521,6 +522,12 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 			if (!valid_addr(optarg) || rcpt_domain(optarg) == NULL) {
 				cli_usage_error(j->cmd, "'%s' is not an address "
 				    "like user@example.org", optarg);
+				return -1;
+			}
+			if (!addr_domain_ok(optarg)) {
+				cli_usage_error(j->cmd, "'%s': a port goes in "
+				    "--nexthop [ADDR]:PORT, not in an address",
+				    optarg);
 				return -1;
 			}
 			j->rcpts[j->nrcpt++] = optarg;

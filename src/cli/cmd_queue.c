@@ -118,7 +118,7 @@ addr_ok(const char *a)
 		if (*p <= ' ' || *p == '<' || *p == '>' || *p == 0x7f ||
 		    *p == ',' || *p == '"')
 			return 0;
-	return 1;
+	return addr_domain_ok(a);	/* no port: "[192.0.2.1]:2525" */
 }
 
 /* header_addrs - addresses in one To/Cc/Bcc value; -1 on a bad one */

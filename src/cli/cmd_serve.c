@@ -79,6 +79,7 @@ struct serve {
 	char			**sets;
 	size_t			 nsets;
 	struct netlist		*mynet;
+	struct selfaddr		*self;		/* our listen addrs */
 	struct smtpd		*smtpd;
 	struct sched		*sched;
 	struct pickup		*pickup;
@@ -200,6 +201,9 @@ reload_conf(struct serve *sv)
 	sv->conf.smtpd_client_connection_rate_limit =
 	    nc.smtpd_client_connection_rate_limit;
 	sv->conf.smtpd_client_rate_time_unit = nc.smtpd_client_rate_time_unit;
+	sv->conf.tls_min_version = nc.tls_min_version;
+	sv->conf.tls_opportunistic_min_version =
+	    nc.tls_opportunistic_min_version;
 	if (nc.nlisten != sv->conf.nlisten)
 		restart = 1;
 	for (i = 0; i < nc.nlisten && !restart; i++)
@@ -209,7 +213,8 @@ reload_conf(struct serve *sv)
 	    str_changed(nc.user, sv->conf.user) ||
 	    str_changed(nc.pid_file, sv->conf.pid_file) ||
 	    str_changed(nc.resolver_config, sv->conf.resolver_config) ||
-	    str_changed(nc.tls_cert_file, sv->conf.tls_cert_file))
+	    str_changed(nc.tls_cert_file, sv->conf.tls_cert_file) ||
+	    nc.smtpd_tls_min_version != sv->conf.smtpd_tls_min_version)
 		log_warnx("reload: listen, queue_dir, user, pid_file, resolver "
 		    "and TLS settings take effect at the next restart");
 	conf_free(&nc);
@@ -360,6 +365,12 @@ cmd_serve(struct cli *c, int argc, char **argv)
 		rv = EX_CONFIG;
 		goto out;
 	}
+	if ((sv.self = selfaddr_new(sv.conf.listen, sv.conf.nlisten, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "danemx serve: %s\n", err);
+		rv = EX_CONFIG;
+		goto out;
+	}
 	if ((sv.conf.policy_file != NULL && policy_table_load(&sv.policy,
 	    sv.conf.policy_file, 0, err, sizeof(err)) == -1) ||
 	    (sv.conf.bypass_file != NULL && policy_table_load(&sv.bypass,
@@ -455,6 +466,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	sc.dane_ctx = dane_ctx;
 	sc.pkix_ctx = pkix_ctx;
 	sc.helo = sv.conf.helo_name;
+	sc.self = sv.self;
 	if ((sv.sched = sched_new(sv.base, &sc)) == NULL) {
 		rv = EX_OSERR;
 		goto out;
@@ -493,6 +505,7 @@ out:
 	SSL_CTX_free(pkix_ctx);
 	queue_close(q);
 	netlist_free(sv.mynet);
+	selfaddr_free(sv.self);
 	policy_table_free(&sv.policy);
 	policy_table_free(&sv.bypass);
 	cli_pidfile_release(pidfd, sv.conf.pid_file);

@@ -134,6 +134,9 @@ classify(struct dmx_dns_result *res, struct ub_result *ub)
 		res->why_bogus = strdup(ub->why_bogus != NULL &&
 		    ub->why_bogus[0] != '\0' ? ub->why_bogus :
 		    "validation failure");
+		/* It quotes DNS data (names, EDE text): logs, DSNs. */
+		if (res->why_bogus != NULL)
+			str_printable(res->why_bogus, strlen(res->why_bogus));
 		return;
 	}
 	if (ub->rcode != DMX_RCODE_NOERROR && ub->rcode != DMX_RCODE_NXDOMAIN) {

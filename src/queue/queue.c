@@ -994,6 +994,53 @@ fail:
 	return -1;
 }
 
+/*
+ * queue_msg_open - msg/ID opened for reading its body, which is the
+ * file's first *len octets (up to the trailer; older files have none).
+ * Returns the descriptor, which the caller closes, or -1 with errno
+ * (ENOENT: no such message, or a removal cut short) and err.
+ */
+int
+queue_msg_open(struct queue *q, const char *id, size_t *len, char *err,
+    size_t errlen)
+{
+	struct stat	 st;
+	char		 f[FOOTER_LEN];
+	size_t		 off, elen;
+	ssize_t		 r;
+	int		 fd, e;
+
+	if (!queue_valid_id(id)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if ((fd = openat(q->msgfd, id, O_RDONLY | O_CLOEXEC)) == -1)
+		goto fail;
+	if (fstat(fd, &st) == -1)
+		goto fail_fd;
+	*len = (size_t)st.st_size;
+	if ((size_t)st.st_size >= FOOTER_LEN) {
+		if ((r = pread(fd, f, FOOTER_LEN, st.st_size - FOOTER_LEN)) !=
+		    FOOTER_LEN) {
+			if (r >= 0)
+				errno = EIO;
+			goto fail_fd;
+		}
+		if (footer_parse(f, (size_t)st.st_size, &off, &elen) == 0)
+			*len = off;
+	}
+	return fd;
+fail_fd:
+	e = errno;
+	close(fd);
+	errno = e;
+fail:
+	e = errno;
+	snprintf(err, errlen, "%s: message body: %s", id, strerror(e));
+	errno = e;
+	return -1;
+}
+
 /* queue_msg_read - the whole body into memory (free *data) */
 int
 queue_msg_read(struct queue *q, const char *id, char **data, size_t *len,

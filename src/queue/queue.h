@@ -116,6 +116,8 @@ char	*queue_msg_path(struct queue *, const char *id);
 int	 queue_msg_exists(struct queue *, const char *id);
 int	 queue_msg_hops(struct queue *, const char *id, unsigned *hops,
 	    char *err, size_t errlen);
+int	 queue_msg_open(struct queue *, const char *id, size_t *len,
+	    char *err, size_t errlen);
 int	 queue_msg_read(struct queue *, const char *id, char **data,
 	    size_t *len, char *err, size_t errlen);
 int	 queue_list(struct queue *, char ***ids, size_t *n, char *err,

@@ -17,9 +17,10 @@
 #include <string.h>
 
 #include "server/conf.h"
+#include "tls/tls.h"
 #include "util/util.h"
 
-enum kind { K_STR, K_LISTEN, K_SIZE, K_TIME, K_NUM, K_BOOL };
+enum kind { K_STR, K_LISTEN, K_SIZE, K_TIME, K_NUM, K_BOOL, K_TLSVER };
 
 static const struct key {
 	const char	*name;
@@ -44,6 +45,10 @@ static const struct key {
 	{ "state_dir", K_STR, S(state_dir) },
 	{ "ca_file", K_STR, S(ca_file) },
 	{ "mta_sts", K_BOOL, S(mta_sts) },
+	{ "tls_min_version", K_TLSVER, S(tls_min_version) },
+	{ "tls_opportunistic_min_version", K_TLSVER,
+	    S(tls_opportunistic_min_version) },
+	{ "smtpd_tls_min_version", K_TLSVER, S(smtpd_tls_min_version) },
 	{ "max_queue_lifetime", K_TIME, S(max_queue_lifetime) },
 	{ "retry_min", K_TIME, S(retry_min) },
 	{ "retry_max", K_TIME, S(retry_max) },
@@ -179,6 +184,9 @@ conf_defaults(struct dmx_conf *c)
 	c->smtpd_client_connection_rate_limit = 60;
 	c->smtpd_client_rate_time_unit = 60;
 	c->smtpd_client_limit_exempt = strdup("mynetworks");
+	c->tls_min_version = TLS_MIN_DEFAULT;
+	c->tls_opportunistic_min_version = TLS_OPP_MIN_DEFAULT;
+	c->smtpd_tls_min_version = TLS_SMTPD_MIN_DEFAULT;
 }
 
 /* conf_free - release the strings */
@@ -334,6 +342,17 @@ apply(struct dmx_conf *c, const char *key, const char *val, char *err,
 			return -1;
 		}
 		return 0;
+	case K_TLSVER: {
+		int	 v;
+
+		if (tls_version_parse(val, &v) == -1) {
+			snprintf(err, errlen, "%s: '%.64s' is not TLSv1, "
+			    "TLSv1.1, TLSv1.2 or TLSv1.3", key, val);
+			return -1;
+		}
+		*num_field(c, k->off) = (unsigned long)v;
+		return 0;
+	}
 	case K_NUM:
 	case K_SIZE:
 	case K_TIME:
@@ -482,6 +501,11 @@ conf_dump(const struct dmx_conf *c, char **out)
 			buf_printf(&b, "%s = %s\n", keys[i].name,
 			    *num_field((struct dmx_conf *)(uintptr_t)c,
 			    keys[i].off) ? "yes" : "no");
+			break;
+		case K_TLSVER:
+			buf_printf(&b, "%s = %s\n", keys[i].name,
+			    tls_version_name((int)*num_field((struct dmx_conf *)
+			    (uintptr_t)c, keys[i].off)));
 			break;
 		default:
 			break;

@@ -33,6 +33,10 @@ struct dmx_conf {
 	char		*state_dir;		/* the state store (state.h) */
 	char		*ca_file;		/* WebPKI roots; NULL: system */
 	unsigned long	 mta_sts;		/* 1: apply MTA-STS (yes/no) */
+	/* TLS protocol floors (OpenSSL's TLS1_x_VERSION; tls_policy.c) */
+	unsigned long	 tls_min_version;	/* outbound, TLS mandatory */
+	unsigned long	 tls_opportunistic_min_version;	/* ... may */
+	unsigned long	 smtpd_tls_min_version;	/* inbound */
 	unsigned long	 max_queue_lifetime;	/* seconds */
 	unsigned long	 retry_min;		/* first backoff, seconds */
 	unsigned long	 retry_max;		/* backoff ceiling, seconds */

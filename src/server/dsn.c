@@ -38,13 +38,26 @@ smtp_reply_text(const char *s)
 	    s[2] >= '0' && s[2] <= '9' && (s[3] == ' ' || s[3] == '\0');
 }
 
+/*
+ * diag - a recipient's last result as the DSN may carry it: printable
+ * ASCII only (the parts say us-ascii; the text may quote a remote
+ * server, or an envelope written by an older danemx), one line
+ */
+static const char *
+diag(const char *last, char *out, size_t outlen)
+{
+	strlcpy_(out, last != NULL ? last : "failed", outlen);
+	str_printable(out, strlen(out));
+	return out;
+}
+
 /* dsn_build - the bounce for every FAILED recipient of e */
 int
 dsn_build(struct buf *out, const struct queue_env *e, const char *orig,
     size_t origlen, const char *host, time_t now)
 {
 	const char	*hdr_end;
-	char		 date[64], arrival[64], status[16];
+	char		 date[64], arrival[64], status[16], text[1024];
 	const char	*last;
 	size_t		 i, hlen;
 	int		 r = 0;
@@ -75,7 +88,7 @@ dsn_build(struct buf *out, const struct queue_env *e, const char *orig,
 	for (i = 0; i < e->nrcpt; i++)
 		if (e->rcpt[i].state == RCPT_FAILED)
 			r |= buf_printf(out, "<%s>: %s\r\n", e->rcpt[i].addr,
-			    e->rcpt[i].last ? e->rcpt[i].last : "failed");
+			    diag(e->rcpt[i].last, text, sizeof(text)));
 	r |= buf_printf(out,
 	    "\r\n--%s/%s\r\n"
 	    "Content-Type: message/delivery-status\r\n"
@@ -87,7 +100,7 @@ dsn_build(struct buf *out, const struct queue_env *e, const char *orig,
 		if (e->rcpt[i].state != RCPT_FAILED)
 			continue;
 		status_of(e->rcpt[i].last, status, sizeof(status));
-		last = e->rcpt[i].last ? e->rcpt[i].last : "failed";
+		last = diag(e->rcpt[i].last, text, sizeof(text));
 		/* RFC 3464 2.3.6: "smtp" when it is the server's reply. */
 		r |= buf_printf(out,
 		    "\r\n"

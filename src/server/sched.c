@@ -35,11 +35,18 @@
  * queue again. The scan lists msg/ and env/ (readdirs, no envelope reads), the
  * only per-tick work that grows with the queue.
  *
+ * A job does not hold its message: the SMTP client reads the body from
+ * msg/ID a chunk at a time as it sends (job_body_read()), so memory per
+ * delivery does not grow with the message. The file is open while it is
+ * being read (counted for SIZE=, sent after DATA) and closed once read
+ * to its end.
+ *
  * Ownership: the scheduler owns the index (messages, items,
- * destinations), its connections and their jobs; a job owns its copy
- * of the message being sent. Envelopes are reloaded from disk before
- * every update, so jobs of one message for several domains never
- * overwrite each other's results (one thread, one loop).
+ * destinations), its connections and their jobs; a job owns the
+ * descriptor of its message file while it is open. Envelopes are
+ * reloaded from disk before every update, so jobs of one message for
+ * several domains never overwrite each other's results (one thread, one
+ * loop).
  */
 #include <sys/queue.h>
 
@@ -60,6 +67,7 @@
 #include "util/util.h"
 
 #define SCAN_SECONDS	5	/* look for messages queued by others */
+#define DSN_HEAD_MAX	(256 * 1024)	/* a message's start, for a DSN */
 #define CONN_IDLE_MS	2000	/* a parked session waits this long */
 #define CONN_MSGS_MAX	1000	/* messages over one connection */
 #define CONN_AGE_MAX	300	/* seconds one connection may be reused */
@@ -117,8 +125,9 @@ struct job {
 	char			**rcpts;
 	size_t			*idx;		/* into the envelope */
 	size_t			 nrcpt;
-	char			*msg;
-	size_t			 msglen;
+	struct queue		*q;
+	int			 fd;		/* msg/ID being read, or -1 */
+	size_t			 msglen;	/* the body's octets */
 };
 
 /* One delivery to a destination, and its kept session. */
@@ -418,6 +427,44 @@ any_failed(const struct queue_env *e)
 	return 0;
 }
 
+/*
+ * msg_head - the start of id's body, for the DSN's text/rfc822-headers
+ * part: at most DSN_HEAD_MAX octets, cut after a CRLF (headers end long
+ * before). NULL when it cannot be read (the DSN goes without). Free it.
+ */
+static char *
+msg_head(struct queue *q, const char *id, size_t *len)
+{
+	char	 err[256], *p, *nl;
+	size_t	 blen;
+	ssize_t	 r;
+	int	 fd;
+
+	if ((fd = queue_msg_open(q, id, &blen, err, sizeof(err))) == -1)
+		return NULL;
+	if (blen > DSN_HEAD_MAX)
+		blen = DSN_HEAD_MAX;
+	if ((p = malloc(blen + 1)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	do
+		r = pread(fd, p, blen, 0);
+	while (r == -1 && errno == EINTR);
+	close(fd);
+	if (r < 0) {
+		free(p);
+		return NULL;
+	}
+	p[r] = '\0';
+	if ((size_t)r == DSN_HEAD_MAX && (nl = memrchr(p, '\n', (size_t)r)) !=
+	    NULL)
+		r = nl - p + 1;
+	p[r] = '\0';
+	*len = (size_t)r;
+	return p;
+}
+
 /* finalize - every recipient is final: bounce if needed, then remove */
 static void
 finalize(struct sched *s, struct queue_env *e)
@@ -435,7 +482,7 @@ finalize(struct sched *s, struct queue_env *e)
 		log_info("%s: bounce not returned: the sender is the null "
 		    "sender", e->id);
 	} else if (nfail > 0 && !e->dsn_sent) {
-		queue_msg_read(s->c.q, e->id, &orig, &olen, err, sizeof(err));
+		orig = msg_head(s->c.q, e->id, &olen);
 		buf_init(&dsn, 2 * 1024 * 1024 + olen);
 		to[0] = e->sender;
 		if ((w = queue_writer_new(s->c.q, err, sizeof(err))) == NULL)
@@ -655,8 +702,49 @@ job_free(struct job *j)
 	free(j->sender);
 	free(j->rcpts);
 	free(j->idx);
-	free(j->msg);
+	if (j->fd != -1)
+		close(j->fd);
 	free(j);
+}
+
+/*
+ * job_body_read - the SMTP client's reader of the message (struct
+ * smtp_body): octets [off, off + n) of msg/ID's body. The file is opened
+ * on the first read of a pass and closed when a read reaches the body's
+ * end, so a delivery waiting for DNS, a handshake or a reply holds no
+ * descriptor for it. -1 with errno (ENOENT: deleted meanwhile).
+ */
+static ssize_t
+job_body_read(void *arg, size_t off, char *buf, size_t n)
+{
+	struct job	*j = arg;
+	char		 err[256];
+	size_t		 len;
+	ssize_t		 r;
+
+	if (j->fd == -1) {
+		if ((j->fd = queue_msg_open(j->q, j->id, &len, err,
+		    sizeof(err))) == -1)
+			return -1;
+		if (len != j->msglen) {	/* never: files do not change */
+			close(j->fd);
+			j->fd = -1;
+			errno = EIO;
+			return -1;
+		}
+	}
+	if (off >= j->msglen)
+		return 0;
+	if (n > j->msglen - off)
+		n = j->msglen - off;
+	do
+		r = pread(j->fd, buf, n, (off_t)off);
+	while (r == -1 && errno == EINTR);
+	if (r <= 0 || off + (size_t)r >= j->msglen) {
+		close(j->fd);
+		j->fd = -1;
+	}
+	return r;
 }
 
 /* note_held - say in the envelope why its recipients wait (a hold) */
@@ -685,6 +773,48 @@ note_held(struct sched *s, struct item *it)
 }
 
 /*
+ * bounce_now - fail pending recipients now, for why: every one of the
+ * message's (all), or those of the item's domain; they can never be
+ * delivered. The item is gone after this.
+ */
+static void
+bounce_now(struct sched *s, struct item *it, struct queue_env *e,
+    const char *why, int all)
+{
+	struct qmsg	*m = it->m;
+	char		 err[256];
+	size_t		 i, nfinal = 0;
+	time_t		 now = time(NULL);
+
+	for (i = 0; i < e->nrcpt; i++) {
+		if (e->rcpt[i].state == RCPT_PENDING && (all ||
+		    strcasecmp(rcpt_domain(e->rcpt[i].addr), it->domain) == 0)) {
+			e->rcpt[i].state = RCPT_FAILED;
+			free(e->rcpt[i].last);
+			e->rcpt[i].last = strdup(why);
+			log_info("%s: to=<%s>, relay=none, delay=%llds, "
+			    "status=bounced (%s)", e->id, e->rcpt[i].addr,
+			    (long long)(now - e->created), why);
+		}
+		if (e->rcpt[i].state != RCPT_PENDING)
+			nfinal++;
+	}
+	if (nfinal == e->nrcpt && m->active == 0) {
+		drop_msg(s, m, 0);
+		if (queue_env_store(s->c.q, e, err, sizeof(err)) == 0)
+			finalize(s, e);
+		else
+			log_warnx("%s", err);	/* rescanned in 5 s */
+	} else if (queue_env_store(s->c.q, e, err, sizeof(err)) == 0) {
+		item_free(s, it);	/* the last job finalizes */
+		qmsg_maybe_free(s, m);
+	} else {
+		log_warnx("%s", err);
+		item_due(s, it, now + backoff(s, 1));
+	}
+}
+
+/*
  * loop_check - a message with hopcount_limit Received: headers or more
  * (dropped into the maildrop, queued by an older danemx or before the
  * limit was lowered) is bounced at once with 5.4.6, never tried: 1 if
@@ -695,7 +825,6 @@ loop_check(struct sched *s, struct item *it, struct queue_env *e)
 {
 	char		 err[256], why[200];
 	unsigned	 hops;
-	size_t		 i;
 
 	if (e->hops >= 0)
 		hops = (unsigned)e->hops;
@@ -706,25 +835,7 @@ loop_check(struct sched *s, struct item *it, struct queue_env *e)
 	snprintf(why, sizeof(why), "5.4.6 Too many hops: %u Received: "
 	    "headers (hopcount_limit %lu), a mail loop", hops,
 	    s->c.conf->hopcount_limit);
-	for (i = 0; i < e->nrcpt; i++) {
-		if (e->rcpt[i].state != RCPT_PENDING)
-			continue;
-		e->rcpt[i].state = RCPT_FAILED;
-		free(e->rcpt[i].last);
-		e->rcpt[i].last = strdup(why);
-		log_info("%s: to=<%s>, status=bounced (%s)", e->id,
-		    e->rcpt[i].addr, why);
-	}
-	if (it->m->active == 0) {
-		drop_msg(s, it->m, 0);
-		if (queue_env_store(s->c.q, e, err, sizeof(err)) == 0)
-			finalize(s, e);
-		else
-			log_warnx("%s", err);	/* rescanned in 5 s */
-	} else if (queue_env_store(s->c.q, e, err, sizeof(err)) == 0)
-		item_free(s, it);	/* the last job finalizes */
-	else
-		item_due(s, it, time(NULL) + backoff(s, 1));
+	bounce_now(s, it, e, why, 1);
 	return 1;
 }
 
@@ -791,6 +902,15 @@ job_load(struct sched *s, struct item *it)
 		qmsg_maybe_free(s, m);
 		goto out;
 	}
+	/* A port in a recipient's address literal, "[192.0.2.1]:2525": the
+	 * listener and sendmail refuse those, but a queue file may hold
+	 * anything. The route never takes a port from a recipient. */
+	if (!addr_domain_ok(it->domain)) {
+		bounce_now(s, it, &e, "5.1.3 bad recipient address syntax: a "
+		    "port is allowed only in relayhost and the policy table, "
+		    "not in an address", 0);
+		goto out;
+	}
 	if (it->force)
 		due = now;
 	if (due > now) {
@@ -802,8 +922,12 @@ job_load(struct sched *s, struct item *it)
 	    (j->idx = calloc(e.nrcpt, sizeof(size_t))) == NULL ||
 	    (j->sender = strdup(e.sender)) == NULL)
 		fatalx("scheduler: out of memory");
-	if (queue_msg_read(s->c.q, e.id, &j->msg, &j->msglen, err,
-	    sizeof(err)) == -1) {
+	j->fd = -1;
+	j->q = s->c.q;
+	/* Open now: its length, and whether it is there at all. The first
+	 * read uses this descriptor (job_body_read()). */
+	if ((j->fd = queue_msg_open(s->c.q, e.id, &j->msglen, err,
+	    sizeof(err))) == -1) {
 		gone = errno == ENOENT;
 		job_free(j);
 		j = NULL;
@@ -1106,8 +1230,9 @@ conn_take(struct conn *c)
 		dm.mail_from = j->sender;
 		dm.rcpts = (const char * const *)j->rcpts;
 		dm.nrcpt = j->nrcpt;
-		dm.msg = j->msg;
-		dm.msglen = j->msglen;
+		dm.body.len = j->msglen;
+		dm.body.read = job_body_read;
+		dm.body.arg = j;
 		dm.arg = j;
 		deliver_next_msg(c->d, &dm);
 		return 0;
@@ -1129,8 +1254,9 @@ conn_take(struct conn *c)
 	dc.mail_from = j->sender;
 	dc.rcpts = (const char * const *)j->rcpts;
 	dc.nrcpt = j->nrcpt;
-	dc.msg = j->msg;
-	dc.msglen = j->msglen;
+	dc.body.len = j->msglen;
+	dc.body.read = job_body_read;
+	dc.body.arg = j;
 	dc.t.connect = (unsigned)s->c.conf->smtp_connect_timeout;
 	dc.t.greeting = (unsigned)s->c.conf->smtp_greeting_timeout;
 	dc.t.ehlo = (unsigned)s->c.conf->smtp_helo_timeout;
@@ -1143,6 +1269,12 @@ conn_take(struct conn *c)
 	dc.t.quit = (unsigned)s->c.conf->smtp_quit_timeout;
 	dc.dane_ctx = s->c.dane_ctx;
 	dc.pkix_ctx = s->c.pkix_ctx;
+	dc.tls_min_version = (int)s->c.conf->tls_min_version;
+	dc.tls_opp_min_version = (int)s->c.conf->tls_opportunistic_min_version;
+	if (s->c.self != NULL) {
+		dc.is_self = selfaddr_match;
+		dc.self_arg = s->c.self;
+	}
 	dc.log = 1;
 	dc.reuse = 1;
 	dc.done = conn_done;
@@ -1432,11 +1564,15 @@ sched_drain(struct sched *s)
 	}
 }
 
-/* sched_active - deliveries with a message in flight */
+/*
+ * sched_active - deliveries with a message in flight, and connections
+ * still saying QUIT: the relay stops once none is left (or after its
+ * drain time), so that their memory goes back inside the event loop
+ */
 size_t
 sched_active(const struct sched *s)
 {
-	return s->nbusy;
+	return s->nbusy + smtp_client_quitting();
 }
 
 static void

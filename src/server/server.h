@@ -1,7 +1,7 @@
 /*
  * server.h - the relay: inbound SMTP (smtpd.c), relay control
  * (netlist.c), the delivery scheduler (sched.c), the maildrop pickup
- * (pickup.c) and bounces (dsn.c).
+ * (pickup.c), bounces (dsn.c) and its own addresses (selfaddr.c).
  *
  * One event loop runs everything, except the fsyncs of queue commits
  * (of smtpd's messages and of maildrop drops), which run on commit.c's
@@ -28,6 +28,13 @@ struct netlist *netlist_parse(const char *text, char *err, size_t errlen);
 int	 netlist_match(const struct netlist *, const struct sockaddr *);
 void	 netlist_free(struct netlist *);
 
+/* selfaddr.c - the relay's own listening addresses (mail loops) */
+struct selfaddr;
+struct selfaddr *selfaddr_new(char * const *listen, size_t n, char *err,
+	    size_t errlen);
+int	 selfaddr_match(void *selfaddr, const struct sockaddr *);
+void	 selfaddr_free(struct selfaddr *);
+
 struct sched;
 struct smtpd;
 struct event_base;
@@ -42,6 +49,7 @@ struct sched_conf {
 	struct policy_table	*bypass;
 	SSL_CTX			*dane_ctx, *pkix_ctx;
 	const char		*helo;
+	struct selfaddr		*self;		/* never deliver here */
 };
 struct sched *sched_new(struct event_base *, const struct sched_conf *);
 void	 sched_kick(struct sched *);		/* look at the queue now */

@@ -1236,6 +1236,12 @@ smtpd_new(struct event_base *base, const struct dmx_conf *conf,
 			return NULL;
 		}
 		SSL_CTX_set_options(d->tls_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+		/* The floor and the ciphers: tls/tls_policy.c */
+		if (tls_ctx_policy(d->tls_ctx, 0,
+		    (int)conf->smtpd_tls_min_version, err, errlen) == -1) {
+			smtpd_free(d);
+			return NULL;
+		}
 	}
 	if ((d->committer = committer_new(base, q, err, errlen)) == NULL) {
 		smtpd_free(d);

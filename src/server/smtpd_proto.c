@@ -282,13 +282,14 @@ path_arg(const char *p, const char **rest)
 	return strndup(p + 1, n);
 }
 
-/* smtpd_valid_mailbox - local@domain, both parts present */
+/* smtpd_valid_mailbox - local@domain, both parts present, no port */
 int
 smtpd_valid_mailbox(const char *a)
 {
 	const char	*at = strrchr(a, '@');
 
-	return at != NULL && at != a && at[1] != '\0' && strlen(at + 1) < 254;
+	return at != NULL && at != a && at[1] != '\0' && strlen(at + 1) < 254 &&
+	    addr_domain_ok(a);		/* no "[192.0.2.1]:2525" */
 }
 
 /* verb_is - line starts with verb, then a blank or the end */

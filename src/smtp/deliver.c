@@ -42,6 +42,7 @@ struct deliver {
 	int			 keep;		/* the session is parked */
 	struct deliver_attempt	 sticky;	/* the parked session's attempt */
 	size_t			 hi, ai;
+	size_t			 nhost;		/* hosts before any self */
 	int			 retry_plain;	/* next session without TLS */
 	int			 logged_host;	/* host hi's lines are out */
 	struct event		*ev;
@@ -91,6 +92,11 @@ deliver_pkix_ctx_new(char *err, size_t errlen)
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* verify is mandatory TLS: tls_begin() raises the floor. */
+	if (tls_ctx_policy(ctx, 1, TLS_OPP_MIN_DEFAULT, err, errlen) == -1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	return ctx;
 }
 
@@ -217,7 +223,7 @@ more_hosts(struct deliver *d)
 {
 	size_t	 i;
 
-	for (i = d->hi + 1; i < d->r->route->nhost; i++)
+	for (i = d->hi + 1; i < d->nhost; i++)
 		if (d->r->route->hosts[i].demand != DEMAND_UNUSABLE)
 			return 1;
 	return 0;
@@ -302,6 +308,17 @@ tls_begin(void *arg)
 	    d->conf.dane_ctx);
 	if (ssl == NULL)
 		return NULL;
+	/* The protocol floor: mandatory TLS, or opportunistic (MAY), where
+	 * a refused handshake would mean cleartext (tls/tls_policy.c). */
+	if (tls_ssl_floor(ssl, h->demand == DEMAND_MAY ?
+	    (d->conf.tls_opp_min_version ? d->conf.tls_opp_min_version :
+	    TLS_OPP_MIN_DEFAULT) : (d->conf.tls_min_version ?
+	    d->conf.tls_min_version : TLS_MIN_DEFAULT)) == -1) {
+		log_warnx("TLS setup for %s: cannot set the protocol floor",
+		    h->name);
+		SSL_free(ssl);
+		return NULL;
+	}
 	if (h->demand == DEMAND_DANE || (h->demand == DEMAND_ENCRYPT &&
 	    h->tlsa.n > 0)) {
 		memset(&o, 0, sizeof(o));
@@ -342,17 +359,27 @@ tls_begin(void *arg)
 	return ssl;
 }
 
-/* log_chain - the peer's certificates, posttls-finger style */
+/*
+ * log_chain - the peer's certificates, posttls-finger style; the names
+ * are the peer's words (UTF-8 in the verdict): printable ASCII here
+ */
 static void
 log_chain(struct deliver *d, const struct tls_verdict *v)
 {
+	char	 subj[512], iss[512];
 	size_t	 i;
 
 	if (!d->conf.log)
 		return;
 	for (i = 0; i < v->nchain; i++) {
-		log_info("X.509: depth %zu subject %s", i, v->chain[i].subject);
-		log_info("X.509: depth %zu issuer %s", i, v->chain[i].issuer);
+		strlcpy_(subj, v->chain[i].subject ? v->chain[i].subject : "",
+		    sizeof(subj));
+		strlcpy_(iss, v->chain[i].issuer ? v->chain[i].issuer : "",
+		    sizeof(iss));
+		str_printable(subj, strlen(subj));
+		str_printable(iss, strlen(iss));
+		log_info("X.509: depth %zu subject %s", i, subj);
+		log_info("X.509: depth %zu issuer %s", i, iss);
 	}
 }
 
@@ -648,7 +675,7 @@ deliver_next(struct deliver *d)
 	const struct route_addr	*src;
 	char			 peer[DMX_NAME_MAX + 80], err[256];
 
-	while (d->hi < rt->nhost) {
+	while (d->hi < d->nhost) {
 		h = &rt->hosts[d->hi];
 		log_host(d);
 		if (h->demand == DEMAND_UNUSABLE) {
@@ -685,8 +712,7 @@ deliver_next(struct deliver *d)
 		sc.mail_from = d->conf.mail_from;
 		sc.rcpts = d->conf.rcpts;
 		sc.nrcpt = d->conf.nrcpt;
-		sc.msg = d->conf.msg;
-		sc.msglen = d->conf.msglen;
+		sc.body = d->conf.body;
 		sc.t = d->conf.t;
 		sc.keep = d->conf.reuse && d->conf.job == SMTP_JOB_SEND;
 		sc.tls_begin = tls_begin;
@@ -723,6 +749,44 @@ deliver_next(struct deliver *d)
 	finish_failed(d);
 }
 
+/*
+ * self_cut - which hosts may be used: an MX host that is this relay
+ * (conf.is_self), and every host not more preferred than it, may not
+ * (RFC 5321 5.1, as Postfix does). Sets d->nhost; returns 1 when that
+ * leaves no host: the mail would loop back to this relay.
+ */
+static int
+self_cut(struct deliver *d)
+{
+	struct route		*rt = d->r->route;
+	struct route_host	*h;
+	size_t			 i, k;
+
+	d->nhost = rt->nhost;
+	if (d->conf.is_self == NULL)
+		return 0;
+	for (i = 0; i < rt->nhost; i++) {
+		h = &rt->hosts[i];
+		for (k = 0; k < h->naddr; k++)
+			if (d->conf.is_self(d->conf.self_arg,
+			    (const struct sockaddr *)&h->addrs[k].ss))
+				break;
+		if (k < h->naddr)
+			break;
+	}
+	if (i == rt->nhost)
+		return 0;
+	for (d->nhost = 0; d->nhost < rt->nhost &&
+	    rt->hosts[d->nhost].pref < h->pref; d->nhost++)
+		;
+	if (d->conf.log)
+		log_info("%s[%s]:%u is this relay: %s", h->name,
+		    h->addrs[k].text, rt->port, d->nhost == 0 ? "the mail "
+		    "loops back to itself" : "only more preferred MX hosts "
+		    "are used");
+	return d->nhost == 0;
+}
+
 /* on_route - the route is known: log the MX and start with host 0 */
 static void
 on_route(void *arg, struct route *rt)
@@ -744,6 +808,11 @@ on_route(void *arg, struct route *rt)
 			    rt->permanent ? "bouncing" : "deferring");
 		finish(d, rt->permanent ? OUTCOME_REJECTED : OUTCOME_DEFERRED,
 		    rt->rt, "%s", rt->why);
+		return;
+	}
+	if (self_cut(d)) {
+		finish(d, OUTCOME_REJECTED, DANE_RT_NONE, "5.4.6 mail for %s "
+		    "loops back to myself", rt->domain);
 		return;
 	}
 	deliver_next(d);
@@ -833,8 +902,7 @@ deliver_next_msg(struct deliver *d, const struct deliver_msg *m)
 	d->conf.mail_from = m->mail_from;
 	d->conf.rcpts = m->rcpts;
 	d->conf.nrcpt = m->nrcpt;
-	d->conf.msg = m->msg;
-	d->conf.msglen = m->msglen;
+	d->conf.body = m->body;
 	d->conf.arg = m->arg;
 	d->keep = 0;
 	d->logged_host = 1;
@@ -854,7 +922,7 @@ deliver_next_msg(struct deliver *d, const struct deliver_msg *m)
 		log_info("%s[%s]:%u: reusing the connection (TLS %s)", h->name,
 		    a->addr, d->route->port, tls_achieved_str(a->tls));
 	if (smtp_client_next(d->sess, m->mail_from, m->rcpts, m->nrcpt,
-	    m->msg, m->msglen, err, sizeof(err)) == -1) {
+	    &m->body, err, sizeof(err)) == -1) {
 		snprintf(a->error, sizeof(a->error), "%s", err);
 		smtp_client_quit(d->sess);
 		d->sess = NULL;

@@ -101,25 +101,31 @@ struct deliver_conf {
 	const char		*mail_from;
 	const char * const	*rcpts;
 	size_t			 nrcpt;
-	const char		*msg;
-	size_t			 msglen;
+	struct smtp_body	 body;		/* send: borrowed */
 	struct smtp_timeouts	 t;
 	SSL_CTX			*dane_ctx;	/* tls_client_ctx_new() */
 	SSL_CTX			*pkix_ctx;	/* with the system CAs */
+	int			 tls_min_version; /* mandatory TLS floor, */
+	int			 tls_opp_min_version; /* opportunistic; 0:
+						   the defaults (tls.h) */
 	int			 log;		/* log events as they happen */
 	int			 reuse;		/* park sessions (see above) */
+	/* Is this address and port the relay itself? A route whose best
+	 * MX is fails "loops back to myself"; hosts less preferred than
+	 * one that is are not used (RFC 5321 5.1). NULL: never. */
+	int			(*is_self)(void *, const struct sockaddr *);
+	void			*self_arg;
 	void			(*done)(void *arg, struct deliver_result *);
 	void			*arg;
 };
 
-/* The next message over a kept delivery; the strings are borrowed until
- * its done(), which gets arg. */
+/* The next message over a kept delivery; the strings and the body's
+ * source are borrowed until its done(), which gets arg. */
 struct deliver_msg {
 	const char		*mail_from;
 	const char * const	*rcpts;
 	size_t			 nrcpt;
-	const char		*msg;
-	size_t			 msglen;
+	struct smtp_body	 body;
 	void			*arg;
 };
 

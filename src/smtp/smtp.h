@@ -1,5 +1,6 @@
 /*
- * smtp.h - SMTP protocol pieces: reply and EHLO parsing (smtp_reply.c).
+ * smtp.h - SMTP protocol pieces: reply and EHLO parsing (smtp_reply.c),
+ * the DATA encoder (smtp_data.c) and the client session (smtp_client.c).
  *
  * The parsers read untrusted server data one line at a time (the line
  * without its CRLF) and enforce ceilings on line length, line count and
@@ -8,6 +9,8 @@
  */
 #ifndef DANEMX_SMTP_H
 #define DANEMX_SMTP_H
+
+#include <sys/types.h>
 
 #include <stddef.h>
 
@@ -123,6 +126,34 @@ struct smtp_result {
 	struct buf	 transcript;	/* "S: ..." / "C: ..." lines */
 };
 
+/*
+ * A message to send (SEND), in any line-ending convention (smtp_data.c
+ * says how each is sent). Either in memory: mem, len. Or, with mem
+ * NULL, read in order through read(), which puts octets [off, off + n)
+ * into buf, at most n of them, and returns how many: 0 only when the
+ * message is shorter than len, -1 with errno when reading fails. The
+ * session reads and encodes it a chunk at a time as the connection
+ * drains, so it never holds more than SMTP_DATA_CHUNK of the message,
+ * whatever its size; it reads it twice when the server takes SIZE=
+ * (first to count the octets on the wire). A failed read ends the
+ * session without the final ".", so the server drops what it got.
+ */
+struct smtp_body {
+	const char	*mem;
+	size_t		 len;
+	ssize_t		(*read)(void *arg, size_t off, char *buf, size_t n);
+	void		*arg;
+};
+
+#define SMTP_DATA_CHUNK		(16 * 1024)	/* read and encoded at once */
+
+/* The DATA encoder's state between chunks (smtp_data.c). */
+struct smtp_enc {
+	int		 bol;		/* at the start of a line */
+	int		 cr;		/* a CR came last, not yet decided */
+};
+#define SMTP_ENC_MAX(len)	(2 * (len) + 1)	/* output for len octets */
+
 struct ssl_st;
 struct sockaddr;
 
@@ -138,8 +169,7 @@ struct smtp_client_conf {
 	const char	*mail_from;	/* "" for the null sender */
 	const char * const *rcpts;
 	size_t		 nrcpt;
-	const char	*msg;		/* SEND: the message, any line ending */
-	size_t		 msglen;
+	struct smtp_body body;		/* SEND: the message */
 	struct smtp_timeouts t;
 	int		 keep;		/* park after a transaction (reuse) */
 	/* TLS, supplied by the caller (see above). */
@@ -159,11 +189,20 @@ struct smtp_client *smtp_client_start(struct event_base *,
 	    const struct smtp_client_conf *, char *err, size_t errlen);
 void	 smtp_client_abort(struct smtp_client *);
 int	 smtp_client_next(struct smtp_client *, const char *mail_from,
-	    const char * const *rcpts, size_t nrcpt, const char *msg,
-	    size_t msglen, char *err, size_t errlen);
+	    const char * const *rcpts, size_t nrcpt,
+	    const struct smtp_body *, char *err, size_t errlen);
 void	 smtp_client_quit(struct smtp_client *);
+size_t	 smtp_client_quitting(void);
 void	 smtp_client_quitting_free(void);
 const char *smtp_stage_str(enum smtp_stage);
+
+/* smtp_data.c */
+void	 smtp_enc_init(struct smtp_enc *);
+size_t	 smtp_enc_chunk(struct smtp_enc *, const char *in, size_t len,
+	    char *out);
+size_t	 smtp_enc_end(struct smtp_enc *, char *out);
+size_t	 smtp_enc_count(struct smtp_enc *, const char *in, size_t len);
+size_t	 smtp_enc_count_end(struct smtp_enc *);
 int	 smtp_data_encode(struct buf *out, const char *msg, size_t len);
 
 /* smtp_reply.c */

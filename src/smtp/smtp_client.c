@@ -16,6 +16,19 @@
  * (a 421, a close) marks the connection broken, and the next
  * transaction fails at once without a reply, so the owner reconnects.
  *
+ * The message streams (struct smtp_body): after the 354 reply it is read
+ * and encoded (smtp_data.c) SMTP_DATA_CHUNK octets at a time while the
+ * output buffer holds less than DATA_HIGH octets, and again each time the
+ * connection has drained it below DATA_LOW (the bufferevent's write
+ * watermark), so a session holds a few tens of KiB of its message
+ * whatever the message's size. SIZE= is counted by a first pass over the
+ * message with the same encoder, before MAIL.
+ *
+ * Text from the server (reply lines, and so EHLO keywords and the
+ * transcript) has its control characters and non-ASCII octets replaced
+ * (str_printable()) before anyone sees it: it goes into logs, the queue's
+ * envelopes and DSNs, which are us-ascii.
+ *
  * Ownership: the session owns the socket, both bufferevents, the SSL
  * (from tls_begin()) and the result; done() borrows the result, and the
  * session frees itself right after done() returns, unless it was parked
@@ -46,7 +59,8 @@
 
 #define TRANSCRIPT_MAX	(64 * 1024)
 #define SMTP_PATH_MAX	512	/* 256 in RFC 5321; some are longer */
-#define MSG_MAX		(256UL * 1024 * 1024)
+#define DATA_HIGH	(64 * 1024)	/* encode while output holds less */
+#define DATA_LOW	(16 * 1024)	/* ... again once it drained to this */
 
 struct smtp_client {
 	struct event_base	*base;
@@ -60,7 +74,12 @@ struct smtp_client {
 	enum smtp_stage		 stage;
 	struct smtp_reply	 reply;
 	struct smtp_result	 res;
-	struct buf		 data;		/* SEND: the encoded message */
+	struct smtp_enc		 enc;		/* SEND: the encoder's state */
+	size_t			 body_off;	/* octets read and encoded */
+	int			 body_done;	/* all of it, and ".", queued */
+	int			 data_cut;	/* the server answered before */
+	char			*chunk;		/* from read(), or NULL */
+	size_t			 chunk_off, chunk_len; /* what it holds */
 	size_t			 rcpt_sent, rcpt_done;
 	int			 failed;
 	int			 idle;		/* parked between transactions */
@@ -84,6 +103,7 @@ static void	client_read(struct bufferevent *, void *);
 static void	client_write(struct bufferevent *, void *);
 static void	client_event(struct bufferevent *, short, void *);
 static void	client_proceed(struct smtp_client *);
+static void	chunk_free(struct smtp_client *);
 static void	send_line(struct smtp_client *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	client_fail(struct smtp_client *, int, const char *, ...)
@@ -127,15 +147,22 @@ set_stage(struct smtp_client *c, enum smtp_stage st)
 	c->res.stage = st;
 }
 
+/* transcript - one line each way, the server's made printable */
 static void
 transcript(struct smtp_client *c, const char *dir, const char *line,
     size_t len)
 {
-	struct buf *t = &c->res.transcript;
+	struct buf	*t = &c->res.transcript;
+	size_t		 start;
 
 	if (t->len + len + 8 > t->max)
 		return;
-	buf_printf(t, "%s: %.*s\n", dir, (int)len, line);
+	buf_adds(t, dir);
+	buf_adds(t, ": ");
+	start = t->len;
+	if (buf_add(t, line, len) == 0 && len > 0)
+		str_printable(t->data + start, len);
+	buf_add(t, "\n", 1);
 }
 
 static void
@@ -163,7 +190,7 @@ client_free(struct smtp_client *c)
 	if (c->fin != NULL)
 		event_free(c->fin);
 	smtp_reply_free(&c->reply);
-	buf_free(&c->data);
+	free(c->chunk);
 	buf_free(&c->res.transcript);
 	free(c->res.rcpt);
 	free(c);
@@ -282,10 +309,14 @@ fail_reply(struct smtp_client *c, const char *what)
 static void
 refused(struct smtp_client *c, const char *what)
 {
-	if (c->conf.keep && c->reply.code >= 400 && c->reply.code != 421) {
+	/* A reply that cut the message short leaves the server in the
+	 * middle of DATA, perhaps: that connection is not reused. */
+	if (c->conf.keep && c->reply.code >= 400 && c->reply.code != 421 &&
+	    !c->data_cut) {
 		c->res.reusable = 1;
 		c->need_rset = c->stage != SMTP_ST_DOT;
 	}
+	chunk_free(c);		/* parked or closing: no message now */
 	fail_reply(c, what);
 }
 
@@ -335,14 +366,87 @@ start_tls(struct smtp_client *c)
 	evtimer_add(c->timer, &tv);
 }
 
+/*
+ * body_piece - the message's next octets at off, at most SMTP_DATA_CHUNK
+ * of them (*n says how many): in place, or read into c->chunk. NULL, with
+ * the session failed, when they cannot be read.
+ */
+static const char *
+body_piece(struct smtp_client *c, size_t off, size_t *n)
+{
+	const struct smtp_body	*b = &c->conf.body;
+	size_t			 want = b->len - off;
+	ssize_t			 r;
+
+	if (want > SMTP_DATA_CHUNK)
+		want = SMTP_DATA_CHUNK;
+	if (b->mem != NULL) {
+		*n = want;
+		return b->mem + off;
+	}
+	if (b->read == NULL)
+		fatalx("smtp_client: a message without a source");
+	/* A message of one chunk is read once: counted, then sent. */
+	if (c->chunk != NULL && c->chunk_off == off && c->chunk_len > 0) {
+		*n = c->chunk_len < want ? c->chunk_len : want;
+		return c->chunk;
+	}
+	if (c->chunk == NULL && (c->chunk = malloc(SMTP_DATA_CHUNK)) == NULL) {
+		client_fail(c, 1, "out of memory");
+		return NULL;
+	}
+	c->chunk_len = 0;
+	if ((r = b->read(b->arg, off, c->chunk, want)) <= 0) {
+		client_fail(c, 1, "cannot read the message: %s", r == 0 ?
+		    "it is shorter than its envelope says" : strerror(errno));
+		return NULL;
+	}
+	*n = (size_t)r < want ? (size_t)r : want;
+	c->chunk_off = off;
+	c->chunk_len = *n;
+	return c->chunk;
+}
+
+/* chunk_free - the transaction needs no more of its message */
+static void
+chunk_free(struct smtp_client *c)
+{
+	free(c->chunk);
+	c->chunk = NULL;
+	c->chunk_len = 0;
+}
+
+/* wire_size - the message's octets on the wire (RFC 1870); -1 if unread */
+static int
+wire_size(struct smtp_client *c, size_t *size)
+{
+	struct smtp_enc	 e;
+	const char	*p;
+	size_t		 off = 0, n;
+
+	*size = 0;
+	smtp_enc_init(&e);
+	while (off < c->conf.body.len) {
+		if ((p = body_piece(c, off, &n)) == NULL)
+			return -1;
+		*size += smtp_enc_count(&e, p, n);
+		off += n;
+	}
+	*size += smtp_enc_count_end(&e);
+	return 0;
+}
+
 static void
 send_mail(struct smtp_client *c)
 {
 	char	 size[48] = "";
+	size_t	 n;
 
-	if (c->conf.job == SMTP_JOB_SEND && (c->res.ext & SMTP_EXT_SIZE))
-		snprintf(size, sizeof(size), " SIZE=%zu", c->data.len > 3 ?
-		    c->data.len - 3 : 0);
+	if (c->conf.job == SMTP_JOB_SEND && (c->res.ext & SMTP_EXT_SIZE)) {
+		if (wire_size(c, &n) == -1)
+			return;		/* failed */
+		snprintf(size, sizeof(size), " SIZE=%zu", n);
+	}
 	send_cmd(c, SMTP_ST_MAIL, c->conf.t.mail, "MAIL FROM:<%s>%s",
 	    c->conf.mail_from, size);
 }
@@ -397,6 +501,48 @@ after_ehlo(struct smtp_client *c)
 	client_proceed(c);
 }
 
+/*
+ * data_fill - encode more of the message into the output buffer, until it
+ * holds DATA_HIGH octets; after the last octet, the final "." line. The
+ * write watermark calls this again once the buffer drained to DATA_LOW.
+ */
+static void
+data_fill(struct smtp_client *c)
+{
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	struct evbuffer_iovec	 v;
+	const char		*p;
+	size_t			 n;
+
+	while (!c->body_done && evbuffer_get_length(out) < DATA_HIGH) {
+		if (c->body_off == c->conf.body.len) {
+			if (evbuffer_reserve_space(out, 8, &v, 1) < 1)
+				goto nomem;
+			n = smtp_enc_end(&c->enc, v.iov_base);
+			memcpy((char *)v.iov_base + n, ".\r\n", 3);
+			v.iov_len = n + 3;
+			if (evbuffer_commit_space(out, &v, 1) == -1)
+				goto nomem;
+			c->body_done = 1;
+			chunk_free(c);
+			/* Now the write callback means: all of it has gone. */
+			bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+			return;
+		}
+		if ((p = body_piece(c, c->body_off, &n)) == NULL)
+			return;		/* failed: no "." is ever sent */
+		if (evbuffer_reserve_space(out, SMTP_ENC_MAX(n), &v, 1) < 1)
+			goto nomem;
+		v.iov_len = smtp_enc_chunk(&c->enc, p, n, v.iov_base);
+		if (evbuffer_commit_space(out, &v, 1) == -1)
+			goto nomem;
+		c->body_off += n;
+	}
+	return;
+nomem:
+	client_fail(c, 1, "out of memory");
+}
+
 static void
 send_data(struct smtp_client *c)
 {
@@ -404,11 +550,15 @@ send_data(struct smtp_client *c)
 
 	set_stage(c, SMTP_ST_DOT);
 	transcript(c, "C", "(message)", 9);
-	evbuffer_add(bufferevent_get_output(c->bev), c->data.data, c->data.len);
+	smtp_enc_init(&c->enc);
+	c->body_off = 0;
+	c->body_done = c->data_cut = 0;
 	/* Each block must leave within data_block; the reply timer starts
 	 * when the last byte has gone (client_write). */
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
 	evtimer_del(c->timer);
+	bufferevent_setwatermark(c->bev, EV_WRITE, DATA_LOW, 0);
+	data_fill(c);
 }
 
 /* handle_reply - a complete reply arrived; 0 to read on, -1 if done */
@@ -583,13 +733,15 @@ client_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, eol_len);
 		line[len] = '\0';
 		transcript(c, "S", line, len);
-		if (c->stage == SMTP_ST_DOT && evbuffer_get_length(
-		    bufferevent_get_output(bev)) > 0) {
+		if (c->stage == SMTP_ST_DOT && (!c->body_done ||
+		    evbuffer_get_length(bufferevent_get_output(bev)) > 0)) {
 			/* A reply before the message has gone (e.g. 552):
 			 * it is the answer; stop sending the rest. */
 			evbuffer_drain(bufferevent_get_output(bev),
 			    evbuffer_get_length(bufferevent_get_output(bev)));
 			bufferevent_set_timeouts(bev, NULL, NULL);
+			bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+			c->body_done = c->data_cut = 1;
 		}
 		if (c->stage == SMTP_ST_CONNECT || c->stage == SMTP_ST_DONE) {
 			client_fail(c, 1, "protocol error: unexpected text "
@@ -612,15 +764,23 @@ client_read(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* client_write - output drained: after the message, await the reply */
+/*
+ * client_write - output drained (to DATA_LOW while the message streams):
+ * more of the message, or, once all of it has gone, await the reply
+ */
 static void
 client_write(struct bufferevent *bev, void *arg)
 {
 	struct smtp_client *c = arg;
 
-	if (c->dead)
+	if (c->dead || c->stage != SMTP_ST_DOT)
 		return;
-	if (c->stage == SMTP_ST_DOT && !evtimer_pending(c->timer, NULL)) {
+	if (!c->body_done) {
+		data_fill(c);
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+	    !evtimer_pending(c->timer, NULL)) {
 		bufferevent_set_timeouts(bev, NULL, NULL);
 		arm_timer(c, c->conf.t.data_end);
 	}
@@ -688,6 +848,13 @@ client_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (c->stage == SMTP_ST_TLS) {
 		ssl_errors(why, sizeof(why));
+		/* What the TLS bufferevent took off OpenSSL's queue, e.g.
+		 * "unsupported protocol" below our floor (tls_policy.c). */
+		while (why[0] == '\0' &&
+		    (se = bufferevent_get_openssl_error(bev)) != 0)
+			if (ERR_reason_error_string(se) != NULL)
+				strlcpy_(why, ERR_reason_error_string(se),
+				    sizeof(why));
 		if (c->conf.tls_check != NULL)
 			c->conf.tls_check(c->conf.arg, c->ssl, 0, why,
 			    sizeof(why));
@@ -751,14 +918,13 @@ cmd_arg_ok(const char *s, size_t max)
 }
 
 /*
- * txn_prepare - check a transaction's sender and recipients for use in
- * SMTP, encode the message (SEND: now, so that SIZE= is the size on the
- * wire, RFC 1870) into data and allocate the recipients' results. 0, or
- * -1 with err and nothing allocated.
+ * txn_prepare - check a transaction's sender, recipients and message for
+ * use in SMTP and allocate the recipients' results. 0, or -1 with err
+ * and nothing allocated.
  */
 static int
 txn_prepare(int send, const char *mail_from, const char * const *rcpts,
-    size_t nrcpt, const char *msg, size_t msglen, struct buf *data,
+    size_t nrcpt, const struct smtp_body *body,
     struct smtp_rcpt_result **rr, char *err, size_t errlen)
 {
 	size_t	 i;
@@ -774,20 +940,14 @@ txn_prepare(int send, const char *mail_from, const char * const *rcpts,
 			return -1;
 		}
 	}
+	if (send && body->mem == NULL && body->read == NULL &&
+	    body->len > 0) {
+		snprintf(err, errlen, "no message to send");
+		return -1;
+	}
 	if (nrcpt > 0 && (*rr = calloc(nrcpt, sizeof(**rr))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
-	}
-	if (send) {
-		buf_init(data, 2 * msglen + 8 < MSG_MAX ? 2 * msglen + 8 :
-		    MSG_MAX);
-		if (smtp_data_encode(data, msg, msglen) == -1) {
-			snprintf(err, errlen, "message too large to send");
-			buf_free(data);
-			free(*rr);
-			*rr = NULL;
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -808,8 +968,8 @@ smtp_client_start(struct event_base *base, const struct smtp_client_conf *conf,
 		return NULL;
 	}
 	if (txn_prepare(conf->job == SMTP_JOB_SEND, conf->mail_from,
-	    conf->rcpts, conf->nrcpt, conf->msg, conf->msglen, &c->data,
-	    &c->res.rcpt, err, errlen) == -1) {
+	    conf->rcpts, conf->nrcpt, &conf->body, &c->res.rcpt, err,
+	    errlen) == -1) {
 		free(c);
 		return NULL;
 	}
@@ -859,6 +1019,18 @@ smtp_client_abort(struct smtp_client *c)
 	client_free(c);
 }
 
+/* smtp_client_quitting - sessions still saying QUIT */
+size_t
+smtp_client_quitting(void)
+{
+	struct smtp_client	*c;
+	size_t			 n = 0;
+
+	LIST_FOREACH(c, &quitting, qentry)
+		n++;
+	return n;
+}
+
 /* smtp_client_quitting_free - close what still says QUIT (at exit) */
 void
 smtp_client_quitting_free(void)
@@ -874,21 +1046,19 @@ smtp_client_quitting_free(void)
  */
 int
 smtp_client_next(struct smtp_client *c, const char *mail_from,
-    const char * const *rcpts, size_t nrcpt, const char *msg, size_t msglen,
+    const char * const *rcpts, size_t nrcpt, const struct smtp_body *body,
     char *err, size_t errlen)
 {
 	struct smtp_rcpt_result	*rr;
-	struct buf		 data;
 
 	if (!c->idle || nrcpt == 0) {
 		snprintf(err, errlen, "no parked session or no recipient");
 		return -1;
 	}
-	if (txn_prepare(1, mail_from, rcpts, nrcpt, msg, msglen, &data, &rr,
-	    err, errlen) == -1)
+	if (txn_prepare(1, mail_from, rcpts, nrcpt, body, &rr, err,
+	    errlen) == -1)
 		return -1;
-	buf_free(&c->data);
-	c->data = data;
+	chunk_free(c);
 	free(c->res.rcpt);
 	c->res.rcpt = rr;
 	c->res.nrcpt = nrcpt;
@@ -901,8 +1071,7 @@ smtp_client_next(struct smtp_client *c, const char *mail_from,
 	c->conf.mail_from = mail_from;
 	c->conf.rcpts = rcpts;
 	c->conf.nrcpt = nrcpt;
-	c->conf.msg = msg;
-	c->conf.msglen = msglen;
+	c->conf.body = *body;
 	c->rcpt_sent = c->rcpt_done = 0;
 	c->failed = c->dead = c->idle = 0;
 	smtp_reply_reset(&c->reply);
@@ -934,36 +1103,4 @@ smtp_client_quit(struct smtp_client *c)
 	smtp_reply_reset(&c->reply);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	send_quit(c);
-}
-
-/*
- * smtp_data_encode - the message as DATA content: line endings made
- * CRLF, lines starting with '.' stuffed, a final CRLF ensured, and the
- * terminating ".\r\n". -1 if out's ceiling is too small.
- */
-int
-smtp_data_encode(struct buf *out, const char *msg, size_t len)
-{
-	size_t	 i, start = 0;
-	int	 bol = 1;
-
-	for (i = 0; i < len; i++) {
-		if (bol && msg[i] == '.' && buf_add(out, ".", 1) == -1)
-			return -1;
-		bol = 0;
-		if (msg[i] == '\r' || msg[i] == '\n') {
-			if (buf_add(out, msg + start, i - start) == -1 ||
-			    buf_add(out, "\r\n", 2) == -1)
-				return -1;
-			if (msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n')
-				i++;
-			start = i + 1;
-			bol = 1;
-		}
-	}
-	if (buf_add(out, msg + start, len - start) == -1)
-		return -1;
-	if (!bol && buf_add(out, "\r\n", 2) == -1)
-		return -1;
-	return buf_adds(out, ".\r\n");
 }

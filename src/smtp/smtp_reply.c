@@ -7,7 +7,9 @@
  * code (RFC 3463) is recognised on the first line when its class matches
  * the reply's first digit. The reply's text grows only up to
  * SMTP_REPLY_MAX; longer replies, long lines, NULs and bare CR or LF are
- * protocol errors.
+ * protocol errors. Other control characters and octets above 0x7e in
+ * the text are kept as '?' (str_printable()): the text is the server's,
+ * and it ends up in logs and us-ascii DSNs.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -118,6 +120,9 @@ smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
 		*err = "reply too long";
 		return SMTP_REPLY_ERROR;
 	}
+	/* The text goes to logs, envelopes and DSNs: printable ASCII. */
+	if (len > 0)
+		str_printable(r->text.data + r->text.len - len, len);
 	r->nlines++;
 	return more ? SMTP_REPLY_MORE : SMTP_REPLY_DONE;
 }

@@ -70,6 +70,19 @@ struct tls_verdict {
 					/* successfully (3 1 1 at depth 0)" */
 };
 
+/* TLS floors (tls_policy.c says why): mandatory outbound, opportunistic
+ * outbound, inbound. */
+#define TLS_MIN_DEFAULT		TLS1_2_VERSION
+#define TLS_OPP_MIN_DEFAULT	TLS1_VERSION
+#define TLS_SMTPD_MIN_DEFAULT	TLS1_2_VERSION
+
+/* tls_policy.c */
+int	 tls_version_parse(const char *, int *);
+const char *tls_version_name(int);
+int	 tls_ctx_policy(SSL_CTX *, int client, int min_version, char *err,
+	    size_t errlen);
+int	 tls_ssl_floor(SSL *, int min_version);
+
 /* tls_dane.c */
 SSL_CTX	*tls_client_ctx_new(char *err, size_t errlen);
 int	 tls_ctx_dane_init(SSL_CTX *, char *err, size_t errlen);

@@ -60,8 +60,9 @@ tls_ctx_dane_init(SSL_CTX *ctx, char *err, size_t errlen)
 
 /*
  * tls_client_ctx_new - a TLS client context for DANE: no local trust
- * store, verify mode NONE (the verdict decides), DANE enabled. Returns
- * NULL with a reason.
+ * store, verify mode NONE (the verdict decides), DANE enabled, the TLS
+ * policy of tls_policy.c with the opportunistic floor, no session
+ * resumption. Returns NULL with a reason.
  */
 SSL_CTX *
 tls_client_ctx_new(char *err, size_t errlen)
@@ -76,7 +77,10 @@ tls_client_ctx_new(char *err, size_t errlen)
 	/* Idle sessions (most of a relay's) need no 34 KiB of record
 	 * buffers: bench/sessions.sh measured -32 KiB heap per session. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	if (tls_ctx_dane_init(ctx, err, errlen) == -1) {
+	/* The lowest floor (opportunistic TLS); mandatory TLS raises it
+	 * per connection (tls_ssl_floor()). No session cache, no tickets. */
+	if (tls_ctx_policy(ctx, 1, TLS_OPP_MIN_DEFAULT, err, errlen) == -1 ||
+	    tls_ctx_dane_init(ctx, err, errlen) == -1) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -326,12 +330,16 @@ tls_dane_verdict(SSL *ssl, const struct dane_tlsa_set *set,
 	if ((peer = SSL_get0_peername(ssl)) != NULL)
 		strlcpy_(v->peername, peer, sizeof(v->peername));
 
-	if (v->x509_error == X509_V_OK && v->resumed) {
-		/* Safe only if the cache is keyed by dane_tlsa_set_digest(). */
-		v->authenticated = 1;
-		v->result_type = DANE_RT_NONE;
-		snprintf(v->text, sizeof(v->text), "validated successfully "
-		    "(resumed session)");
+	if (v->resumed) {
+		/*
+		 * A resumed session verified no certificate now, and its
+		 * verdict may be from other TLSA records: never DANE-
+		 * authenticated (client contexts resume nothing anyway,
+		 * tls_ctx_policy()).
+		 */
+		v->result_type = DANE_RT_VALIDATION_FAILURE;
+		snprintf(v->text, sizeof(v->text), "not authenticated: a "
+		    "resumed TLS session (no certificate was verified)");
 	} else if (v->x509_error == X509_V_OK && v->depth >= 0) {
 		v->authenticated = 1;
 		v->result_type = DANE_RT_NONE;

@@ -33,6 +33,24 @@ str_lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
+/*
+ * str_printable - replace each octet of s[0..len) that is not printable
+ * ASCII (controls, DEL, and every octet >= 0x80) with '?', in place.
+ * Text a peer sent (an SMTP reply, a DNS server's words, a certificate
+ * name) goes through this before it reaches a log line, the queue's
+ * envelope or a DSN, which is us-ascii: an ESC sequence cannot reach an
+ * operator's terminal, nor a CR or LF start a new log or header line.
+ */
+void
+str_printable(char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			s[i] = '?';
+}
+
 /* xstrdup_or_null - strdup that passes NULL through */
 char *
 xstrdup_or_null(const char *s)

@@ -34,6 +34,9 @@ int	 buf_vprintf(struct buf *, const char *, va_list)
 void	 buf_consume(struct buf *, size_t);
 char	*buf_steal(struct buf *);
 
+/* addr.c */
+int	 addr_domain_ok(const char *addr);
+
 /* file.c */
 int	 file_read(const char *path, size_t max, struct buf *out, char *err,
 	    size_t errlen);
@@ -61,6 +64,7 @@ int	 json_kv_bool(struct buf *, const char *key, int val);
 /* str.c */
 size_t	 strlcpy_(char *, const char *, size_t);
 void	 str_lower(char *);
+void	 str_printable(char *, size_t);
 char	*xstrdup_or_null(const char *);
 int	 hex_encode(char *out, size_t outlen, const unsigned char *, size_t,
 	    int upper);

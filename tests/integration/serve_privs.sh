@@ -27,7 +27,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 PY=/usr/bin/python3
 RAW="$DANEMX_SRCDIR/tests/servers/smtpraw.py"
-PORT=$((19000 + ($$ % 500)))
+PORT=$((4000 + ($$ % 500)))
 SINKPORT=$((PORT + 500))
 RU=danemxtest
 test_user $RU || fail "cannot create the test user $RU"

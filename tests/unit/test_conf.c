@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "server/conf.h"
+#include "tls/tls.h"
 #include "t.h"
 #include "util/util.h"
 
@@ -44,7 +45,11 @@ main(void)
 		{ "smtpd_line_length_limit = 999\n",
 		    "smtpd_line_length_limit: must be 1000 or more" },
 		{ "smtpd_session_time_limit = 0\n", "must be more than 0" },
+		{ "tls_min_version = TLSv1.4\n", "tls_min_version: 'TLSv1.4' "
+		    "is not TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3" },
+		{ "smtpd_tls_min_version = 1.2\n", "is not TLSv1" },
 	};
+	char		*dump;
 	struct dmx_conf	 c;
 	char		 err[256] = "";
 	size_t		 i;
@@ -57,6 +62,11 @@ main(void)
 	    "its own, not nobody", c.user);
 	T_CHECK(c.queue_minfree == 64UL * 1024 * 1024, "default queue_minfree "
 	    "%lu", c.queue_minfree);
+	T_CHECK(c.tls_min_version == TLS1_2_VERSION &&
+	    c.tls_opportunistic_min_version == TLS1_VERSION &&
+	    c.smtpd_tls_min_version == TLS1_2_VERSION,
+	    "default TLS floors: %lx %lx %lx", c.tls_min_version,
+	    c.tls_opportunistic_min_version, c.smtpd_tls_min_version);
 	T_CHECK(conf_parse(&c, text, strlen(text), err, sizeof(err)) == 0,
 	    "parse: %s", err);
 	T_CHECK(c.nlisten == 2 && strcmp(c.listen[0], "192.0.2.1:25") == 0 &&
@@ -98,16 +108,13 @@ main(void)
 	T_CHECK(conf_set(&c, "ca_file = /etc/ssl/roots.pem", err,
 	    sizeof(err)) == 0 && strcmp(c.ca_file, "/etc/ssl/roots.pem") == 0,
 	    "ca_file: %s", err);
-	{
-		char	*dump = NULL;
-
-		conf_set(&c, "mta_sts = no", err, sizeof(err));
-		conf_dump(&c, &dump);
-		T_CHECK(dump && strstr(dump, "\nmta_sts = no\n") &&
-		    strstr(dump, "\nstate_dir = /srv/state\n"),
-		    "dump: %s", dump ? dump : "(null)");
-		free(dump);
-	}
+	dump = NULL;
+	conf_set(&c, "mta_sts = no", err, sizeof(err));
+	conf_dump(&c, &dump);
+	T_CHECK(dump && strstr(dump, "\nmta_sts = no\n") &&
+	    strstr(dump, "\nstate_dir = /srv/state\n"),
+	    "dump: %s", dump ? dump : "(null)");
+	free(dump);
 	conf_free(&c);
 
 	/* The listener's limits: defaults, and the values that may be 0. */
@@ -138,6 +145,15 @@ main(void)
 	    == 0, "postmaster: %s", err);
 	T_CHECK(conf_set(&c, "postmaster=", err, sizeof(err)) == 0 &&
 	    c.postmaster[0] == '\0', "empty postmaster: %s", err);
+	T_CHECK(conf_set(&c, "tls_min_version=TLSv1.3", err,
+	    sizeof(err)) == 0 && c.tls_min_version == TLS1_3_VERSION, "tls_min_version: %s", err);
+	T_CHECK(conf_set(&c, "smtpd_tls_min_version = tlsv1.1", err,
+	    sizeof(err)) == 0 && c.smtpd_tls_min_version == TLS1_1_VERSION,
+	    "smtpd_tls_min_version: %s", err);
+	T_CHECK(conf_dump(&c, &dump) == 0 && strstr(dump, "tls_min_version = "
+	    "TLSv1.3\ntls_opportunistic_min_version = TLSv1\n"
+	    "smtpd_tls_min_version = TLSv1.1\n") != NULL, "dump: %s", dump);
+	free(dump);
 	conf_free(&c);
 	for (i = 0; i < DMX_NELEM(bad); i++) {
 		conf_defaults(&c);

@@ -1,7 +1,9 @@
 /*
  * test_dane_tls.c - the DANE engine gives the same verdict on a live TLS
  * handshake (client and server in memory, over a BIO pair) as offline,
- * sends the base domain as SNI, and explains failures.
+ * sends the base domain as SNI, and explains failures; a resumed session
+ * is never DANE-authenticated, the client context resumes nothing, and
+ * the protocol floor (tls_policy.c) refuses an older peer.
  *
  * Uses the smtpdane fixture in $DANEMX_SRCDIR/tests/vectors: a CA, a
  * server certificate for mail.test.invalid and its key.
@@ -294,6 +296,121 @@ done:
 	SSL_CTX_free(cctx);
 }
 
+/*
+ * test_resumption - a session resumed with the right records would pass
+ * X.509 verification by inheritance: the verdict must not count it.
+ */
+static void
+test_resumption(void)
+{
+	struct tls_dane_opts	 o;
+	struct tls_verdict	 v;
+	struct dane_tlsa_set	 set;
+	SSL_CTX			*sctx, *cctx, *ours;
+	SSL_SESSION		*sess = NULL;
+	SSL			*c, *s;
+	char			 err[512];
+	int			 i;
+
+	ours = tls_client_ctx_new(err, sizeof(err));
+	T_CHECK(ours != NULL, "client context: %s", err);
+	if (ours == NULL)
+		return;
+	T_CHECK(SSL_CTX_get_session_cache_mode(ours) == SSL_SESS_CACHE_OFF,
+	    "the client context caches sessions: mode %ld",
+	    SSL_CTX_get_session_cache_mode(ours));
+	T_CHECK((SSL_CTX_get_options(ours) & SSL_OP_NO_TICKET) != 0,
+	    "the client context asks for session tickets");
+	T_CHECK(SSL_CTX_get_min_proto_version(ours) == TLS1_VERSION,
+	    "the client context's floor: %lx",
+	    (long)SSL_CTX_get_min_proto_version(ours));
+	SSL_CTX_free(ours);
+
+	/* A context that does resume (as a careless cache would). */
+	sctx = server_ctx();
+	cctx = SSL_CTX_new(TLS_client_method());
+	T_CHECK(sctx != NULL && cctx != NULL && tls_ctx_dane_init(cctx, err,
+	    sizeof(err)) == 0, "contexts: %s", err);
+	if (sctx == NULL || cctx == NULL)
+		goto done;
+	SSL_CTX_set_max_proto_version(sctx, TLS1_2_VERSION);
+	memset(&o, 0, sizeof(o));
+	o.base = "mail.test.invalid";
+	o.profile = DANE_PROFILE_SMTP;
+	for (i = 0; i < 2; i++) {
+		dane_tlsa_set_init(&set);
+		set.secure = 1;
+		dane_tlsa_set_add_text(&set, R311, err, sizeof(err));
+		c = SSL_new(cctx);
+		s = SSL_new(sctx);
+		T_CHECK(tls_dane_setup(c, &o, &set, err, sizeof(err)) == 1,
+		    "resumption %d: setup: %s", i, err);
+		if (sess != NULL)
+			SSL_set_session(c, sess);
+		T_CHECK(handshake(c, s), "resumption %d: handshake", i);
+		T_CHECK(SSL_session_reused(c) == i, "resumption %d: reused %d",
+		    i, SSL_session_reused(c));
+		T_CHECK(tls_dane_verdict(c, &set, NULL, &v) == 0,
+		    "resumption %d: verdict", i);
+		T_CHECK(v.authenticated == !i, "resumption %d: authenticated "
+		    "%d (%s)", i, v.authenticated, v.text);
+		T_CHECK(i == 0 || (v.resumed && strcmp(v.text, "not "
+		    "authenticated: a resumed TLS session (no certificate was "
+		    "verified)") == 0 && v.result_type ==
+		    DANE_RT_VALIDATION_FAILURE), "resumed: '%s'", v.text);
+		if (i == 0)
+			sess = SSL_get1_session(c);
+		/* Closed cleanly, else OpenSSL forgets the session. */
+		SSL_set_shutdown(c, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+		SSL_set_shutdown(s, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+		tls_verdict_free(&v);
+		SSL_free(c);
+		SSL_free(s);
+		dane_tlsa_set_free(&set);
+	}
+done:
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+}
+
+/* test_floor - tls_ssl_floor() raises one connection's floor: TLS 1.3
+ * demanded of a TLS 1.2 server fails, TLS 1.2 passes */
+static void
+test_floor(void)
+{
+	SSL_CTX	*sctx, *cctx;
+	SSL	*c, *s;
+	char	 err[512];
+	int	 i, hs;
+
+	sctx = server_ctx();
+	cctx = tls_client_ctx_new(err, sizeof(err));
+	T_CHECK(sctx != NULL && cctx != NULL, "contexts: %s", err);
+	if (sctx == NULL || cctx == NULL)
+		goto done;
+	SSL_CTX_set_max_proto_version(sctx, TLS1_2_VERSION);
+	for (i = 0; i < 2; i++) {
+		c = SSL_new(cctx);
+		s = SSL_new(sctx);
+		T_CHECK(tls_ssl_floor(c, i ? TLS1_3_VERSION : TLS1_2_VERSION) ==
+		    0 && SSL_get_min_proto_version(c) == (i ? TLS1_3_VERSION :
+		    TLS1_2_VERSION), "floor %d: min %lx", i,
+		    (long)SSL_get_min_proto_version(c));
+		hs = handshake(c, s);
+		T_CHECK(hs == !i, "floor %s against a TLS 1.2 server: "
+		    "handshake %d", i ? "TLS 1.3" : "TLS 1.2", hs);
+		SSL_free(c);
+		SSL_free(s);
+	}
+	T_CHECK(tls_ctx_policy(cctx, 1, TLS1_3_VERSION, err,
+	    sizeof(err)) == 0 && SSL_CTX_get_min_proto_version(cctx) == TLS1_3_VERSION,
+	    "tls_ctx_policy: %s", err);
+done:
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+}
+
 static void
 test_load(void)
 {
@@ -324,5 +441,7 @@ main(void)
 	snprintf(fx, sizeof(fx), "%s/tests/vectors/pennocktech-smtpdane", src);
 	test_load();
 	test_live_and_offline();
+	test_resumption();
+	test_floor();
 	return t_done("test_dane_tls");
 }

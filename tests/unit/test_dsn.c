@@ -78,5 +78,23 @@ main(void)
 	T_CHECK(bare_lf == 0, "%zu lines without CR", bare_lf);
 	T_CHECK(longest <= 998, "a line of %zu octets", longest);
 	buf_free(&b);
+
+	/* A last result with ESC, VT, FF and 8-bit octets (an envelope of
+	 * an older danemx): the us-ascii DSN carries '?' for each. */
+	r[1].last = (char *)"550 5.1.1 \x1b[31mred\x1b[0m\x0b\x0c caf\xc3\xa9";
+	r[2].state = RCPT_SENT;
+	buf_init(&b, 1024 * 1024);
+	T_CHECK(dsn_build(&b, &e, orig, strlen(orig), "relay.test",
+	    1700086400) == 0, "dsn_build failed");
+	T_CHECK(has(&b, "<bad@x.test>: 550 5.1.1 ?[31mred?[0m?? caf??\r\n"),
+	    "the human part: %s", b.data);
+	T_CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.1.1 ?[31mred?[0m?? "
+	    "caf??\r\n"), "the delivery-status part");
+	for (p = b.data, bare_lf = 0; p != NULL && *p != '\0'; p++)
+		if ((*p < ' ' && *p != '\r' && *p != '\n' && *p != '\t') ||
+		    (unsigned char)*p > 0x7e)
+			bare_lf++;
+	T_CHECK(bare_lf == 0, "%zu octets not printable ASCII", bare_lf);
+	buf_free(&b);
 	return t_done("test_dsn");
 }

@@ -32,6 +32,10 @@ static const struct reply_case {
 	{ "short", "25", SMTP_REPLY_ERROR, 0, "", "valid code" },
 	{ "bad separator", "250xok", SMTP_REPLY_ERROR, 0, "", "space or hyphen" },
 	{ "embedded CR", "250 a\rb", SMTP_REPLY_ERROR, 0, "", "NUL, CR or LF" },
+	/* The text goes to logs and DSNs: controls and 8-bit become '?'. */
+	{ "ESC, VT, FF, 8-bit", "550-5.1.1 \x1b[31mred\x1b[0m\x0b\x0c|"
+	    "550 caf\xc3\xa9 \xff\x7f\tend", SMTP_REPLY_DONE, 550, "5.1.1",
+	    "5.1.1 ?[31mred?[0m??\ncaf?? ???end" },
 };
 
 /* feed - feed '|'-separated lines; returns the last result */

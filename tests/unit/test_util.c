@@ -1,6 +1,7 @@
 /*
  * test_util.c - buffers keep their ceiling, JSON escapes, hex round trips,
- * root walks only trusted directories.
+ * root walks only trusted directories, remote text made printable, no
+ * port in a recipient's domain.
  */
 #include <sys/stat.h>
 
@@ -188,10 +189,53 @@ test_trusted(void)
 	T_CHECK(system(q) == 0, "cleanup");
 }
 
+/* test_printable - controls, DEL and 8-bit octets become '?' */
+static void
+test_printable(void)
+{
+	char	 s[] = "a\x1b[31mb\x0b\x0c\tc\xc3\xa9\x7f\xff~ z\r\n";
+
+	str_printable(s, strlen(s));
+	T_CHECK(strcmp(s, "a?[31mb???c????~ z??") == 0, "got '%s'", s);
+}
+
+/* test_addr_domain - no port in an address literal, nor in a name */
+static void
+test_addr_domain(void)
+{
+	static const struct {
+		const char	*addr;
+		int		 want;
+	} c[] = {
+		{ "u@example.org", 1 },
+		{ "u@[127.0.0.1]", 1 },
+		{ "u@[IPv6:2001:db8::1]", 1 },
+		{ "example.org", 1 },
+		{ "u@[127.0.0.1]:2710", 0 },
+		{ "u@[127.0.0.1]:", 0 },
+		{ "u@[IPv6:::1]:25", 0 },
+		{ "u@example.org:25", 0 },
+		{ "u@[127.0.0.1", 0 },
+		{ "u@[]", 0 },
+		{ "u@[1]]", 0 },
+		{ "u@[[1]", 0 },
+		{ "u@", 0 },
+		{ "[127.0.0.1]:25", 0 },
+		{ "x@y@[127.0.0.1]:25", 0 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < DMX_NELEM(c); i++)
+		T_CHECK(addr_domain_ok(c[i].addr) == c[i].want, "%s: got %d",
+		    c[i].addr, !c[i].want);
+}
+
 int
 main(void)
 {
 	test_trusted();
+	test_printable();
+	test_addr_domain();
 	test_buf();
 	test_htab();
 	test_json();
