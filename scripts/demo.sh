@@ -163,18 +163,35 @@ fi
 
 # --- the relay: danemx serve, sendmail and queue ------------------------------
 
-RELAY_DIR=$WORLD/relay
+# the world's real directory: the relay checks, as root, that no one but
+# root can change any directory above its queue (a checkout in a user's
+# home would not pass)
+RELAY_DIR=$(cd "$WORLD" && pwd -P)/relay
 Q=$RELAY_DIR/queue
 RLOG=$RELAY_DIR/relay.log
+RCONF=$RELAY_DIR/danemx.conf
 RPORT=${DEMO_RELAY_PORT:-2525}
 mkdir -p "$RELAY_DIR"
-# dq ARGS: danemx queue on the demo's queue, shown as typed
+# An installed relay runs as its own user, danemx (make install creates
+# it); the demo leaves no user behind, so its relay keeps root's uid.
+cat >"$RCONF" <<EOF
+# danemx.conf(5) of the demo's relay
+listen = 127.0.0.1:$RPORT
+queue_dir = $Q
+pid_file = $RELAY_DIR/danemx.pid
+resolver_config = $CONF
+helo_name = relay.client.test
+user =
+retry_min = 10m
+EOF
+# dq ARGS: danemx queue of the demo's relay, shown as typed
 dq() {
-	echo "\$ danemx queue -o queue_dir=\$Q $*"
-	"$DANEMX" queue -o queue_dir="$Q" "$@" 2>&1 | sed 's/^/  /'
+	echo "\$ danemx queue -c danemx.conf $*"
+	"$DANEMX" queue -c "$RCONF" "$@" 2>&1 | sed 's/^/  /'
 }
 stop_relay() {
-	[ -s "$RELAY_DIR/pid" ] && kill "$(cat "$RELAY_DIR/pid")" 2>/dev/null
+	[ -s "$RELAY_DIR/danemx.pid" ] &&
+		kill "$(cat "$RELAY_DIR/danemx.pid")" 2>/dev/null
 	stop_world
 }
 trap stop_relay EXIT
@@ -192,18 +209,16 @@ cat <<EOF
 Now the relay. 'danemx serve' accepts mail over SMTP from mynetworks (here
 loopback), writes each message durably to its queue before it answers 250, and
 delivers it as 'send' does, retrying what is deferred. 'danemx sendmail'
-queues a message from the command line. The demo's queue is
-\$Q=$Q.
+queues a message from the command line, 'danemx queue' shows the queue. All
+three read the relay's configuration, $RCONF:
 EOF
+sed 's/^/  /' "$RCONF"
 
 N=$((N + 1))
 echo
 echo "== $N. start the relay"
-echo "\$ danemx -R $CONF serve --foreground -o listen=127.0.0.1:$RPORT \\"
-echo "    -o queue_dir=\$Q -o helo_name=relay.client.test -o user= -o pid_file=... 2>relay.log &"
-"$DANEMX" -R "$CONF" serve --foreground -o listen=127.0.0.1:$RPORT \
-    -o queue_dir="$Q" -o helo_name=relay.client.test -o user= \
-    -o pid_file="$RELAY_DIR/pid" -o retry_min=10m >"$RLOG" 2>&1 &
+echo "\$ danemx serve -c danemx.conf --foreground 2>relay.log &"
+"$DANEMX" serve -c "$RCONF" --foreground >"$RLOG" 2>&1 &
 wait_log "relay started"
 sed -n '1,/relay started/p' "$RLOG" | sed 's/^/  /'
 
@@ -213,10 +228,10 @@ echo
 echo "== $N. queue a message with danemx sendmail; the relay notices it within"
 echo "   5 seconds and delivers it"
 echo "\$ printf 'Subject: via sendmail\\\\n\\\\nhello\\\\n' |"
-echo "    danemx sendmail -o queue_dir=\$Q -f demo@client.test $SM_RCPT"
+echo "    danemx sendmail -c danemx.conf -f demo@client.test $SM_RCPT"
 _rc=0
 SM_ID=$(printf 'From: demo@client.test\nSubject: via sendmail\n\nhello from sendmail\n' |
-    "$DANEMX" sendmail -o queue_dir="$Q" -f demo@client.test "$SM_RCPT" 2>&1) || _rc=$?
+    "$DANEMX" sendmail -c "$RCONF" -f demo@client.test "$SM_RCPT" 2>&1) || _rc=$?
 echo "$SM_ID"
 echo "(exit status $_rc: the message is durable; sendmail printed its queue id)"
 dq list
