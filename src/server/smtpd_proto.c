@@ -106,8 +106,7 @@ scan_cmd(struct smtpd_in *in, const char *p, size_t len, size_t *i)
 			in->cmd_done = 1;
 			return SMTPD_IN_COMMAND;
 		}
-		for (j = *i; j < len && p[j] != '\r' && p[j] != '\n'; j++)
-			;
+		j = (size_t)(str_next_crlf(p + *i, p + len) - p);
 		n = j - *i;
 		if (n > SMTPD_CMD_MAX - 2 - in->cmdlen) {
 			*i += SMTPD_CMD_MAX - 2 - in->cmdlen + 1;
@@ -229,8 +228,7 @@ smtpd_in_scan(struct smtpd_in *in, const char *p, size_t len, size_t *used,
 			line_end(in, 0);
 			continue;
 		}
-		for (j = i; j < len && p[j] != '\r' && p[j] != '\n'; j++)
-			;
+		j = (size_t)(str_next_crlf(p + i, p + len) - p);
 		n = j - i;
 		if (n > SMTPD_OUT_SOFT - out->len)
 			n = SMTPD_OUT_SOFT - out->len;

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "smtp/smtp.h"
+#include "util/util.h"
 
 /* smtp_enc_init - the state before a message's first octet */
 void
@@ -67,8 +68,7 @@ smtp_enc_chunk(struct smtp_enc *e, const char *in, size_t len, char *out)
 		}
 		if (e->bol && *p == '.')
 			*o++ = '.';
-		for (q = p; q < end && *q != '\r' && *q != '\n'; q++)
-			;
+		q = str_next_crlf(p, end);
 		if (q > p) {
 			memcpy(o, p, (size_t)(q - p));
 			o += q - p;
@@ -119,30 +119,37 @@ smtp_enc_end(struct smtp_enc *e, char *out)
 size_t
 smtp_enc_count(struct smtp_enc *e, const char *in, size_t len)
 {
-	const char	*p = in, *end = in + len;
+	const char	*p = in, *end = in + len, *q;
 	size_t		 n = len;
 
 	/* A CR LF stays two octets and a lone CR becomes one space: only
-	 * a lone LF (+1) and a stuffed dot (+1) add octets. */
-	for (; p < end; p++) {
+	 * a lone LF (+1) and a stuffed dot (+1) add octets. The same walk
+	 * as smtp_enc_chunk(), writing nothing. */
+	while (p < end) {
 		if (e->cr) {
 			e->cr = 0;
 			if (*p == '\n') {
 				e->bol = 1;
+				p++;
 				continue;
 			}
+			e->bol = 0;		/* the CR became a space */
+		}
+		if (e->bol && *p == '.')
+			n++;
+		q = str_next_crlf(p, end);
+		if (q > p) {
 			e->bol = 0;
+			p = q;
+			if (p == end)
+				break;
 		}
 		if (*p == '\n') {
 			n++;
 			e->bol = 1;
-		} else if (*p == '\r')
+		} else
 			e->cr = 1;
-		else {
-			if (e->bol && *p == '.')
-				n++;
-			e->bol = 0;
-		}
+		p++;
 	}
 	return n;
 }

@@ -131,3 +131,22 @@ parse_uint(const char *s, unsigned long max, unsigned long *out)
 	*out = v;
 	return 0;
 }
+
+/*
+ * str_next_crlf - the first CR or LF in [p, end), or end: the line
+ * splitters' inner loop, on memchr (which scans many octets at a step)
+ * rather than one octet at a time.
+ */
+const char *
+str_next_crlf(const char *p, const char *end)
+{
+	const char	*lf, *cr;
+
+	if (p >= end)
+		return end;
+	if ((lf = memchr(p, '\n', (size_t)(end - p))) == NULL)
+		lf = end;
+	if ((cr = memchr(p, '\r', (size_t)(lf - p))) != NULL)
+		return cr;
+	return lf;
+}

@@ -65,6 +65,7 @@ int	 json_kv_bool(struct buf *, const char *key, int val);
 size_t	 strlcpy_(char *, const char *, size_t);
 void	 str_lower(char *);
 void	 str_printable(char *, size_t);
+const char *str_next_crlf(const char *, const char *end);
 char	*xstrdup_or_null(const char *);
 int	 hex_encode(char *out, size_t outlen, const unsigned char *, size_t,
 	    int upper);
