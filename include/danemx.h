@@ -35,6 +35,30 @@ struct event_base;
 #define DMX_RCODE_NXDOMAIN	3
 
 /*
+ * Why a delivery attempt failed: one class per attempt. The classes of a
+ * failure of TLS or of its policy map one to one onto the RFC 8460
+ * result types (fail_rfc8460()); the last three are no TLS failure (the
+ * session never got that far) and have no result type.
+ */
+enum dmx_fail {
+	DMX_FAIL_NONE = 0,		/* no failure */
+	DMX_FAIL_STARTTLS_NOT_SUPPORTED, /* TLS demanded, not offered or refused */
+	DMX_FAIL_CERT_HOST_MISMATCH,	/* no reference identifier matched */
+	DMX_FAIL_CERT_EXPIRED,		/* (never for DANE-EE) */
+	DMX_FAIL_CERT_NOT_TRUSTED,	/* no path to a trust anchor */
+	DMX_FAIL_VALIDATION,		/* any other failure to authenticate */
+	DMX_FAIL_TLSA_INVALID,		/* no TLSA record matched, or all unusable */
+	DMX_FAIL_DNSSEC_INVALID,	/* a bogus answer (never a mere SERVFAIL) */
+	DMX_FAIL_DANE_REQUIRED,		/* the policy demands DANE; there is none */
+	DMX_FAIL_STS_FETCH,		/* the MTA-STS policy could not be had */
+	DMX_FAIL_STS_INVALID,		/* the MTA-STS policy is malformed */
+	DMX_FAIL_STS_WEBPKI,		/* WebPKI failed under MTA-STS */
+	DMX_FAIL_DNS,			/* a lookup got no answer: SERVFAIL, timeout */
+	DMX_FAIL_CONNECT,		/* no connection */
+	DMX_FAIL_SMTP			/* the SMTP dialogue failed */
+};
+
+/*
  * What a lookup's answer may be trusted as. Only SECURE and INSECURE are
  * answers (and may be NXDOMAIN or NODATA); the rest are failures that
  * must defer delivery, never downgrade it (RFC 7672 section 2.1.1).

@@ -182,8 +182,8 @@ check_code(const struct deliver_result *r)
 			if (h->addr_status == DMX_DNS_BOGUS ||
 			    (h->tlsa_looked_up && h->tlsa_status == DMX_DNS_BOGUS))
 				dnssec = 1;
-			else if (h->rt == DANE_RT_DANE_REQUIRED ||
-			    h->rt == DANE_RT_TLSA_INVALID)
+			else if (h->rt == DMX_FAIL_DANE_REQUIRED ||
+			    h->rt == DMX_FAIL_TLSA_INVALID)
 				dane = 1;
 			else
 				dns = 1;
@@ -290,9 +290,9 @@ print_summary(const struct job *j, const struct deliver_result *r)
 		else
 			printf("%s: FAILED at %zu of %zu host address%s: %s%s%s%s\n",
 			    r->domain, nfail, nhost, nhost == 1 ? "" : "es",
-			    r->why, r->rt != DANE_RT_NONE ? " [" : "",
-			    r->rt != DANE_RT_NONE ? dane_result_type_str(r->rt) :
-			    "", r->rt != DANE_RT_NONE ? "]" : "");
+			    r->why, r->rt != DMX_FAIL_NONE ? " [" : "",
+			    r->rt != DMX_FAIL_NONE ? fail_rfc8460(r->rt) :
+			    "", r->rt != DMX_FAIL_NONE ? "]" : "");
 		return;
 	}
 	printf("%s: %s", r->domain, deliver_outcome_str(r->outcome));
@@ -302,8 +302,8 @@ print_summary(const struct job *j, const struct deliver_result *r)
 		    r->att[r->used].addr, tls_achieved_str(r->att[r->used].tls));
 	if (r->outcome == OUTCOME_DEFERRED || r->outcome == OUTCOME_REJECTED)
 		printf(": %s", r->why);
-	if (r->rt != DANE_RT_NONE)
-		printf(" [%s]", dane_result_type_str(r->rt));
+	if (r->rt != DMX_FAIL_NONE)
+		printf(" [%s]", fail_rfc8460(r->rt));
 	printf("\n");
 }
 

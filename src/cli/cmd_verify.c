@@ -300,9 +300,9 @@ print_text(const struct cli *c, const struct dane_tlsa_set *set,
 			    v->chain[i].subject, v->chain[i].issuer);
 		if (v->peername[0] != '\0')
 			printf("matched name: %s\n", v->peername);
-		if (v->result_type != DANE_RT_NONE)
+		if (v->result_type != DMX_FAIL_NONE)
 			printf("result type: %s\n",
-			    dane_result_type_str(v->result_type));
+			    fail_rfc8460(v->result_type));
 	}
 	printf("DANE: %s\n", v->text);
 }

@@ -65,18 +65,6 @@ enum dane_effect {
 	DANE_EFFECT_AUTHENTICATE	/* a usable record: the peer must match */
 };
 
-/* RFC 8460 section 4.3 result types. */
-enum dane_result_type {
-	DANE_RT_NONE = 0,		/* success: no result type */
-	DANE_RT_TLSA_INVALID,
-	DANE_RT_DNSSEC_INVALID,
-	DANE_RT_DANE_REQUIRED,
-	DANE_RT_STARTTLS_NOT_SUPPORTED,
-	DANE_RT_CERT_HOST_MISMATCH,
-	DANE_RT_CERT_EXPIRED,
-	DANE_RT_CERT_NOT_TRUSTED,
-	DANE_RT_VALIDATION_FAILURE
-};
 
 struct dane_tlsa {
 	uint8_t		 usage, selector, mtype;
@@ -125,7 +113,13 @@ const char *dane_tlsa_reason(const struct dane_tlsa *, char *out,
 	    size_t outlen);
 const char *dane_effect_str(enum dane_effect);
 const char *dane_usage_str(uint8_t);
-const char *dane_result_type_str(enum dane_result_type);
-enum dane_result_type dane_result_type_x509(long x509_error);
+enum dmx_fail dane_fail_x509(long x509_error);
+
+/* Old names, until the scheduler is reshaped (issue #11). */
+#define dane_result_type	dmx_fail
+#define DANE_RT_NONE		DMX_FAIL_NONE
+#define DANE_RT_DNSSEC_INVALID	DMX_FAIL_DNSSEC_INVALID
+#define DANE_RT_TLSA_INVALID	DMX_FAIL_TLSA_INVALID
+#define dane_result_type_str	fail_rfc8460
 
 #endif /* DANEMX_DANE_H */

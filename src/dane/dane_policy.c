@@ -256,37 +256,19 @@ dane_usage_str(uint8_t usage)
 	return usage <= DANE_USAGE_DANE_EE ? names[usage] : "unknown usage";
 }
 
-/* dane_result_type_str - RFC 8460 result type, NULL for success */
-const char *
-dane_result_type_str(enum dane_result_type rt)
-{
-	switch (rt) {
-	case DANE_RT_NONE:			return NULL;
-	case DANE_RT_TLSA_INVALID:		return "tlsa-invalid";
-	case DANE_RT_DNSSEC_INVALID:		return "dnssec-invalid";
-	case DANE_RT_DANE_REQUIRED:		return "dane-required";
-	case DANE_RT_STARTTLS_NOT_SUPPORTED:	return "starttls-not-supported";
-	case DANE_RT_CERT_HOST_MISMATCH:	return "certificate-host-mismatch";
-	case DANE_RT_CERT_EXPIRED:		return "certificate-expired";
-	case DANE_RT_CERT_NOT_TRUSTED:		return "certificate-not-trusted";
-	case DANE_RT_VALIDATION_FAILURE:	return "validation-failure";
-	}
-	return "validation-failure";
-}
-
-/* dane_result_type_x509 - the RFC 8460 result type of an X.509 error */
-enum dane_result_type
-dane_result_type_x509(long err)
+/* dane_fail_x509 - the failure class of an X.509 verification error */
+enum dmx_fail
+dane_fail_x509(long err)
 {
 	switch (err) {
 	case X509_V_OK:
-		return DANE_RT_NONE;
+		return DMX_FAIL_NONE;
 	case X509_V_ERR_DANE_NO_MATCH:
-		return DANE_RT_TLSA_INVALID;
+		return DMX_FAIL_TLSA_INVALID;
 	case X509_V_ERR_HOSTNAME_MISMATCH:
-		return DANE_RT_CERT_HOST_MISMATCH;
+		return DMX_FAIL_CERT_HOST_MISMATCH;
 	case X509_V_ERR_CERT_HAS_EXPIRED:
-		return DANE_RT_CERT_EXPIRED;
+		return DMX_FAIL_CERT_EXPIRED;
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
@@ -295,7 +277,7 @@ dane_result_type_x509(long err)
 	case X509_V_ERR_CERT_UNTRUSTED:
 	case X509_V_ERR_CERT_REJECTED:
 	case X509_V_ERR_INVALID_CA:
-		return DANE_RT_CERT_NOT_TRUSTED;
+		return DMX_FAIL_CERT_NOT_TRUSTED;
 	}
-	return DANE_RT_VALIDATION_FAILURE;
+	return DMX_FAIL_VALIDATION;
 }

@@ -100,7 +100,7 @@ struct route_host {
 	/* The decision. */
 	enum host_demand	 demand;
 	int			 bypassed;	/* demand softened by the bypass list */
-	enum dane_result_type	 rt;
+	enum dmx_fail	 rt;
 	char			 why[512];	/* for logs */
 	/* in flight */
 	int			 pending;
@@ -127,7 +127,7 @@ struct route {
 	/* Outcome of resolution: ok, or failed with a reason. */
 	int			 failed;
 	int			 permanent;	/* the failure will not heal */
-	enum dane_result_type	 rt;
+	enum dmx_fail	 rt;
 	char			 why[512];
 };
 

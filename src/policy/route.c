@@ -196,11 +196,11 @@ finish(struct route_req *req)
 }
 
 static void
-route_fail(struct route_req *req, int permanent, enum dane_result_type rt,
+route_fail(struct route_req *req, int permanent, enum dmx_fail rt,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
-route_fail(struct route_req *req, int permanent, enum dane_result_type rtype,
+route_fail(struct route_req *req, int permanent, enum dmx_fail rtype,
     const char *fmt, ...)
 {
 	va_list	 ap;
@@ -214,12 +214,12 @@ route_fail(struct route_req *req, int permanent, enum dane_result_type rtype,
 }
 
 static void
-host_set(struct route_host *h, enum host_demand d, enum dane_result_type rt,
+host_set(struct route_host *h, enum host_demand d, enum dmx_fail rt,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* host_set - decide what host h demands, and why */
 static void
-host_set(struct route_host *h, enum host_demand d, enum dane_result_type rt,
+host_set(struct route_host *h, enum host_demand d, enum dmx_fail rt,
     const char *fmt, ...)
 {
 	va_list	 ap;
@@ -248,11 +248,11 @@ static void
 host_no_dane(struct route_req *req, struct route_host *h, const char *why)
 {
 	if (req->rt->level == TLS_LEVEL_DANE_ONLY)
-		host_set(h, DEMAND_UNUSABLE, DANE_RT_DANE_REQUIRED,
+		host_set(h, DEMAND_UNUSABLE, DMX_FAIL_DANE_REQUIRED,
 		    "%s, but the policy for %s is dane-only", why,
 		    req->rt->domain);
 	else
-		host_set(h, DEMAND_MAY, DANE_RT_NONE, "%s", why);
+		host_set(h, DEMAND_MAY, DMX_FAIL_NONE, "%s", why);
 }
 
 /* host_addrs_done - A and AAAA are in: decide whether to look up TLSA */
@@ -266,7 +266,7 @@ host_addrs_done(struct route_req *req, size_t hi)
 	if (is_failure(h->a_status) || is_failure(h->aaaa_status)) {
 		bad = is_failure(h->a_status) ? h->a_status : h->aaaa_status;
 		h->addr_status = bad;
-		host_set(h, DEMAND_UNUSABLE, DANE_RT_DNSSEC_INVALID,
+		host_set(h, DEMAND_UNUSABLE, DMX_FAIL_DNSSEC_INVALID,
 		    "address lookup for %s failed: %s", h->name,
 		    dmx_dns_status_str(bad));
 		return;
@@ -275,12 +275,12 @@ host_addrs_done(struct route_req *req, size_t hi)
 	    h->aaaa_status == DMX_DNS_SECURE;
 	h->addr_status = h->addr_secure ? DMX_DNS_SECURE : DMX_DNS_INSECURE;
 	if (h->naddr == 0) {
-		host_set(h, DEMAND_UNUSABLE, DANE_RT_NONE,
+		host_set(h, DEMAND_UNUSABLE, DMX_FAIL_NONE,
 		    "no address records for %s", h->name);
 		return;
 	}
 	if (rt->level != TLS_LEVEL_DANE && rt->level != TLS_LEVEL_DANE_ONLY) {
-		host_set(h, level_demand(rt->level), DANE_RT_NONE,
+		host_set(h, level_demand(rt->level), DMX_FAIL_NONE,
 		    "policy level %s", tls_level_str(rt->level));
 		return;
 	}
@@ -306,7 +306,7 @@ host_addrs_done(struct route_req *req, size_t hi)
 	if (h->cname) {
 		/* Insecure at the end; is the first CNAME secure? */
 		if (start(req, LK_CNAME, hi, h->name, DMX_T_CNAME) == -1)
-			host_set(h, DEMAND_UNUSABLE, DANE_RT_NONE,
+			host_set(h, DEMAND_UNUSABLE, DMX_FAIL_NONE,
 			    "cannot look up %s CNAME", h->name);
 		return;
 	}
@@ -328,7 +328,7 @@ host_tlsa_next(struct route_req *req, size_t hi)
 	    h->bases[h->next_base]);
 	h->tlsa_looked_up = 1;
 	if (start(req, LK_TLSA, hi, qname, DMX_T_TLSA) == -1)
-		host_set(h, DEMAND_UNUSABLE, DANE_RT_NONE,
+		host_set(h, DEMAND_UNUSABLE, DMX_FAIL_NONE,
 		    "cannot look up %s TLSA", qname);
 }
 
@@ -348,13 +348,13 @@ host_tlsa(struct route_req *req, size_t hi, struct dmx_dns_result *res)
 		/* Rule 12: never downgrade; the bypass list softens it. */
 		if (rt->bypass) {
 			h->bypassed = 1;
-			host_set(h, DEMAND_ENCRYPT, DANE_RT_DNSSEC_INVALID,
+			host_set(h, DEMAND_ENCRYPT, DMX_FAIL_DNSSEC_INVALID,
 			    "TLSA lookup for _%u._tcp.%s failed: %s (DANE "
 			    "bypass applies: TLS without authentication)",
 			    rt->port, base, res->why_bogus ? res->why_bogus :
 			    dmx_dns_status_str(res->status));
 		} else
-			host_set(h, DEMAND_UNUSABLE, DANE_RT_DNSSEC_INVALID,
+			host_set(h, DEMAND_UNUSABLE, DMX_FAIL_DNSSEC_INVALID,
 			    "TLSA lookup for _%u._tcp.%s failed: %s", rt->port,
 			    base, res->status == DMX_DNS_BOGUS && res->why_bogus ?
 			    res->why_bogus : dmx_dns_status_str(res->status));
@@ -368,25 +368,25 @@ host_tlsa(struct route_req *req, size_t hi, struct dmx_dns_result *res)
 		return;
 	}
 	if (dane_tlsa_set_from_dns(&h->tlsa, res, err, sizeof(err)) == -1) {
-		host_set(h, DEMAND_UNUSABLE, DANE_RT_TLSA_INVALID,
+		host_set(h, DEMAND_UNUSABLE, DMX_FAIL_TLSA_INVALID,
 		    "TLSA records for %s: %s", base, err);
 		return;
 	}
 	dane_tlsa_set_classify(&h->tlsa, DANE_PROFILE_SMTP);
 	eff = dane_tlsa_set_effect(&h->tlsa);
 	if (eff == DANE_EFFECT_AUTHENTICATE) {
-		host_set(h, DEMAND_DANE, DANE_RT_NONE, "%zu usable TLSA "
+		host_set(h, DEMAND_DANE, DMX_FAIL_NONE, "%zu usable TLSA "
 		    "record%s at _%u._tcp.%s", h->tlsa.nusable,
 		    h->tlsa.nusable == 1 ? "" : "s", rt->port, base);
 		return;
 	}
 	/* Rule 17: secure but all unusable: TLS, not authenticated. */
 	if (rt->level == TLS_LEVEL_DANE_ONLY && !rt->bypass)
-		host_set(h, DEMAND_UNUSABLE, DANE_RT_TLSA_INVALID,
+		host_set(h, DEMAND_UNUSABLE, DMX_FAIL_TLSA_INVALID,
 		    "every TLSA record at _%u._tcp.%s is unusable, and the "
 		    "policy is dane-only", rt->port, base);
 	else
-		host_set(h, DEMAND_ENCRYPT, DANE_RT_TLSA_INVALID,
+		host_set(h, DEMAND_ENCRYPT, DMX_FAIL_TLSA_INVALID,
 		    "every TLSA record at _%u._tcp.%s is unusable: TLS is "
 		    "mandatory but not authenticated", rt->port, base);
 }
@@ -487,7 +487,7 @@ on_mx(struct route_req *req, struct dmx_dns_result *res)
 	rt->mx_status = res->status;
 	if (is_failure(res->status)) {
 		/* Rule 3: defer the destination; no fallback to A. */
-		route_fail(req, 0, DANE_RT_DNSSEC_INVALID,
+		route_fail(req, 0, DMX_FAIL_DNSSEC_INVALID,
 		    "MX lookup for %s failed: %s", rt->domain,
 		    res->status == DMX_DNS_BOGUS && res->why_bogus ?
 		    res->why_bogus : res->error ? res->error :
@@ -502,17 +502,17 @@ on_mx(struct route_req *req, struct dmx_dns_result *res)
 	if (res->nrrs == 1 && res->rrs[0].u.mx.host[0] == '.' &&
 	    res->rrs[0].u.mx.host[1] == '\0') {
 		rt->null_mx = 1;
-		route_fail(req, 1, DANE_RT_NONE, "%s does not accept mail "
+		route_fail(req, 1, DMX_FAIL_NONE, "%s does not accept mail "
 		    "(null MX, RFC 7505)", rt->domain);
 		return;
 	}
 	if (res->nxdomain) {
-		route_fail(req, 1, DANE_RT_NONE, "domain %s does not exist",
+		route_fail(req, 1, DMX_FAIL_NONE, "domain %s does not exist",
 		    rt->domain);
 		return;
 	}
 	if (hosts_from_mx(rt, res) == -1) {
-		route_fail(req, 0, DANE_RT_NONE, "out of memory");
+		route_fail(req, 0, DMX_FAIL_NONE, "out of memory");
 		return;
 	}
 	for (i = 0; i < rt->nhost; i++) {
@@ -527,7 +527,7 @@ on_mx(struct route_req *req, struct dmx_dns_result *res)
 					req->lk[i].id = 0;
 					req->pending--;
 				}
-			route_fail(req, 0, DANE_RT_NONE, "cannot start the "
+			route_fail(req, 0, DMX_FAIL_NONE, "cannot start the "
 			    "address lookups for %s", rt->domain);
 			return;
 		}
@@ -571,7 +571,7 @@ lookup_done(void *arg, struct dmx_dns_result *res)
 	case LK_CNAME:
 		if (is_failure(res->status)) {
 			/* Rules 6 and 12: a failed link is a failed lookup. */
-			host_set(h, DEMAND_UNUSABLE, DANE_RT_DNSSEC_INVALID,
+			host_set(h, DEMAND_UNUSABLE, DMX_FAIL_DNSSEC_INVALID,
 			    "CNAME lookup for %s failed: %s", h->name,
 			    dmx_dns_status_str(res->status));
 			break;
@@ -644,7 +644,7 @@ route_resolve(struct dmx_resolver *res, const char *domain, unsigned port,
 		h = &rt->hosts[0];
 		dane_tlsa_set_init(&h->tlsa);
 		if (route_parse_literal(domain, &h->addrs[0], &rt->port) == -1) {
-			route_fail(req, 1, DANE_RT_NONE, "'%s' is not an "
+			route_fail(req, 1, DMX_FAIL_NONE, "'%s' is not an "
 			    "address literal like [192.0.2.1]:25", domain);
 		} else {
 			h->naddr = 1;
@@ -654,7 +654,7 @@ route_resolve(struct dmx_resolver *res, const char *domain, unsigned port,
 				host_no_dane(req, h, "address literal: DANE "
 				    "does not apply");
 			else
-				host_set(h, level_demand(level), DANE_RT_NONE,
+				host_set(h, level_demand(level), DMX_FAIL_NONE,
 				    "policy level %s", tls_level_str(level));
 		}
 		finish(req);

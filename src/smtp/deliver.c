@@ -185,12 +185,12 @@ keep_attempt(struct deliver *d, const struct deliver_attempt *a)
 }
 
 static void
-finish(struct deliver *d, enum deliver_outcome o, enum dane_result_type rt,
+finish(struct deliver *d, enum deliver_outcome o, enum dmx_fail rt,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* finish - set the outcome and schedule done() */
 static void
-finish(struct deliver *d, enum deliver_outcome o, enum dane_result_type rt,
+finish(struct deliver *d, enum deliver_outcome o, enum dmx_fail rt,
     const char *fmt, ...)
 {
 	struct timeval		 tv = { 0, 0 };
@@ -549,15 +549,15 @@ session_done(void *arg, const struct smtp_result *s)
 		if (d->conf.job == SMTP_JOB_SEND)
 			finish(d, OUTCOME_DELIVERED, a->bypassed ?
 			    a->verdict.result_type : h->bypassed ? h->rt :
-			    DANE_RT_NONE, "%d %s", a->code, a->reply);
+			    DMX_FAIL_NONE, "%d %s", a->code, a->reply);
 		else if (rej)
-			finish(d, OUTCOME_REJECTED, DANE_RT_NONE,
+			finish(d, OUTCOME_REJECTED, DMX_FAIL_NONE,
 			    "a recipient was rejected");
 		else if (tmp)
-			finish(d, OUTCOME_DEFERRED, DANE_RT_NONE,
+			finish(d, OUTCOME_DEFERRED, DMX_FAIL_NONE,
 			    "a recipient was deferred");
 		else
-			finish(d, OUTCOME_ACCEPTED, DANE_RT_NONE, "%s",
+			finish(d, OUTCOME_ACCEPTED, DMX_FAIL_NONE, "%s",
 			    d->conf.job == SMTP_JOB_CHECK ? "TLS check passed" :
 			    "every recipient accepted");
 		return;
@@ -580,7 +580,7 @@ session_done(void *arg, const struct smtp_result *s)
 				if (a->rcpt[i].code < 500)
 					perm = 0;
 		finish(d, perm ? OUTCOME_REJECTED : OUTCOME_DEFERRED,
-		    DANE_RT_NONE, "%s", s->error);
+		    DMX_FAIL_NONE, "%s", s->error);
 		return;
 	}
 	if (d->keep) {		/* parked, but not carried on: end it */
@@ -611,7 +611,7 @@ finish_failed(struct deliver *d)
 	struct route		*rt = d->r->route;
 	struct route_host	*h;
 	struct deliver_attempt	*a, *why;
-	enum dane_result_type	 rtype = DANE_RT_NONE;
+	enum dmx_fail	 rtype = DMX_FAIL_NONE;
 	size_t			 i;
 	int			 permanent = rt->nhost > 0;
 
@@ -621,7 +621,7 @@ finish_failed(struct deliver *d)
 			if (!d->r->att[i].ok)
 				break;
 		if (i == d->r->natt) {
-			finish(d, OUTCOME_ACCEPTED, DANE_RT_NONE,
+			finish(d, OUTCOME_ACCEPTED, DMX_FAIL_NONE,
 			    "every host passed");
 			return;
 		}
@@ -644,19 +644,19 @@ finish_failed(struct deliver *d)
 		a = &d->r->att[i];
 		if (a->ok)
 			continue;
-		if (rtype == DANE_RT_NONE) {
+		if (rtype == DMX_FAIL_NONE) {
 			if (a->skipped)
 				rtype = rt->hosts[a->host].rt;
 			else if (a->dane_failed)
 				rtype = a->verdict.result_type;
 			else if (a->no_starttls)
-				rtype = DANE_RT_STARTTLS_NOT_SUPPORTED;
-			if (rtype != DANE_RT_NONE) {
+				rtype = DMX_FAIL_STARTTLS_NOT_SUPPORTED;
+			if (rtype != DMX_FAIL_NONE) {
 				why = a;
 				continue;
 			}
 		}
-		if (why == NULL || why->ok || rtype == DANE_RT_NONE)
+		if (why == NULL || why->ok || rtype == DMX_FAIL_NONE)
 			why = a;
 	}
 	finish(d, permanent ? OUTCOME_REJECTED : OUTCOME_DEFERRED, rtype,
@@ -811,7 +811,7 @@ on_route(void *arg, struct route *rt)
 		return;
 	}
 	if (self_cut(d)) {
-		finish(d, OUTCOME_REJECTED, DANE_RT_NONE, "5.4.6 mail for %s "
+		finish(d, OUTCOME_REJECTED, DMX_FAIL_NONE, "5.4.6 mail for %s "
 		    "loops back to myself", rt->domain);
 		return;
 	}
@@ -926,7 +926,7 @@ deliver_next_msg(struct deliver *d, const struct deliver_msg *m)
 		snprintf(a->error, sizeof(a->error), "%s", err);
 		smtp_client_quit(d->sess);
 		d->sess = NULL;
-		finish(d, OUTCOME_DEFERRED, DANE_RT_NONE, "%s", err);
+		finish(d, OUTCOME_DEFERRED, DMX_FAIL_NONE, "%s", err);
 	}
 }
 
@@ -1000,7 +1000,7 @@ json_host(struct buf *b, const struct route_host *h)
 	buf_adds(b, ",");
 	json_kv_str(b, "why", h->why);
 	buf_adds(b, ",");
-	json_kv_str(b, "result_type", dane_result_type_str(h->rt));
+	json_kv_str(b, "result_type", fail_rfc8460(h->rt));
 	buf_adds(b, "}");
 }
 
@@ -1137,7 +1137,7 @@ deliver_result_json(struct buf *b, const struct deliver_result *r)
 	json_kv_str(b, "tls", r->used >= 0 ?
 	    tls_achieved_str(r->att[r->used].tls) : NULL);
 	buf_adds(b, ",");
-	json_kv_str(b, "result_type", dane_result_type_str(r->rt));
+	json_kv_str(b, "result_type", fail_rfc8460(r->rt));
 	buf_adds(b, ",");
 	json_kv_str(b, "why", r->why);
 	buf_adds(b, ",\"rcpt\":");

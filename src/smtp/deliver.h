@@ -80,7 +80,7 @@ struct deliver_result {
 	size_t			 natt, attcap;
 	int			 used;		/* attempt that did the job, or -1 */
 	enum deliver_outcome	 outcome;
-	enum dane_result_type	 rt;		/* RFC 8460, NONE on success */
+	enum dmx_fail	 rt;		/* RFC 8460, NONE on success */
 	char			 why[512];
 	int			 kept;		/* session parked: next_msg or quit */
 	/* Per-recipient outcome (probe and send). */

@@ -59,7 +59,7 @@ struct tls_verdict {
 	char		*matched_text;	/* "3 1 1 <hex>" or NULL; owned */
 	int		 ta_key;	/* a DNS-only 2 1 0 key signed depth */
 	long		 x509_error;	/* X509_V_*, 0 when none */
-	enum dane_result_type result_type;	/* RFC 8460; NONE if ok */
+	enum dmx_fail result_type;	/* RFC 8460; NONE if ok */
 	int		 resumed;	/* session resumption, no new match */
 	struct tls_peer_cert *chain;	/* as the peer sent it, leaf first */
 	size_t		 nchain;

@@ -309,12 +309,12 @@ tls_dane_verdict(SSL *ssl, const struct dane_tlsa_set *set,
 
 	switch (v->effect) {
 	case DANE_EFFECT_NONE:
-		v->result_type = DANE_RT_NONE;
+		v->result_type = DMX_FAIL_NONE;
 		snprintf(v->text, sizeof(v->text), "does not apply: no secure "
 		    "TLSA records");
 		return rv;
 	case DANE_EFFECT_ENCRYPT:
-		v->result_type = DANE_RT_TLSA_INVALID;
+		v->result_type = DMX_FAIL_TLSA_INVALID;
 		snprintf(v->text, sizeof(v->text), "encrypt only: no usable "
 		    "TLSA records (TLS is required, the peer is not "
 		    "authenticated)");
@@ -337,21 +337,21 @@ tls_dane_verdict(SSL *ssl, const struct dane_tlsa_set *set,
 		 * authenticated (client contexts resume nothing anyway,
 		 * tls_ctx_policy()).
 		 */
-		v->result_type = DANE_RT_VALIDATION_FAILURE;
+		v->result_type = DMX_FAIL_VALIDATION;
 		snprintf(v->text, sizeof(v->text), "not authenticated: a "
 		    "resumed TLS session (no certificate was verified)");
 	} else if (v->x509_error == X509_V_OK && v->depth >= 0) {
 		v->authenticated = 1;
-		v->result_type = DANE_RT_NONE;
+		v->result_type = DMX_FAIL_NONE;
 		snprintf(v->text, sizeof(v->text), "validated successfully "
 		    "(%u %u %u at depth %d)", v->m_usage, v->m_selector,
 		    v->m_mtype, v->depth);
 	} else if (v->x509_error == X509_V_OK) {
-		v->result_type = DANE_RT_VALIDATION_FAILURE;
+		v->result_type = DMX_FAIL_VALIDATION;
 		snprintf(v->text, sizeof(v->text), "not authenticated: no "
 		    "certificate was verified");
 	} else {
-		v->result_type = dane_result_type_x509(v->x509_error);
+		v->result_type = dane_fail_x509(v->x509_error);
 		where[0] = '\0';
 		if (v->depth >= 0)
 			snprintf(where, sizeof(where), "; %u %u %u matched at "
@@ -408,7 +408,7 @@ tls_verdict_json(struct buf *b, const struct tls_verdict *v)
 	r |= json_kv_str(b, "matched", v->matched_text);
 	r |= buf_adds(b, ",");
 	r |= json_kv_str(b, "result_type",
-	    dane_result_type_str(v->result_type));
+	    fail_rfc8460(v->result_type));
 	r |= buf_adds(b, ",");
 	r |= json_kv_str(b, "peername", v->peername[0] ? v->peername : NULL);
 	r |= buf_adds(b, ",");

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "danemx.h"
+
 struct buf {
 	char	*data;		/* always NUL-terminated when non-NULL */
 	size_t	 len;
@@ -60,6 +62,11 @@ int	 json_str(struct buf *, const char *);		/* "..." or null */
 int	 json_kv_str(struct buf *, const char *key, const char *val);
 int	 json_kv_int(struct buf *, const char *key, long long val);
 int	 json_kv_bool(struct buf *, const char *key, int val);
+
+/* fail.c - the failure classes (enum dmx_fail) and their names */
+const char *fail_name(enum dmx_fail);
+const char *fail_rfc8460(enum dmx_fail);
+int	 fail_from_name(const char *, enum dmx_fail *);
 
 /* str.c */
 size_t	 strlcpy_(char *, const char *, size_t);

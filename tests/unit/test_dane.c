@@ -464,17 +464,17 @@ test_result_types(void)
 	size_t		 i;
 
 	for (i = 0; i < DMX_NELEM(c); i++) {
-		got = dane_result_type_str(dane_result_type_x509(c[i].err));
+		got = fail_rfc8460(dane_fail_x509(c[i].err));
 		T_CHECK((got == NULL && c[i].want == NULL) || (got != NULL &&
 		    c[i].want != NULL && strcmp(got, c[i].want) == 0),
 		    "x509 %ld: got %s, want %s", c[i].err, got ? got : "null",
 		    c[i].want ? c[i].want : "null");
 	}
-	T_CHECK(strcmp(dane_result_type_str(DANE_RT_DNSSEC_INVALID),
+	T_CHECK(strcmp(fail_rfc8460(DMX_FAIL_DNSSEC_INVALID),
 	    "dnssec-invalid") == 0, "dnssec-invalid");
-	T_CHECK(strcmp(dane_result_type_str(DANE_RT_STARTTLS_NOT_SUPPORTED),
+	T_CHECK(strcmp(fail_rfc8460(DMX_FAIL_STARTTLS_NOT_SUPPORTED),
 	    "starttls-not-supported") == 0, "starttls-not-supported");
-	T_CHECK(strcmp(dane_result_type_str(DANE_RT_DANE_REQUIRED),
+	T_CHECK(strcmp(fail_rfc8460(DMX_FAIL_DANE_REQUIRED),
 	    "dane-required") == 0, "dane-required");
 }
 

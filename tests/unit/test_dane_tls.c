@@ -357,7 +357,7 @@ test_resumption(void)
 		T_CHECK(i == 0 || (v.resumed && strcmp(v.text, "not "
 		    "authenticated: a resumed TLS session (no certificate was "
 		    "verified)") == 0 && v.result_type ==
-		    DANE_RT_VALIDATION_FAILURE), "resumed: '%s'", v.text);
+		    DMX_FAIL_VALIDATION), "resumed: '%s'", v.text);
 		if (i == 0)
 			sess = SSL_get1_session(c);
 		/* Closed cleanly, else OpenSSL forgets the session. */

@@ -272,10 +272,10 @@ insecure_mx(void)
 	/* Rule 28: dane-only makes such a host unusable. */
 	rt = resolve(&c, "b.test", TLS_LEVEL_DANE_ONLY, 0);
 	T_CHECK(rt->hosts[0].demand == DEMAND_UNUSABLE &&
-	    rt->hosts[0].rt == DANE_RT_DANE_REQUIRED,
+	    rt->hosts[0].rt == DMX_FAIL_DANE_REQUIRED,
 	    "insecure MX, dane-only: unusable/dane-required, got %s/%s",
 	    host_demand_str(rt->hosts[0].demand),
-	    dane_result_type_str(rt->hosts[0].rt));
+	    fail_rfc8460(rt->hosts[0].rt));
 	route_free(rt);
 }
 
@@ -364,10 +364,10 @@ all_unusable(void)
 
 	/* Rules 15, 17, 19: TLS mandatory, not authenticated. */
 	T_CHECK(rt->hosts[0].demand == DEMAND_ENCRYPT &&
-	    rt->hosts[0].rt == DANE_RT_TLSA_INVALID,
+	    rt->hosts[0].rt == DMX_FAIL_TLSA_INVALID,
 	    "all unusable: encrypt/tlsa-invalid, got %s/%s",
 	    host_demand_str(rt->hosts[0].demand),
-	    dane_result_type_str(rt->hosts[0].rt));
+	    fail_rfc8460(rt->hosts[0].rt));
 	T_CHECK(rt->hosts[0].tlsa.n == 3 && rt->hosts[0].tlsa.nusable == 0,
 	    "all unusable: 3 records, 0 usable");
 	T_CHECK(rt->hosts[0].naddr == 2, "all unusable: both addresses");
