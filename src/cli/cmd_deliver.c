@@ -135,7 +135,7 @@ struct job {
 	struct deliver_result	*res[MAX_DOMAINS];
 	size_t			 pending;
 	int			 quiet;
-	struct route_addr	 src4, src6;
+	struct net_addr	 src4, src6;
 	int			 have4, have6;
 	char			 helobuf[256];
 	struct buf		 msg;
@@ -536,13 +536,13 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 			j->nexthop = optarg;
 			break;
 		case OPT_SOURCE: {
-			struct route_addr	 a;
+			struct net_addr	 a;
 			char			 lit[80];
 			unsigned		 port;
 
 			snprintf(lit, sizeof(lit), "[%s]:1", optarg);
 			if (strlen(optarg) > 60 ||
-			    route_parse_literal(lit, &a, &port) == -1) {
+			    addr_parse_literal(lit, &a, &port) == -1) {
 				cli_usage_error(j->cmd, "--source: '%s' is not an "
 				    "IP address", optarg);
 				return -1;

@@ -21,7 +21,7 @@
 
 #include "cli/cli.h"
 #include "dane/dane.h"
-#include "policy/policy.h"
+#include "route/route.h"
 #include "smtp/smtp.h"
 #include "util/util.h"
 
@@ -311,7 +311,7 @@ connect_chain(struct cli *c, const char *spec, unsigned long *port,
 	struct event_base	*base = NULL;
 	struct dmx_resolver	*r = NULL;
 	struct smtp_client_conf	 sc;
-	struct route_addr	 a;
+	struct net_addr	 a;
 	struct conn		 cn;
 	char			 host[DMX_NAME_MAX + 8], lit[DMX_NAME_MAX + 16];
 	char			 err[256], *colon;
@@ -339,7 +339,7 @@ connect_chain(struct cli *c, const char *spec, unsigned long *port,
 	}
 	SSL_CTX_set_verify(cn.ctx, SSL_VERIFY_NONE, NULL);
 	if (literal) {
-		if (route_parse_literal(host, &a, &p) == -1) {
+		if (addr_parse_literal(host, &a, &p) == -1) {
 			rv = cli_usage_error("tlsa", "--connect: '%s' is not "
 			    "[ADDR]:PORT", spec);
 			goto out;
@@ -367,7 +367,7 @@ connect_chain(struct cli *c, const char *spec, unsigned long *port,
 			    d->status != DMX_DNS_INSECURE))
 				continue;
 			snprintf(lit, sizeof(lit), "[%s]:%u", d->rrs[0].text, p);
-			route_parse_literal(lit, &a, &p);
+			addr_parse_literal(lit, &a, &p);
 		}
 		if (a.len == 0) {
 			fprintf(stderr, "danemx tlsa: %s: no usable address "

@@ -35,9 +35,9 @@ static const struct {
 	{ "secure", TLS_LEVEL_VERIFY },
 };
 
-/* tls_level_str - the level's name */
+/* policy_level_str - the level's name */
 const char *
-tls_level_str(enum tls_level l)
+policy_level_str(enum tls_level l)
 {
 	size_t	 i;
 
@@ -47,9 +47,9 @@ tls_level_str(enum tls_level l)
 	return "?";
 }
 
-/* tls_level_from_str - parse a level name; -1 if unknown */
+/* policy_level_from_str - parse a level name; -1 if unknown */
 int
-tls_level_from_str(const char *s, enum tls_level *out)
+policy_level_from_str(const char *s, enum tls_level *out)
 {
 	size_t	 i;
 
@@ -166,10 +166,10 @@ parse_line(struct policy_table *t, char *s, unsigned lineno, int bypass,
 		fields[0][len - 1] = '\0';
 	if (fields[0][0] == '[') {
 		/* An address-literal next hop, "[192.0.2.1]:25", as Postfix. */
-		struct route_addr a;
+		struct net_addr a;
 		unsigned port;
 
-		if (route_parse_literal(fields[0], &a, &port) == -1) {
+		if (addr_parse_literal(fields[0], &a, &port) == -1) {
 			snprintf(err, errlen, "line %u: '%.*s' is not an "
 			    "address literal like [192.0.2.1]:25", lineno, 200,
 			    fields[0]);
@@ -197,7 +197,7 @@ parse_line(struct policy_table *t, char *s, unsigned lineno, int bypass,
 			    lineno);
 			return -1;
 		}
-		if (tls_level_from_str(fields[1], &level) == -1) {
+		if (policy_level_from_str(fields[1], &level) == -1) {
 			snprintf(err, errlen, "line %u: unknown level '%.*s' "
 			    "(none, may, encrypt, dane, dane-only, verify)",
 			    lineno, 40, fields[1]);

@@ -250,7 +250,7 @@ log_host(struct deliver *d)
 		return;
 	if (!rt->literal)
 		log_info("MX %s (preference %u): TLS %s: %s", h->name, h->pref,
-		    host_demand_str(h->demand), h->why);
+		    route_demand_str(h->demand), h->why);
 	switch (h->demand) {
 	case DEMAND_UNUSABLE:
 		if (h->tlsa_looked_up && h->tlsa_status != DMX_DNS_SECURE &&
@@ -672,7 +672,7 @@ deliver_next(struct deliver *d)
 	struct route_host	*h;
 	struct deliver_attempt	*a;
 	struct smtp_client_conf	 sc;
-	const struct route_addr	*src;
+	const struct net_addr	*src;
 	char			 peer[DMX_NAME_MAX + 80], err[256];
 
 	while (d->hi < d->nhost) {
@@ -994,7 +994,7 @@ json_host(struct buf *b, const struct route_host *h)
 		buf_adds(b, "}");
 	}
 	buf_adds(b, "],");
-	json_kv_str(b, "demand", host_demand_str(h->demand));
+	json_kv_str(b, "demand", route_demand_str(h->demand));
 	buf_adds(b, ",");
 	json_kv_bool(b, "bypassed", h->bypassed);
 	buf_adds(b, ",");
@@ -1021,7 +1021,7 @@ json_attempt(struct buf *b, const struct deliver_result *r,
 	json_kv_bool(b, "skipped", a->skipped);
 	buf_adds(b, ",");
 	json_kv_str(b, "demand",
-	    host_demand_str(r->route->hosts[a->host].demand));
+	    route_demand_str(r->route->hosts[a->host].demand));
 	if (a->skipped) {
 		buf_adds(b, ",");
 		json_kv_str(b, "why", r->route->hosts[a->host].why);
@@ -1097,7 +1097,7 @@ deliver_result_json(struct buf *b, const struct deliver_result *r)
 	json_kv_str(b, "domain", r->domain);
 	if (rt != NULL) {
 		buf_adds(b, ",");
-		json_kv_str(b, "policy", tls_level_str(rt->level));
+		json_kv_str(b, "policy", policy_level_str(rt->level));
 		buf_adds(b, ",");
 		json_kv_bool(b, "bypass", rt->bypass);
 		buf_adds(b, ",\"mx\":{");

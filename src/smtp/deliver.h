@@ -22,7 +22,7 @@
 #ifndef DANEMX_DELIVER_H
 #define DANEMX_DELIVER_H
 
-#include "policy/policy.h"
+#include "route/route.h"
 #include "smtp/smtp.h"
 #include "tls/tls.h"
 
@@ -97,7 +97,7 @@ struct deliver_conf {
 	int			 bypass;
 	const char		*bypass_comment;
 	const char		*helo;
-	const struct route_addr	*src4, *src6;	/* source addresses, or NULL */
+	const struct net_addr	*src4, *src6;	/* source addresses, or NULL */
 	const char		*mail_from;
 	const char * const	*rcpts;
 	size_t			 nrcpt;

@@ -1,10 +1,15 @@
 /*
  * addr.c - a check on mail addresses that every way into the queue and
- * the scheduler share (smtpd, sendmail, the queue's recipients).
+ * the scheduler share (smtpd, sendmail, the queue's recipients), and
+ * the parser of address-literal next hops ("[192.0.2.1]:25").
  *
  * Allocates nothing.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <string.h>
+#include <strings.h>
 
 #include "util/util.h"
 
@@ -30,4 +35,48 @@ addr_domain_ok(const char *addr)
 		return n > 2 && d[n - 1] == ']' && strchr(d + 1, '[') == NULL &&
 		    strchr(d, ']') == d + n - 1;
 	return strpbrk(d, "[]:") == NULL;
+}
+
+/*
+ * addr_parse_literal - "[192.0.2.1]", "[2001:db8::1]", "[ipv6:...]",
+ * optionally followed by ":PORT". Returns 0 and fills a, or -1.
+ */
+int
+addr_parse_literal(const char *dest, struct net_addr *a, unsigned *port)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&a->ss;
+	char			 addr[64];
+	const char		*end;
+	unsigned long		 p = 25;
+	size_t			 n;
+
+	if (dest[0] != '[' || (end = strchr(dest, ']')) == NULL)
+		return -1;
+	n = (size_t)(end - dest - 1);
+	if (n == 0 || n >= sizeof(addr))
+		return -1;
+	memcpy(addr, dest + 1, n);
+	addr[n] = '\0';
+	if (end[1] == ':') {
+		if (parse_uint(end + 2, 65535, &p) == -1 || p == 0)
+			return -1;
+	} else if (end[1] != '\0')
+		return -1;
+	memset(a, 0, sizeof(*a));
+	if (strncasecmp(addr, "ipv6:", 5) == 0)
+		memmove(addr, addr + 5, strlen(addr + 5) + 1);
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)p);
+		a->len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)p);
+		a->len = sizeof(*sin6);
+	} else
+		return -1;
+	strlcpy_(a->text, addr, sizeof(a->text));
+	*port = (unsigned)p;
+	return 0;
 }

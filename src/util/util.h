@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "danemx.h"
 
 struct buf {
@@ -36,8 +38,16 @@ int	 buf_vprintf(struct buf *, const char *, va_list)
 void	 buf_consume(struct buf *, size_t);
 char	*buf_steal(struct buf *);
 
+/* An address to connect to or from. */
+struct net_addr {
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	char			 text[64];	/* "192.0.2.1" / "2001:db8::1" */
+};
+
 /* addr.c */
 int	 addr_domain_ok(const char *addr);
+int	 addr_parse_literal(const char *dest, struct net_addr *, unsigned *port);
 
 /* file.c */
 int	 file_read(const char *path, size_t max, struct buf *out, char *err,

@@ -48,8 +48,8 @@ test_policy(void)
 		    cases[i].domain, e != NULL, cases[i].found);
 		if (e != NULL && cases[i].found)
 			T_CHECK(e->level == cases[i].want, "%s: level %s, want %s",
-			    cases[i].domain, tls_level_str(e->level),
-			    tls_level_str(cases[i].want));
+			    cases[i].domain, policy_level_str(e->level),
+			    policy_level_str(cases[i].want));
 	}
 	policy_table_free(&t);
 }

@@ -18,7 +18,7 @@
 #include <event2/event.h>
 
 #include "dns/dns.h"
-#include "policy/policy.h"
+#include "route/route.h"
 #include "util/util.h"
 #include "t.h"
 
@@ -224,21 +224,25 @@ tlsa_failure_skips_host(enum dmx_dns_status st, const char *what)
 	/* Rule 12: a failed TLSA lookup leaves the host unusable. */
 	T_CHECK(rt->hosts[0].demand == DEMAND_UNUSABLE,
 	    "%s: mx1 unusable, got %s", what,
-	    host_demand_str(rt->hosts[0].demand));
+	    route_demand_str(rt->hosts[0].demand));
 	T_CHECK(has(rt->hosts[0].why, "TLSA lookup for _25._tcp.mx1.a.test "
 	    "failed"), "%s: why: %s", what, rt->hosts[0].why);
 	T_CHECK(rt->hosts[1].demand == DEMAND_DANE, "%s: mx2 dane, got %s",
-	    what, host_demand_str(rt->hosts[1].demand));
+	    what, route_demand_str(rt->hosts[1].demand));
 	T_CHECK(strcmp(rt->hosts[1].tlsa_base, "mx2.a.test") == 0,
 	    "%s: mx2 base %s", what, rt->hosts[1].tlsa_base);
 	T_CHECK(rt->hosts[1].tlsa.nusable == 1, "%s: 1 usable record", what);
+	/* Only a bogus answer is a DNSSEC failure; no answer is a DNS error. */
+	T_CHECK(rt->hosts[0].rt == (st == DMX_DNS_BOGUS ?
+	    DMX_FAIL_DNSSEC_INVALID : DMX_FAIL_DNS), "%s: class %s", what,
+	    fail_name(rt->hosts[0].rt));
 	route_free(rt);
 
 	/* Rule 27: the bypass list softens it to TLS, never to cleartext. */
 	rt = resolve(&c, "a.test", TLS_LEVEL_DANE, 1);
 	T_CHECK(rt->hosts[0].demand == DEMAND_ENCRYPT && rt->hosts[0].bypassed,
 	    "%s with bypass: mx1 encrypt, got %s", what,
-	    host_demand_str(rt->hosts[0].demand));
+	    route_demand_str(rt->hosts[0].demand));
 	route_free(rt);
 }
 
@@ -259,7 +263,7 @@ insecure_mx(void)
 	/* Rule 7: DANE does not apply; the host's TLSA is not even asked. */
 	T_CHECK(!rt->failed && !rt->mx_secure, "insecure MX: not failed");
 	T_CHECK(rt->hosts[0].demand == DEMAND_MAY, "insecure MX: may, got %s",
-	    host_demand_str(rt->hosts[0].demand));
+	    route_demand_str(rt->hosts[0].demand));
 	T_CHECK(strcmp(rt->hosts[0].why, "insecure MX RRset") == 0,
 	    "insecure MX: why %s", rt->hosts[0].why);
 	T_CHECK(!asked(&c, "_25._tcp.mx.b.test TLSA"),
@@ -274,7 +278,7 @@ insecure_mx(void)
 	T_CHECK(rt->hosts[0].demand == DEMAND_UNUSABLE &&
 	    rt->hosts[0].rt == DMX_FAIL_DANE_REQUIRED,
 	    "insecure MX, dane-only: unusable/dane-required, got %s/%s",
-	    host_demand_str(rt->hosts[0].demand),
+	    route_demand_str(rt->hosts[0].demand),
 	    fail_rfc8460(rt->hosts[0].rt));
 	route_free(rt);
 }
@@ -320,7 +324,7 @@ cname_mx(void)
 
 	rt = resolve(&c1, "c.test", TLS_LEVEL_DANE, 0);
 	T_CHECK(rt->hosts[0].demand == DEMAND_DANE, "%s: dane, got %s",
-	    c1.name, host_demand_str(rt->hosts[0].demand));
+	    c1.name, route_demand_str(rt->hosts[0].demand));
 	T_CHECK(strcmp(rt->hosts[0].tlsa_base, "real.d.test") == 0,
 	    "%s: base %s", c1.name, rt->hosts[0].tlsa_base);
 	T_CHECK(!asked(&c1, "_25._tcp.mx.c.test TLSA"),
@@ -329,7 +333,7 @@ cname_mx(void)
 
 	rt = resolve(&c2, "c.test", TLS_LEVEL_DANE, 0);
 	T_CHECK(rt->hosts[0].demand == DEMAND_DANE, "%s: dane, got %s",
-	    c2.name, host_demand_str(rt->hosts[0].demand));
+	    c2.name, route_demand_str(rt->hosts[0].demand));
 	T_CHECK(strcmp(rt->hosts[0].tlsa_base, "mx.c.test") == 0,
 	    "%s: base %s", c2.name, rt->hosts[0].tlsa_base);
 	T_CHECK(asked(&c2, "_25._tcp.real.d.test TLSA") &&
@@ -341,7 +345,7 @@ cname_mx(void)
 	T_CHECK(rt->hosts[0].demand == DEMAND_DANE &&
 	    strcmp(rt->hosts[0].tlsa_base, "mx.c.test") == 0,
 	    "%s: dane at mx.c.test, got %s at %s", c3.name,
-	    host_demand_str(rt->hosts[0].demand), rt->hosts[0].tlsa_base);
+	    route_demand_str(rt->hosts[0].demand), rt->hosts[0].tlsa_base);
 	T_CHECK(!asked(&c3, "_25._tcp.real.i.test TLSA"),
 	    "%s: the insecure end is no candidate", c3.name);
 	route_free(rt);
@@ -366,7 +370,7 @@ all_unusable(void)
 	T_CHECK(rt->hosts[0].demand == DEMAND_ENCRYPT &&
 	    rt->hosts[0].rt == DMX_FAIL_TLSA_INVALID,
 	    "all unusable: encrypt/tlsa-invalid, got %s/%s",
-	    host_demand_str(rt->hosts[0].demand),
+	    route_demand_str(rt->hosts[0].demand),
 	    fail_rfc8460(rt->hosts[0].rt));
 	T_CHECK(rt->hosts[0].tlsa.n == 3 && rt->hosts[0].tlsa.nusable == 0,
 	    "all unusable: 3 records, 0 usable");
@@ -376,7 +380,7 @@ all_unusable(void)
 	rt = resolve(&c, "e.test", TLS_LEVEL_DANE_ONLY, 0);
 	T_CHECK(rt->hosts[0].demand == DEMAND_UNUSABLE,
 	    "all unusable, dane-only: unusable, got %s",
-	    host_demand_str(rt->hosts[0].demand));
+	    route_demand_str(rt->hosts[0].demand));
 	route_free(rt);
 }
 
@@ -427,10 +431,17 @@ mx_answers(void)
 	T_CHECK(has(rt->why, "signature expired"), "bogus MX: why %s",
 	    rt->why);
 	T_CHECK(!asked(&c2, "g.test A"), "bogus MX: no A fallback");
+
+	T_CHECK(rt->rt == DMX_FAIL_DNSSEC_INVALID, "bogus MX: %s",
+	    fail_name(rt->rt));
 	route_free(rt);
 
 	rt = resolve(&c3, "g.test", TLS_LEVEL_DANE, 0);
 	T_CHECK(rt->failed && !rt->permanent, "MX timeout: deferred");
+	T_CHECK(rt->rt == DMX_FAIL_DNS, "MX timeout: a DNS error, not a DNSSEC "
+	    "failure: %s", fail_name(rt->rt));
+	T_CHECK(has(rt->why, "is outbound DNS, UDP and TCP port 53, open?") &&
+	    has(rt->why, "--forwarder"), "MX timeout: why %s", rt->why);
 	T_CHECK(!asked(&c3, "g.test A"), "MX timeout: no A fallback");
 	route_free(rt);
 
@@ -442,7 +453,7 @@ mx_answers(void)
 	T_CHECK(rt->hosts[0].demand == DEMAND_MAY &&
 	    strcmp(rt->hosts[0].why, "no TLSA records") == 0,
 	    "no MX: may (no TLSA records), got %s: %s",
-	    host_demand_str(rt->hosts[0].demand), rt->hosts[0].why);
+	    route_demand_str(rt->hosts[0].demand), rt->hosts[0].why);
 	route_free(rt);
 
 	rt = resolve(&c5, "nx.test", TLS_LEVEL_DANE, 0);
@@ -487,6 +498,39 @@ host_answers(void)
 }
 
 static void
+host_only(void)
+{
+	const struct ans ans[] = {
+		{ "mx.h.test", DMX_T_A, SEC, 0, NULL, { "192.0.2.31" } },
+		{ "mx.h.test", DMX_T_AAAA, SEC, 0, NULL, { NULL } },
+		{ "_2525._tcp.mx.h.test", DMX_T_TLSA, SEC, 0, NULL,
+		    { "3 1 1 " H64 } },
+		{ NULL, 0, 0, 0, NULL, { NULL } }
+	};
+	struct ccase	 c = { "host only", ans, { { 0 } }, 0 };
+	struct route	*rt = resolve(&c, "[MX.h.test.]:2525", TLS_LEVEL_DANE, 0);
+
+	/* "[host]:port": no MX lookup; the host's TLSA at that port. */
+	T_CHECK(!rt->failed && rt->host_only && !rt->literal && rt->port == 2525,
+	    "host only: a host without MX, port %u: %s", rt->port, rt->why);
+	T_CHECK(!asked(&c, "mx.h.test MX") && !asked(&c, "[mx.h.test]:2525 MX"),
+	    "host only: no MX lookup");
+	T_CHECK(rt->nhost == 1 && strcmp(rt->hosts[0].name, "mx.h.test") == 0 &&
+	    strcmp(rt->domain, "mx.h.test") == 0, "host only: %s", rt->domain);
+	T_CHECK(rt->hosts[0].demand == DEMAND_DANE &&
+	    strcmp(rt->hosts[0].tlsa_base, "mx.h.test") == 0,
+	    "host only: dane at mx.h.test, got %s",
+	    route_demand_str(rt->hosts[0].demand));
+	route_free(rt);
+
+	/* An address literal stays one: "[2001:db8::1]:25". */
+	rt = resolve(&c, "[2001:db8::1]:25", TLS_LEVEL_DANE, 0);
+	T_CHECK(rt->literal && !rt->host_only && rt->hosts[0].naddr == 1 &&
+	    rt->hosts[0].demand == DEMAND_MAY, "IPv6 literal");
+	route_free(rt);
+}
+
+static void
 equal_preference(void)
 {
 	const struct ans ans[] = {
@@ -522,6 +566,7 @@ main(void)
 	all_unusable();
 	mx_answers();
 	host_answers();
+	host_only();
 	equal_preference();
 	return t_done("test_route");
 }

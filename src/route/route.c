@@ -27,7 +27,7 @@
 
 #include "dns/dns.h"
 #include "log/log.h"
-#include "policy/policy.h"
+#include "route/route.h"
 #include "util/util.h"
 
 #define LOOKUPS_MAX	(ROUTE_MAX_HOSTS * 4 + 2)
@@ -51,14 +51,17 @@ struct route_req {
 	size_t			 nlk;
 	int			 pending;
 	struct event		*ev;	/* deferred completion */
+	int			 finishing;	/* ev is added */
 };
 
 static void	lookup_done(void *, struct dmx_dns_result *);
 static void	host_tlsa_next(struct route_req *, size_t);
+static void	finish_cb(evutil_socket_t, short, void *);
+static int	start_hosts(struct route_req *);
 
-/* host_demand_str - the demand's name for logs and JSON */
+/* route_demand_str - the demand's name for logs and JSON */
 const char *
-host_demand_str(enum host_demand d)
+route_demand_str(enum host_demand d)
 {
 	switch (d) {
 	case DEMAND_NONE:	return "none";
@@ -99,55 +102,42 @@ route_free(struct route *rt)
 	free(rt);
 }
 
-/*
- * route_parse_literal - "[192.0.2.1]", "[2001:db8::1]", "[ipv6:...]",
- * optionally followed by ":PORT". Returns 0 and fills a, or -1.
- */
-int
-route_parse_literal(const char *dest, struct route_addr *a, unsigned *port)
-{
-	struct sockaddr_in	*sin = (struct sockaddr_in *)&a->ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&a->ss;
-	char			 addr[64];
-	const char		*end;
-	unsigned long		 p = 25;
-	size_t			 n;
-
-	if (dest[0] != '[' || (end = strchr(dest, ']')) == NULL)
-		return -1;
-	n = (size_t)(end - dest - 1);
-	if (n == 0 || n >= sizeof(addr))
-		return -1;
-	memcpy(addr, dest + 1, n);
-	addr[n] = '\0';
-	if (end[1] == ':') {
-		if (parse_uint(end + 2, 65535, &p) == -1 || p == 0)
-			return -1;
-	} else if (end[1] != '\0')
-		return -1;
-	memset(a, 0, sizeof(*a));
-	if (strncasecmp(addr, "ipv6:", 5) == 0)
-		memmove(addr, addr + 5, strlen(addr + 5) + 1);
-	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)p);
-		a->len = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)p);
-		a->len = sizeof(*sin6);
-	} else
-		return -1;
-	strlcpy_(a->text, addr, sizeof(a->text));
-	*port = (unsigned)p;
-	return 0;
-}
-
 static int
 is_failure(enum dmx_dns_status s)
 {
 	return s != DMX_DNS_SECURE && s != DMX_DNS_INSECURE;
 }
+
+/* lookup_fail - the class of a failed lookup: only a bogus answer is a
+ * DNSSEC failure; no answer at all (SERVFAIL, timeout) is a DNS error */
+static enum dmx_fail
+lookup_fail(enum dmx_dns_status s)
+{
+	return s == DMX_DNS_BOGUS ? DMX_FAIL_DNSSEC_INVALID : DMX_FAIL_DNS;
+}
+
+/* lookup_why - why a lookup failed, for logs */
+static const char *
+lookup_why(const struct dmx_dns_result *res)
+{
+	if (res->status == DMX_DNS_BOGUS && res->why_bogus != NULL)
+		return res->why_bogus;
+	if (res->error != NULL)
+		return res->error;
+	return dmx_dns_status_str(res->status);
+}
+
+/* no_answer - no name server answered (not an answer that failed) */
+static int
+no_answer(const struct dmx_dns_result *res)
+{
+	return res->status == DMX_DNS_TIMEOUT ||
+	    (res->status == DMX_DNS_SERVFAIL && res->rcode == DMX_RCODE_SERVFAIL);
+}
+
+#define NO_ANSWER_HINT	" (no usable answer from any name server: is outbound DNS, " \
+	"UDP and TCP port 53, open? A resolver can be named with --forwarder " \
+	"or the forwarder setting)"
 
 /* start - begin a lookup for host h; 0, or -1 if it could not start */
 static int
@@ -156,8 +146,10 @@ start(struct route_req *req, enum lookup_kind kind, size_t h,
 {
 	struct lookup	*lk;
 
-	if (req->nlk == LOOKUPS_MAX)
-		fatalx("route: lookup table full");
+	if (req->nlk == LOOKUPS_MAX) {
+		log_warnx("route: %s: lookup table full", req->rt->domain);
+		return -1;
+	}
 	lk = &req->lk[req->nlk++];
 	lk->req = req;
 	lk->kind = kind;
@@ -185,13 +177,13 @@ finish_cb(evutil_socket_t fd, short ev, void *arg)
 	cb(cbarg, rt);
 }
 
+/* finish - schedule the hand-over (its event was made with the request) */
 static void
 finish(struct route_req *req)
 {
 	struct timeval tv = { 0, 0 };
 
-	if ((req->ev = evtimer_new(req->base, finish_cb, req)) == NULL)
-		fatalx("route: out of memory");
+	req->finishing = 1;
 	evtimer_add(req->ev, &tv);
 }
 
@@ -266,7 +258,7 @@ host_addrs_done(struct route_req *req, size_t hi)
 	if (is_failure(h->a_status) || is_failure(h->aaaa_status)) {
 		bad = is_failure(h->a_status) ? h->a_status : h->aaaa_status;
 		h->addr_status = bad;
-		host_set(h, DEMAND_UNUSABLE, DMX_FAIL_DNSSEC_INVALID,
+		host_set(h, DEMAND_UNUSABLE, lookup_fail(bad),
 		    "address lookup for %s failed: %s", h->name,
 		    dmx_dns_status_str(bad));
 		return;
@@ -281,7 +273,7 @@ host_addrs_done(struct route_req *req, size_t hi)
 	}
 	if (rt->level != TLS_LEVEL_DANE && rt->level != TLS_LEVEL_DANE_ONLY) {
 		host_set(h, level_demand(rt->level), DMX_FAIL_NONE,
-		    "policy level %s", tls_level_str(rt->level));
+		    "policy level %s", policy_level_str(rt->level));
 		return;
 	}
 	if (!rt->mx_secure) {
@@ -348,13 +340,13 @@ host_tlsa(struct route_req *req, size_t hi, struct dmx_dns_result *res)
 		/* Rule 12: never downgrade; the bypass list softens it. */
 		if (rt->bypass) {
 			h->bypassed = 1;
-			host_set(h, DEMAND_ENCRYPT, DMX_FAIL_DNSSEC_INVALID,
+			host_set(h, DEMAND_ENCRYPT, lookup_fail(res->status),
 			    "TLSA lookup for _%u._tcp.%s failed: %s (DANE "
 			    "bypass applies: TLS without authentication)",
 			    rt->port, base, res->why_bogus ? res->why_bogus :
 			    dmx_dns_status_str(res->status));
 		} else
-			host_set(h, DEMAND_UNUSABLE, DMX_FAIL_DNSSEC_INVALID,
+			host_set(h, DEMAND_UNUSABLE, lookup_fail(res->status),
 			    "TLSA lookup for _%u._tcp.%s failed: %s", rt->port,
 			    base, res->status == DMX_DNS_BOGUS && res->why_bogus ?
 			    res->why_bogus : dmx_dns_status_str(res->status));
@@ -395,7 +387,7 @@ static void
 add_addrs(struct route_host *h, const struct dmx_dns_result *res,
     unsigned port)
 {
-	struct route_addr	*a;
+	struct net_addr	*a;
 	struct sockaddr_in	*sin;
 	struct sockaddr_in6	*sin6;
 	size_t			 i;
@@ -471,8 +463,35 @@ hosts_from_mx(struct route *rt, const struct dmx_dns_result *res)
 	for (i = 0; i < rt->nhost; i++) {
 		dane_tlsa_set_init(&rt->hosts[i].tlsa);
 		if ((rt->hosts[i].addrs = calloc(ROUTE_MAX_ADDRS,
-		    sizeof(struct route_addr))) == NULL)
+		    sizeof(struct net_addr))) == NULL)
 			return -1;
+	}
+	return 0;
+}
+
+/* start_hosts - the address lookups of every host (rule 9: addresses
+ * first, both families together); -1 (route failed) if they cannot */
+static int
+start_hosts(struct route_req *req)
+{
+	struct route	*rt = req->rt;
+	size_t		 i;
+
+	for (i = 0; i < rt->nhost; i++) {
+		rt->hosts[i].pending = 2;
+		if (start(req, LK_AAAA, i, rt->hosts[i].name, DMX_T_AAAA) == -1 ||
+		    start(req, LK_A, i, rt->hosts[i].name, DMX_T_A) == -1) {
+			/* Out of resources: cancel what started, give up. */
+			for (i = 0; i < req->nlk; i++)
+				if (req->lk[i].id != 0 && req->lk[i].kind != LK_MX) {
+					dmx_dns_cancel(req->res, req->lk[i].id);
+					req->lk[i].id = 0;
+					req->pending--;
+				}
+			route_fail(req, 0, DMX_FAIL_NONE, "cannot start the "
+			    "address lookups for %s", rt->domain);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -482,16 +501,13 @@ static void
 on_mx(struct route_req *req, struct dmx_dns_result *res)
 {
 	struct route	*rt = req->rt;
-	size_t		 i;
 
 	rt->mx_status = res->status;
 	if (is_failure(res->status)) {
 		/* Rule 3: defer the destination; no fallback to A. */
-		route_fail(req, 0, DMX_FAIL_DNSSEC_INVALID,
-		    "MX lookup for %s failed: %s", rt->domain,
-		    res->status == DMX_DNS_BOGUS && res->why_bogus ?
-		    res->why_bogus : res->error ? res->error :
-		    dmx_dns_status_str(res->status));
+		route_fail(req, 0, lookup_fail(res->status),
+		    "MX lookup for %s failed: %s%s", rt->domain,
+		    lookup_why(res), no_answer(res) ? NO_ANSWER_HINT : "");
 		return;
 	}
 	rt->mx_secure = res->status == DMX_DNS_SECURE;
@@ -515,23 +531,7 @@ on_mx(struct route_req *req, struct dmx_dns_result *res)
 		route_fail(req, 0, DMX_FAIL_NONE, "out of memory");
 		return;
 	}
-	for (i = 0; i < rt->nhost; i++) {
-		/* Rule 9: addresses first, both families together. */
-		rt->hosts[i].pending = 2;
-		if (start(req, LK_AAAA, i, rt->hosts[i].name, DMX_T_AAAA) == -1 ||
-		    start(req, LK_A, i, rt->hosts[i].name, DMX_T_A) == -1) {
-			/* Out of resources: cancel what started, give up. */
-			for (i = 0; i < req->nlk; i++)
-				if (req->lk[i].id != 0 && req->lk[i].kind != LK_MX) {
-					dmx_dns_cancel(req->res, req->lk[i].id);
-					req->lk[i].id = 0;
-					req->pending--;
-				}
-			route_fail(req, 0, DMX_FAIL_NONE, "cannot start the "
-			    "address lookups for %s", rt->domain);
-			return;
-		}
-	}
+	start_hosts(req);
 }
 
 /* lookup_done - every answer comes here and finds its host by index */
@@ -571,7 +571,7 @@ lookup_done(void *arg, struct dmx_dns_result *res)
 	case LK_CNAME:
 		if (is_failure(res->status)) {
 			/* Rules 6 and 12: a failed link is a failed lookup. */
-			host_set(h, DEMAND_UNUSABLE, DMX_FAIL_DNSSEC_INVALID,
+			host_set(h, DEMAND_UNUSABLE, lookup_fail(res->status),
 			    "CNAME lookup for %s failed: %s", h->name,
 			    dmx_dns_status_str(res->status));
 			break;
@@ -594,18 +594,85 @@ lookup_done(void *arg, struct dmx_dns_result *res)
 		finish(req);
 }
 
+/* route_literal - "[192.0.2.1]:25": one address, no DANE (rule 14) */
+static void
+route_literal(struct route_req *req, const char *dest)
+{
+	struct route		*rt = req->rt;
+	struct route_host	*h = &rt->hosts[0];
+
+	rt->literal = 1;
+	rt->nhost = 1;
+	if (addr_parse_literal(dest, &h->addrs[0], &rt->port) == -1) {
+		route_fail(req, 1, DMX_FAIL_NONE, "'%s' is not an address "
+		    "literal like [192.0.2.1]:25", dest);
+		return;
+	}
+	h->naddr = 1;
+	strlcpy_(h->name, h->addrs[0].text, sizeof(h->name));
+	h->addr_status = DMX_DNS_INSECURE;
+	if (rt->level == TLS_LEVEL_DANE || rt->level == TLS_LEVEL_DANE_ONLY)
+		host_no_dane(req, h, "address literal: DANE does not apply");
+	else
+		host_set(h, level_demand(rt->level), DMX_FAIL_NONE,
+		    "policy level %s", policy_level_str(rt->level));
+}
+
 /*
- * route_resolve - resolve domain ("example.org" or "[192.0.2.1]:25")
- * for delivery at level. cb gets the route from the event loop later.
+ * route_host_only - "[mx.example.org]:25": that host, no MX lookup (as
+ * Postfix's brackets). The name comes from the configuration, not from
+ * DNS, so it is as trusted as a secure MX RRset: its addresses and TLSA
+ * records decide (rules 9-13). 0, or -1 when it is no such next hop.
+ */
+static int
+route_host_only(struct route_req *req, const char *dest)
+{
+	struct route	*rt = req->rt;
+	struct net_addr	 a;
+	const char	*end = strchr(dest, ']');
+	char		 name[DMX_NAME_MAX];
+	unsigned long	 p = rt->port;
+	unsigned	 lport;
+	size_t		 n;
+
+	if (addr_parse_literal(dest, &a, &lport) == 0 || end == NULL ||
+	    (n = (size_t)(end - dest - 1)) == 0 || n >= sizeof(name))
+		return -1;
+	if (end[1] == ':') {
+		if (parse_uint(end + 2, 65535, &p) == -1 || p == 0)
+			return -1;
+	} else if (end[1] != '\0')
+		return -1;
+	memcpy(name, dest + 1, n);
+	name[n] = '\0';
+	if (n > 1 && name[n - 1] == '.')
+		name[n - 1] = '\0';
+	if (strpbrk(name, ":[]") != NULL)
+		return -1;
+	str_lower(name);
+	strlcpy_(rt->domain, name, sizeof(rt->domain));
+	rt->port = (unsigned)p;
+	rt->host_only = 1;
+	rt->mx_status = DMX_DNS_SECURE;
+	rt->mx_secure = 1;
+	rt->nhost = 1;
+	strlcpy_(rt->hosts[0].name, rt->domain, DMX_NAME_MAX);
+	return 0;
+}
+
+/*
+ * route_resolve - resolve dest for delivery at level: a domain
+ * ("example.org"), an address literal ("[192.0.2.1]:25") or a host
+ * without MX lookup ("[mx.example.org]:25"). cb gets the route from the
+ * event loop later; NULL when nothing could be started.
  */
 struct route_req *
-route_resolve(struct dmx_resolver *res, const char *domain, unsigned port,
+route_resolve(struct dmx_resolver *res, const char *dest, unsigned port,
     enum tls_level level, int bypass, const char *bypass_comment,
     route_cb cb, void *arg)
 {
 	struct route_req	*req;
 	struct route		*rt;
-	struct route_host	*h;
 	size_t			 len;
 
 	if ((req = calloc(1, sizeof(*req))) == NULL ||
@@ -624,48 +691,37 @@ route_resolve(struct dmx_resolver *res, const char *domain, unsigned port,
 	if (bypass_comment != NULL)
 		strlcpy_(rt->bypass_comment, bypass_comment,
 		    sizeof(rt->bypass_comment));
-	strlcpy_(rt->domain, domain, sizeof(rt->domain));
+	strlcpy_(rt->domain, dest, sizeof(rt->domain));
 	len = strlen(rt->domain);
 	if (len > 1 && rt->domain[len - 1] == '.')
 		rt->domain[len - 1] = '\0';
 	str_lower(rt->domain);
-
-	if (domain[0] == '[') {
-		/* Rule 14: an address literal; DANE does not apply. */
-		rt->literal = 1;
-		if ((rt->hosts = calloc(1, sizeof(*h))) == NULL ||
-		    (rt->hosts[0].addrs = calloc(1,
-		    sizeof(struct route_addr))) == NULL) {
-			route_free(rt);
-			free(req);
-			return NULL;
+	if ((req->ev = evtimer_new(req->base, finish_cb, req)) == NULL)
+		goto fail;
+	if (dest[0] == '[') {
+		if ((rt->hosts = calloc(1, sizeof(*rt->hosts))) == NULL ||
+		    (rt->hosts[0].addrs = calloc(ROUTE_MAX_ADDRS,
+		    sizeof(struct net_addr))) == NULL)
+			goto fail;
+		dane_tlsa_set_init(&rt->hosts[0].tlsa);
+		if (route_host_only(req, dest) == 0) {
+			if (start_hosts(req) == -1)
+				finish(req);
+			return req;
 		}
-		rt->nhost = 1;
-		h = &rt->hosts[0];
-		dane_tlsa_set_init(&h->tlsa);
-		if (route_parse_literal(domain, &h->addrs[0], &rt->port) == -1) {
-			route_fail(req, 1, DMX_FAIL_NONE, "'%s' is not an "
-			    "address literal like [192.0.2.1]:25", domain);
-		} else {
-			h->naddr = 1;
-			strlcpy_(h->name, h->addrs[0].text, sizeof(h->name));
-			h->addr_status = DMX_DNS_INSECURE;
-			if (level == TLS_LEVEL_DANE || level == TLS_LEVEL_DANE_ONLY)
-				host_no_dane(req, h, "address literal: DANE "
-				    "does not apply");
-			else
-				host_set(h, level_demand(level), DMX_FAIL_NONE,
-				    "policy level %s", tls_level_str(level));
-		}
+		route_literal(req, dest);
 		finish(req);
 		return req;
 	}
-	if (start(req, LK_MX, 0, rt->domain, DMX_T_MX) == -1) {
-		route_free(rt);
-		free(req);
-		return NULL;
-	}
+	if (start(req, LK_MX, 0, rt->domain, DMX_T_MX) == -1)
+		goto fail;
 	return req;
+fail:
+	if (req->ev != NULL)
+		event_free(req->ev);
+	route_free(rt);
+	free(req);
+	return NULL;
 }
 
 /* route_cancel - stop resolving; the callback will not run */
@@ -674,13 +730,11 @@ route_cancel(struct route_req *req)
 {
 	size_t	 i;
 
-	if (req->ev != NULL) {
-		event_free(req->ev);
-	} else {
+	if (!req->finishing)
 		for (i = 0; i < req->nlk; i++)
 			if (req->lk[i].id != 0)
 				dmx_dns_cancel(req->res, req->lk[i].id);
-	}
+	event_free(req->ev);
 	route_free(req->rt);
 	free(req);
 }
