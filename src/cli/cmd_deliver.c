@@ -1,7 +1,7 @@
 /*
  * cmd_deliver.c - danemx check, probe and send: one code path.
  *
- * All three run deliver_start() (smtp/deliver.c) on the same event
+ * All three run deliver_start() (src/deliver) on the same event
  * loop: check stops after TLS and QUIT at every host, probe stops after
  * RCPT at the first host that answers under its TLS demand, send goes
  * through DATA. Results are printed, then freed, before returning.
@@ -19,7 +19,7 @@
 
 #include "cli/cli.h"
 #include "log/log.h"
-#include "smtp/deliver.h"
+#include "deliver/deliver.h"
 #include "util/util.h"
 
 #define MAX_RCPTS	1000
@@ -158,58 +158,20 @@ job_done(void *arg, struct deliver_result *r)
 	j->pending--;
 }
 
-/* check_code - the exit status a domain's result earns */
+/* check_code - the exit status a domain's result earns: its records'
+ * worst kind of failure (deliver_result_kind()) */
 static int
 check_code(const struct deliver_result *r)
 {
-	const struct route	*rt = r->route;
-	const struct route_host	*h;
-	const struct deliver_attempt *a;
-	int			 dane = 0, dnssec = 0, tls = 0, dns = 0, other = 0;
-	size_t			 i;
-
-	if (rt == NULL)
-		return CHECK_DNS;
-	if (rt->failed) {
-		if (rt->mx_status == DMX_DNS_BOGUS)
-			return CHECK_DNSSEC;
-		return CHECK_DNS;
+	switch (deliver_result_kind(r)) {
+	case DELIVER_KIND_OK:		return CHECK_OK;
+	case DELIVER_KIND_DANE:		return CHECK_DANE;
+	case DELIVER_KIND_DNSSEC:	return CHECK_DNSSEC;
+	case DELIVER_KIND_TLS:		return CHECK_TLS;
+	case DELIVER_KIND_DNS:		return CHECK_DNS;
+	case DELIVER_KIND_UNREACHABLE:	return CHECK_UNREACHABLE;
 	}
-	for (i = 0; i < r->natt; i++) {
-		a = &r->att[i];
-		h = &rt->hosts[a->host];
-		if (a->skipped) {
-			if (h->addr_status == DMX_DNS_BOGUS ||
-			    (h->tlsa_looked_up && h->tlsa_status == DMX_DNS_BOGUS))
-				dnssec = 1;
-			else if (h->rt == DMX_FAIL_DANE_REQUIRED ||
-			    h->rt == DMX_FAIL_TLSA_INVALID)
-				dane = 1;
-			else
-				dns = 1;
-			continue;
-		}
-		if (a->ok)
-			continue;
-		if (a->dane_failed && !a->bypassed)
-			dane = 1;
-		else if (a->no_starttls || a->stage == SMTP_ST_TLS ||
-		    a->stage == SMTP_ST_STARTTLS)
-			tls = 1;
-		else
-			other = 1;
-	}
-	if (dane)
-		return CHECK_DANE;
-	if (dnssec)
-		return CHECK_DNSSEC;
-	if (tls)
-		return CHECK_TLS;
-	if (dns)
-		return CHECK_DNS;
-	if (other || r->used == -1)
-		return CHECK_UNREACHABLE;
-	return CHECK_OK;
+	return CHECK_UNREACHABLE;
 }
 
 static int
@@ -264,7 +226,7 @@ print_summary(const struct job *j, const struct deliver_result *r)
 			printf("  %s: not used: %s\n", h->name, h->why);
 		else if (a->ok)
 			printf("  %s[%s]: ok, TLS %s%s%s\n", h->name, a->addr,
-			    tls_achieved_str(a->tls), a->have_verdict &&
+			    deliver_tls_str(a->tls), a->have_verdict &&
 			    a->verdict.effect == DANE_EFFECT_AUTHENTICATE ?
 			    ", DANE " : "", a->have_verdict &&
 			    a->verdict.effect == DANE_EFFECT_AUTHENTICATE ?
@@ -290,20 +252,20 @@ print_summary(const struct job *j, const struct deliver_result *r)
 		else
 			printf("%s: FAILED at %zu of %zu host address%s: %s%s%s%s\n",
 			    r->domain, nfail, nhost, nhost == 1 ? "" : "es",
-			    r->why, r->rt != DMX_FAIL_NONE ? " [" : "",
-			    r->rt != DMX_FAIL_NONE ? fail_rfc8460(r->rt) :
-			    "", r->rt != DMX_FAIL_NONE ? "]" : "");
+			    r->why, r->fail != DMX_FAIL_NONE ? " [" : "",
+			    r->fail != DMX_FAIL_NONE ? fail_name(r->fail) :
+			    "", r->fail != DMX_FAIL_NONE ? "]" : "");
 		return;
 	}
 	printf("%s: %s", r->domain, deliver_outcome_str(r->outcome));
 	if (r->used >= 0)
 		printf(" via %s[%s] (TLS %s)",
 		    r->route->hosts[r->att[r->used].host].name,
-		    r->att[r->used].addr, tls_achieved_str(r->att[r->used].tls));
+		    r->att[r->used].addr, deliver_tls_str(r->att[r->used].tls));
 	if (r->outcome == OUTCOME_DEFERRED || r->outcome == OUTCOME_REJECTED)
 		printf(": %s", r->why);
-	if (r->rt != DMX_FAIL_NONE)
-		printf(" [%s]", fail_rfc8460(r->rt));
+	if (r->fail != DMX_FAIL_NONE)
+		printf(" [%s]", fail_name(r->fail));
 	printf("\n");
 }
 
@@ -341,105 +303,63 @@ valid_addr(const char *a)
 	return 1;
 }
 
-/* run - the shared body of check, probe and send */
+/* run_tables - the policy table and the bypass list, if named; 0 or an
+ * exit status */
 static int
-run(struct cli *c, struct job *j)
+run_tables(struct job *j, struct policy_table *pol, struct policy_table *byp)
 {
-	struct policy_table	 pol = { NULL, 0 }, byp = { NULL, 0 };
-	const struct policy_entry *pe, *be;
-	struct event_base	*base = NULL;
-	struct dmx_resolver	*r = NULL;
-	struct deliver_conf	 dc;
-	SSL_CTX			*dane_ctx = NULL, *pkix_ctx = NULL;
-	struct buf		 out;
-	char			 err[512];
-	size_t			 i;
-	int			 rv = 0, code, worst = CHECK_OK, need_pkix = 0;
+	char	 err[512];
 
 	if (j->policy_file != NULL &&
-	    policy_table_load(&pol, j->policy_file, 0, err, sizeof(err)) == -1) {
+	    policy_table_load(pol, j->policy_file, 0, err, sizeof(err)) == -1) {
 		fprintf(stderr, "danemx %s: policy: %s\n", j->cmd, err);
 		return EX_CONFIG;
 	}
 	if (j->bypass_file != NULL &&
-	    policy_table_load(&byp, j->bypass_file, 1, err, sizeof(err)) == -1) {
+	    policy_table_load(byp, j->bypass_file, 1, err, sizeof(err)) == -1) {
 		fprintf(stderr, "danemx %s: bypass list: %s\n", j->cmd, err);
-		policy_table_free(&pol);
 		return EX_CONFIG;
 	}
-	if (j->helo == NULL) {
-		if (gethostname(j->helobuf, sizeof(j->helobuf) - 1) == -1 ||
-		    j->helobuf[0] == '\0')
-			strlcpy_(j->helobuf, "localhost", sizeof(j->helobuf));
-		j->helo = j->helobuf;
-	}
-	if (j->quiet)
-		log_set_quiet(1);
-	/* The system CA store costs ~30 ms to load: only for "verify". */
-	for (i = 0; i < pol.n && !need_pkix; i++)
-		if (pol.e[i].level == TLS_LEVEL_VERIFY)
-			need_pkix = 1;
-	if ((dane_ctx = tls_client_ctx_new(err, sizeof(err))) == NULL ||
-	    (need_pkix &&
-	    (pkix_ctx = deliver_pkix_ctx_new(err, sizeof(err))) == NULL)) {
-		fprintf(stderr, "danemx %s: TLS: %s\n", j->cmd, err);
-		rv = EX_SOFTWARE;
-		goto out;
-	}
-	if ((base = event_base_new()) == NULL) {
-		rv = EX_OSERR;
-		goto out;
-	}
-	if ((r = cli_resolver(c, base)) == NULL) {
-		rv = EX_CONFIG;
-		goto out;
-	}
+	return 0;
+}
+
+/* run_start - a delivery to each domain, on base; 0 or an exit status */
+static int
+run_start(struct cli *c, struct job *j, struct event_base *base,
+    struct dmx_resolver *r, const struct deliver_env *env)
+{
+	struct deliver_conf	 dc;
+	char			 err[512];
+	size_t			 i;
+
 	for (i = 0; i < j->ndom; i++) {
-		memset(&dc, 0, sizeof(dc));
-		dc.domain = j->domains[i];
-		dc.port = 25;
-		dc.job = j->kind;
-		dc.all_hosts = j->kind == SMTP_JOB_CHECK;
-		dc.level = TLS_LEVEL_DANE;
-		if ((pe = policy_table_match(&pol, dc.domain, time(NULL))) != NULL)
-			dc.level = pe->level;
-		if ((be = policy_table_match(&byp, dc.domain,
-		    time(NULL))) != NULL) {
-			dc.bypass = 1;
-			dc.bypass_comment = be->comment;
-		}
-		dc.helo = j->helo;
-		dc.src4 = j->have4 ? &j->src4 : NULL;
-		dc.src6 = j->have6 ? &j->src6 : NULL;
+		deliver_conf_for(&dc, env, j->domains[i], j->kind, time(NULL));
 		dc.mail_from = j->from;
 		dc.rcpts = j->rcpts;
 		dc.nrcpt = j->nrcpt;
 		dc.body.mem = j->msg.data ? j->msg.data : "";
 		dc.body.len = j->msg.len;
-		smtp_timeouts_default(&dc.t);
-		if (c->timeout_ms) {
-			dc.t.connect = dc.t.greeting = dc.t.ehlo = c->timeout_ms /
-			    1000;
-			dc.t.starttls = dc.t.tls = dc.t.mail = dc.t.rcpt =
-			    c->timeout_ms / 1000;
-			dc.t.data_init = dc.t.quit = c->timeout_ms / 1000;
-		}
-		dc.dane_ctx = dane_ctx;
-		dc.pkix_ctx = pkix_ctx;
-		dc.log = 1;
 		dc.done = job_done;
 		dc.arg = j;
 		if (deliver_start(base, r, &dc, err, sizeof(err)) == NULL) {
 			fprintf(stderr, "danemx %s: %s: %s\n", j->cmd,
 			    dc.domain, err);
-			rv = EX_SOFTWARE;
-			goto out;
+			return EX_SOFTWARE;
 		}
 		j->pending++;
 	}
-	while (j->pending > 0)
-		if (event_base_loop(base, EVLOOP_ONCE) == -1)
-			break;
+	(void)c;
+	return 0;
+}
+
+/* run_report - print each result; the exit status they earn */
+static int
+run_report(struct cli *c, struct job *j)
+{
+	struct buf	 out;
+	size_t		 i;
+	int		 rv = 0, code, worst = CHECK_OK;
+
 	for (i = 0; i < j->ndom; i++) {
 		if (j->res[i] == NULL)
 			continue;
@@ -458,14 +378,71 @@ run(struct cli *c, struct job *j)
 		} else
 			rv = send_code(j->res[i]);
 	}
+	return rv;
+}
+
+/* run - deliver to every domain of the job at once, then report */
+static int
+run(struct cli *c, struct job *j)
+{
+	struct policy_table	 pol = { NULL, 0 }, byp = { NULL, 0 };
+	struct event_base	*base = NULL;
+	struct dmx_resolver	*r = NULL;
+	struct deliver_env	 env;
+	char			 err[512];
+	size_t			 i;
+	int			 rv, need_pkix = 0;
+
+	memset(&env, 0, sizeof(env));
+	if ((rv = run_tables(j, &pol, &byp)) != 0)
+		goto out;
+	if (j->helo == NULL) {
+		if (gethostname(j->helobuf, sizeof(j->helobuf) - 1) == -1 ||
+		    j->helobuf[0] == '\0')
+			strlcpy_(j->helobuf, "localhost", sizeof(j->helobuf));
+		j->helo = j->helobuf;
+	}
+	if (j->quiet)
+		log_set_quiet(1);
+	/* The system CA store costs ~30 ms to load: only for "verify". */
+	for (i = 0; i < pol.n && !need_pkix; i++)
+		if (pol.e[i].level == TLS_LEVEL_VERIFY)
+			need_pkix = 1;
+	if ((env.dane_ctx = tls_client_ctx_new(err, sizeof(err))) == NULL ||
+	    (need_pkix &&
+	    (env.pkix_ctx = tls_pkix_ctx_new(err, sizeof(err))) == NULL)) {
+		fprintf(stderr, "danemx %s: TLS: %s\n", j->cmd, err);
+		rv = EX_SOFTWARE;
+		goto out;
+	}
+	if ((base = event_base_new()) == NULL) {
+		rv = EX_OSERR;
+		goto out;
+	}
+	if ((r = cli_resolver(c, base)) == NULL) {
+		rv = EX_CONFIG;
+		goto out;
+	}
+	env.timeout = c->timeout_ms / 1000;
+	env.policy = &pol;
+	env.bypass = &byp;
+	env.helo = j->helo;
+	env.src4 = j->have4 ? &j->src4 : NULL;
+	env.src6 = j->have6 ? &j->src6 : NULL;
+	if ((rv = run_start(c, j, base, r, &env)) != 0)
+		goto out;
+	while (j->pending > 0)
+		if (event_base_loop(base, EVLOOP_ONCE) == -1)
+			break;
+	rv = run_report(c, j);
 out:
 	for (i = 0; i < j->ndom; i++)
 		deliver_result_free(j->res[i]);
 	dmx_resolver_free(r);
 	if (base != NULL)
 		event_base_free(base);
-	SSL_CTX_free(dane_ctx);
-	SSL_CTX_free(pkix_ctx);
+	SSL_CTX_free(env.dane_ctx);
+	SSL_CTX_free(env.pkix_ctx);
 	policy_table_free(&pol);
 	policy_table_free(&byp);
 	buf_free(&j->msg);

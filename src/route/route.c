@@ -235,10 +235,24 @@ level_demand(enum tls_level l)
 	}
 }
 
-/* host_no_dane - DANE does not apply to host h: the level decides */
 static void
-host_no_dane(struct route_req *req, struct route_host *h, const char *why)
+host_no_dane(struct route_req *req, struct route_host *h, const char *why,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * host_no_dane - DANE does not apply to host h: the level decides. why
+ * is the host's reason; fmt says it as the log line "DANE: ..." does
+ * (posttls-finger's words), which delivery prints as it is.
+ */
+static void
+host_no_dane(struct route_req *req, struct route_host *h, const char *why,
+    const char *fmt, ...)
 {
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(h->nodane, sizeof(h->nodane), fmt, ap);
+	va_end(ap);
 	if (req->rt->level == TLS_LEVEL_DANE_ONLY)
 		host_set(h, DEMAND_UNUSABLE, DMX_FAIL_DANE_REQUIRED,
 		    "%s, but the policy for %s is dane-only", why,
@@ -283,7 +297,8 @@ host_addrs_done(struct route_req *req, size_t hi)
 		 * hosts' TLSA records at all: a host an attacker could have
 		 * named proves nothing about the domain.
 		 */
-		host_no_dane(req, h, "insecure MX RRset");
+		host_no_dane(req, h, "insecure MX RRset", "insecure name %s "
+		    "(falling back to optional TLS)", rt->domain);
 		return;
 	}
 	if (h->addr_secure) {
@@ -302,7 +317,8 @@ host_addrs_done(struct route_req *req, size_t hi)
 			    "cannot look up %s CNAME", h->name);
 		return;
 	}
-	host_no_dane(req, h, "insecure address records");
+	host_no_dane(req, h, "insecure address records", "insecure name %s "
+	    "(falling back to optional TLS)", h->name);
 }
 
 /* host_tlsa_next - look up TLSA for the next base-domain candidate */
@@ -313,7 +329,14 @@ host_tlsa_next(struct route_req *req, size_t hi)
 	char			 qname[DMX_NAME_MAX + 16];
 
 	if (h->next_base >= h->nbases) {
-		host_no_dane(req, h, "no TLSA records");
+		if (h->tlsa_looked_up && h->tlsa_status == DMX_DNS_INSECURE)
+			host_no_dane(req, h, "no TLSA records", "insecure TLSA "
+			    "RRset at _%u._tcp.%s (ignored; falling back to "
+			    "optional TLS)", req->rt->port, h->tlsa_base);
+		else
+			host_no_dane(req, h, "no TLSA records", "no TLSA "
+			    "records for %s (falling back to optional TLS)",
+			    h->name);
 		return;
 	}
 	snprintf(qname, sizeof(qname), "_%u._tcp.%s", req->rt->port,
@@ -583,7 +606,8 @@ lookup_done(void *arg, struct dmx_dns_result *res)
 			host_tlsa_next(req, lk->host);
 		} else
 			host_no_dane(req, h, "insecure CNAME chain to the "
-			    "address records");
+			    "address records", "insecure name %s (falling "
+			    "back to optional TLS)", h->name);
 		break;
 	case LK_TLSA:
 		host_tlsa(req, lk->host, res);
@@ -612,7 +636,9 @@ route_literal(struct route_req *req, const char *dest)
 	strlcpy_(h->name, h->addrs[0].text, sizeof(h->name));
 	h->addr_status = DMX_DNS_INSECURE;
 	if (rt->level == TLS_LEVEL_DANE || rt->level == TLS_LEVEL_DANE_ONLY)
-		host_no_dane(req, h, "address literal: DANE does not apply");
+		host_no_dane(req, h, "address literal: DANE does not apply",
+		    "address literal %s (falling back to optional TLS)",
+		    rt->domain);
 	else
 		host_set(h, level_demand(rt->level), DMX_FAIL_NONE,
 		    "policy level %s", policy_level_str(rt->level));

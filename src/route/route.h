@@ -59,6 +59,8 @@ struct route_host {
 	int			 bypassed;	/* demand softened by the bypass list */
 	enum dmx_fail	 rt;
 	char			 why[512];	/* for logs */
+	char			 nodane[600];	/* why DANE does not apply, as
+						   "DANE: ..." says it */
 	/* in flight */
 	int			 pending;
 	size_t			 next_base;

@@ -1034,10 +1034,10 @@ job_result(struct sched *s, struct job *j, const struct deliver_result *r)
 				snprintf(rtext, sizeof(rtext), "%d %s", code,
 				    r->rcpt[k].text);
 			snprintf(last, sizeof(last), "%s%s%s%s", code >= 400 ?
-			    rtext : r->why, r->rt != DANE_RT_NONE ?
-			    " [" : "", r->rt != DANE_RT_NONE ?
-			    dane_result_type_str(r->rt) : "",
-			    r->rt != DANE_RT_NONE ? "]" : "");
+			    rtext : r->why, r->fail != DMX_FAIL_NONE ?
+			    " [" : "", r->fail != DMX_FAIL_NONE ?
+			    fail_name(r->fail) : "",
+			    r->fail != DMX_FAIL_NONE ? "]" : "");
 			status = "deferred";
 			if ((unsigned long)(now - e.created) >=
 			    s->c.conf->max_queue_lifetime) {
@@ -1053,7 +1053,7 @@ job_result(struct sched *s, struct job *j, const struct deliver_result *r)
 		qr->last = strdup(last);
 		log_info("%s: to=<%s>, relay=%s, tls=%s, dane=%s, delay=%llds, "
 		    "status=%s (%s)", j->id, qr->addr, relbuf, a != NULL &&
-		    !a->skipped ? tls_achieved_str(a->tls) : "none",
+		    !a->skipped ? deliver_tls_str(a->tls) : "none",
 		    dane_text(a), (long long)(now - e.created), status, last);
 	}
 	for (k = 0; k < e.nrcpt; k++)
@@ -1143,22 +1143,6 @@ conn_free(struct conn *c)
 	kick(s);
 }
 
-/* unreachable - every host tried was down: nothing got past connect */
-static int
-unreachable(const struct deliver_result *r)
-{
-	size_t	 i, tried = 0;
-
-	for (i = 0; i < r->natt; i++) {
-		if (r->att[i].skipped)
-			continue;
-		if (r->att[i].stage > SMTP_ST_GREETING || r->att[i].code != 0)
-			return 0;
-		tried++;
-	}
-	return tried > 0;
-}
-
 /* conn_done - a message's delivery finished over connection c */
 static void
 conn_done(void *arg, struct deliver_result *r)
@@ -1173,8 +1157,7 @@ conn_done(void *arg, struct deliver_result *r)
 	s->nbusy--;
 	job_result(s, j, r);
 	job_free(j);
-	if (r->outcome == OUTCOME_DEFERRED && (r->rt != DANE_RT_NONE ||
-	    unreachable(r))) {
+	if (deliver_result_hold(r)) {
 		/* DANE or DNSSEC failed, or no host answered: do not hammer
 		 * it (see above); Postfix calls the latter a dead host. */
 		dst->hold_until = now + backoff(s, 1);

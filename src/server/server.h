@@ -20,7 +20,7 @@
 #include "policy/policy.h"
 #include "queue/queue.h"
 #include "server/conf.h"
-#include "smtp/deliver.h"
+#include "deliver/deliver.h"
 
 /* netlist.c - address/prefix lists such as mynetworks */
 struct netlist;

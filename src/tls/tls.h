@@ -93,6 +93,23 @@ int	 tls_dane_verdict(SSL *, const struct dane_tlsa_set *,
 void	 tls_verdict_free(struct tls_verdict *);
 int	 tls_verdict_json(struct buf *, const struct tls_verdict *);
 
+/* How to arm OpenSSL for one outbound session (tls_session.c). */
+struct tls_session_opts {
+	const struct tls_dane_opts *dane;	/* DANE: base (SNI), ref ids;
+						   NULL: no DANE */
+	struct dane_tlsa_set	*tlsa;		/* with dane */
+	const char		*sni;		/* without dane; NULL: none */
+	const char		*pkix_name;	/* PKIX: verify this name */
+	int			 min_version;	/* protocol floor */
+};
+
+/* tls_session.c */
+SSL_CTX	*tls_pkix_ctx_new(char *err, size_t errlen);
+SSL	*tls_session_new(SSL_CTX *, const struct tls_session_opts *,
+	    char *err, size_t errlen);
+int	 tls_session_verdict(SSL *, const struct dane_tlsa_set *, int pkix,
+	    struct tls_verdict *);
+
 /* tls_offline.c */
 int	 tls_dane_verify_offline(SSL *, STACK_OF(X509) *chain, char *err,
 	    size_t errlen);

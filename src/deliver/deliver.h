@@ -22,9 +22,13 @@
 #ifndef DANEMX_DELIVER_H
 #define DANEMX_DELIVER_H
 
+#include <time.h>
+
 #include "route/route.h"
 #include "smtp/smtp.h"
 #include "tls/tls.h"
+
+struct dmx_conf;
 
 struct event_base;
 struct dmx_resolver;
@@ -38,18 +42,38 @@ enum tls_achieved {
 	TLS_ACH_DANE_VERIFIED	/* authenticated by TLSA */
 };
 
+/* The policy that applied to a session (RFC 8460 4.3's policy types). */
+enum deliver_policy {
+	DELIVER_POLICY_NONE,	/* no-policy-found */
+	DELIVER_POLICY_TLSA,	/* DANE: the host's secure TLSA records */
+	DELIVER_POLICY_STS	/* MTA-STS */
+};
+
+/*
+ * The verdict record: one per attempt to deliver over one address of
+ * one host (a session, or a host skipped without one). It is made where
+ * each thing is decided, once, and everything downstream reads it: the
+ * log lines, the JSON, check's exit status, the scheduler's holds, TLS
+ * reports. fail is the first thing that failed (NONE when nothing did):
+ * a lookup or DANE demand that made the host unusable, the connection,
+ * STARTTLS, the handshake or its authentication, or the SMTP dialogue
+ * after it; tls says how far TLS got. The DANE policy is the route's
+ * host (its TLSA records and base domain).
+ */
 struct deliver_attempt {
 	size_t			 host;		/* index into route->hosts */
 	char			 addr[64];	/* "" when the host was skipped */
 	int			 skipped;	/* not contacted: host->why */
 	int			 plaintext_retry; /* retry after a TLS failure */
 	int			 reused;	/* over an earlier message's session */
+	enum deliver_policy	 policy;
 	enum tls_achieved	 tls;
+	enum dmx_fail		 fail;		/* NONE: nothing failed */
+	char			 detail[600];	/* why, in one line */
 	int			 dane_failed;	/* TLSA present, no match */
-	int			 no_starttls;	/* STARTTLS demanded, missing */
 	int			 bypassed;	/* ... but the bypass list applied */
 	int			 have_verdict;
-	struct tls_verdict	 verdict;
+	struct tls_verdict	 verdict;	/* DANE result and depth */
 	char			 sni[DMX_NAME_MAX];
 	char			 ref_ids[3][DMX_NAME_MAX];
 	size_t			 nref_ids;
@@ -66,6 +90,17 @@ struct deliver_attempt {
 	char			*transcript;
 };
 
+/* What an attempt's failure says about the destination (check's exit
+ * status, the scheduler's holds): deliver_attempt_kind(). */
+enum deliver_kind {
+	DELIVER_KIND_OK,		/* nothing failed */
+	DELIVER_KIND_DANE,		/* DANE failed: no match, dane-only */
+	DELIVER_KIND_DNSSEC,		/* a bogus answer */
+	DELIVER_KIND_TLS,		/* STARTTLS, handshake, PKIX */
+	DELIVER_KIND_DNS,		/* a lookup without answer */
+	DELIVER_KIND_UNREACHABLE	/* no connection, or the SMTP dialogue */
+};
+
 enum deliver_outcome {
 	OUTCOME_DELIVERED,	/* send: the message was accepted */
 	OUTCOME_ACCEPTED,	/* probe: every recipient accepted; check: ok */
@@ -80,7 +115,7 @@ struct deliver_result {
 	size_t			 natt, attcap;
 	int			 used;		/* attempt that did the job, or -1 */
 	enum deliver_outcome	 outcome;
-	enum dmx_fail	 rt;		/* RFC 8460, NONE on success */
+	enum dmx_fail		 fail;		/* the attempt that names it */
 	char			 why[512];
 	int			 kept;		/* session parked: next_msg or quit */
 	/* Per-recipient outcome (probe and send). */
@@ -135,12 +170,40 @@ struct deliver;
 struct deliver *deliver_start(struct event_base *, struct dmx_resolver *,
 	    const struct deliver_conf *, char *err, size_t errlen);
 void	 deliver_abort(struct deliver *);
-void	 deliver_next_msg(struct deliver *, const struct deliver_msg *);
+int	 deliver_next_msg(struct deliver *, const struct deliver_msg *);
 void	 deliver_quit(struct deliver *);
+
+/* deliver_result.c - the record and the result, read */
 void	 deliver_result_free(struct deliver_result *);
-int	 deliver_result_json(struct buf *, const struct deliver_result *);
-const char *tls_achieved_str(enum tls_achieved);
+enum deliver_kind deliver_attempt_kind(const struct deliver_result *,
+	    const struct deliver_attempt *);
+enum deliver_kind deliver_result_kind(const struct deliver_result *);
+int	 deliver_result_unreachable(const struct deliver_result *);
+int	 deliver_result_hold(const struct deliver_result *);
+const struct deliver_attempt *deliver_result_attempt(
+	    const struct deliver_result *);
+const char *deliver_tls_str(enum tls_achieved);
 const char *deliver_outcome_str(enum deliver_outcome);
-SSL_CTX	*deliver_pkix_ctx_new(char *err, size_t errlen);
+const char *deliver_policy_str(enum deliver_policy);
+const char *deliver_dane_text(const struct deliver_attempt *);
+
+/* deliver_json.c */
+int	 deliver_result_json(struct buf *, const struct deliver_result *);
+
+/* deliver_conf.c - a delivery's settings from danemx.conf and the tables */
+struct deliver_env {
+	const struct dmx_conf	*conf;		/* serve: timeouts, TLS floors;
+						   NULL: RFC 5321's, tls.h's */
+	unsigned		 timeout;	/* CLI --timeout: each reply */
+	const struct policy_table *policy;	/* may be NULL */
+	const struct policy_table *bypass;	/* may be NULL */
+	SSL_CTX			*dane_ctx, *pkix_ctx;
+	const char		*helo;
+	const struct net_addr	*src4, *src6;	/* may be NULL */
+	int			(*is_self)(void *, const struct sockaddr *);
+	void			*self_arg;
+};
+void	 deliver_conf_for(struct deliver_conf *, const struct deliver_env *,
+	    const char *nexthop, enum smtp_job, time_t now);
 
 #endif /* DANEMX_DELIVER_H */

@@ -1,0 +1,70 @@
+/*
+ * deliver_conf.c - one delivery's settings (struct deliver_conf) from
+ * the configuration and the tables: the TLS policy table's level for the
+ * next hop (dane when no entry says), the DANE bypass list, the SMTP
+ * timeouts, the TLS floors, HELO and source addresses. check, probe,
+ * send and the relay's scheduler all build theirs here, so that a
+ * destination is treated the same whoever sends to it.
+ *
+ * Nothing is allocated: the conf borrows the env's strings and tables
+ * (and the bypass entry's comment) until the delivery has started.
+ */
+#include <string.h>
+
+#include "deliver/deliver.h"
+#include "server/conf.h"
+
+/* deliver_conf_for - the settings for a delivery to nexthop; the caller
+ * adds what is sent (mail_from, rcpts, body), reuse, done and arg */
+void
+deliver_conf_for(struct deliver_conf *dc, const struct deliver_env *env,
+    const char *nexthop, enum smtp_job job, time_t now)
+{
+	const struct dmx_conf	 *c = env->conf;
+	const struct policy_entry *pe, *be;
+	unsigned		  t = env->timeout;
+
+	memset(dc, 0, sizeof(*dc));
+	dc->domain = nexthop;
+	dc->port = 25;
+	dc->job = job;
+	dc->all_hosts = job == SMTP_JOB_CHECK;
+	dc->level = TLS_LEVEL_DANE;
+	if (env->policy != NULL &&
+	    (pe = policy_table_match(env->policy, nexthop, now)) != NULL)
+		dc->level = pe->level;
+	if (env->bypass != NULL &&
+	    (be = policy_table_match(env->bypass, nexthop, now)) != NULL) {
+		dc->bypass = 1;
+		dc->bypass_comment = be->comment;
+	}
+	dc->helo = env->helo;
+	dc->src4 = env->src4;
+	dc->src6 = env->src6;
+	smtp_timeouts_default(&dc->t);
+	if (c != NULL) {
+		dc->t.connect = (unsigned)c->smtp_connect_timeout;
+		dc->t.greeting = (unsigned)c->smtp_greeting_timeout;
+		dc->t.ehlo = (unsigned)c->smtp_helo_timeout;
+		dc->t.starttls = dc->t.tls = (unsigned)c->smtp_starttls_timeout;
+		dc->t.mail = (unsigned)c->smtp_mail_timeout;
+		dc->t.rcpt = (unsigned)c->smtp_rcpt_timeout;
+		dc->t.data_init = (unsigned)c->smtp_data_init_timeout;
+		dc->t.data_block = (unsigned)c->smtp_data_xfer_timeout;
+		dc->t.data_end = (unsigned)c->smtp_data_done_timeout;
+		dc->t.quit = (unsigned)c->smtp_quit_timeout;
+		dc->tls_min_version = (int)c->tls_min_version;
+		dc->tls_opp_min_version = (int)c->tls_opportunistic_min_version;
+	}
+	if (t != 0) {
+		/* One --timeout for every reply but the data's own. */
+		dc->t.connect = dc->t.greeting = dc->t.ehlo = t;
+		dc->t.starttls = dc->t.tls = dc->t.mail = dc->t.rcpt = t;
+		dc->t.data_init = dc->t.quit = t;
+	}
+	dc->dane_ctx = env->dane_ctx;
+	dc->pkix_ctx = env->pkix_ctx;
+	dc->is_self = env->is_self;
+	dc->self_arg = env->self_arg;
+	dc->log = 1;
+}

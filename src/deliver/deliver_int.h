@@ -1,0 +1,50 @@
+/*
+ * deliver_int.h - what the files of the delivery engine share: the
+ * state of one delivery (struct deliver), owned by deliver.c, and the
+ * functions each file lends the others.
+ */
+#ifndef DANEMX_DELIVER_INT_H
+#define DANEMX_DELIVER_INT_H
+
+#include "deliver/deliver.h"
+
+struct deliver {
+	struct event_base	*base;
+	struct dmx_resolver	*res;
+	struct deliver_conf	 conf;
+	struct route_req	*rreq;
+	struct route		*route;		/* our reference */
+	struct smtp_client	*sess;
+	struct deliver_result	*r;		/* NULL while kept idle */
+	char			 domain[DMX_NAME_MAX];
+	int			 keep;		/* the session is parked */
+	struct deliver_attempt	 sticky;	/* the parked session's attempt */
+	size_t			 hi, ai;
+	size_t			 nhost;		/* hosts before any self */
+	int			 retry_plain;	/* next session without TLS */
+	int			 logged_host;	/* host hi's lines are out */
+	struct event		*ev;		/* hands the result over */
+};
+
+/* deliver.c */
+struct deliver_attempt *deliver_cur_attempt(struct deliver *);
+int	 deliver_more_hosts(const struct deliver *);
+
+/* deliver_tls.c - the session's TLS hooks */
+SSL	*deliver_tls_begin(void *arg);
+int	 deliver_tls_check(void *arg, SSL *, int handshake_ok, char *why,
+	    size_t whylen);
+
+/* deliver_log.c */
+void	 deliver_log_host(struct deliver *);
+
+/* deliver_result.c */
+void	 deliver_attempt_clear(struct deliver_attempt *);
+int	 deliver_attempt_copy(struct deliver_attempt *dst,
+	    const struct deliver_attempt *src);
+void	 deliver_attempt_session(struct deliver_attempt *,
+	    const struct smtp_result *);
+void	 deliver_settle(const struct deliver_result *, enum dmx_fail *fail,
+	    const char **why);
+
+#endif /* DANEMX_DELIVER_INT_H */

@@ -1,0 +1,108 @@
+/*
+ * tls_session.c - OpenSSL armed for one outbound session, and judged
+ * after its handshake, for the delivery engine (src/deliver): what it
+ * asks for (DANE with the host's TLSA records, PKIX with the CA store,
+ * or neither) in a struct tls_session_opts; what it gets in a struct
+ * tls_verdict. Every SSL_* call of a delivery is here or in tls_dane.c.
+ *
+ * tls_session_new() returns an SSL the SMTP client owns (it frees it
+ * with the connection); the verdict owns its strings (tls_verdict_free).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "tls/tls.h"
+#include "util/util.h"
+
+/* tls_pkix_ctx_new - a client context that verifies with the system CAs
+ * (policy level verify); the caller frees it with SSL_CTX_free() */
+SSL_CTX *
+tls_pkix_ctx_new(char *err, size_t errlen)
+{
+	SSL_CTX	*ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		snprintf(err, errlen, "cannot load the system CA store");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* verify is mandatory TLS: each session raises the floor. */
+	if (tls_ctx_policy(ctx, 1, TLS_OPP_MIN_DEFAULT, err, errlen) == -1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* tls_session_new - an SSL for one session as o asks; NULL with err */
+SSL *
+tls_session_new(SSL_CTX *ctx, const struct tls_session_opts *o, char *err,
+    size_t errlen)
+{
+	SSL	*ssl;
+
+	if ((ssl = SSL_new(ctx)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (tls_ssl_floor(ssl, o->min_version) == -1) {
+		snprintf(err, errlen, "cannot set the protocol floor");
+		goto fail;
+	}
+	if (o->dane != NULL) {
+		/* SNI, reference identifiers and the TLSA records. */
+		if (tls_dane_setup(ssl, o->dane, o->tlsa, err, errlen) == -1)
+			goto fail;
+		return ssl;
+	}
+	if (o->sni != NULL && SSL_set_tlsext_host_name(ssl, o->sni) != 1) {
+		snprintf(err, errlen, "cannot set the SNI %s", o->sni);
+		goto fail;
+	}
+	if (o->pkix_name != NULL) {
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (SSL_set1_host(ssl, o->pkix_name) != 1) {
+			snprintf(err, errlen, "cannot verify the name %s",
+			    o->pkix_name);
+			goto fail;
+		}
+	}
+	return ssl;
+fail:
+	SSL_free(ssl);
+	return NULL;
+}
+
+/*
+ * tls_session_verdict - after the handshake: the DANE verdict against
+ * tlsa (its effect NONE when there are none), and with pkix the CA
+ * store's instead: authenticated, the X.509 error and its failure
+ * class. -1 when out of memory (the verdict is then incomplete).
+ */
+int
+tls_session_verdict(SSL *ssl, const struct dane_tlsa_set *tlsa, int pkix,
+    struct tls_verdict *v)
+{
+	long	 err;
+	int	 rv;
+
+	rv = tls_dane_verdict(ssl, tlsa, NULL, v);
+	if (!pkix)
+		return rv;
+	err = SSL_get_verify_result(ssl);
+	v->x509_error = err;
+	v->authenticated = err == X509_V_OK;
+	v->result_type = err == X509_V_OK ? DMX_FAIL_NONE : dane_fail_x509(err);
+	if (err == X509_V_OK)
+		snprintf(v->text, sizeof(v->text), "verified with the CA store");
+	else
+		snprintf(v->text, sizeof(v->text), "certificate verification "
+		    "failed: %s", X509_verify_cert_error_string(err));
+	return rv;
+}
