@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <sysexits.h>
 
+#include <openssl/x509.h>
+
 #include "danemx.h"
 
 struct event_base;
@@ -102,6 +104,10 @@ int	 cmd_send(struct cli *, int, char **);
 int	 cmd_sendmail(struct cli *, int, char **);
 int	 cmd_queue(struct cli *, int, char **);
 int	 cmd_serve(struct cli *, int, char **);
+
+/* cmd_tlsa_connect.c - tlsa --connect over the delivery path */
+int	 cli_tlsa_connect(struct cli *, const char *spec, unsigned long *port,
+	    char *name, size_t namelen, STACK_OF(X509) **chain);
 int	 cmd_sts(struct cli *, int, char **);
 
 #endif /* DANEMX_CLI_H */

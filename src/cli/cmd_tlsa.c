@@ -237,194 +237,6 @@ load_input(const char *path, struct tlsa_input *in)
 	return rv;
 }
 
-/* State of one --connect session. */
-struct conn {
-	struct tlsa_input	*in;
-	SSL_CTX			*ctx;
-	const char		*sni;
-	struct dmx_dns_result	*res[2];
-	int			 pending, done;
-	char			 error[512];
-};
-
-static void
-conn_dns(void *arg, struct dmx_dns_result *r)
-{
-	struct conn *cn = arg;
-
-	cn->res[r->qtype == DMX_T_AAAA ? 1 : 0] = r;
-	cn->pending--;
-}
-
-static SSL *
-conn_tls_begin(void *arg)
-{
-	struct conn	*cn = arg;
-	SSL		*ssl;
-
-	if ((ssl = SSL_new(cn->ctx)) != NULL && cn->sni != NULL)
-		SSL_set_tlsext_host_name(ssl, cn->sni);
-	return ssl;
-}
-
-/* conn_tls_check - keep the chain the server sent; judge nothing */
-static int
-conn_tls_check(void *arg, SSL *ssl, int ok, char *why, size_t whylen)
-{
-	struct conn	*cn = arg;
-	STACK_OF(X509)	*chain;
-	int		 i;
-
-	(void)why;
-	(void)whylen;
-	if (!ok || (chain = SSL_get_peer_cert_chain(ssl)) == NULL)
-		return -1;
-	for (i = 0; i < sk_X509_num(chain); i++) {
-		X509 *x = sk_X509_value(chain, i);
-		if (X509_up_ref(x) == 1 && !sk_X509_push(cn->in->certs, x))
-			X509_free(x);
-	}
-	return 0;
-}
-
-static void
-conn_done(void *arg, const struct smtp_result *r)
-{
-	struct conn *cn = arg;
-
-	if (!r->ok)
-		snprintf(cn->error, sizeof(cn->error), "%s", r->error);
-	else if (!r->tls)
-		snprintf(cn->error, sizeof(cn->error), "no TLS");
-	cn->done = 1;
-}
-
-/*
- * connect_chain - the chain a live server sends after STARTTLS, into in.
- * spec is HOST, HOST:PORT or [ADDR]:PORT; HOST's addresses come from the
- * same validating resolver as delivery. Returns 0 or an exit status.
- */
-static int
-connect_chain(struct cli *c, const char *spec, unsigned long *port,
-    char *name, size_t namelen, struct tlsa_input *in)
-{
-	struct event_base	*base = NULL;
-	struct dmx_resolver	*r = NULL;
-	struct smtp_client_conf	 sc;
-	struct net_addr	 a;
-	struct conn		 cn;
-	char			 host[DMX_NAME_MAX + 8], lit[DMX_NAME_MAX + 16];
-	char			 err[256], *colon;
-	unsigned		 p = 25;
-	size_t			 i;
-	int			 rv = 0, literal;
-
-	memset(&cn, 0, sizeof(cn));
-	cn.in = in;
-	strlcpy_(host, spec, sizeof(host));
-	literal = host[0] == '[';
-	if (!literal && (colon = strrchr(host, ':')) != NULL) {
-		unsigned long v;
-		if (parse_uint(colon + 1, 65535, &v) == -1 || v == 0)
-			return cli_usage_error("tlsa", "--connect: bad port in "
-			    "'%s'", spec);
-		p = (unsigned)v;
-		*colon = '\0';
-	}
-	if ((in->certs = sk_X509_new_null()) == NULL ||
-	    (cn.ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
-	    (base = event_base_new()) == NULL) {
-		rv = EX_SOFTWARE;
-		goto out;
-	}
-	SSL_CTX_set_verify(cn.ctx, SSL_VERIFY_NONE, NULL);
-	if (literal) {
-		if (addr_parse_literal(host, &a, &p) == -1) {
-			rv = cli_usage_error("tlsa", "--connect: '%s' is not "
-			    "[ADDR]:PORT", spec);
-			goto out;
-		}
-	} else {
-		if ((r = cli_resolver(c, base)) == NULL) {
-			rv = EX_CONFIG;
-			goto out;
-		}
-		cn.pending = 2;
-		if (dmx_dns_lookup(r, host, DMX_T_A, conn_dns, &cn) == 0 ||
-		    dmx_dns_lookup(r, host, DMX_T_AAAA, conn_dns, &cn) == 0) {
-			rv = cli_usage_error("tlsa", "'%s' is not a host name",
-			    host);
-			goto out;
-		}
-		while (cn.pending > 0)
-			if (event_base_loop(base, EVLOOP_ONCE) == -1)
-				break;
-		memset(&a, 0, sizeof(a));
-		for (i = 0; i < 2 && a.len == 0; i++) {
-			struct dmx_dns_result *d = cn.res[i];
-			if (d == NULL || d->nrrs == 0 ||
-			    (d->status != DMX_DNS_SECURE &&
-			    d->status != DMX_DNS_INSECURE))
-				continue;
-			snprintf(lit, sizeof(lit), "[%s]:%u", d->rrs[0].text, p);
-			addr_parse_literal(lit, &a, &p);
-		}
-		if (a.len == 0) {
-			fprintf(stderr, "danemx tlsa: %s: no usable address "
-			    "(A: %s, AAAA: %s)\n", host, cn.res[0] ?
-			    dmx_dns_status_str(cn.res[0]->status) : "?",
-			    cn.res[1] ? dmx_dns_status_str(cn.res[1]->status) :
-			    "?");
-			rv = EX_UNAVAILABLE;
-			goto out;
-		}
-		cn.sni = host;
-	}
-	memset(&sc, 0, sizeof(sc));
-	sc.addr = (struct sockaddr *)&a.ss;
-	sc.addrlen = a.len;
-	sc.peer_name = spec;
-	sc.helo = "danemx-tlsa.invalid";
-	sc.tls_mode = SMTP_TLS_MUST;
-	sc.job = SMTP_JOB_CHECK;
-	sc.mail_from = "";
-	smtp_timeouts_default(&sc.t);
-	if (c->timeout_ms)
-		sc.t.connect = sc.t.greeting = sc.t.ehlo = sc.t.starttls =
-		    sc.t.tls = sc.t.quit = c->timeout_ms / 1000;
-	sc.tls_begin = conn_tls_begin;
-	sc.tls_check = conn_tls_check;
-	sc.done = conn_done;
-	sc.arg = &cn;
-	if (smtp_client_start(base, &sc, err, sizeof(err)) == NULL) {
-		fprintf(stderr, "danemx tlsa: %s: %s\n", spec, err);
-		rv = EX_UNAVAILABLE;
-		goto out;
-	}
-	while (!cn.done)
-		if (event_base_loop(base, EVLOOP_ONCE) == -1)
-			break;
-	if (sk_X509_num(in->certs) == 0) {
-		fprintf(stderr, "danemx tlsa: %s: no certificate chain: %s\n",
-		    spec, cn.error[0] ? cn.error : "no TLS");
-		rv = EX_UNAVAILABLE;
-		goto out;
-	}
-	*port = p;
-	if (!literal)
-		strlcpy_(name, host, namelen);
-	else
-		name[0] = '\0';
-out:
-	dmx_dns_result_free(cn.res[0]);
-	dmx_dns_result_free(cn.res[1]);
-	dmx_resolver_free(r);
-	if (base != NULL)
-		event_base_free(base);
-	SSL_CTX_free(cn.ctx);
-	return rv;
-}
-
 /*
  * make_record - the record of the given kind for cert (selector 0 or 1)
  * or key (selector 1). Returns 0, or -1 when out of memory.
@@ -599,7 +411,247 @@ parse_choice(const char *opt, const char *arg, const char *allowed,
 	return 0;
 }
 
-/* cmd_tlsa - danemx tlsa [options] FILE */
+/* What the command line asked for. */
+struct tlsa_args {
+	const char	*host, *next_file, *connect, *file;
+	unsigned long	 port, ta_depth;
+	uint8_t		 usage, selector, mtype;
+	int		 upper, ta_given, port_given;
+	char		 name[DMX_NAME_MAX];	/* the owner's host */
+};
+
+#define TLSA_GO_ON	(-1)
+
+/* tlsa_opt - one option; TLSA_GO_ON, or an exit status */
+static int
+tlsa_opt(struct cli *c, struct tlsa_args *a, int ch)
+{
+	switch (ch) {
+	case 'h':
+		fputs(tlsa_help, stdout);
+		return 0;
+	case '?':
+		return cli_usage_error("tlsa", "unknown option");
+	case OPT_USAGE:
+		return parse_choice("--usage", optarg, "32", &a->usage) == -1 ?
+		    EX_USAGE : TLSA_GO_ON;
+	case OPT_SELECTOR:
+		return parse_choice("--selector", optarg, "10",
+		    &a->selector) == -1 ? EX_USAGE : TLSA_GO_ON;
+	case OPT_MTYPE:
+		return parse_choice("--mtype", optarg, "120", &a->mtype) == -1 ?
+		    EX_USAGE : TLSA_GO_ON;
+	case OPT_HOST:
+		a->host = optarg;
+		break;
+	case OPT_PORT:
+		if (parse_uint(optarg, 65535, &a->port) == -1 || a->port == 0)
+			return cli_usage_error("tlsa", "--port: '%s' is not a "
+			    "port number", optarg);
+		a->port_given = 1;
+		break;
+	case OPT_TA_DEPTH:
+		if (parse_uint(optarg, 64, &a->ta_depth) == -1 ||
+		    a->ta_depth == 0)
+			return cli_usage_error("tlsa", "--ta-depth: '%s' is "
+			    "not a depth from 1 to 64", optarg);
+		a->ta_given = 1;
+		break;
+	case OPT_NEXT:
+		a->next_file = optarg;
+		break;
+	case OPT_UPPER:
+		a->upper = 1;
+		break;
+	case OPT_CONNECT:
+		a->connect = optarg;
+		break;
+	default:
+		if (cli_common_opt(c, ch, optarg) != 0)
+			return EX_USAGE;
+	}
+	return TLSA_GO_ON;
+}
+
+/* tlsa_args_check - the options and the FILE agree */
+static int
+tlsa_args_check(struct tlsa_args *a, int argc, char **argv)
+{
+	size_t	 n;
+
+	if (a->connect != NULL && argc != 0)
+		return cli_usage_error("tlsa", "give --connect or FILE, not "
+		    "both");
+	if (a->connect == NULL && argc != 1)
+		return cli_usage_error("tlsa", "expected one FILE");
+	a->file = a->connect != NULL ? a->connect : argv[0];
+	if (a->ta_given && a->usage != DANE_USAGE_DANE_TA)
+		return cli_usage_error("tlsa", "--ta-depth needs --usage 2");
+	if (a->next_file != NULL && a->selector != DANE_SELECTOR_SPKI)
+		return cli_usage_error("tlsa", "--next needs --selector 1: the "
+		    "next certificate does not exist yet");
+	if (a->host != NULL) {
+		n = strlen(a->host);
+		if (n > 0 && a->host[n - 1] == '.')
+			n--;
+		if (n == 0 || n >= sizeof(a->name) - 1 || strcspn(a->host,
+		    " \t\r\n;") != strlen(a->host))
+			return cli_usage_error("tlsa", "--host: '%s' is not a "
+			    "domain name", a->host);
+		memcpy(a->name, a->host, n);
+		a->name[n] = '\0';
+		str_lower(a->name);
+	}
+	return TLSA_GO_ON;
+}
+
+/*
+ * tlsa_subject - from what was read, the certificate (at the depth
+ * --usage 2 asks for) or key to publish, and the owner's host name when
+ * --host did not say; TLSA_GO_ON, or an exit status
+ */
+static int
+tlsa_subject(struct tlsa_args *a, const struct tlsa_input *in, X509 **cert)
+{
+	unsigned long	 depth;
+	int		 days;
+
+	if (in->key != NULL) {
+		if (a->selector != DANE_SELECTOR_SPKI)
+			return cli_usage_error("tlsa", "%s holds a key: only "
+			    "--selector 1 applies", a->file);
+		if (a->name[0] == '\0')
+			return cli_usage_error("tlsa", "a key has no name: give "
+			    "--host");
+		return TLSA_GO_ON;
+	}
+	depth = a->usage == DANE_USAGE_DANE_TA ? a->ta_depth : 0;
+	if (depth >= (unsigned long)sk_X509_num(in->certs)) {
+		fprintf(stderr, "danemx tlsa: %s holds %d certificate(s); "
+		    "--usage 2 needs the CA at depth %lu: give the chain, leaf "
+		    "first\n", a->file, sk_X509_num(in->certs), depth);
+		return EX_DATAERR;
+	}
+	*cert = sk_X509_value(in->certs, (int)depth);
+	if (a->name[0] == '\0' && cert_name(sk_X509_value(in->certs, 0),
+	    a->name, sizeof(a->name)) == -1)
+		return cli_usage_error("tlsa", "%s has no DNS name to use: give "
+		    "--host", a->file);
+	if (a->usage == DANE_USAGE_DANE_EE &&
+	    a->selector == DANE_SELECTOR_CERT && (days = short_lived(*cert)) > 0)
+		fprintf(stderr, "danemx tlsa: warning: the certificate is valid "
+		    "for %d days; a 3 0 %u record breaks at every renewal: "
+		    "publish 3 1 1 and keep the key across renewals\n", days,
+		    a->mtype);
+	return TLSA_GO_ON;
+}
+
+/* tlsa_next - the record for --next KEY.pem into nxt; 0 or exit status */
+static int
+tlsa_next(const struct tlsa_args *a, const struct dane_tlsa *cur,
+    struct tlsa_input *next, struct dane_tlsa *nxt)
+{
+	unsigned long	 ndepth;
+	int		 rv;
+
+	if ((rv = load_input(a->next_file, next)) != 0)
+		return rv;
+	ndepth = a->usage == DANE_USAGE_DANE_TA ? a->ta_depth : 0;
+	if (next->key == NULL &&
+	    ndepth >= (unsigned long)sk_X509_num(next->certs)) {
+		fprintf(stderr, "danemx tlsa: %s holds %d certificate(s); "
+		    "--usage 2 needs the CA at depth %lu\n", a->next_file,
+		    sk_X509_num(next->certs), ndepth);
+		return EX_DATAERR;
+	}
+	if (make_record(nxt, a->usage, a->selector, a->mtype, next->key ==
+	    NULL ? sk_X509_value(next->certs, (int)ndepth) : NULL,
+	    next->key) == -1) {
+		fprintf(stderr, "danemx tlsa: cannot encode the key in %s\n",
+		    a->next_file);
+		return EX_SOFTWARE;
+	}
+	if (dane_tlsa_equal(cur, nxt->usage, nxt->selector, nxt->mtype,
+	    nxt->data, nxt->len))
+		fprintf(stderr, "danemx tlsa: warning: %s has the same key as "
+		    "%s\n", a->next_file, a->file);
+	return 0;
+}
+
+/* tlsa_print - the record(s), as zone-file lines or one JSON object */
+static int
+tlsa_print(struct cli *c, const struct tlsa_args *a, const char *owner,
+    const struct dane_tlsa *cur, const struct dane_tlsa *nxt)
+{
+	struct buf	 json, *jp = NULL;
+	int		 rv = 0;
+
+	buf_init(&json, 16 * 1024 * 1024);
+	if (c->json) {
+		jp = &json;
+		buf_adds(jp, "{\"records\":[");
+	}
+	print_record(jp, 1, owner, cur, a->upper, a->next_file ? "current" :
+	    NULL);
+	if (a->next_file != NULL)
+		print_record(jp, 0, owner, nxt, a->upper, "next");
+	if (jp != NULL) {
+		if (buf_adds(jp, "]}\n") == -1) {
+			fprintf(stderr, "danemx tlsa: JSON output too large\n");
+			rv = EX_SOFTWARE;
+		} else
+			fputs(jp->data, stdout);
+	}
+	buf_free(&json);
+	return rv;
+}
+
+/* tlsa_run - read, make and print the records */
+static int
+tlsa_run(struct cli *c, struct tlsa_args *a)
+{
+	struct tlsa_input	 in, next;
+	struct dane_tlsa	 cur, nxt;
+	X509			*cert = NULL;
+	char			 owner[DMX_NAME_MAX + 16], cname[DMX_NAME_MAX];
+	unsigned long		 cport;
+	int			 rv;
+
+	memset(&in, 0, sizeof(in));
+	memset(&next, 0, sizeof(next));
+	memset(&cur, 0, sizeof(cur));
+	memset(&nxt, 0, sizeof(nxt));
+	if (a->connect != NULL) {
+		if ((rv = cli_tlsa_connect(c, a->connect, a->port_given ?
+		    &cport : &a->port, cname, sizeof(cname), &in.certs)) != 0)
+			goto done;
+		if (a->name[0] == '\0' && cname[0] != '\0')
+			strlcpy_(a->name, cname, sizeof(a->name));
+	} else if ((rv = load_input(a->file, &in)) != 0)
+		goto done;
+	if ((rv = tlsa_subject(a, &in, &cert)) != TLSA_GO_ON)
+		goto done;
+	snprintf(owner, sizeof(owner), "_%lu._tcp.%s.", a->port, a->name);
+	if (make_record(&cur, a->usage, a->selector, a->mtype, cert,
+	    in.key) == -1) {
+		fprintf(stderr, "danemx tlsa: cannot encode the %s\n",
+		    a->selector == DANE_SELECTOR_CERT ? "certificate" : "key");
+		rv = EX_SOFTWARE;
+		goto done;
+	}
+	if (a->next_file != NULL && (rv = tlsa_next(a, &cur, &next,
+	    &nxt)) != 0)
+		goto done;
+	rv = tlsa_print(c, a, owner, &cur, &nxt);
+done:
+	dane_tlsa_clear(&cur);
+	dane_tlsa_clear(&nxt);
+	input_free(&in);
+	input_free(&next);
+	return rv;
+}
+
+/* cmd_tlsa - danemx tlsa [options] FILE | --connect HOST[:PORT] */
 int
 cmd_tlsa(struct cli *c, int argc, char **argv)
 {
@@ -616,232 +668,21 @@ cmd_tlsa(struct cli *c, int argc, char **argv)
 		{ "connect", required_argument, NULL, OPT_CONNECT },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct tlsa_input	 in, next;
-	struct dane_tlsa	 cur, nxt;
-	struct buf		 json, *jp = NULL;
-	const char		*host = NULL, *next_file = NULL;
-	const char		*connect_arg = NULL, *src;
-	unsigned long		 port = 25, ta_depth = 1, ndepth;
-	uint8_t			 usage = 3, selector = 1, mtype = 1;
-	X509			*cert = NULL;
-	EVP_PKEY		*key = NULL;
-	char			 name[DMX_NAME_MAX], owner[DMX_NAME_MAX + 16];
-	int			 ch, rv, upper = 0, connect = 0, ta_given = 0;
-	int			 port_given = 0;
-	unsigned long		 cport;
-	int			 days;
+	struct tlsa_args	 a;
+	int			 ch, rv = TLSA_GO_ON;
 
-	memset(&in, 0, sizeof(in));
-	memset(&next, 0, sizeof(next));
-	memset(&cur, 0, sizeof(cur));
-	memset(&nxt, 0, sizeof(nxt));
-	buf_init(&json, 16 * 1024 * 1024);
-
-	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			fputs(tlsa_help, stdout);
-			rv = 0;
-			goto done;
-		case '?':
-			rv = cli_usage_error("tlsa", "unknown option");
-			goto done;
-		case OPT_USAGE:
-			if (parse_choice("--usage", optarg, "32", &usage) == -1)
-				goto usage;
-			break;
-		case OPT_SELECTOR:
-			if (parse_choice("--selector", optarg, "10",
-			    &selector) == -1)
-				goto usage;
-			break;
-		case OPT_MTYPE:
-			if (parse_choice("--mtype", optarg, "120", &mtype) == -1)
-				goto usage;
-			break;
-		case OPT_HOST:
-			host = optarg;
-			break;
-		case OPT_PORT:
-			if (parse_uint(optarg, 65535, &port) == -1 || port == 0) {
-				rv = cli_usage_error("tlsa", "--port: '%s' is not "
-				    "a port number", optarg);
-				goto done;
-			}
-			port_given = 1;
-			break;
-		case OPT_TA_DEPTH:
-			if (parse_uint(optarg, 64, &ta_depth) == -1 ||
-			    ta_depth == 0) {
-				rv = cli_usage_error("tlsa", "--ta-depth: '%s' "
-				    "is not a depth from 1 to 64", optarg);
-				goto done;
-			}
-			ta_given = 1;
-			break;
-		case OPT_NEXT:
-			next_file = optarg;
-			break;
-		case OPT_UPPER:
-			upper = 1;
-			break;
-		case OPT_CONNECT:
-			connect = 1;
-			connect_arg = optarg;
-			break;
-		default:
-			if (cli_common_opt(c, ch, optarg) != 0)
-				goto usage;
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	if (connect && argc != 0) {
-		rv = cli_usage_error("tlsa", "give --connect or FILE, not both");
-		goto done;
-	}
-	if (!connect && argc != 1) {
-		rv = cli_usage_error("tlsa", "expected one FILE");
-		goto done;
-	}
-	if (ta_given && usage != DANE_USAGE_DANE_TA) {
-		rv = cli_usage_error("tlsa", "--ta-depth needs --usage 2");
-		goto done;
-	}
-	if (next_file != NULL && selector != DANE_SELECTOR_SPKI) {
-		rv = cli_usage_error("tlsa", "--next needs --selector 1: the "
-		    "next certificate does not exist yet");
-		goto done;
-	}
-	if (host != NULL) {
-		size_t n = strlen(host);
-
-		if (n > 0 && host[n - 1] == '.')
-			n--;
-		if (n == 0 || n >= sizeof(name) - 1 || strcspn(host,
-		    " \t\r\n;") != strlen(host)) {
-			rv = cli_usage_error("tlsa", "--host: '%s' is not a "
-			    "domain name", host);
-			goto done;
-		}
-		memcpy(name, host, n);
-		name[n] = '\0';
-		str_lower(name);
-	}
-
-	src = connect ? connect_arg : argv[0];
-	if (connect) {
-		char cname[DMX_NAME_MAX];
-
-		if ((rv = connect_chain(c, connect_arg, port_given ? &cport :
-		    &port, cname,
-		    sizeof(cname), &in)) != 0)
-			goto done;
-		if (host == NULL && cname[0] != '\0') {
-			strlcpy_(name, cname, sizeof(name));
-			str_lower(name);
-			host = name;
-		}
-	} else if ((rv = load_input(src, &in)) != 0)
-		goto done;
-	if (in.key != NULL) {
-		if (selector != DANE_SELECTOR_SPKI) {
-			rv = cli_usage_error("tlsa", "%s holds a key: only "
-			    "--selector 1 applies", src);
-			goto done;
-		}
-		if (host == NULL) {
-			rv = cli_usage_error("tlsa", "a key has no name: give "
-			    "--host");
-			goto done;
-		}
-		key = in.key;
-	} else {
-		unsigned long depth = usage == DANE_USAGE_DANE_TA ? ta_depth :
-		    0;
-
-		if (depth >= (unsigned long)sk_X509_num(in.certs)) {
-			fprintf(stderr, "danemx tlsa: %s holds %d "
-			    "certificate(s); --usage 2 needs the CA at depth "
-			    "%lu: give the chain, leaf first\n", src,
-			    sk_X509_num(in.certs), depth);
-			rv = EX_DATAERR;
-			goto done;
-		}
-		cert = sk_X509_value(in.certs, (int)depth);
-		if (host == NULL && cert_name(sk_X509_value(in.certs, 0), name,
-		    sizeof(name)) == -1) {
-			rv = cli_usage_error("tlsa", "%s has no DNS name to use:"
-			    " give --host", src);
-			goto done;
-		}
-		if (usage == DANE_USAGE_DANE_EE &&
-		    selector == DANE_SELECTOR_CERT &&
-		    (days = short_lived(cert)) > 0)
-			fprintf(stderr, "danemx tlsa: warning: the certificate "
-			    "is valid for %d days; a 3 0 %u record breaks at "
-			    "every renewal: publish 3 1 1 and keep the key "
-			    "across renewals\n", days, mtype);
-	}
-	snprintf(owner, sizeof(owner), "_%lu._tcp.%s.", port, name);
-
-	if (make_record(&cur, usage, selector, mtype, cert, key) == -1) {
-		fprintf(stderr, "danemx tlsa: cannot encode the %s\n",
-		    selector == DANE_SELECTOR_CERT ? "certificate" : "key");
-		rv = EX_SOFTWARE;
-		goto done;
-	}
-	if (next_file != NULL) {
-		if ((rv = load_input(next_file, &next)) != 0)
-			goto done;
-		ndepth = usage == DANE_USAGE_DANE_TA ? ta_depth : 0;
-		if (next.key == NULL &&
-		    ndepth >= (unsigned long)sk_X509_num(next.certs)) {
-			fprintf(stderr, "danemx tlsa: %s holds %d "
-			    "certificate(s); --usage 2 needs the CA at depth "
-			    "%lu\n", next_file, sk_X509_num(next.certs), ndepth);
-			rv = EX_DATAERR;
-			goto done;
-		}
-		if (make_record(&nxt, usage, selector, mtype, next.key ==
-		    NULL ? sk_X509_value(next.certs, (int)ndepth) : NULL,
-		    next.key) == -1) {
-			fprintf(stderr, "danemx tlsa: cannot encode the key in "
-			    "%s\n", next_file);
-			rv = EX_SOFTWARE;
-			goto done;
-		}
-		if (dane_tlsa_equal(&cur, nxt.usage, nxt.selector, nxt.mtype,
-		    nxt.data, nxt.len))
-			fprintf(stderr, "danemx tlsa: warning: %s has the same "
-			    "key as %s\n", next_file, src);
-	}
-
-	if (c->json) {
-		jp = &json;
-		buf_adds(jp, "{\"records\":[");
-	}
-	print_record(jp, 1, owner, &cur, upper, next_file ? "current" : NULL);
-	if (next_file != NULL)
-		print_record(jp, 0, owner, &nxt, upper, "next");
-	if (jp != NULL) {
-		if (buf_adds(jp, "]}\n") == -1) {
-			fprintf(stderr, "danemx tlsa: JSON output too large\n");
-			rv = EX_SOFTWARE;
-			goto done;
-		}
-		fputs(jp->data, stdout);
-	}
-	rv = 0;
-	goto done;
-usage:
-	rv = EX_USAGE;
-done:
-	dane_tlsa_clear(&cur);
-	dane_tlsa_clear(&nxt);
-	input_free(&in);
-	input_free(&next);
-	buf_free(&json);
+	memset(&a, 0, sizeof(a));
+	a.port = 25;
+	a.ta_depth = 1;
+	a.usage = 3;
+	a.selector = 1;
+	a.mtype = 1;
+	while (rv == TLSA_GO_ON && (ch = getopt_long(argc, argv,
+	    CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1)
+		rv = tlsa_opt(c, &a, ch);
+	if (rv == TLSA_GO_ON)
+		rv = tlsa_args_check(&a, argc - optind, argv + optind);
+	if (rv == TLSA_GO_ON)
+		rv = tlsa_run(c, &a);
 	return rv;
 }

@@ -77,6 +77,7 @@ struct deliver_attempt {
 	char			 sni[DMX_NAME_MAX];
 	char			 ref_ids[3][DMX_NAME_MAX];
 	size_t			 nref_ids;
+	STACK_OF(X509)		*chain;		/* conf.keep_chain: as sent */
 	/* The SMTP session, copied from its result. */
 	enum smtp_stage		 stage;
 	int			 ok, temporary;
@@ -144,6 +145,7 @@ struct deliver_conf {
 	int			 tls_opp_min_version; /* opportunistic; 0:
 						   the defaults (tls.h) */
 	int			 log;		/* log events as they happen */
+	int			 keep_chain;	/* records keep the peer's chain */
 	int			 reuse;		/* park sessions (see above) */
 	/* Is this address and port the relay itself? A route whose best
 	 * MX is fails "loops back to myself"; hosts less preferred than

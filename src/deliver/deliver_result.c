@@ -69,6 +69,7 @@ deliver_attempt_clear(struct deliver_attempt *a)
 {
 	if (a->have_verdict)
 		tls_verdict_free(&a->verdict);
+	tls_chain_free(a->chain);
 	free(a->rcpt);
 	free(a->transcript);
 }
@@ -83,6 +84,7 @@ deliver_attempt_copy(struct deliver_attempt *dst,
     const struct deliver_attempt *src)
 {
 	*dst = *src;
+	dst->chain = NULL;
 	dst->rcpt = NULL;
 	dst->nrcpt = 0;
 	dst->transcript = NULL;

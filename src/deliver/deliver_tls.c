@@ -162,6 +162,8 @@ deliver_tls_check(void *arg, SSL *ssl, int handshake_ok, char *why,
 	    v) == -1)
 		log_warnx("TLS verdict for %s: out of memory", h->name);
 	a->have_verdict = 1;
+	if (d->conf.keep_chain && a->chain == NULL)
+		a->chain = tls_session_chain(ssl);
 	log_chain(d, v);
 	switch (h->demand) {
 	case DEMAND_DANE:

@@ -51,6 +51,8 @@ struct dns_query {
 	dmx_dns_cb		 cb;
 	void			*arg;
 	struct event		*timer;
+	struct dmx_dns_result	*res;	/* made with the query: answering
+					   never needs memory it lacks */
 };
 
 struct dmx_resolver {
@@ -73,6 +75,7 @@ query_free(struct dns_query *q)
 {
 	if (q->timer != NULL)
 		event_free(q->timer);
+	dmx_dns_result_free(q->res);
 	free(q->name);
 	free(q);
 }
@@ -102,10 +105,10 @@ query_finish(struct dns_query *q, struct dmx_dns_result *res)
 	dmx_dns_cb	 cb = q->cb;
 	void		*arg = q->arg;
 
+	if (res == q->res)
+		q->res = NULL;		/* the callback's now */
 	TAILQ_REMOVE(&r->queries, q, entry);
 	query_free(q);
-	if (res == NULL)
-		fatalx("dns: out of memory building a result");
 	cb(arg, res);
 }
 
@@ -174,7 +177,7 @@ ub_done(void *arg, int err, struct ub_result *ub)
 	struct dmx_dns_result	*res;
 	char			 why[160];
 
-	if ((res = result_new(q)) != NULL) {
+	if ((res = q->res) != NULL) {
 		if (err != 0) {
 			snprintf(why, sizeof(why), "resolver error: %s",
 			    ub_strerror(err));
@@ -201,7 +204,7 @@ canned_answer(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	if ((res = q->r->canned(q->r->canned_arg, q->name, q->type)) == NULL &&
-	    (res = result_new(q)) != NULL) {
+	    (res = q->res) != NULL) {
 		set_error(res, DMX_DNS_TIMEOUT, "no answer (canned)");
 		res->canonical_name = strdup(res->qname);
 	}
@@ -220,7 +223,7 @@ query_timeout(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	if (q->r->ctx != NULL)
 		ub_cancel(q->r->ctx, q->async_id);
-	if ((res = result_new(q)) != NULL) {
+	if ((res = q->res) != NULL) {
 		snprintf(why, sizeof(why), "no answer within %u ms",
 		    q->r->timeout_ms);
 		set_error(res, DMX_DNS_TIMEOUT, why);
@@ -496,6 +499,8 @@ dmx_dns_lookup(struct dmx_resolver *r, const char *name, uint16_t type,
 	q->cb = cb;
 	q->arg = arg;
 	q->id = r->next_id++;
+	if ((q->res = result_new(q)) == NULL)
+		goto fail;
 	if (r->canned != NULL) {
 		tv.tv_sec = tv.tv_usec = 0;
 		if ((q->timer = evtimer_new(r->base, canned_answer, q)) == NULL)

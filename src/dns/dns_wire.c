@@ -344,9 +344,77 @@ struct cname_link {
 	char	 target[DMX_NAME_MAX];
 };
 
+/* follow_chain - from the question down the CNAME links, each used once;
+ * cur ends as the canonical name. -1 when out of memory. */
+static int
+follow_chain(struct dmx_dns_result *res, const char *qname,
+    struct cname_link *links, size_t nlinks, char *cur, size_t curlen,
+    const char **err)
+{
+	size_t	 i, k;
+
+	strlcpy_(cur, qname, curlen);
+	res->cname_chain = NULL;
+	res->ncname = 0;
+	for (k = 0; k < nlinks; k++) {
+		for (i = 0; i < nlinks; i++)
+			if (dns_name_equal(links[i].owner, cur))
+				break;
+		if (i == nlinks)
+			break;
+		if (res->cname_chain == NULL &&
+		    (res->cname_chain = calloc(nlinks,
+		    sizeof(char *))) == NULL) {
+			*err = "out of memory";
+			return -1;
+		}
+		if ((res->cname_chain[res->ncname] =
+		    strdup(links[i].owner)) == NULL) {
+			*err = "out of memory";
+			return -1;
+		}
+		res->ncname++;
+		strlcpy_(cur, links[i].target, curlen);
+		links[i].owner[0] = '\0';	/* a loop ends the walk */
+	}
+	return 0;
+}
+
+/* read_question - the header and the one question: its name and type */
+static int
+read_question(const unsigned char *msg, size_t msglen, size_t *off,
+    unsigned *an, char *qname, size_t qlen, uint16_t *qtype,
+    const char **err)
+{
+	if (msglen < DNS_HDR_LEN) {
+		*err = "message shorter than a DNS header";
+		return -1;
+	}
+	*an = get16(msg + 6);
+	if (get16(msg + 4) != 1) {
+		*err = "message does not hold exactly one question";
+		return -1;
+	}
+	if (*an > DNS_MAX_RRS) {
+		*err = "too many answer records";
+		return -1;
+	}
+	*off = DNS_HDR_LEN;
+	if (dns_name_read(msg, msglen, off, qname, qlen, err) == -1)
+		return -1;
+	if (*off + 4 > msglen) {
+		*err = "truncated question";
+		return -1;
+	}
+	*qtype = get16(msg + *off);
+	*off += 4;
+	return 0;
+}
+
 /*
- * dns_msg_parse - parse msg, the answer to res->qname/res->qtype, into
- * res->rrs, res->cname_chain and res->canonical_name.
+ * dns_msg_parse - the answer section of msg into res: the records of
+ * the asked type (on the CNAME chain from the question, and only
+ * there), the chain's owners, the canonical name. 0, or -1 with err.
  */
 int
 dns_msg_parse(const unsigned char *msg, size_t msglen,
@@ -356,35 +424,15 @@ dns_msg_parse(const unsigned char *msg, size_t msglen,
 	struct dmx_dns_rr *rrs = NULL, rr;
 	char		 owner[DMX_NAME_MAX], qname[DMX_NAME_MAX];
 	char		 cur[DMX_NAME_MAX];
-	size_t		 off, nrr = 0, nlinks = 0, i, k;
-	unsigned	 qd, an;
+	size_t		 off, nrr = 0, nlinks = 0, i;
+	unsigned	 an;
 	uint16_t	 type, qtype;
 	uint32_t	 ttl;
 	size_t		 rdlen;
 
-	if (msglen < DNS_HDR_LEN) {
-		*err = "message shorter than a DNS header";
+	if (read_question(msg, msglen, &off, &an, qname, sizeof(qname),
+	    &qtype, err) == -1)
 		return -1;
-	}
-	qd = get16(msg + 4);
-	an = get16(msg + 6);
-	if (qd != 1) {
-		*err = "message does not hold exactly one question";
-		return -1;
-	}
-	if (an > DNS_MAX_RRS) {
-		*err = "too many answer records";
-		return -1;
-	}
-	off = DNS_HDR_LEN;
-	if (dns_name_read(msg, msglen, &off, qname, sizeof(qname), err) == -1)
-		return -1;
-	if (off + 4 > msglen) {
-		*err = "truncated question";
-		return -1;
-	}
-	qtype = get16(msg + off);
-	off += 4;
 	if (res->qname != NULL && (!dns_name_equal(qname, res->qname) ||
 	    qtype != res->qtype)) {
 		*err = "answer is for a different question";
@@ -394,6 +442,7 @@ dns_msg_parse(const unsigned char *msg, size_t msglen,
 		*err = "out of memory";
 		return -1;
 	}
+	res->ncname = 0;
 	for (i = 0; i < an; i++) {
 		if (dns_name_read(msg, msglen, &off, owner, sizeof(owner),
 		    err) == -1)
@@ -436,32 +485,9 @@ dns_msg_parse(const unsigned char *msg, size_t msglen,
 		}
 		off += rdlen;
 	}
-
-	/* Follow the chain from the question; each link used once. */
-	strlcpy_(cur, qname, sizeof(cur));
-	res->cname_chain = NULL;
-	res->ncname = 0;
-	for (k = 0; k < nlinks; k++) {
-		for (i = 0; i < nlinks; i++)
-			if (dns_name_equal(links[i].owner, cur))
-				break;
-		if (i == nlinks)
-			break;
-		if (res->cname_chain == NULL &&
-		    (res->cname_chain = calloc(nlinks,
-		    sizeof(char *))) == NULL) {
-			*err = "out of memory";
-			goto fail;
-		}
-		if ((res->cname_chain[res->ncname] =
-		    strdup(links[i].owner)) == NULL) {
-			*err = "out of memory";
-			goto fail;
-		}
-		res->ncname++;
-		strlcpy_(cur, links[i].target, sizeof(cur));
-		links[i].owner[0] = '\0';	/* a loop ends the walk */
-	}
+	if (follow_chain(res, qname, links, nlinks, cur, sizeof(cur),
+	    err) == -1)
+		goto fail;
 	for (i = 0; i < nrr; i++) {
 		if (!dns_name_equal(rrs[i].owner, cur)) {
 			*err = "answer record outside the CNAME chain";

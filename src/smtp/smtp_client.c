@@ -55,39 +55,7 @@
 #include <openssl/ssl.h>
 
 #include "log/log.h"
-#include "smtp/smtp.h"
-
-#define TRANSCRIPT_MAX	(64 * 1024)
-#define SMTP_PATH_MAX	512	/* 256 in RFC 5321; some are longer */
-#define DATA_HIGH	(64 * 1024)	/* encode while output holds less */
-#define DATA_LOW	(16 * 1024)	/* ... again once it drained to this */
-
-struct smtp_client {
-	struct event_base	*base;
-	struct smtp_client_conf	 conf;
-	evutil_socket_t		 fd;
-	struct bufferevent	*bev;
-	struct event		*timer;
-	struct event		*fin;		/* deferred done() and free */
-	int			 dead;		/* finished: ignore all events */
-	SSL			*ssl;
-	enum smtp_stage		 stage;
-	struct smtp_reply	 reply;
-	struct smtp_result	 res;
-	struct smtp_enc		 enc;		/* SEND: the encoder's state */
-	size_t			 body_off;	/* octets read and encoded */
-	int			 body_done;	/* all of it, and ".", queued */
-	int			 data_cut;	/* the server answered before */
-	char			*chunk;		/* from read(), or NULL */
-	size_t			 chunk_off, chunk_len; /* what it holds */
-	size_t			 rcpt_sent, rcpt_done;
-	int			 failed;
-	int			 idle;		/* parked between transactions */
-	int			 broken;	/* ... and the server went away */
-	int			 need_rset;	/* the last transaction was refused */
-	int			 silent;	/* quitting: no more done() */
-	LIST_ENTRY(smtp_client)	 qentry;	/* in quitting while silent */
-};
+#include "smtp/smtp_int.h"
 
 /* Sessions saying QUIT belong to nobody; smtp_client_quitting_free()
  * ends those still open at exit. */
@@ -102,14 +70,6 @@ static const char *stage_names[] = {
 static void	client_read(struct bufferevent *, void *);
 static void	client_write(struct bufferevent *, void *);
 static void	client_event(struct bufferevent *, short, void *);
-static void	client_proceed(struct smtp_client *);
-static void	chunk_free(struct smtp_client *);
-static void	send_line(struct smtp_client *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-static void	client_fail(struct smtp_client *, int, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-static void	send_cmd(struct smtp_client *, enum smtp_stage, unsigned,
-		    const char *, ...) __attribute__((format(printf, 4, 5)));
 
 /* smtp_stage_str - a stage's name for logs */
 const char *
@@ -137,9 +97,9 @@ smtp_timeouts_default(struct smtp_timeouts *t)
 	t->quit = 60;
 }
 
-/* set_stage - the only place the stage changes */
-static void
-set_stage(struct smtp_client *c, enum smtp_stage st)
+/* smtp_set_stage - the only place the stage changes */
+void
+smtp_set_stage(struct smtp_client *c, enum smtp_stage st)
 {
 	log_debug("smtp %s: %s -> %s", c->conf.peer_name,
 	    smtp_stage_str(c->stage), smtp_stage_str(st));
@@ -147,9 +107,9 @@ set_stage(struct smtp_client *c, enum smtp_stage st)
 	c->res.stage = st;
 }
 
-/* transcript - one line each way, the server's made printable */
-static void
-transcript(struct smtp_client *c, const char *dir, const char *line,
+/* smtp_transcript - one line each way, the server's made printable */
+void
+smtp_transcript(struct smtp_client *c, const char *dir, const char *line,
     size_t len)
 {
 	struct buf	*t = &c->res.transcript;
@@ -165,8 +125,8 @@ transcript(struct smtp_client *c, const char *dir, const char *line,
 	buf_add(t, "\n", 1);
 }
 
-static void
-arm_timer(struct smtp_client *c, unsigned secs)
+void
+smtp_arm_timer(struct smtp_client *c, unsigned secs)
 {
 	struct timeval tv = { (time_t)secs, 0 };
 
@@ -226,12 +186,12 @@ finish_cb(evutil_socket_t fd, short ev, void *arg)
 }
 
 /*
- * client_finish - the session is over: stop all I/O now, report the
+ * smtp_finish - the session is over: stop all I/O now, report the
  * result and free the session from the loop, so that no caller up the
  * stack can touch freed memory.
  */
-static void
-client_finish(struct smtp_client *c)
+void
+smtp_finish(struct smtp_client *c)
 {
 	struct timeval tv = { 0, 0 };
 
@@ -240,7 +200,7 @@ client_finish(struct smtp_client *c)
 	c->dead = 1;
 	if (!c->failed) {
 		c->res.ok = 1;
-		set_stage(c, SMTP_ST_DONE);
+		smtp_set_stage(c, SMTP_ST_DONE);
 	}
 	evtimer_del(c->timer);
 	if (c->bev != NULL)
@@ -248,9 +208,9 @@ client_finish(struct smtp_client *c)
 	evtimer_add(c->fin, &tv);
 }
 
-/* send_line - queue one command line (without CRLF) */
-static void
-send_line(struct smtp_client *c, const char *fmt, ...)
+/* smtp_send_line - queue one command line (without CRLF) */
+void
+smtp_send_line(struct smtp_client *c, const char *fmt, ...)
 {
 	char	 line[1024];
 	va_list	 ap;
@@ -261,14 +221,14 @@ send_line(struct smtp_client *c, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = (int)sizeof(line) - 1;
-	transcript(c, "C", line, (size_t)n);
+	smtp_transcript(c, "C", line, (size_t)n);
 	evbuffer_add(bufferevent_get_output(c->bev), line, (size_t)n);
 	evbuffer_add(bufferevent_get_output(c->bev), "\r\n", 2);
 }
 
-/* client_fail - end the session with a reason; the connection closes */
-static void
-client_fail(struct smtp_client *c, int temporary, const char *fmt, ...)
+/* smtp_fail - end the session with a reason; the connection closes */
+void
+smtp_fail(struct smtp_client *c, int temporary, const char *fmt, ...)
 {
 	va_list	 ap;
 
@@ -277,7 +237,7 @@ client_fail(struct smtp_client *c, int temporary, const char *fmt, ...)
 	if (c->stage == SMTP_ST_QUIT && c->conf.job != SMTP_JOB_CHECK &&
 	    (c->conf.job != SMTP_JOB_SEND || c->res.dot_code == 250)) {
 		/* The job was done before QUIT: how QUIT ends is moot. */
-		client_finish(c);
+		smtp_finish(c);
 		return;
 	}
 	va_start(ap, fmt);
@@ -288,57 +248,15 @@ client_fail(struct smtp_client *c, int temporary, const char *fmt, ...)
 	c->res.temporary = temporary;
 	log_debug("smtp %s: failed at %s: %s", c->conf.peer_name,
 	    smtp_stage_str(c->stage), c->res.error);
-	client_finish(c);
+	smtp_finish(c);
 }
 
-/* fail_reply - the server's reply ended the session */
-static void
-fail_reply(struct smtp_client *c, const char *what)
-{
-	c->res.fail_code = c->reply.code;
-	client_fail(c, c->reply.code < 500, "%s: server said %d %s", what,
-	    c->reply.code, c->res.reply);
-}
 
-/*
- * refused - the server refused the transaction (MAIL, RCPT, DATA, end
- * of data). With reuse the connection stays usable, unless the server
- * said 421 (it is closing); RSET comes first next time, except after
- * the end of data, which ends the transaction by itself.
- */
-static void
-refused(struct smtp_client *c, const char *what)
-{
-	/* A reply that cut the message short leaves the server in the
-	 * middle of DATA, perhaps: that connection is not reused. */
-	if (c->conf.keep && c->reply.code >= 400 && c->reply.code != 421 &&
-	    !c->data_cut) {
-		c->res.reusable = 1;
-		c->need_rset = c->stage != SMTP_ST_DOT;
-	}
-	chunk_free(c);		/* parked or closing: no message now */
-	fail_reply(c, what);
-}
 
-/* send_cmd - send a command and wait for its reply within secs */
-static void
-send_cmd(struct smtp_client *c, enum smtp_stage st, unsigned secs,
-    const char *fmt, ...)
-{
-	char	 line[1024];
-	va_list	 ap;
 
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	set_stage(c, st);
-	send_line(c, "%s", line);
-	arm_timer(c, secs);
-}
-
-/* start_tls - swap the plaintext bufferevent for a TLS one */
-static void
-start_tls(struct smtp_client *c)
+/* smtp_start_tls - swap the plaintext bufferevent for a TLS one */
+void
+smtp_start_tls(struct smtp_client *c)
 {
 	struct timeval	 tv = { (time_t)c->conf.t.tls, 0 };
 
@@ -346,9 +264,9 @@ start_tls(struct smtp_client *c)
 	smtp_reply_reset(&c->reply);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
-	set_stage(c, SMTP_ST_TLS);
+	smtp_set_stage(c, SMTP_ST_TLS);
 	if ((c->ssl = c->conf.tls_begin(c->conf.arg)) == NULL) {
-		client_fail(c, 1, "cannot set up TLS");
+		smtp_fail(c, 1, "cannot set up TLS");
 		return;
 	}
 	/* A peer that just closes is a lost connection, not a TLS error;
@@ -357,7 +275,7 @@ start_tls(struct smtp_client *c)
 	c->bev = bufferevent_openssl_socket_new(c->base, c->fd, c->ssl,
 	    BUFFEREVENT_SSL_CONNECTING, 0);
 	if (c->bev == NULL) {
-		client_fail(c, 1, "cannot start TLS on the connection");
+		smtp_fail(c, 1, "cannot start TLS on the connection");
 		return;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
@@ -366,331 +284,16 @@ start_tls(struct smtp_client *c)
 	evtimer_add(c->timer, &tv);
 }
 
-/*
- * body_piece - the message's next octets at off, at most SMTP_DATA_CHUNK
- * of them (*n says how many): in place, or read into c->chunk. NULL, with
- * the session failed, when they cannot be read.
- */
-static const char *
-body_piece(struct smtp_client *c, size_t off, size_t *n)
-{
-	const struct smtp_body	*b = &c->conf.body;
-	size_t			 want = b->len - off;
-	ssize_t			 r;
 
-	if (want > SMTP_DATA_CHUNK)
-		want = SMTP_DATA_CHUNK;
-	if (b->mem != NULL) {
-		*n = want;
-		return b->mem + off;
-	}
-	if (b->read == NULL)
-		fatalx("smtp_client: a message without a source");
-	/* A message of one chunk is read once: counted, then sent. */
-	if (c->chunk != NULL && c->chunk_off == off && c->chunk_len > 0) {
-		*n = c->chunk_len < want ? c->chunk_len : want;
-		return c->chunk;
-	}
-	if (c->chunk == NULL && (c->chunk = malloc(SMTP_DATA_CHUNK)) == NULL) {
-		client_fail(c, 1, "out of memory");
-		return NULL;
-	}
-	c->chunk_len = 0;
-	if ((r = b->read(b->arg, off, c->chunk, want)) <= 0) {
-		client_fail(c, 1, "cannot read the message: %s", r == 0 ?
-		    "it is shorter than its envelope says" : strerror(errno));
-		return NULL;
-	}
-	*n = (size_t)r < want ? (size_t)r : want;
-	c->chunk_off = off;
-	c->chunk_len = *n;
-	return c->chunk;
-}
 
-/* chunk_free - the transaction needs no more of its message */
-static void
-chunk_free(struct smtp_client *c)
-{
-	free(c->chunk);
-	c->chunk = NULL;
-	c->chunk_len = 0;
-}
 
-/* wire_size - the message's octets on the wire (RFC 1870); -1 if unread */
-static int
-wire_size(struct smtp_client *c, size_t *size)
-{
-	struct smtp_enc	 e;
-	const char	*p;
-	size_t		 off = 0, n;
 
-	*size = 0;
-	smtp_enc_init(&e);
-	while (off < c->conf.body.len) {
-		if ((p = body_piece(c, off, &n)) == NULL)
-			return -1;
-		*size += smtp_enc_count(&e, p, n);
-		off += n;
-	}
-	*size += smtp_enc_count_end(&e);
-	return 0;
-}
 
-static void
-send_mail(struct smtp_client *c)
-{
-	char	 size[48] = "";
-	size_t	 n;
 
-	if (c->conf.job == SMTP_JOB_SEND && (c->res.ext & SMTP_EXT_SIZE)) {
-		if (wire_size(c, &n) == -1)
-			return;		/* failed */
-		snprintf(size, sizeof(size), " SIZE=%zu", n);
-	}
-	send_cmd(c, SMTP_ST_MAIL, c->conf.t.mail, "MAIL FROM:<%s>%s",
-	    c->conf.mail_from, size);
-}
 
-/* send_rcpts - one RCPT, or all of them when the server pipelines */
-static void
-send_rcpts(struct smtp_client *c)
-{
-	set_stage(c, SMTP_ST_RCPT);
-	do {
-		send_line(c, "RCPT TO:<%s>", c->conf.rcpts[c->rcpt_sent]);
-		c->rcpt_sent++;
-	} while ((c->res.ext & SMTP_EXT_PIPELINING) &&
-	    c->rcpt_sent < c->conf.nrcpt);
-	arm_timer(c, c->conf.t.rcpt);
-}
 
-static void
-send_quit(struct smtp_client *c)
-{
-	send_cmd(c, SMTP_ST_QUIT, c->conf.t.quit, "QUIT");
-}
 
-/* client_proceed - after (E)HLO and any TLS: do the job */
-static void
-client_proceed(struct smtp_client *c)
-{
-	if (c->conf.job == SMTP_JOB_CHECK || c->conf.nrcpt == 0)
-		send_quit(c);
-	else
-		send_mail(c);
-}
 
-/* after_ehlo - EHLO or HELO accepted: STARTTLS or on with the job */
-static void
-after_ehlo(struct smtp_client *c)
-{
-	if (c->res.tls || c->conf.tls_mode == SMTP_TLS_NONE) {
-		client_proceed(c);
-		return;
-	}
-	if (c->res.ext & SMTP_EXT_STARTTLS) {
-		send_cmd(c, SMTP_ST_STARTTLS, c->conf.t.starttls, "STARTTLS");
-		return;
-	}
-	if (c->conf.tls_mode == SMTP_TLS_MUST) {
-		c->res.no_starttls = 1;
-		client_fail(c, 1, "STARTTLS is required but the server does "
-		    "not offer it");
-		return;
-	}
-	client_proceed(c);
-}
-
-/*
- * data_fill - encode more of the message into the output buffer, until it
- * holds DATA_HIGH octets; after the last octet, the final "." line. The
- * write watermark calls this again once the buffer drained to DATA_LOW.
- */
-static void
-data_fill(struct smtp_client *c)
-{
-	struct evbuffer		*out = bufferevent_get_output(c->bev);
-	struct evbuffer_iovec	 v;
-	const char		*p;
-	size_t			 n;
-
-	while (!c->body_done && evbuffer_get_length(out) < DATA_HIGH) {
-		if (c->body_off == c->conf.body.len) {
-			if (evbuffer_reserve_space(out, 8, &v, 1) < 1)
-				goto nomem;
-			n = smtp_enc_end(&c->enc, v.iov_base);
-			memcpy((char *)v.iov_base + n, ".\r\n", 3);
-			v.iov_len = n + 3;
-			if (evbuffer_commit_space(out, &v, 1) == -1)
-				goto nomem;
-			c->body_done = 1;
-			chunk_free(c);
-			/* Now the write callback means: all of it has gone. */
-			bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-			return;
-		}
-		if ((p = body_piece(c, c->body_off, &n)) == NULL)
-			return;		/* failed: no "." is ever sent */
-		if (evbuffer_reserve_space(out, SMTP_ENC_MAX(n), &v, 1) < 1)
-			goto nomem;
-		v.iov_len = smtp_enc_chunk(&c->enc, p, n, v.iov_base);
-		if (evbuffer_commit_space(out, &v, 1) == -1)
-			goto nomem;
-		c->body_off += n;
-	}
-	return;
-nomem:
-	client_fail(c, 1, "out of memory");
-}
-
-static void
-send_data(struct smtp_client *c)
-{
-	struct timeval	 tv = { (time_t)c->conf.t.data_block, 0 };
-
-	set_stage(c, SMTP_ST_DOT);
-	transcript(c, "C", "(message)", 9);
-	smtp_enc_init(&c->enc);
-	c->body_off = 0;
-	c->body_done = c->data_cut = 0;
-	/* Each block must leave within data_block; the reply timer starts
-	 * when the last byte has gone (client_write). */
-	bufferevent_set_timeouts(c->bev, NULL, &tv);
-	evtimer_del(c->timer);
-	bufferevent_setwatermark(c->bev, EV_WRITE, DATA_LOW, 0);
-	data_fill(c);
-}
-
-/* handle_reply - a complete reply arrived; 0 to read on, -1 if done */
-static int
-handle_reply(struct smtp_client *c)
-{
-	struct smtp_ehlo	 e;
-	struct smtp_rcpt_result	*rr;
-	int			 code = c->reply.code;
-
-	evtimer_del(c->timer);
-	c->res.code = code;
-	strlcpy_(c->res.enhanced, c->reply.enhanced, sizeof(c->res.enhanced));
-	smtp_reply_first_line(&c->reply, c->res.reply, sizeof(c->res.reply));
-
-	switch (c->stage) {
-	case SMTP_ST_GREETING:
-		if (code != 220) {
-			fail_reply(c, "greeting");
-			return -1;
-		}
-		send_cmd(c, SMTP_ST_EHLO, c->conf.t.ehlo, "EHLO %s",
-		    c->conf.helo);
-		break;
-	case SMTP_ST_EHLO:
-	case SMTP_ST_EHLO_TLS:
-		if (code == 250) {
-			smtp_ehlo_parse(&c->reply, &e);
-			c->res.ext = e.ext;
-			after_ehlo(c);
-		} else if (code >= 500 && c->stage == SMTP_ST_EHLO) {
-			send_cmd(c, SMTP_ST_HELO, c->conf.t.ehlo, "HELO %s",
-			    c->conf.helo);
-		} else {
-			fail_reply(c, "EHLO");
-			return -1;
-		}
-		break;
-	case SMTP_ST_HELO:
-		if (code != 250) {
-			fail_reply(c, "HELO");
-			return -1;
-		}
-		c->res.ext = 0;
-		after_ehlo(c);
-		break;
-	case SMTP_ST_STARTTLS:
-		if (code == 220) {
-			start_tls(c);
-			return -1;	/* the plaintext buffer is gone */
-		}
-		if (c->conf.tls_mode == SMTP_TLS_MUST) {
-			c->res.no_starttls = 1;
-			fail_reply(c, "STARTTLS");
-			return -1;
-		}
-		client_proceed(c);
-		break;
-	case SMTP_ST_RSET:
-		if (code != 250) {
-			fail_reply(c, "RSET");
-			return -1;
-		}
-		send_mail(c);
-		break;
-	case SMTP_ST_MAIL:
-		if (code != 250) {
-			refused(c, "MAIL FROM");
-			return -1;
-		}
-		send_rcpts(c);
-		break;
-	case SMTP_ST_RCPT:
-		rr = &c->res.rcpt[c->rcpt_done++];
-		rr->code = code;
-		strlcpy_(rr->enhanced, c->reply.enhanced, sizeof(rr->enhanced));
-		strlcpy_(rr->text, c->res.reply, sizeof(rr->text));
-		if (code == 250 || code == 251)
-			c->res.naccepted++;
-		if (c->rcpt_done < c->rcpt_sent) {
-			arm_timer(c, c->conf.t.rcpt);
-			break;
-		}
-		if (c->rcpt_sent < c->conf.nrcpt) {
-			send_rcpts(c);
-			break;
-		}
-		if (c->conf.job == SMTP_JOB_PROBE)
-			send_quit(c);
-		else if (c->res.naccepted == 0) {
-			refused(c, "RCPT TO (no recipient accepted)");
-			return -1;
-		} else
-			send_cmd(c, SMTP_ST_DATA, c->conf.t.data_init, "DATA");
-		break;
-	case SMTP_ST_DATA:
-		if (code != 354) {
-			refused(c, "DATA");
-			return -1;
-		}
-		send_data(c);
-		break;
-	case SMTP_ST_DOT:
-		c->res.dot_code = code;
-		strlcpy_(c->res.dot_enhanced, c->reply.enhanced,
-		    sizeof(c->res.dot_enhanced));
-		strlcpy_(c->res.dot_reply, c->res.reply,
-		    sizeof(c->res.dot_reply));
-		if (code != 250) {
-			refused(c, "end of data");
-			return -1;
-		}
-		if (c->conf.keep) {
-			c->res.reusable = 1;	/* park; no QUIT */
-			client_finish(c);
-			return -1;
-		}
-		send_quit(c);
-		break;
-	case SMTP_ST_QUIT:
-		client_finish(c);
-		return -1;
-	default:
-		client_fail(c, 1, "unexpected reply %d during %s", code,
-		    smtp_stage_str(c->stage));
-		return -1;
-	}
-	if (c->dead)
-		return -1;
-	smtp_reply_reset(&c->reply);
-	return 0;
-}
 
 /* client_read - split input into lines and feed the reply parser */
 static void
@@ -716,7 +319,7 @@ client_read(struct bufferevent *bev, void *arg)
 		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
 		if (eol.pos < 0) {
 			if (evbuffer_get_length(in) > SMTP_LINE_MAX) {
-				client_fail(c, 1, "protocol error during %s: "
+				smtp_fail(c, 1, "protocol error during %s: "
 				    "reply line longer than %d octets",
 				    smtp_stage_str(c->stage), SMTP_LINE_MAX);
 			}
@@ -724,7 +327,7 @@ client_read(struct bufferevent *bev, void *arg)
 		}
 		len = (size_t)eol.pos;
 		if (len > SMTP_LINE_MAX) {
-			client_fail(c, 1, "protocol error during %s: reply "
+			smtp_fail(c, 1, "protocol error during %s: reply "
 			    "line longer than %d octets",
 			    smtp_stage_str(c->stage), SMTP_LINE_MAX);
 			return;
@@ -732,7 +335,7 @@ client_read(struct bufferevent *bev, void *arg)
 		evbuffer_remove(in, line, len);
 		evbuffer_drain(in, eol_len);
 		line[len] = '\0';
-		transcript(c, "S", line, len);
+		smtp_transcript(c, "S", line, len);
 		if (c->stage == SMTP_ST_DOT && (!c->body_done ||
 		    evbuffer_get_length(bufferevent_get_output(bev)) > 0)) {
 			/* A reply before the message has gone (e.g. 552):
@@ -744,7 +347,7 @@ client_read(struct bufferevent *bev, void *arg)
 			c->body_done = c->data_cut = 1;
 		}
 		if (c->stage == SMTP_ST_CONNECT || c->stage == SMTP_ST_DONE) {
-			client_fail(c, 1, "protocol error: unexpected text "
+			smtp_fail(c, 1, "protocol error: unexpected text "
 			    "from the server during %s",
 			    smtp_stage_str(c->stage));
 			return;
@@ -753,11 +356,11 @@ client_read(struct bufferevent *bev, void *arg)
 		case SMTP_REPLY_MORE:
 			break;
 		case SMTP_REPLY_DONE:
-			if (handle_reply(c) == -1)
+			if (smtp_handle_reply(c) == -1)
 				return;
 			break;
 		case SMTP_REPLY_ERROR:
-			client_fail(c, 1, "protocol error during %s: %s",
+			smtp_fail(c, 1, "protocol error during %s: %s",
 			    smtp_stage_str(c->stage), err);
 			return;
 		}
@@ -776,13 +379,13 @@ client_write(struct bufferevent *bev, void *arg)
 	if (c->dead || c->stage != SMTP_ST_DOT)
 		return;
 	if (!c->body_done) {
-		data_fill(c);
+		smtp_data_fill(c);
 		return;
 	}
 	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
 	    !evtimer_pending(c->timer, NULL)) {
 		bufferevent_set_timeouts(bev, NULL, NULL);
-		arm_timer(c, c->conf.t.data_end);
+		smtp_arm_timer(c, c->conf.t.data_end);
 	}
 }
 
@@ -819,8 +422,8 @@ client_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->stage == SMTP_ST_CONNECT) {
-			set_stage(c, SMTP_ST_GREETING);
-			arm_timer(c, c->conf.t.greeting);
+			smtp_set_stage(c, SMTP_ST_GREETING);
+			smtp_arm_timer(c, c->conf.t.greeting);
 			return;
 		}
 		if (c->stage == SMTP_ST_TLS) {
@@ -828,7 +431,7 @@ client_event(struct bufferevent *bev, short what, void *arg)
 			why[0] = '\0';
 			if (c->conf.tls_check(c->conf.arg, c->ssl, 1, why,
 			    sizeof(why)) == -1) {
-				client_fail(c, 1, "%s", why[0] ? why :
+				smtp_fail(c, 1, "%s", why[0] ? why :
 				    "TLS peer not accepted");
 				return;
 			}
@@ -837,13 +440,13 @@ client_event(struct bufferevent *bev, short what, void *arg)
 			    sizeof(c->res.tls_version));
 			strlcpy_(c->res.tls_cipher, SSL_get_cipher_name(c->ssl),
 			    sizeof(c->res.tls_cipher));
-			send_cmd(c, SMTP_ST_EHLO_TLS, c->conf.t.ehlo, "EHLO %s",
+			smtp_send_cmd(c, SMTP_ST_EHLO_TLS, c->conf.t.ehlo, "EHLO %s",
 			    c->conf.helo);
 			return;
 		}
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		client_fail(c, 1, "timeout sending the message");
+		smtp_fail(c, 1, "timeout sending the message");
 		return;
 	}
 	if (c->stage == SMTP_ST_TLS) {
@@ -858,35 +461,35 @@ client_event(struct bufferevent *bev, short what, void *arg)
 		if (c->conf.tls_check != NULL)
 			c->conf.tls_check(c->conf.arg, c->ssl, 0, why,
 			    sizeof(why));
-		client_fail(c, 1, "TLS handshake failed: %s",
+		smtp_fail(c, 1, "TLS handshake failed: %s",
 		    why[0] ? why : "connection closed");
 		return;
 	}
 	if (c->stage == SMTP_ST_QUIT) {
-		client_finish(c);	/* closing after QUIT is fine */
+		smtp_finish(c);	/* closing after QUIT is fine */
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
-		client_fail(c, 1, "lost connection during %s",
+		smtp_fail(c, 1, "lost connection during %s",
 		    smtp_stage_str(c->stage));
 		return;
 	}
 	if (c->stage == SMTP_ST_CONNECT) {
-		client_fail(c, 1, "cannot connect: %s",
+		smtp_fail(c, 1, "cannot connect: %s",
 		    evutil_socket_error_to_string(e));
 		return;
 	}
 	if (c->ssl != NULL && (se = bufferevent_get_openssl_error(bev)) != 0) {
-		client_fail(c, 1, "TLS error during %s: %s",
+		smtp_fail(c, 1, "TLS error during %s: %s",
 		    smtp_stage_str(c->stage), ERR_reason_error_string(se) ?
 		    ERR_reason_error_string(se) : "unknown");
 		return;
 	}
 	if (e == 0 || e == EPIPE || e == ECONNRESET)
-		client_fail(c, 1, "lost connection during %s",
+		smtp_fail(c, 1, "lost connection during %s",
 		    smtp_stage_str(c->stage));
 	else
-		client_fail(c, 1, "connection error during %s: %s",
+		smtp_fail(c, 1, "connection error during %s: %s",
 		    smtp_stage_str(c->stage), evutil_socket_error_to_string(e));
 }
 
@@ -900,7 +503,7 @@ client_timeout(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	if (c->dead)
 		return;
-	client_fail(c, 1, "timeout during %s", smtp_stage_str(c->stage));
+	smtp_fail(c, 1, "timeout during %s", smtp_stage_str(c->stage));
 }
 
 /* cmd_arg_ok - printable, no CR/LF/NUL, not too long (RFC 5321 4.5.3.1) */
@@ -997,8 +600,8 @@ smtp_client_start(struct event_base *base, const struct smtp_client_conf *conf,
 		goto nomem;
 	bufferevent_setcb(c->bev, client_read, client_write, client_event, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	set_stage(c, SMTP_ST_CONNECT);
-	arm_timer(c, conf->t.connect);
+	smtp_set_stage(c, SMTP_ST_CONNECT);
+	smtp_arm_timer(c, conf->t.connect);
 	if (bufferevent_socket_connect(c->bev, conf->addr,
 	    (int)conf->addrlen) == -1) {
 		snprintf(err, errlen, "connect: %s", strerror(errno));
@@ -1058,7 +661,7 @@ smtp_client_next(struct smtp_client *c, const char *mail_from,
 	if (txn_prepare(1, mail_from, rcpts, nrcpt, body, &rr, err,
 	    errlen) == -1)
 		return -1;
-	chunk_free(c);
+	smtp_chunk_free(c);
 	free(c->res.rcpt);
 	c->res.rcpt = rr;
 	c->res.nrcpt = nrcpt;
@@ -1076,16 +679,16 @@ smtp_client_next(struct smtp_client *c, const char *mail_from,
 	c->failed = c->dead = c->idle = 0;
 	smtp_reply_reset(&c->reply);
 	if (c->broken) {
-		set_stage(c, SMTP_ST_MAIL);
-		client_fail(c, 1, "lost connection while idle between messages");
+		smtp_set_stage(c, SMTP_ST_MAIL);
+		smtp_fail(c, 1, "lost connection while idle between messages");
 		return 0;
 	}
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	if (c->need_rset) {
 		c->need_rset = 0;
-		send_cmd(c, SMTP_ST_RSET, c->conf.t.mail, "RSET");
+		smtp_send_cmd(c, SMTP_ST_RSET, c->conf.t.mail, "RSET");
 	} else
-		send_mail(c);
+		smtp_send_mail(c);
 	return 0;
 }
 
@@ -1102,5 +705,5 @@ smtp_client_quit(struct smtp_client *c)
 	c->idle = c->dead = c->failed = 0;
 	smtp_reply_reset(&c->reply);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	send_quit(c);
+	smtp_send_quit(c);
 }

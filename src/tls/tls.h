@@ -109,6 +109,7 @@ SSL	*tls_session_new(SSL_CTX *, const struct tls_session_opts *,
 	    char *err, size_t errlen);
 int	 tls_session_verdict(SSL *, const struct dane_tlsa_set *, int pkix,
 	    struct tls_verdict *);
+STACK_OF(X509) *tls_session_chain(SSL *);
 
 /* tls_offline.c */
 int	 tls_dane_verify_offline(SSL *, STACK_OF(X509) *chain, char *err,

@@ -106,3 +106,31 @@ tls_session_verdict(SSL *ssl, const struct dane_tlsa_set *tlsa, int pkix,
 		    "failed: %s", X509_verify_cert_error_string(err));
 	return rv;
 }
+
+/* tls_session_chain - a copy of the chain the peer sent (leaf first),
+ * for the caller to keep (tls_chain_free()); NULL when none or no memory */
+STACK_OF(X509) *
+tls_session_chain(SSL *ssl)
+{
+	STACK_OF(X509)	*peer, *copy;
+	X509		*x;
+	int		 i;
+
+	if ((peer = SSL_get_peer_cert_chain(ssl)) == NULL ||
+	    (copy = sk_X509_new_null()) == NULL)
+		return NULL;
+	for (i = 0; i < sk_X509_num(peer); i++) {
+		x = sk_X509_value(peer, i);
+		if (X509_up_ref(x) != 1)
+			break;
+		if (!sk_X509_push(copy, x)) {
+			X509_free(x);
+			break;
+		}
+	}
+	if (sk_X509_num(copy) == 0) {
+		sk_X509_free(copy);
+		return NULL;
+	}
+	return copy;
+}

@@ -186,7 +186,22 @@ case_rcpt_rejected() {
 	expect_received "rcpt mixed: the other one delivered" mx-ee "$ok"
 }
 
+# danemx tlsa --connect HOST reaches the host over the delivery path (its
+# addresses from the validating resolver, no MX lookup) and prints the
+# record the world published for it.
+case_tlsa_connect() {
+	OUT=$("$DANEMX" -R "$CONF" --timeout 10 tlsa --connect mx.dane-ee.test 2>"$T_TMP/err")
+	expect_eq "tlsa --connect HOST: exit" "$?" 0
+	expect_eq "tlsa --connect HOST: the published record" "$OUT" \
+	    "_25._tcp.mx.dane-ee.test. IN TLSA 3 1 1 $EE_311"
+	run_cmd "$DANEMX" -R "$CONF" --timeout 10 tlsa --connect mx1.addr-bogus.test
+	expect_eq "tlsa --connect, a bogus address: exit" "$RC" 69
+	expect_match "tlsa --connect, a bogus address: why" "$ERR" \
+	    "no certificate chain: address lookup for mx1\.addr-bogus\.test failed: bogus"
+}
+
 run_case dane_ee
+run_case tlsa_connect
 run_case dane_ee_v6
 run_case expired_leaf
 run_case digest_agility
