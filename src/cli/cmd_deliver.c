@@ -52,7 +52,8 @@ static const char check_help[] =
 "stdout has one object per domain with the whole trace.\n"
 "\n"
 "DOMAIN may be an address literal, [192.0.2.1] or [192.0.2.1]:PORT, to\n"
-"talk to one server directly (DANE does not apply to it).\n"
+"talk to one server directly (DANE does not apply to it), or [HOST]:PORT\n"
+"for one host without MX lookup (its addresses and TLSA records decide).\n"
 "\n"
 "Options:\n"
 "      --policy FILE   TLS policy table ('domain level' lines; levels none,\n"
@@ -100,8 +101,9 @@ static const char probe_help[] =
 "Options:\n"
 "      --from ADDR     envelope sender ('' for the null sender)\n"
 "      --rcpt ADDR     a recipient; repeat for more (one domain)\n"
-"      --nexthop DEST  deliver to DEST (a domain, or [ADDR]:PORT) instead\n"
-"                      of the recipients' domain\n"
+"      --nexthop DEST  deliver to DEST (a domain, [ADDR]:PORT, or\n"
+"                      [HOST]:PORT without MX lookup) instead of the\n"
+"                      recipients' domain\n"
 PROBE_SEND_OPTS_HELP
 "  0   every recipient accepted       67  a recipient rejected (5xx)\n"
 PROBE_SEND_EXIT_HELP;
@@ -118,7 +120,8 @@ static const char send_help[] =
 "Options:\n"
 "      --from ADDR     envelope sender ('' for the null sender)\n"
 "      --to ADDR       a recipient; repeat for more (one domain)\n"
-"      --nexthop DEST  deliver to DEST (a domain, or [ADDR]:PORT)\n"
+"      --nexthop DEST  deliver to DEST (a domain, [ADDR]:PORT, or\n"
+"                      [HOST]:PORT without MX lookup)\n"
 PROBE_SEND_OPTS_HELP
 "  0   delivered                      67  a recipient rejected (5xx)\n"
 PROBE_SEND_EXIT_HELP;
