@@ -24,7 +24,8 @@ enum tls_level {
 	TLS_LEVEL_ENCRYPT,	/* mandatory TLS, no authentication */
 	TLS_LEVEL_DANE,		/* opportunistic DANE (the default) */
 	TLS_LEVEL_DANE_ONLY,	/* mandatory DANE */
-	TLS_LEVEL_VERIFY	/* mandatory TLS, PKIX with the system CAs */
+	TLS_LEVEL_VERIFY,	/* mandatory TLS, PKIX: the MX host's name */
+	TLS_LEVEL_SECURE	/* mandatory TLS, PKIX: the next-hop domain */
 };
 
 struct policy_entry {
@@ -32,6 +33,7 @@ struct policy_entry {
 	enum tls_level	 level;
 	time_t		 expires;	/* bypass only; 0 = never */
 	char		*comment;	/* bypass only */
+	int		 no_sts;	/* policy: mta-sts=no */
 	unsigned	 line;
 };
 

@@ -1,10 +1,12 @@
 /*
  * policy_table.c - the TLS policy table and the DANE bypass list.
  *
- * Policy file: one "domain level" per line; ".domain" matches every
- * subdomain, "[192.0.2.1]:25" an address-literal next hop; '#' starts
- * a comment. Levels: none, may, encrypt, dane,
- * dane-only, verify (secure is a synonym of verify).
+ * Policy file: one "domain level [mta-sts=no]" per line; ".domain"
+ * matches every subdomain, "[192.0.2.1]:25" an address-literal next hop
+ * and "[mx.example.org]:25" a host without MX lookup; '#' starts a
+ * comment. Levels: none, may, encrypt, dane, dane-only, verify (PKIX,
+ * the MX host's name) and secure (PKIX, the next-hop domain's names).
+ * mta-sts=no turns MTA-STS off for the destination.
  *
  * Bypass file: one "domain [YYYY-MM-DD] [# comment]" per line: DANE
  * failures for that domain do not block delivery until the date has
@@ -32,7 +34,7 @@ static const struct {
 	{ "none", TLS_LEVEL_NONE }, { "may", TLS_LEVEL_MAY },
 	{ "encrypt", TLS_LEVEL_ENCRYPT }, { "dane", TLS_LEVEL_DANE },
 	{ "dane-only", TLS_LEVEL_DANE_ONLY }, { "verify", TLS_LEVEL_VERIFY },
-	{ "secure", TLS_LEVEL_VERIFY },
+	{ "secure", TLS_LEVEL_SECURE },
 };
 
 /* policy_level_str - the level's name */
@@ -60,6 +62,30 @@ policy_level_from_str(const char *s, enum tls_level *out)
 		}
 	}
 	return -1;
+}
+
+static int	valid_domain(const char *);
+
+/* host_nexthop - "[mx.example.org]" or "[mx.example.org]:25" */
+static int
+host_nexthop(const char *s)
+{
+	char		 name[256];
+	const char	*end = strchr(s, ']');
+	unsigned long	 port;
+	size_t		 n;
+
+	if (s[0] != '[' || end == NULL || (n = (size_t)(end - s - 1)) == 0 ||
+	    n >= sizeof(name))
+		return 0;
+	if (end[1] == ':' && (parse_uint(end + 2, 65535, &port) == -1 ||
+	    port == 0))
+		return 0;
+	if (end[1] != ':' && end[1] != '\0')
+		return 0;
+	memcpy(name, s + 1, n);
+	name[n] = '\0';
+	return valid_domain(name);
 }
 
 /* valid_domain - letters, digits, '-', '_' and dots, no empty label */
@@ -140,6 +166,7 @@ parse_line(struct policy_table *t, char *s, unsigned lineno, int bypass,
 	enum tls_level	 level = TLS_LEVEL_DANE;
 	time_t		 expires = 0;
 	const char	*dom;
+	int		 no_sts = 0;
 
 	if ((p = strchr(s, '#')) != NULL) {
 		*p++ = '\0';
@@ -169,10 +196,11 @@ parse_line(struct policy_table *t, char *s, unsigned lineno, int bypass,
 		struct net_addr a;
 		unsigned port;
 
-		if (addr_parse_literal(fields[0], &a, &port) == -1) {
-			snprintf(err, errlen, "line %u: '%.*s' is not an "
-			    "address literal like [192.0.2.1]:25", lineno, 200,
-			    fields[0]);
+		if (addr_parse_literal(fields[0], &a, &port) == -1 &&
+		    !host_nexthop(fields[0])) {
+			snprintf(err, errlen, "line %u: '%.*s' is not a next "
+			    "hop like [192.0.2.1]:25 or [mx.example.org]:25",
+			    lineno, 200, fields[0]);
 			return -1;
 		}
 	} else if (!valid_domain(dom)) {
@@ -192,14 +220,23 @@ parse_line(struct policy_table *t, char *s, unsigned lineno, int bypass,
 			return -1;
 		}
 	} else {
-		if (n != 2) {
+		if (n == 3 && strcasecmp(fields[2], "mta-sts=no") == 0)
+			no_sts = 1;
+		else if (n == 3 && strcasecmp(fields[2], "mta-sts=yes") != 0) {
+			snprintf(err, errlen, "line %u: unknown option '%.*s' "
+			    "(mta-sts=no or mta-sts=yes)", lineno, 40,
+			    fields[2]);
+			return -1;
+		}
+		if (n < 2) {
 			snprintf(err, errlen, "line %u: expected 'domain level'",
 			    lineno);
 			return -1;
 		}
 		if (policy_level_from_str(fields[1], &level) == -1) {
 			snprintf(err, errlen, "line %u: unknown level '%.*s' "
-			    "(none, may, encrypt, dane, dane-only, verify)",
+			    "(none, may, encrypt, dane, dane-only, verify, "
+			    "secure)",
 			    lineno, 40, fields[1]);
 			return -1;
 		}
@@ -209,6 +246,7 @@ parse_line(struct policy_table *t, char *s, unsigned lineno, int bypass,
 		    "memory", lineno);
 		return -1;
 	}
+	t->e[t->n - 1].no_sts = no_sts;
 	return 0;
 }
 

@@ -18,7 +18,9 @@ test_policy(void)
 	    ".sub.example.org none\n"
 	    "\n"
 	    "legacy.test      MAY\n"
-	    "bank.test.       secure\n";
+	    "bank.test.       secure\n"
+	    "corp.test        verify mta-sts=no\n"
+	    "[mx.corp.test]:2525 encrypt\n";
 	static const struct {
 		const char	*domain;
 		int		 found;
@@ -30,7 +32,11 @@ test_policy(void)
 		{ "a.sub.example.org", 1, TLS_LEVEL_NONE },
 		{ "sub.example.org", 1, TLS_LEVEL_ENCRYPT },
 		{ "legacy.test", 1, TLS_LEVEL_MAY },
-		{ "bank.test", 1, TLS_LEVEL_VERIFY },
+		/* secure is PKIX against the next hop's names (issue #12),
+		 * no longer a synonym of verify */
+		{ "bank.test", 1, TLS_LEVEL_SECURE },
+		{ "corp.test", 1, TLS_LEVEL_VERIFY },
+		{ "[mx.corp.test]:2525", 1, TLS_LEVEL_ENCRYPT },
 		{ "notexample.org", 0, TLS_LEVEL_DANE },
 		{ "org", 0, TLS_LEVEL_DANE },
 	};
@@ -41,7 +47,11 @@ test_policy(void)
 
 	T_CHECK(policy_table_parse(&t, text, strlen(text), 0, err,
 	    sizeof(err)) == 0, "parse: %s", err);
-	T_CHECK(t.n == 5, "entries: got %zu, want 5", t.n);
+	T_CHECK(t.n == 7, "entries: got %zu, want 7", t.n);
+	e = policy_table_match(&t, "corp.test", 0);
+	T_CHECK(e != NULL && e->no_sts, "corp.test: mta-sts=no");
+	e = policy_table_match(&t, "bank.test", 0);
+	T_CHECK(e != NULL && !e->no_sts, "bank.test: MTA-STS on");
 	for (i = 0; i < DMX_NELEM(cases); i++) {
 		e = policy_table_match(&t, cases[i].domain, 0);
 		T_CHECK((e != NULL) == cases[i].found, "%s: found %d, want %d",
@@ -89,6 +99,8 @@ static const struct {
 	{ "unknown level", "a.test may\nb.test bogus\n", 0, "line 2: unknown level" },
 	{ "missing level", "a.test\n", 0, "line 1: expected 'domain level'" },
 	{ "too many fields", "a.test may x y\n", 0, "line 1: too many fields" },
+	{ "unknown option", "a.test may sts=off\n", 0, "line 1: unknown option 'sts=off'" },
+	{ "bad host next hop", "[mx..test]:25 may\n", 0, "is not a next hop" },
 	{ "bad domain", "a..test may\n", 0, "line 1: 'a..test' is not a domain" },
 	{ "bad char", "a$.test may\n", 0, "is not a domain" },
 	{ "bad date", "a.test 2026-13-45\n", 1, "line 1: '2026-13-45' is not a date" },
