@@ -20,6 +20,8 @@
 #include "cli/cli.h"
 #include "log/log.h"
 #include "deliver/deliver.h"
+#include "http/http.h"
+#include "sts/sts.h"
 #include "util/util.h"
 
 #define MAX_RCPTS	1000
@@ -29,7 +31,7 @@
 enum {
 	OPT_POLICY = CLI_OPT_FIRST_COMMAND_OPT,
 	OPT_BYPASS, OPT_HELO, OPT_FROM, OPT_RCPT, OPT_NEXTHOP, OPT_QUIET,
-	OPT_SOURCE
+	OPT_SOURCE, OPT_CA_FILE, OPT_NO_STS
 };
 
 /* Exit codes of check (documented in --help and danemx(8)). */
@@ -39,6 +41,7 @@ enum {
 #define CHECK_DNSSEC		3
 #define CHECK_TLS		4
 #define CHECK_DNS		5
+#define CHECK_STS		6
 
 static const char check_help[] =
 "usage: danemx check [options] DOMAIN...\n"
@@ -61,11 +64,16 @@ static const char check_help[] =
 "      --bypass FILE   DANE bypass list ('domain [YYYY-MM-DD] [# why]')\n"
 "      --helo NAME     name to send in EHLO (default: this host's name)\n"
 "      --source ADDR   connect from this local address (once per family)\n"
+"      --ca-file FILE  WebPKI roots (PEM) for MTA-STS and the verify and\n"
+"                      secure levels, instead of the system's CA store\n"
+"      --no-mta-sts    leave MTA-STS (RFC 8461) out\n"
 "  -q, --quiet         no log lines, only the result\n"
 "\n"
 "Exit status (the worst over all domains, in this order of precedence):\n"
 "  2   DANE failure: a TLSA record did not match, or dane-only without TLSA\n"
 "  3   DNSSEC failure: a bogus MX, address or TLSA answer\n"
+"  6   MTA-STS failure: an enforce policy cannot be met (no pattern\n"
+"      matches, WebPKI failed, TLS missing)\n"
 "  4   TLS failure: STARTTLS missing or refused, or the handshake failed\n"
 "  5   DNS error: SERVFAIL, timeout, no such domain or host\n"
 "  1   a server could not be reached or refused the session\n"
@@ -80,6 +88,8 @@ CLI_COMMON_HELP;
 "      --bypass FILE   DANE bypass list\n"					\
 "      --helo NAME     name to send in EHLO\n"				\
 "      --source ADDR   connect from this local address (once per family)\n" \
+"      --ca-file FILE  WebPKI roots for MTA-STS, verify and secure\n"	\
+"      --no-mta-sts    leave MTA-STS (RFC 8461) out\n"			\
 "  -q, --quiet         no log lines\n"					\
 "\n"									\
 "Exit status:\n"
@@ -140,6 +150,8 @@ struct job {
 	int			 quiet;
 	struct net_addr	 src4, src6;
 	int			 have4, have6;
+	const char		*ca_file;	/* WebPKI roots; NULL: system */
+	int			 no_sts;	/* --no-mta-sts */
 	char			 helobuf[256];
 	struct buf		 msg;
 };
@@ -172,6 +184,7 @@ check_code(const struct deliver_result *r)
 	case DELIVER_KIND_DNSSEC:	return CHECK_DNSSEC;
 	case DELIVER_KIND_TLS:		return CHECK_TLS;
 	case DELIVER_KIND_DNS:		return CHECK_DNS;
+	case DELIVER_KIND_STS:		return CHECK_STS;
 	case DELIVER_KIND_UNREACHABLE:	return CHECK_UNREACHABLE;
 	}
 	return CHECK_UNREACHABLE;
@@ -181,7 +194,7 @@ static int
 check_rank(int code)
 {
 	static const int order[] = { CHECK_OK, CHECK_UNREACHABLE, CHECK_DNS,
-	    CHECK_TLS, CHECK_DNSSEC, CHECK_DANE };
+	    CHECK_TLS, CHECK_STS, CHECK_DNSSEC, CHECK_DANE };
 	size_t	 i;
 
 	for (i = 0; i < DMX_NELEM(order); i++)
@@ -384,6 +397,36 @@ run_report(struct cli *c, struct job *j)
 	return rv;
 }
 
+/* run_sts - a policy cache of MTA-STS for this run (in memory: each run
+ * looks the policies up afresh) and the HTTPS client it fetches with */
+static int
+run_sts(struct job *j, struct event_base *base, struct dmx_resolver *r,
+    unsigned timeout_ms, struct http_client **http, struct sts **sts)
+{
+	struct http_conf	 hc;
+	struct sts_conf		 sc;
+	char			 err[512];
+
+	memset(&hc, 0, sizeof(hc));
+	hc.ca_file = j->ca_file;
+	if ((*http = http_client_new(base, r, &hc, err, sizeof(err))) ==
+	    NULL) {
+		fprintf(stderr, "danemx %s: HTTPS: %s\n", j->cmd, err);
+		return EX_SOFTWARE;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.base = base;
+	sc.resolver = r;
+	sc.http = *http;
+	sc.no_refresh = 1;
+	sc.fetch_timeout_ms = timeout_ms;
+	if ((*sts = sts_new(&sc, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "danemx %s: MTA-STS: %s\n", j->cmd, err);
+		return EX_SOFTWARE;
+	}
+	return 0;
+}
+
 /* run - deliver to every domain of the job at once, then report */
 static int
 run(struct cli *c, struct job *j)
@@ -391,12 +434,17 @@ run(struct cli *c, struct job *j)
 	struct policy_table	 pol = { NULL, 0 }, byp = { NULL, 0 };
 	struct event_base	*base = NULL;
 	struct dmx_resolver	*r = NULL;
+	struct http_client	*http = NULL;
+	struct sts		*sts = NULL;
 	struct deliver_env	 env;
+	struct tls_pkix		 pkix;
 	char			 err[512];
 	size_t			 i;
-	int			 rv, need_pkix = 0;
+	int			 rv;
 
 	memset(&env, 0, sizeof(env));
+	memset(&pkix, 0, sizeof(pkix));
+	pkix.ca_file = j->ca_file;
 	if ((rv = run_tables(j, &pol, &byp)) != 0)
 		goto out;
 	if (j->helo == NULL) {
@@ -407,13 +455,8 @@ run(struct cli *c, struct job *j)
 	}
 	if (j->quiet)
 		log_set_quiet(1);
-	/* The system CA store costs ~30 ms to load: only for "verify". */
-	for (i = 0; i < pol.n && !need_pkix; i++)
-		if (pol.e[i].level == TLS_LEVEL_VERIFY)
-			need_pkix = 1;
-	if ((env.dane_ctx = tls_client_ctx_new(err, sizeof(err))) == NULL ||
-	    (need_pkix &&
-	    (env.pkix_ctx = tls_pkix_ctx_new(err, sizeof(err))) == NULL)) {
+	/* The CA store (~30 ms) loads when WebPKI is first needed. */
+	if ((env.dane_ctx = tls_client_ctx_new(err, sizeof(err))) == NULL) {
 		fprintf(stderr, "danemx %s: TLS: %s\n", j->cmd, err);
 		rv = EX_SOFTWARE;
 		goto out;
@@ -426,9 +469,14 @@ run(struct cli *c, struct job *j)
 		rv = EX_CONFIG;
 		goto out;
 	}
+	if (!j->no_sts && (rv = run_sts(j, base, r, c->timeout_ms, &http,
+	    &sts)) != 0)
+		goto out;
 	env.timeout = c->timeout_ms / 1000;
 	env.policy = &pol;
 	env.bypass = &byp;
+	env.pkix = &pkix;
+	env.sts = sts;
 	env.helo = j->helo;
 	env.src4 = j->have4 ? &j->src4 : NULL;
 	env.src6 = j->have6 ? &j->src6 : NULL;
@@ -441,11 +489,13 @@ run(struct cli *c, struct job *j)
 out:
 	for (i = 0; i < j->ndom; i++)
 		deliver_result_free(j->res[i]);
+	sts_free(sts);
+	http_client_free(http);
 	dmx_resolver_free(r);
 	if (base != NULL)
 		event_base_free(base);
 	SSL_CTX_free(env.dane_ctx);
-	SSL_CTX_free(env.pkix_ctx);
+	tls_pkix_free(&pkix);
 	policy_table_free(&pol);
 	policy_table_free(&byp);
 	buf_free(&j->msg);
@@ -467,6 +517,8 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 		{ "nexthop", required_argument, NULL, OPT_NEXTHOP },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "source", required_argument, NULL, OPT_SOURCE },
+		{ "ca-file", required_argument, NULL, OPT_CA_FILE },
+		{ "no-mta-sts", no_argument, NULL, OPT_NO_STS },
 		{ NULL, 0, NULL, 0 }
 	};
 	int	 ch;
@@ -539,6 +591,12 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 			break;
 		}
 		case 'q':
+		case OPT_CA_FILE:
+			j->ca_file = optarg;
+			break;
+		case OPT_NO_STS:
+			j->no_sts = 1;
+			break;
 		case OPT_QUIET:
 			j->quiet = 1;
 			break;

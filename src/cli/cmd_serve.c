@@ -419,7 +419,8 @@ cmd_serve(struct cli *c, int argc, char **argv)
 		log_warnx("%s: new mail is refused until there is more room "
 		    "(or a smaller queue_minfree)", err);
 	if ((dane_ctx = tls_client_ctx_new(err, sizeof(err))) == NULL ||
-	    (pkix_ctx = tls_pkix_ctx_new(err, sizeof(err))) == NULL) {
+	    (pkix_ctx = tls_pkix_ctx_new(sv.conf.ca_file, err,
+	    sizeof(err))) == NULL) {
 		fprintf(stderr, "danemx serve: TLS: %s\n", err);
 		rv = EX_SOFTWARE;
 		goto out;

@@ -29,6 +29,7 @@
 #include "dns/dns.h"
 #include "log/log.h"
 #include "deliver/deliver_int.h"
+#include "sts/sts.h"
 #include "util/util.h"
 
 static void	deliver_next(struct deliver *);
@@ -55,9 +56,17 @@ attempt_new(struct deliver *d)
 	a = &r->att[r->natt++];
 	memset(a, 0, sizeof(*a));
 	a->host = d->hi;
-	/* The policy: DANE when the host's secure TLSA records decide. */
+	/* The policy: DANE when the host's secure TLSA records decide
+	 * (rule 31), else MTA-STS when one is in force. */
 	if (h->tlsa_looked_up && h->tlsa.secure && h->tlsa.n > 0)
 		a->policy = DELIVER_POLICY_TLSA;
+	else if (r->sts.policy != NULL && r->sts.policy->mode !=
+	    STS_MODE_NONE && (h->demand == DEMAND_STS || h->demand ==
+	    DEMAND_MAY || (h->demand == DEMAND_UNUSABLE && h->rt ==
+	    DMX_FAIL_VALIDATION))) {
+		a->policy = DELIVER_POLICY_STS;
+		a->sts_pattern = sts_mx_match(r->sts.policy, h->name);
+	}
 	return a;
 }
 
@@ -438,17 +447,20 @@ self_cut(struct deliver *d)
 	return d->nhost == 0;
 }
 
-/* on_route - the route is known: log the MX and start with host 0 */
-static void
-on_route(void *arg, struct route *rt)
+/*
+ * deliver_ready - the route and the MTA-STS policy are known: log the
+ * MX, apply the policy, and start with host 0
+ */
+void
+deliver_ready(struct deliver *d)
 {
-	struct deliver	*d = arg;
+	struct route	*rt = d->waiting;
 
-	d->rreq = NULL;
+	d->waiting = NULL;
 	d->route = rt;
 	d->r->route = route_ref(rt);
-	if (d->conf.log && !rt->literal && rt->mx_status <= DMX_DNS_INSECURE &&
-	    !rt->failed)
+	if (d->conf.log && !rt->literal && !rt->host_only &&
+	    rt->mx_status <= DMX_DNS_INSECURE && !rt->failed)
 		log_info("%s: MX RRset %s%s, %zu host%s", rt->domain,
 		    dmx_dns_status_str(rt->mx_status), rt->implicit_mx ?
 		    " (no MX: the domain itself)" : "", rt->nhost,
@@ -461,12 +473,26 @@ on_route(void *arg, struct route *rt)
 		    rt->rt, "%s", rt->why);
 		return;
 	}
+	deliver_sts_apply(d);
+	deliver_sts_copy(&d->sts, &d->r->sts);	/* for the next messages */
 	if (self_cut(d)) {
 		finish(d, OUTCOME_REJECTED, DMX_FAIL_NONE, "5.4.6 mail for %s "
 		    "loops back to myself", rt->domain);
 		return;
 	}
 	deliver_next(d);
+}
+
+/* on_route - the route is known; the MTA-STS policy may still come */
+static void
+on_route(void *arg, struct route *rt)
+{
+	struct deliver	*d = arg;
+
+	d->rreq = NULL;
+	d->waiting = rt;
+	if (d->sts_id == 0)
+		deliver_ready(d);
 }
 
 /* deliver_start - begin delivering to conf->domain */
@@ -495,10 +521,13 @@ deliver_start(struct event_base *base, struct dmx_resolver *res,
 	}
 	strlcpy_(d->domain, conf->domain, sizeof(d->domain));
 	strlcpy_(d->r->domain, conf->domain, sizeof(d->r->domain));
+	deliver_sts_start(d);		/* beside the route, if at all */
 	d->rreq = route_resolve(res, conf->domain, conf->port ? conf->port : 25,
 	    conf->level, conf->bypass, conf->bypass_comment, on_route, d);
 	if (d->rreq == NULL) {
 		snprintf(err, errlen, "cannot resolve %s", conf->domain);
+		deliver_sts_cancel(d);
+		deliver_sts_free(&d->r->sts);
 		event_free(d->ev);
 		free(d->r);
 		free(d);
@@ -516,6 +545,7 @@ deliver_free(struct deliver *d)
 	deliver_result_free(d->r);
 	route_free(d->route);
 	deliver_attempt_clear(&d->sticky);
+	deliver_sts_free(&d->sts);
 	free(d);
 }
 
@@ -525,6 +555,8 @@ deliver_abort(struct deliver *d)
 {
 	if (d->rreq != NULL)
 		route_cancel(d->rreq);
+	deliver_sts_cancel(d);
+	route_free(d->waiting);
 	if (d->sess != NULL)
 		smtp_client_abort(d->sess);
 	deliver_free(d);
@@ -558,6 +590,7 @@ deliver_next_msg(struct deliver *d, const struct deliver_msg *m)
 	d->r->used = -1;
 	strlcpy_(d->r->domain, d->domain, sizeof(d->r->domain));
 	d->r->route = route_ref(d->route);
+	deliver_sts_copy(&d->r->sts, &d->sts);
 	d->conf.mail_from = m->mail_from;
 	d->conf.rcpts = m->rcpts;
 	d->conf.nrcpt = m->nrcpt;

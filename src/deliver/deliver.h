@@ -32,14 +32,17 @@ struct dmx_conf;
 
 struct event_base;
 struct dmx_resolver;
+struct sts;
+struct sts_policy;
 
 /* The TLS a session achieved, as reported. */
 enum tls_achieved {
 	TLS_ACH_NONE,		/* cleartext */
 	TLS_ACH_OPPORTUNISTIC,	/* TLS without any demand */
 	TLS_ACH_ENCRYPTED,	/* TLS demanded, not authenticated */
-	TLS_ACH_VERIFIED,	/* PKIX-verified (policy verify) */
-	TLS_ACH_DANE_VERIFIED	/* authenticated by TLSA */
+	TLS_ACH_VERIFIED,	/* PKIX-verified (policy verify, secure) */
+	TLS_ACH_DANE_VERIFIED,	/* authenticated by TLSA */
+	TLS_ACH_STS_VERIFIED	/* WebPKI under an MTA-STS enforce policy */
 };
 
 /* The policy that applied to a session (RFC 8460 4.3's policy types). */
@@ -78,6 +81,11 @@ struct deliver_attempt {
 	char			 ref_ids[3][DMX_NAME_MAX];
 	size_t			 nref_ids;
 	STACK_OF(X509)		*chain;		/* conf.keep_chain: as sent */
+	/* MTA-STS (policy STS): the pattern the host matched (in the
+	 * result's policy), and under a testing policy what would have
+	 * failed under enforce (NONE: nothing). */
+	const char		*sts_pattern;
+	enum dmx_fail		 sts_fail;
 	/* The SMTP session, copied from its result. */
 	enum smtp_stage		 stage;
 	int			 ok, temporary;
@@ -97,6 +105,7 @@ enum deliver_kind {
 	DELIVER_KIND_OK,		/* nothing failed */
 	DELIVER_KIND_DANE,		/* DANE failed: no match, dane-only */
 	DELIVER_KIND_DNSSEC,		/* a bogus answer */
+	DELIVER_KIND_STS,		/* an MTA-STS enforce policy unmet */
 	DELIVER_KIND_TLS,		/* STARTTLS, handshake, PKIX */
 	DELIVER_KIND_DNS,		/* a lookup without answer */
 	DELIVER_KIND_UNREACHABLE	/* no connection, or the SMTP dialogue */
@@ -109,8 +118,20 @@ enum deliver_outcome {
 	OUTCOME_DEFERRED	/* temporary: retry later */
 };
 
+/* The MTA-STS policy a delivery found (RFC 8461), and what went wrong
+ * finding it. */
+struct deliver_sts {
+	int			 looked_up;	/* MTA-STS applied to the domain */
+	struct sts_policy	*policy;	/* in force (one reference), or
+						   NULL: as if the domain had none */
+	int			 cached;	/* from the cache, not fetched */
+	enum dmx_fail		 fail;		/* STS_FETCH, STS_INVALID, NONE */
+	char			 error[300];
+};
+
 struct deliver_result {
 	char			 domain[DMX_NAME_MAX];
+	struct deliver_sts	 sts;
 	struct route		*route;		/* owned */
 	struct deliver_attempt	*att;
 	size_t			 natt, attcap;
@@ -140,7 +161,10 @@ struct deliver_conf {
 	struct smtp_body	 body;		/* send: borrowed */
 	struct smtp_timeouts	 t;
 	SSL_CTX			*dane_ctx;	/* tls_client_ctx_new() */
-	SSL_CTX			*pkix_ctx;	/* with the system CAs */
+	SSL_CTX			*pkix_ctx;	/* WebPKI, or NULL: pkix's */
+	struct tls_pkix		*pkix;		/* WebPKI, loaded when needed */
+	struct sts		*sts;		/* MTA-STS policies, or NULL */
+	int			 no_sts;	/* not for this destination */
 	int			 tls_min_version; /* mandatory TLS floor, */
 	int			 tls_opp_min_version; /* opportunistic; 0:
 						   the defaults (tls.h) */
@@ -200,6 +224,8 @@ struct deliver_env {
 	const struct policy_table *policy;	/* may be NULL */
 	const struct policy_table *bypass;	/* may be NULL */
 	SSL_CTX			*dane_ctx, *pkix_ctx;
+	struct tls_pkix		*pkix;		/* may be NULL */
+	struct sts		*sts;		/* MTA-STS, or NULL: none */
 	const char		*helo;
 	const struct net_addr	*src4, *src6;	/* may be NULL */
 	int			(*is_self)(void *, const struct sockaddr *);

@@ -1,8 +1,9 @@
 /*
  * deliver_conf.c - one delivery's settings (struct deliver_conf) from
  * the configuration and the tables: the TLS policy table's level for the
- * next hop (dane when no entry says), the DANE bypass list, the SMTP
- * timeouts, the TLS floors, HELO and source addresses. check, probe,
+ * next hop (dane when no entry says) and whether MTA-STS applies, the
+ * DANE bypass list, the SMTP timeouts, the TLS floors, the WebPKI store,
+ * HELO and source addresses. check, probe,
  * send and the relay's scheduler all build theirs here, so that a
  * destination is treated the same whoever sends to it.
  *
@@ -31,8 +32,10 @@ deliver_conf_for(struct deliver_conf *dc, const struct deliver_env *env,
 	dc->all_hosts = job == SMTP_JOB_CHECK;
 	dc->level = TLS_LEVEL_DANE;
 	if (env->policy != NULL &&
-	    (pe = policy_table_match(env->policy, nexthop, now)) != NULL)
+	    (pe = policy_table_match(env->policy, nexthop, now)) != NULL) {
 		dc->level = pe->level;
+		dc->no_sts = pe->no_sts;
+	}
 	if (env->bypass != NULL &&
 	    (be = policy_table_match(env->bypass, nexthop, now)) != NULL) {
 		dc->bypass = 1;
@@ -64,6 +67,10 @@ deliver_conf_for(struct deliver_conf *dc, const struct deliver_env *env,
 	}
 	dc->dane_ctx = env->dane_ctx;
 	dc->pkix_ctx = env->pkix_ctx;
+	dc->pkix = env->pkix;
+	dc->sts = env->sts;
+	if (c != NULL && !c->mta_sts)
+		dc->no_sts = 1;
 	dc->is_self = env->is_self;
 	dc->self_arg = env->self_arg;
 	dc->log = 1;

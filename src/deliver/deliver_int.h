@@ -24,6 +24,10 @@ struct deliver {
 	int			 retry_plain;	/* next session without TLS */
 	int			 logged_host;	/* host hi's lines are out */
 	struct event		*ev;		/* hands the result over */
+	uint64_t		 sts_id;	/* MTA-STS lookup under way */
+	struct deliver_sts	 sts;		/* for the next messages: one
+						   reference of its own */
+	struct route		*waiting;	/* the route, while it waits */
 };
 
 /* deliver.c */
@@ -34,6 +38,17 @@ int	 deliver_more_hosts(const struct deliver *);
 SSL	*deliver_tls_begin(void *arg);
 int	 deliver_tls_check(void *arg, SSL *, int handshake_ok, char *why,
 	    size_t whylen);
+
+/* deliver_sts.c */
+int	 deliver_sts_start(struct deliver *);
+void	 deliver_sts_cancel(struct deliver *);
+void	 deliver_sts_apply(struct deliver *);
+void	 deliver_sts_free(struct deliver_sts *);
+void	 deliver_sts_copy(struct deliver_sts *, const struct deliver_sts *);
+SSL_CTX	*deliver_pkix(struct deliver *);
+
+/* deliver.c, once the route and the MTA-STS policy are both known */
+void	 deliver_ready(struct deliver *);
 
 /* deliver_log.c */
 void	 deliver_log_host(struct deliver *);

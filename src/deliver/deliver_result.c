@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "deliver/deliver_int.h"
+#include "sts/sts.h"
 #include "util/util.h"
 
 /* deliver_tls_str - the reported TLS level */
@@ -25,6 +26,7 @@ deliver_tls_str(enum tls_achieved t)
 	case TLS_ACH_ENCRYPTED:		return "encrypted";
 	case TLS_ACH_VERIFIED:		return "verified";
 	case TLS_ACH_DANE_VERIFIED:	return "dane-verified";
+	case TLS_ACH_STS_VERIFIED:	return "sts-verified";
 	}
 	return "?";
 }
@@ -58,7 +60,7 @@ deliver_policy_str(enum deliver_policy p)
 const char *
 deliver_dane_text(const struct deliver_attempt *a)
 {
-	if (a == NULL || !a->have_verdict)
+	if (a == NULL || !a->have_verdict || a->verdict.pkix)
 		return "none";
 	return a->verdict.text;
 }
@@ -156,6 +158,7 @@ deliver_result_free(struct deliver_result *r)
 	free(r->att);
 	free(r->rcpt);
 	route_free(r->route);
+	deliver_sts_free(&r->sts);
 	free(r);
 }
 
@@ -165,7 +168,9 @@ static int
 names(const struct deliver_attempt *a)
 {
 	return a->skipped || a->dane_failed ||
-	    a->fail == DMX_FAIL_STARTTLS_NOT_SUPPORTED;
+	    a->fail == DMX_FAIL_STARTTLS_NOT_SUPPORTED ||
+	    (a->policy == DELIVER_POLICY_STS && a->fail != DMX_FAIL_SMTP &&
+	    a->fail != DMX_FAIL_CONNECT);
 }
 
 /*
@@ -230,11 +235,16 @@ deliver_attempt_kind(const struct deliver_result *r,
 	case DMX_FAIL_VALIDATION:
 		if (a->dane_failed && !a->bypassed)
 			return DELIVER_KIND_DANE;
+		if (a->policy == DELIVER_POLICY_STS)
+			return DELIVER_KIND_STS;
 		return DELIVER_KIND_TLS;
-	case DMX_FAIL_STARTTLS_NOT_SUPPORTED:
 	case DMX_FAIL_STS_FETCH:
 	case DMX_FAIL_STS_INVALID:
 	case DMX_FAIL_STS_WEBPKI:
+		return DELIVER_KIND_STS;
+	case DMX_FAIL_STARTTLS_NOT_SUPPORTED:
+		if (a->policy == DELIVER_POLICY_STS)
+			return DELIVER_KIND_STS;
 		return DELIVER_KIND_TLS;
 	case DMX_FAIL_CONNECT:
 	case DMX_FAIL_SMTP:
@@ -244,13 +254,13 @@ deliver_attempt_kind(const struct deliver_result *r,
 }
 
 /* deliver_result_kind - the worst kind over the result's records, in
- * this order: DANE, DNSSEC, TLS, DNS, unreachable, OK */
+ * this order: DANE, DNSSEC, MTA-STS, TLS, DNS, unreachable, OK */
 enum deliver_kind
 deliver_result_kind(const struct deliver_result *r)
 {
 	static const enum deliver_kind rank[] = { DELIVER_KIND_OK,
 	    DELIVER_KIND_UNREACHABLE, DELIVER_KIND_DNS, DELIVER_KIND_TLS,
-	    DELIVER_KIND_DNSSEC, DELIVER_KIND_DANE };
+	    DELIVER_KIND_STS, DELIVER_KIND_DNSSEC, DELIVER_KIND_DANE };
 	enum deliver_kind	 k, worst = DELIVER_KIND_OK;
 	size_t			 i, rk, rw = 0;
 

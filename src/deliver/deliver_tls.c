@@ -17,6 +17,7 @@
 #include "dns/dns.h"
 #include "log/log.h"
 #include "deliver/deliver_int.h"
+#include "sts/sts.h"
 #include "util/util.h"
 
 /* dane_opts - DANE's names for host h: the TLSA base domain (the SNI,
@@ -45,6 +46,43 @@ dane_opts(const struct route *rt, const struct route_host *h,
 	}
 }
 
+/* sts_testing - is host h under an MTA-STS testing policy (rule 31:
+ * only without DANE)? */
+static int
+sts_testing(const struct deliver *d, const struct route_host *h)
+{
+	const struct sts_policy	*p = d->r->sts.policy;
+
+	return p != NULL && p->mode == STS_MODE_TESTING &&
+	    h->demand == DEMAND_MAY;
+}
+
+/*
+ * pkix_names - the names WebPKI matches for host h: the host's for
+ * verify and MTA-STS (and a testing policy's would-be check); for
+ * secure the next-hop domain and its subdomains (Postfix's nexthop,
+ * dot-nexthop), and the MX host when the MX lookup was secure
+ */
+static size_t
+pkix_names(const struct deliver *d, const struct route_host *h,
+    const char **names, char *dot, size_t dotlen)
+{
+	const struct route	*rt = d->r->route;
+	size_t			 n = 0;
+
+	if (h->demand != DEMAND_SECURE) {
+		names[n++] = h->name;
+		return n;
+	}
+	names[n++] = rt->domain;
+	snprintf(dot, dotlen, ".%s", rt->domain);
+	names[n++] = dot;
+	if (rt->mx_secure && !rt->literal && !dns_name_equal(h->name,
+	    rt->domain))
+		names[n++] = h->name;
+	return n;
+}
+
 /* deliver_tls_begin - the session wants an SSL for host hi */
 SSL *
 deliver_tls_begin(void *arg)
@@ -55,13 +93,23 @@ deliver_tls_begin(void *arg)
 	struct deliver_attempt	*a = deliver_cur_attempt(d);
 	struct tls_session_opts	 so;
 	struct tls_dane_opts	 o;
-	const char		*refs[2];
-	char			 err[256];
+	const char		*refs[2], *names[3];
+	char			 err[256], dot[DMX_NAME_MAX + 2];
+	SSL_CTX			*ctx = d->conf.dane_ctx;
 	SSL			*ssl;
+	size_t			 i;
+	int			 pkix = h->demand == DEMAND_VERIFY ||
+	    h->demand == DEMAND_SECURE || h->demand == DEMAND_STS ||
+	    sts_testing(d, h);
 
-	if (h->demand == DEMAND_VERIFY && d->conf.pkix_ctx == NULL) {
-		log_warnx("TLS for %s: policy verify without a CA store", h->name);
-		return NULL;
+	if (pkix && (ctx = deliver_pkix(d)) == NULL) {
+		if (h->demand != DEMAND_MAY) {
+			log_warnx("TLS for %s: WebPKI without a CA store",
+			    h->name);
+			return NULL;
+		}
+		ctx = d->conf.dane_ctx;	/* testing: nothing to check with */
+		pkix = 0;
 	}
 	memset(&so, 0, sizeof(so));
 	/* The protocol floor: mandatory TLS, or opportunistic (MAY), where
@@ -78,15 +126,16 @@ deliver_tls_begin(void *arg)
 	} else {
 		strlcpy_(a->sni, h->name, sizeof(a->sni));
 		so.sni = rt->literal ? NULL : h->name;
-		if (h->demand == DEMAND_VERIFY) {
-			so.pkix_name = h->name;
-			strlcpy_(a->ref_ids[a->nref_ids++], h->name,
-			    DMX_NAME_MAX);
+		if (pkix) {
+			so.npkix_names = pkix_names(d, h, names, dot,
+			    sizeof(dot));
+			so.pkix_names = names;
+			for (i = 0; i < so.npkix_names && a->nref_ids < 3; i++)
+				strlcpy_(a->ref_ids[a->nref_ids++], names[i],
+				    DMX_NAME_MAX);
 		}
 	}
-	if ((ssl = tls_session_new(h->demand == DEMAND_VERIFY ?
-	    d->conf.pkix_ctx : d->conf.dane_ctx, &so, err, sizeof(err))) ==
-	    NULL)
+	if ((ssl = tls_session_new(ctx, &so, err, sizeof(err))) == NULL)
 		log_warnx("TLS setup for %s: %s", h->name, err);
 	return ssl;
 }
@@ -146,6 +195,28 @@ dane_failed(struct deliver *d, struct deliver_attempt *a, char *why,
 	return -1;
 }
 
+/* pkix_failed - WebPKI did not authenticate host h (verify, secure,
+ * MTA-STS enforce): the record says why; -1 to leave the host */
+static int
+pkix_failed(struct deliver *d, struct deliver_attempt *a, char *why,
+    size_t whylen)
+{
+	struct route_host	*h = &d->r->route->hosts[d->hi];
+	const struct tls_verdict *v = &a->verdict;
+
+	if (h->demand == DEMAND_STS) {
+		a->fail = DMX_FAIL_STS_WEBPKI;
+		snprintf(a->detail, sizeof(a->detail), "MTA-STS: %s", v->text);
+	} else {
+		a->fail = v->result_type;
+		strlcpy_(a->detail, v->text, sizeof(a->detail));
+	}
+	snprintf(why, whylen, "%s", a->detail);
+	if (d->conf.log)
+		log_info("%s", why);
+	return -1;
+}
+
 /* deliver_tls_check - judge the finished handshake; -1 leaves the host */
 int
 deliver_tls_check(void *arg, SSL *ssl, int handshake_ok, char *why,
@@ -155,11 +226,13 @@ deliver_tls_check(void *arg, SSL *ssl, int handshake_ok, char *why,
 	struct route_host	*h = &d->r->route->hosts[d->hi];
 	struct deliver_attempt	*a = deliver_cur_attempt(d);
 	struct tls_verdict	*v = &a->verdict;
+	int			 pkix = h->demand == DEMAND_VERIFY ||
+	    h->demand == DEMAND_SECURE || h->demand == DEMAND_STS ||
+	    (sts_testing(d, h) && deliver_pkix(d) != NULL);
 
 	if (!handshake_ok)
 		return -1;
-	if (tls_session_verdict(ssl, &h->tlsa, h->demand == DEMAND_VERIFY,
-	    v) == -1)
+	if (tls_session_verdict(ssl, &h->tlsa, pkix, v) == -1)
 		log_warnx("TLS verdict for %s: out of memory", h->name);
 	a->have_verdict = 1;
 	if (d->conf.keep_chain && a->chain == NULL)
@@ -182,26 +255,34 @@ deliver_tls_check(void *arg, SSL *ssl, int handshake_ok, char *why,
 			log_info("DANE: %s", v->text);
 		break;
 	case DEMAND_VERIFY:
-		if (!v->authenticated) {
-			a->fail = v->result_type;
-			strlcpy_(a->detail, v->text, sizeof(a->detail));
-			snprintf(why, whylen, "%s", v->text);
-			if (d->conf.log)
-				log_info("%s", why);
-			return -1;
-		}
-		a->tls = TLS_ACH_VERIFIED;
+	case DEMAND_SECURE:
+	case DEMAND_STS:
+		if (!v->authenticated)
+			return pkix_failed(d, a, why, whylen);
+		a->tls = h->demand == DEMAND_STS ? TLS_ACH_STS_VERIFIED :
+		    TLS_ACH_VERIFIED;
+		if (d->conf.log && h->demand == DEMAND_STS)
+			log_info("MTA-STS: %s", v->text);
 		break;
 	case DEMAND_ENCRYPT:
 		a->tls = TLS_ACH_ENCRYPTED;
 		break;
 	default:
 		a->tls = TLS_ACH_OPPORTUNISTIC;
+		if (pkix && !v->authenticated) {
+			/* Testing (RFC 8461 5): deliver, but say what
+			 * enforce would have refused. */
+			a->sts_fail = DMX_FAIL_STS_WEBPKI;
+			if (d->conf.log)
+				log_info("MTA-STS testing: %s would fail under "
+				    "enforce: %s", h->name, v->text);
+		}
 		break;
 	}
 	if (d->conf.log)
 		log_info("Connection is now using %s with cipher %s (%s)",
 		    v->version, v->cipher, a->tls == TLS_ACH_DANE_VERIFIED ?
-		    "DANE" : deliver_tls_str(a->tls));
+		    "DANE" : a->tls == TLS_ACH_STS_VERIFIED ? "MTA-STS" :
+		    deliver_tls_str(a->tls));
 	return 0;
 }

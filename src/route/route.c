@@ -69,6 +69,8 @@ route_demand_str(enum host_demand d)
 	case DEMAND_ENCRYPT:	return "encrypt";
 	case DEMAND_DANE:	return "dane";
 	case DEMAND_VERIFY:	return "verify";
+	case DEMAND_SECURE:	return "secure";
+	case DEMAND_STS:	return "sts";
 	case DEMAND_UNUSABLE:	return "unusable";
 	}
 	return "?";
@@ -231,6 +233,7 @@ level_demand(enum tls_level l)
 	case TLS_LEVEL_NONE:	return DEMAND_NONE;
 	case TLS_LEVEL_ENCRYPT:	return DEMAND_ENCRYPT;
 	case TLS_LEVEL_VERIFY:	return DEMAND_VERIFY;
+	case TLS_LEVEL_SECURE:	return DEMAND_SECURE;
 	default:		return DEMAND_MAY;
 	}
 }

@@ -27,7 +27,10 @@ enum host_demand {
 	DEMAND_MAY,		/* STARTTLS if offered, cleartext allowed */
 	DEMAND_ENCRYPT,		/* TLS mandatory, not authenticated */
 	DEMAND_DANE,		/* TLS mandatory, authenticated by TLSA */
-	DEMAND_VERIFY,		/* TLS mandatory, authenticated by PKIX */
+	DEMAND_VERIFY,		/* TLS mandatory, PKIX: the MX host's name */
+	DEMAND_SECURE,		/* TLS mandatory, PKIX: the next hop's names */
+	DEMAND_STS,		/* TLS mandatory, PKIX under an MTA-STS
+				   enforce policy (set by the delivery) */
 	DEMAND_UNUSABLE		/* do not connect: why says why */
 };
 
@@ -58,7 +61,7 @@ struct route_host {
 	enum host_demand	 demand;
 	int			 bypassed;	/* demand softened by the bypass list */
 	enum dmx_fail	 rt;
-	char			 why[512];	/* for logs */
+	char			 why[1024];	/* for logs */
 	char			 nodane[600];	/* why DANE does not apply, as
 						   "DANE: ..." says it */
 	/* in flight */

@@ -61,6 +61,7 @@ struct tls_verdict {
 	long		 x509_error;	/* X509_V_*, 0 when none */
 	enum dmx_fail result_type;	/* RFC 8460; NONE if ok */
 	int		 resumed;	/* session resumption, no new match */
+	int		 pkix;		/* WebPKI decided, not DANE (below) */
 	struct tls_peer_cert *chain;	/* as the peer sent it, leaf first */
 	size_t		 nchain;
 	char		 version[32];	/* "TLSv1.3", "" offline */
@@ -99,12 +100,25 @@ struct tls_session_opts {
 						   NULL: no DANE */
 	struct dane_tlsa_set	*tlsa;		/* with dane */
 	const char		*sni;		/* without dane; NULL: none */
-	const char		*pkix_name;	/* PKIX: verify this name */
+	const char *const	*pkix_names;	/* PKIX: any of these names
+						   (".d": d's subdomains) */
+	size_t			 npkix_names;
 	int			 min_version;	/* protocol floor */
 };
 
+/* A WebPKI context, loaded on first use: the system's CA store, or the
+ * roots in ca_file (borrowed). */
+struct tls_pkix {
+	const char	*ca_file;
+	SSL_CTX		*ctx;
+	int		 failed;
+	char		 err[256];
+};
+
 /* tls_session.c */
-SSL_CTX	*tls_pkix_ctx_new(char *err, size_t errlen);
+SSL_CTX	*tls_pkix_ctx_new(const char *ca_file, char *err, size_t errlen);
+SSL_CTX	*tls_pkix_get(struct tls_pkix *);
+void	 tls_pkix_free(struct tls_pkix *);
 SSL	*tls_session_new(SSL_CTX *, const struct tls_session_opts *,
 	    char *err, size_t errlen);
 int	 tls_session_verdict(SSL *, const struct dane_tlsa_set *, int pkix,

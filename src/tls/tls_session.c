@@ -18,26 +18,56 @@
 #include "util/util.h"
 
 /* tls_pkix_ctx_new - a client context that verifies with the system CAs
- * (policy level verify); the caller frees it with SSL_CTX_free() */
+ * (policy verify and secure, MTA-STS), or with ca_file's roots instead;
+ * the caller frees it with SSL_CTX_free() */
 SSL_CTX *
-tls_pkix_ctx_new(char *err, size_t errlen)
+tls_pkix_ctx_new(const char *ca_file, char *err, size_t errlen)
 {
 	SSL_CTX	*ctx;
 
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
-	    SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		snprintf(err, errlen, "cannot load the system CA store");
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (ca_file != NULL ? SSL_CTX_load_verify_locations(ctx, ca_file,
+	    NULL) != 1 : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		if (ca_file != NULL)
+			snprintf(err, errlen, "cannot load the CA file %s",
+			    ca_file);
+		else
+			snprintf(err, errlen, "cannot load the system CA store");
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	/* verify is mandatory TLS: each session raises the floor. */
+	/* WebPKI is mandatory TLS: each session raises the floor. */
 	if (tls_ctx_policy(ctx, 1, TLS_OPP_MIN_DEFAULT, err, errlen) == -1) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
 	return ctx;
+}
+
+/* tls_pkix_get - the WebPKI context, loaded on first use (it costs some
+ * 30 ms); NULL, said once in p->err, when it cannot be */
+SSL_CTX *
+tls_pkix_get(struct tls_pkix *p)
+{
+	if (p->ctx == NULL && !p->failed &&
+	    (p->ctx = tls_pkix_ctx_new(p->ca_file, p->err,
+	    sizeof(p->err))) == NULL)
+		p->failed = 1;
+	return p->ctx;
+}
+
+/* tls_pkix_free - free the context, if it was ever loaded */
+void
+tls_pkix_free(struct tls_pkix *p)
+{
+	SSL_CTX_free(p->ctx);
+	p->ctx = NULL;
+	p->failed = 0;
 }
 
 /* tls_session_new - an SSL for one session as o asks; NULL with err */
@@ -65,12 +95,17 @@ tls_session_new(SSL_CTX *ctx, const struct tls_session_opts *o, char *err,
 		snprintf(err, errlen, "cannot set the SNI %s", o->sni);
 		goto fail;
 	}
-	if (o->pkix_name != NULL) {
+	if (o->npkix_names > 0) {
+		size_t	 i;
+
 		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if (SSL_set1_host(ssl, o->pkix_name) != 1) {
-			snprintf(err, errlen, "cannot verify the name %s",
-			    o->pkix_name);
-			goto fail;
+		for (i = 0; i < o->npkix_names; i++) {
+			if ((i == 0 ? SSL_set1_host(ssl, o->pkix_names[i]) :
+			    SSL_add1_host(ssl, o->pkix_names[i])) != 1) {
+				snprintf(err, errlen, "cannot verify the name "
+				    "%s", o->pkix_names[i]);
+				goto fail;
+			}
 		}
 	}
 	return ssl;
@@ -96,6 +131,7 @@ tls_session_verdict(SSL *ssl, const struct dane_tlsa_set *tlsa, int pkix,
 	if (!pkix)
 		return rv;
 	err = SSL_get_verify_result(ssl);
+	v->pkix = 1;
 	v->x509_error = err;
 	v->authenticated = err == X509_V_OK;
 	v->result_type = err == X509_V_OK ? DMX_FAIL_NONE : dane_fail_x509(err);
