@@ -419,6 +419,7 @@ run_sts(struct job *j, struct event_base *base, struct dmx_resolver *r,
 	sc.resolver = r;
 	sc.http = *http;
 	sc.no_refresh = 1;
+	sc.quiet = 1;		/* the delivery says what it found */
 	sc.fetch_timeout_ms = timeout_ms;
 	if ((*sts = sts_new(&sc, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "danemx %s: MTA-STS: %s\n", j->cmd, err);

@@ -10,6 +10,7 @@
 
 #include "deliver/deliver.h"
 #include "dns/dns.h"
+#include "sts/sts.h"
 #include "util/util.h"
 
 static void
@@ -113,6 +114,13 @@ json_attempt(struct buf *b, const struct deliver_result *r,
 	json_kv_str(b, "result_type", fail_rfc8460(a->fail));
 	buf_adds(b, ",");
 	json_kv_str(b, "detail", a->detail[0] ? a->detail : NULL);
+	if (a->policy == DELIVER_POLICY_STS) {
+		buf_adds(b, ",");
+		json_kv_str(b, "sts_pattern", a->sts_pattern);
+		buf_adds(b, ",");
+		json_kv_str(b, "sts_testing_fail", a->sts_fail == DMX_FAIL_NONE ?
+		    NULL : fail_name(a->sts_fail));
+	}
 	if (a->skipped) {
 		buf_adds(b, ",");
 		json_kv_str(b, "why", r->route->hosts[a->host].why);
@@ -177,6 +185,38 @@ json_attempt(struct buf *b, const struct deliver_result *r,
 	buf_adds(b, "]}");
 }
 
+/* json_sts - the MTA-STS policy the delivery found, or null */
+static void
+json_sts(struct buf *b, const struct deliver_sts *ds)
+{
+	const struct sts_policy	*p = ds->policy;
+	size_t			 i;
+
+	if (!ds->looked_up) {
+		buf_adds(b, "null");
+		return;
+	}
+	buf_adds(b, "{");
+	json_kv_str(b, "mode", p != NULL ? sts_mode_str(p->mode) : NULL);
+	buf_adds(b, ",");
+	json_kv_str(b, "id", p != NULL ? p->id : NULL);
+	buf_adds(b, ",");
+	json_kv_str(b, "source", p == NULL ? NULL : ds->cached ? "cache" :
+	    "fetched");
+	buf_adds(b, ",\"mx\":[");
+	for (i = 0; p != NULL && i < p->nmx; i++) {
+		if (i)
+			buf_adds(b, ",");
+		json_str(b, p->mx[i]);
+	}
+	buf_adds(b, "],");
+	json_kv_str(b, "fail", ds->fail == DMX_FAIL_NONE ? NULL :
+	    fail_name(ds->fail));
+	buf_adds(b, ",");
+	json_kv_str(b, "error", ds->error[0] ? ds->error : NULL);
+	buf_adds(b, "}");
+}
+
 /* deliver_result_json - the whole trace as one JSON object */
 int
 deliver_result_json(struct buf *b, const struct deliver_result *r)
@@ -202,7 +242,9 @@ deliver_result_json(struct buf *b, const struct deliver_result *r)
 		json_kv_bool(b, "literal", rt->literal);
 		buf_adds(b, ",");
 		json_kv_bool(b, "null_mx", rt->null_mx);
-		buf_adds(b, "},\"hosts\":[");
+		buf_adds(b, "},\"sts\":");
+		json_sts(b, &r->sts);
+		buf_adds(b, ",\"hosts\":[");
 		for (i = 0; i < rt->nhost; i++) {
 			if (i)
 				buf_adds(b, ",");

@@ -127,16 +127,22 @@ tls_session_verdict(SSL *ssl, const struct dane_tlsa_set *tlsa, int pkix,
 	long	 err;
 	int	 rv;
 
+	const char *peer;
+
 	rv = tls_dane_verdict(ssl, tlsa, NULL, v);
 	if (!pkix)
 		return rv;
+	if ((peer = SSL_get0_peername(ssl)) != NULL)
+		strlcpy_(v->peername, peer, sizeof(v->peername));
 	err = SSL_get_verify_result(ssl);
 	v->pkix = 1;
 	v->x509_error = err;
 	v->authenticated = err == X509_V_OK;
 	v->result_type = err == X509_V_OK ? DMX_FAIL_NONE : dane_fail_x509(err);
 	if (err == X509_V_OK)
-		snprintf(v->text, sizeof(v->text), "verified with the CA store");
+		snprintf(v->text, sizeof(v->text), "certificate verified "
+		    "(WebPKI%s%s)", v->peername[0] ? ", matched " : "",
+		    v->peername);
 	else
 		snprintf(v->text, sizeof(v->text), "certificate verification "
 		    "failed: %s", X509_verify_cert_error_string(err));

@@ -41,6 +41,15 @@ change.sts.test nginx change
 flaky.sts.test nginx flaky
 expiry.sts.test nginx expiry
 sts-insecure.test nginx insecure
+deliver.sts.test nginx mxsts
+badcert.sts.test nginx mxsts
+skip.sts.test nginx mxsts
+testbad.sts.test nginx mxsts-testing
+stsnone.sts.test nginx none
+nopol.sts.test nginx
+danests.sts.test nginx mxsts
+danebad.sts.test nginx mxsts
+tlsafail.sts.test nginx mxsts
 redirect.sts.test redirect
 oversize.sts.test oversize
 oversize-stream.sts.test oversize-stream
@@ -82,6 +91,8 @@ sts_policy() {
 	flaky) printf 'version: STSv1\nmode: enforce\nmx: mx.flaky.sts.test\nmax_age: 86400\n' ;;
 	expiry) printf 'version: STSv1\nmode: enforce\nmx: mx.expiry.sts.test\nmax_age: 3600\n' ;;
 	insecure) printf 'version: STSv1\nmode: enforce\nmx: mx.sts-insecure.test\nmax_age: 86400\n' ;;
+	mxsts) printf 'version: STSv1\nmode: enforce\nmx: *.mx.sts.test\nmax_age: 86400\n' ;;
+	mxsts-testing) printf 'version: STSv1\nmode: testing\nmx: *.mx.sts.test\nmax_age: 86400\n' ;;
 	esac
 }
 
@@ -138,8 +149,9 @@ write_www() {
 		mkdir -p "$_www/mta-sts.$_d/.well-known"
 		sts_policy "$_pol" >"$_www/mta-sts.$_d/.well-known/mta-sts.txt"
 	done
-	# nopolicy: a site without the file (404)
-	mkdir -p "$_www/mta-sts.nopolicy.sts.test/.well-known"
+	# nopolicy, nopol: sites without the file (404)
+	mkdir -p "$_www/mta-sts.nopolicy.sts.test/.well-known" \
+	    "$_www/mta-sts.nopol.sts.test/.well-known"
 }
 
 write_nginx_conf() {

@@ -11,7 +11,8 @@
 # and discards it; a local part starting with "reject-" gets 550 5.1.1 at
 # RCPT. The hosts and the zones that use them: tests/world/CASES.md.
 #
-# WORLD_MX_NET (default 127.0.25) picks the addresses: N = 10..32, so the
+# WORLD_MX_NET (default 127.0.25) picks the addresses: N = 10..32 and 50
+# (the MTA-STS MX host; 40-48 are https.sh's), so the
 # .1-.9 names of secure.test & co. stay free for other tests' servers.
 # WORLD_MX_ADDR6 (default ::1; empty: none) is the one IPv6 MX; when that
 # port 25 is taken or IPv6 does not work here, the world goes without it
@@ -44,6 +45,7 @@ mx_services() {
 30 mx-tlsa-cname ee
 31 mx-no-tlsa ee
 32 mx-pref2 ee
+50 mx-sts sts-chain
 v6 mx-v6 ee
 EOF
 }
@@ -142,6 +144,8 @@ EOF
 	pki_leaf ta-nexthop dane-ta-nexthop.test 1003
 	pki_leaf ta-notsent mx.dane-ta-notsent.test 1004
 	pki_leaf cname-exp real.cname-exp.test 1005
+	# MTA-STS: WebPKI (the test CA) for every host under mx.sts.test
+	pki_leaf sts '*.mx.sts.test' 1007
 	# expired in 2020 (DANE-EE ignores dates, rule 20)
 	pki_leaf expired mx.dane-ee-expired.test 1006 \
 	    20200101000000Z 20200201000000Z
