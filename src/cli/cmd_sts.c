@@ -24,7 +24,7 @@
 #include "cli/cmd_sts.h"
 #include "http/http.h"
 #include "log/log.h"
-#include "server/conf.h"
+#include "conf/conf.h"
 #include "util/util.h"
 
 #define STS_DOMAINS_MAX	1000

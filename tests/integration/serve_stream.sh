@@ -1,7 +1,7 @@
 #!/bin/sh
 # serve_stream.sh - messages stream to the next hop a chunk at a time
 # (smtp/smtp_client.c reads the body from memory or, in the relay, from
-# the queue file through server/sched.c): multi-megabyte messages arrive
+# the queue file through src/sched): multi-megabyte messages arrive
 # byte for byte (danemx send, and danemx serve from SMTP and from danemx
 # sendmail), MAIL FROM's SIZE= is the octets on the wire, a lone CR or LF
 # neither splits a header nor ends the data early, and the relay's memory
