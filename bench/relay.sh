@@ -257,7 +257,7 @@ echo "relay: $N messages over $nd domains ($(echo "$DOMAINS" | tr -s " \n" " "))
 # (a) danemx serve, in cgroup dx
 q_dx=$work/dxq
 sh -c 'echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh "$cgroot/dx" \
-	"$bdir/danemx" -R "$conf" serve --foreground -o "listen=$DX_ADDR:$PORT" \
+	"$bdir/danemx" -R "$conf" serve --foreground -o "state_dir=$work/state" -o "listen=$DX_ADDR:$PORT" \
 	-o queue_dir="$q_dx" -o user= -o pid_file="$work/dx.pid" \
 	-o helo_name=relay.bench.test -o mynetworks=127.0.0.0/8 ${BENCH_DX_OPTS:-} \
 	>"$work/dx.log" 2>&1 &

@@ -191,7 +191,7 @@ run() {
 	rel=$work/sink-$tag.release
 	rm -f "$work/dx.pid"
 	# shellcheck disable=SC2086
-	${BENCH_DX_WRAP:-} "$DX" -R "$conf" serve --foreground -o "listen=$DX_ADDR:$PORT" \
+	${BENCH_DX_WRAP:-} "$DX" -R "$conf" serve --foreground -o "state_dir=$work/state" -o "listen=$DX_ADDR:$PORT" \
 		-o queue_dir="$q" -o user= -o pid_file="$work/dx.pid" \
 		-o helo_name=relay.bench.test -o mynetworks=127.0.0.0/8 \
 		-o dest_concurrency="$N" -o max_deliveries="$N" \

@@ -1,7 +1,7 @@
 /*
  * fuzz_conf.c - libFuzzer target for danemx.conf parsing.
  */
-#include "server/conf.h"
+#include "conf/conf.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 

@@ -1,6 +1,7 @@
 /*
  * fuzz_smtpd.c - libFuzzer target for the listener's line splitter and
- * command parser (src/server/smtpd_proto.c), as smtpd.c drives them.
+ * command parser (src/server/smtpd_proto.c), as smtpd_session.c drives
+ * them.
  *
  * The first octet chooses the settings (a bare LF allowed or not, the
  * line length limit) and how the rest is cut into pieces, as reads from

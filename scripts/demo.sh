@@ -178,6 +178,7 @@ cat >"$RCONF" <<EOF
 # danemx.conf(5) of the demo's relay
 listen = 127.0.0.1:$RPORT
 queue_dir = $Q
+state_dir = $RELAY_DIR/state
 pid_file = $RELAY_DIR/danemx.pid
 resolver_config = $CONF
 helo_name = relay.client.test

@@ -7,7 +7,8 @@ set -u
 : "${DANEMX:?DANEMX must name the danemx binary}"
 : "${DANEMX_SRCDIR:?}"
 # TCP ports: each test takes its own range below the kernel's ephemeral
-# ports (32768+), offset by its pid: serve_privs 4000-4499, serve_stream
+# ports (32768+), offset by its pid: serve_sts 3000-3499, serve_privs
+# 4000-4499, serve_stream
 # 5000-5499 (and port 25 on 127.0.71.1-40), serve_outbound 5500-5999 (and
 # port 25 on 127.0.72.1, 127.0.73.1-2), smtpd_smuggling 7000-7999,
 # smtpd_abuse 8000-8999, serve_relay 10000-13999, tlsa_connect

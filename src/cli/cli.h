@@ -90,7 +90,7 @@ pid_t	 cli_pidfile_running(const char *path);
 int	 cli_pidfile_lock(const char *path, char *err, size_t errlen);
 void	 cli_pidfile_release(int fd, const char *path);
 
-/* cmd_queue.c */
+/* cli_conf.c */
 int	 cli_load_conf(struct dmx_conf *, const char *file, char **sets,
 	    size_t nsets, const char *cmd);
 

@@ -28,7 +28,11 @@
 
 #include "cli/cli.h"
 #include "log/log.h"
+#include "sched/sched.h"
 #include "server/server.h"
+#include "http/http.h"
+#include "state/state.h"
+#include "sts/sts.h"
 #include "util/util.h"
 
 #define DRAIN_SECONDS	30
@@ -78,8 +82,18 @@ struct serve {
 	const char		*cfile;		/* for SIGHUP */
 	char			**sets;
 	size_t			 nsets;
+	char			*setv[64];	/* -o, for sets */
+	int			 fg;		/* --foreground */
+	struct relay_user	 ru;		/* the relay's user */
+	int			 pidfd;		/* the locked pid file */
+	struct dmx_resolver	*res;
+	SSL_CTX			*dane_ctx, *pkix_ctx;
+	struct state		*state;		/* state_dir's store */
+	struct http_client	*http;		/* MTA-STS fetches */
+	struct sts		*sts;		/* MTA-STS policies */
+	struct event		*sigs[5];
 	struct netlist		*mynet;
-	struct selfaddr		*self;		/* our listen addrs */
+	struct sched_selfaddr	*self;		/* our listen addrs */
 	struct smtpd		*smtpd;
 	struct sched		*sched;
 	struct pickup		*pickup;
@@ -202,6 +216,7 @@ reload_conf(struct serve *sv)
 	    nc.smtpd_client_connection_rate_limit;
 	sv->conf.smtpd_client_rate_time_unit = nc.smtpd_client_rate_time_unit;
 	sv->conf.tls_min_version = nc.tls_min_version;
+	sv->conf.mta_sts = nc.mta_sts;
 	sv->conf.tls_opportunistic_min_version =
 	    nc.tls_opportunistic_min_version;
 	if (nc.nlisten != sv->conf.nlisten)
@@ -301,29 +316,18 @@ raise_fd_limit(const struct dmx_conf *c)
 		    c->max_sessions);
 }
 
-/* cmd_serve - danemx serve */
-int
-cmd_serve(struct cli *c, int argc, char **argv)
+/*
+ * serve_args - the options; -1 to go on, else the exit status
+ */
+static int
+serve_args(struct serve *sv, struct cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct serve		 sv;
-	struct dmx_resolver	*res = NULL;
-	struct sched_conf	 sc;
-	struct event		*sigs[5];
-	SSL_CTX			*dane_ctx = NULL, *pkix_ctx = NULL;
-	struct queue		*q = NULL;
-	struct relay_user	 ru;
-	const char		*cfile = NULL;
-	char			*sets[64], err[1024], host[256];
-	static const int	 signums[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
-	    SIGUSR2 };
-	size_t			 nsets = 0, i;
-	int			 ch, fg = 0, rv = 0, pidfd = -1;
-	pid_t			 other;
+	int	 ch;
 
 	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "c:o:f",
 	    longopts, NULL)) != -1) {
@@ -332,16 +336,16 @@ cmd_serve(struct cli *c, int argc, char **argv)
 			fputs(serve_help, stdout);
 			return 0;
 		case 'c':
-			cfile = optarg;
+			sv->cfile = optarg;
 			break;
 		case 'o':
-			if (nsets == DMX_NELEM(sets))
+			if (sv->nsets == DMX_NELEM(sv->setv))
 				return cli_usage_error("serve", "too many -o");
-			sets[nsets++] = optarg;
+			sv->setv[sv->nsets++] = optarg;
 			break;
 		case 'f':
 		case OPT_FOREGROUND:
-			fg = 1;
+			sv->fg = 1;
 			break;
 		case '?':
 			return cli_usage_error("serve", "unknown option");
@@ -352,164 +356,279 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("serve", "unexpected '%s'", argv[optind]);
-	memset(&sv, 0, sizeof(sv));
-	memset(sigs, 0, sizeof(sigs));
-	if (cli_load_conf(&sv.conf, cfile, sets, nsets, "serve") == -1)
-		return EX_CONFIG;
-	sv.cfile = cfile;
-	sv.sets = sets;
-	sv.nsets = nsets;
-	if ((sv.mynet = netlist_parse(sv.conf.mynetworks ?
-	    sv.conf.mynetworks : "", err, sizeof(err))) == NULL) {
+	return -1;
+}
+
+/*
+ * serve_conf - what the configuration names: mynetworks, our own
+ * addresses, the policy table and the bypass list, the resolver's
+ * settings, the HELO name and the relay's user. -1 to go on, else the
+ * exit status.
+ */
+static int
+serve_conf(struct serve *sv, struct cli *c)
+{
+	char	 err[1024], host[256];
+
+	if ((sv->mynet = netlist_parse(sv->conf.mynetworks ?
+	    sv->conf.mynetworks : "", err, sizeof(err))) == NULL) {
 		fprintf(stderr, "danemx serve: mynetworks: %s\n", err);
-		rv = EX_CONFIG;
-		goto out;
+		return EX_CONFIG;
 	}
-	if ((sv.self = selfaddr_new(sv.conf.listen, sv.conf.nlisten, err,
-	    sizeof(err))) == NULL) {
+	if ((sv->self = sched_selfaddr_new(sv->conf.listen, sv->conf.nlisten,
+	    err, sizeof(err))) == NULL) {
 		fprintf(stderr, "danemx serve: %s\n", err);
-		rv = EX_CONFIG;
-		goto out;
+		return EX_CONFIG;
 	}
-	if ((sv.conf.policy_file != NULL && policy_table_load(&sv.policy,
-	    sv.conf.policy_file, 0, err, sizeof(err)) == -1) ||
-	    (sv.conf.bypass_file != NULL && policy_table_load(&sv.bypass,
-	    sv.conf.bypass_file, 1, err, sizeof(err)) == -1)) {
+	if ((sv->conf.policy_file != NULL && policy_table_load(&sv->policy,
+	    sv->conf.policy_file, 0, err, sizeof(err)) == -1) ||
+	    (sv->conf.bypass_file != NULL && policy_table_load(&sv->bypass,
+	    sv->conf.bypass_file, 1, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "danemx serve: %s\n", err);
-		rv = EX_CONFIG;
-		goto out;
+		return EX_CONFIG;
 	}
 	if (c->resolver_config == NULL)
-		c->resolver_config = sv.conf.resolver_config;
+		c->resolver_config = sv->conf.resolver_config;
 	if (c->trust_anchor == NULL)
-		c->trust_anchor = sv.conf.trust_anchor;
+		c->trust_anchor = sv->conf.trust_anchor;
 	if (c->forwarder == NULL)
-		c->forwarder = sv.conf.forwarder;
-	if (sv.conf.helo_name == NULL) {
+		c->forwarder = sv->conf.forwarder;
+	if (sv->conf.helo_name == NULL) {
 		if (gethostname(host, sizeof(host) - 1) == -1)
 			strlcpy_(host, "localhost", sizeof(host));
-		sv.conf.helo_name = strdup(host);
+		sv->conf.helo_name = strdup(host);
 	}
-	if (cli_relay_user(&sv.conf, &ru, err, sizeof(err)) == -1) {
+	if (cli_relay_user(&sv->conf, &sv->ru, err, sizeof(err)) == -1) {
 		fprintf(stderr, "danemx serve: %s\n", err);
-		rv = EX_CONFIG;
-		goto out;
+		return EX_CONFIG;
 	}
-	if ((other = cli_pidfile_running(sv.conf.pid_file)) > 0) {
+	return -1;
+}
+
+/*
+ * serve_queue - no other relay on this pid file, and the queue: as
+ * root its layout is checked, and made, through descriptors. -1 to go
+ * on, else the exit status.
+ */
+static int
+serve_queue(struct serve *sv)
+{
+	const struct relay_user	*ru = &sv->ru;
+	char			 err[1024];
+	pid_t			 other;
+
+	if ((other = cli_pidfile_running(sv->conf.pid_file)) > 0) {
 		fprintf(stderr, "danemx serve: a relay (pid %ld) is running with "
-		    "pid file %s\n", (long)other, sv.conf.pid_file);
-		rv = EX_OSERR;
-		goto out;
+		    "pid file %s\n", (long)other, sv->conf.pid_file);
+		return EX_OSERR;
 	}
-	/* Root: the layout is checked, and made, through descriptors. */
 	if (geteuid() == 0)
-		q = queue_open_owned(sv.conf.queue_dir, ru.drop ? ru.uid : 0,
-		    ru.drop ? ru.gid : 0, ru.drop ? ru.name : "root", err,
-		    sizeof(err));
+		sv->q = queue_open_owned(sv->conf.queue_dir, ru->drop ?
+		    ru->uid : 0, ru->drop ? ru->gid : 0, ru->drop ? ru->name :
+		    "root", err, sizeof(err));
 	else
-		q = queue_open(sv.conf.queue_dir, 1, err, sizeof(err));
-	if (q == NULL) {
+		sv->q = queue_open(sv->conf.queue_dir, 1, err, sizeof(err));
+	if (sv->q == NULL) {
 		fprintf(stderr, "danemx serve: %s\n", err);
-		rv = EX_CANTCREAT;
-		goto out;
+		return EX_CANTCREAT;
 	}
-	sv.q = q;
-	queue_set_minfree(q, sv.conf.queue_minfree);
-	if (queue_space(q, 0, err, sizeof(err)) == -1)
+	queue_set_minfree(sv->q, sv->conf.queue_minfree);
+	if (queue_space(sv->q, 0, err, sizeof(err)) == -1)
 		log_warnx("%s: new mail is refused until there is more room "
 		    "(or a smaller queue_minfree)", err);
-	if ((dane_ctx = tls_client_ctx_new(err, sizeof(err))) == NULL ||
-	    (pkix_ctx = tls_pkix_ctx_new(sv.conf.ca_file, err,
+	/* The state store is the relay's user's; root only makes its
+	 * directory (descriptors, no links followed). */
+	if (geteuid() == 0 && state_dir_setup(sv->conf.state_dir, ru->drop ?
+	    ru->uid : 0, ru->drop ? ru->gid : 0, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danemx serve: %s\n", err);
+		return EX_CANTCREAT;
+	}
+	return -1;
+}
+
+/*
+ * serve_sts - as the relay's user: the state store, the HTTPS client
+ * and the MTA-STS policy cache. Without a store the cache lives in
+ * memory only, and says so; MTA-STS itself is switched by mta_sts
+ * (live: danemx.conf is read again on SIGHUP).
+ */
+static int
+serve_sts(struct serve *sv)
+{
+	struct state_conf	 stc;
+	struct http_conf	 hc;
+	struct sts_conf		 sc;
+	char			 err[1024];
+
+	memset(&stc, 0, sizeof(stc));
+	stc.dir = sv->conf.state_dir;
+	if ((sv->state = state_open(&stc, err, sizeof(err))) == NULL)
+		log_warnx("state: %s; MTA-STS policies are kept in memory "
+		    "only", err);
+	memset(&hc, 0, sizeof(hc));
+	hc.ca_file = sv->conf.ca_file;
+	if ((sv->http = http_client_new(sv->base, sv->res, &hc, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("HTTPS: %s", err);
+		return EX_SOFTWARE;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.base = sv->base;
+	sc.resolver = sv->res;
+	sc.http = sv->http;
+	sc.state = sv->state;
+	if ((sv->sts = sts_new(&sc, err, sizeof(err))) == NULL) {
+		log_warnx("MTA-STS: %s", err);
+		return EX_SOFTWARE;
+	}
+	return -1;
+}
+
+/*
+ * serve_listen - the TLS contexts, the daemon, the event loop and the
+ * listener; then the pid file is locked and privileges dropped for
+ * good. -1 to go on, else the exit status.
+ */
+static int
+serve_listen(struct serve *sv, struct cli *c)
+{
+	char	 err[1024];
+
+	if ((sv->dane_ctx = tls_client_ctx_new(err, sizeof(err))) == NULL ||
+	    (sv->pkix_ctx = tls_pkix_ctx_new(sv->conf.ca_file, err,
 	    sizeof(err))) == NULL) {
 		fprintf(stderr, "danemx serve: TLS: %s\n", err);
-		rv = EX_SOFTWARE;
-		goto out;
+		return EX_SOFTWARE;
 	}
-	if (!fg) {
+	if (!sv->fg) {
 		if (daemon(0, 0) == -1) {
 			fprintf(stderr, "danemx serve: daemon: %s\n",
 			    strerror(errno));
-			rv = EX_OSERR;
-			goto out;
+			return EX_OSERR;
 		}
 		log_init("danemx", 1, c->verbose);
 	}
-	if ((sv.base = event_base_new()) == NULL) {
-		rv = EX_OSERR;
-		goto out;
-	}
-	raise_fd_limit(&sv.conf);
+	if ((sv->base = event_base_new()) == NULL)
+		return EX_OSERR;
+	raise_fd_limit(&sv->conf);
 	/* Bind first (privileged ports), then write the PID, then drop. */
-	if ((sv.smtpd = smtpd_new(sv.base, &sv.conf, q, sv.mynet, NULL,
-	    sv.conf.helo_name, err, sizeof(err))) == NULL) {
+	if ((sv->smtpd = smtpd_new(sv->base, &sv->conf, sv->q, sv->mynet, NULL,
+	    sv->conf.helo_name, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
-		rv = EX_OSERR;
-		goto out;
+		return EX_OSERR;
 	}
-	if ((pidfd = cli_pidfile_lock(sv.conf.pid_file, err, sizeof(err))) ==
-	    -1 || cli_priv_drop(&ru, err, sizeof(err)) == -1) {
+	if ((sv->pidfd = cli_pidfile_lock(sv->conf.pid_file, err,
+	    sizeof(err))) == -1 || cli_priv_drop(&sv->ru, err,
+	    sizeof(err)) == -1) {
 		log_warnx("%s", err);
-		rv = EX_OSERR;
-		goto out;
+		return EX_OSERR;
 	}
+	return -1;
+}
+
+/*
+ * serve_run - as the relay's user: the sweep, the resolver, the
+ * scheduler, the pickup and the signals; then the event loop until
+ * SIGTERM. The exit status.
+ */
+static int
+serve_run(struct serve *sv, struct cli *c)
+{
+	static const int	 signums[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
+	    SIGUSR2 };
+	struct sched_conf	 sc;
+	size_t			 i;
+	int			 rv;
+
 	/* From here on, the relay's user: it sweeps what it owns. */
-	queue_sweep(q);
-	if ((res = cli_resolver(c, sv.base)) == NULL) {
-		rv = EX_CONFIG;
-		goto out;
-	}
+	queue_sweep(sv->q);
+	if ((sv->res = cli_resolver(c, sv->base)) == NULL)
+		return EX_CONFIG;
+	if ((rv = serve_sts(sv)) >= 0)
+		return rv;
 	memset(&sc, 0, sizeof(sc));
-	sc.conf = &sv.conf;
-	sc.q = q;
-	sc.res = res;
-	sc.policy = &sv.policy;
-	sc.bypass = &sv.bypass;
-	sc.dane_ctx = dane_ctx;
-	sc.pkix_ctx = pkix_ctx;
-	sc.helo = sv.conf.helo_name;
-	sc.self = sv.self;
-	if ((sv.sched = sched_new(sv.base, &sc)) == NULL) {
-		rv = EX_OSERR;
-		goto out;
-	}
-	smtpd_set_sched(sv.smtpd, sv.sched);
-	if ((sv.pickup = pickup_new(sv.base, q, &sv.conf, sv.sched,
-	    sv.conf.helo_name)) == NULL) {
-		rv = EX_OSERR;
-		goto out;
-	}
-	sv.drain_timer = evtimer_new(sv.base, check_drained, &sv);
+	sc.conf = &sv->conf;
+	sc.q = sv->q;
+	sc.res = sv->res;
+	sc.policy = &sv->policy;
+	sc.bypass = &sv->bypass;
+	sc.dane_ctx = sv->dane_ctx;
+	sc.pkix_ctx = sv->pkix_ctx;
+	sc.sts = sv->sts;
+	sc.helo = sv->conf.helo_name;
+	sc.self = sv->self;
+	if ((sv->sched = sched_new(sv->base, &sc)) == NULL)
+		return EX_OSERR;
+	smtpd_set_sched(sv->smtpd, sv->sched);
+	if ((sv->pickup = pickup_new(sv->base, sv->q, &sv->conf, sv->sched,
+	    sv->conf.helo_name)) == NULL)
+		return EX_OSERR;
+	sv->drain_timer = evtimer_new(sv->base, check_drained, sv);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < DMX_NELEM(signums); i++) {
-		sigs[i] = evsignal_new(sv.base, signums[i], on_signal, &sv);
-		evsignal_add(sigs[i], NULL);
+		sv->sigs[i] = evsignal_new(sv->base, signums[i], on_signal, sv);
+		evsignal_add(sv->sigs[i], NULL);
 	}
 	log_info("danemx %s: relay started, listening on %zu address%s, "
-	    "queue %s, %s", DANEMX_VERSION, sv.conf.nlisten,
-	    sv.conf.nlisten == 1 ? "" : "es", sv.conf.queue_dir,
-	    dmx_resolver_anchor(res));
-	event_base_dispatch(sv.base);
+	    "queue %s, %s", DANEMX_VERSION, sv->conf.nlisten,
+	    sv->conf.nlisten == 1 ? "" : "es", sv->conf.queue_dir,
+	    dmx_resolver_anchor(sv->res));
+	event_base_dispatch(sv->base);
 	log_info("danemx: stopped");
-out:
-	pickup_free(sv.pickup);
-	sched_free(sv.sched);
-	smtpd_free(sv.smtpd);
-	for (i = 0; i < DMX_NELEM(sigs); i++)
-		if (sigs[i] != NULL)
-			event_free(sigs[i]);
-	if (sv.drain_timer != NULL)
-		event_free(sv.drain_timer);
-	dmx_resolver_free(res);
-	if (sv.base != NULL)
-		event_base_free(sv.base);
-	SSL_CTX_free(dane_ctx);
-	SSL_CTX_free(pkix_ctx);
-	queue_close(q);
-	netlist_free(sv.mynet);
-	selfaddr_free(sv.self);
-	policy_table_free(&sv.policy);
-	policy_table_free(&sv.bypass);
-	cli_pidfile_release(pidfd, sv.conf.pid_file);
-	conf_free(&sv.conf);
+	return 0;
+}
+
+/* serve_free - everything the relay holds, in the order it must go */
+static void
+serve_free(struct serve *sv)
+{
+	size_t	 i;
+
+	pickup_free(sv->pickup);
+	sched_free(sv->sched);
+	sts_free(sv->sts);
+	http_client_free(sv->http);
+	if (sv->state != NULL && state_sync(sv->state) == -1)
+		log_warnx("state: could not write everything to %s",
+		    sv->conf.state_dir);
+	state_close(sv->state);
+	smtpd_free(sv->smtpd);
+	for (i = 0; i < DMX_NELEM(sv->sigs); i++)
+		if (sv->sigs[i] != NULL)
+			event_free(sv->sigs[i]);
+	if (sv->drain_timer != NULL)
+		event_free(sv->drain_timer);
+	dmx_resolver_free(sv->res);
+	if (sv->base != NULL)
+		event_base_free(sv->base);
+	SSL_CTX_free(sv->dane_ctx);
+	SSL_CTX_free(sv->pkix_ctx);
+	queue_close(sv->q);
+	netlist_free(sv->mynet);
+	sched_selfaddr_free(sv->self);
+	policy_table_free(&sv->policy);
+	policy_table_free(&sv->bypass);
+	cli_pidfile_release(sv->pidfd, sv->conf.pid_file);
+	conf_free(&sv->conf);
+}
+
+/* cmd_serve - danemx serve */
+int
+cmd_serve(struct cli *c, int argc, char **argv)
+{
+	struct serve	 sv;
+	int		 rv;
+
+	memset(&sv, 0, sizeof(sv));
+	sv.pidfd = -1;
+	sv.sets = sv.setv;
+	if ((rv = serve_args(&sv, c, argc, argv)) >= 0)
+		return rv;
+	if (cli_load_conf(&sv.conf, sv.cfile, sv.sets, sv.nsets, "serve") == -1)
+		return EX_CONFIG;
+	if ((rv = serve_conf(&sv, c)) < 0 && (rv = serve_queue(&sv)) < 0 &&
+	    (rv = serve_listen(&sv, c)) < 0)
+		rv = serve_run(&sv, c);
+	serve_free(&sv);
 	return rv;
 }

@@ -24,7 +24,7 @@
 #include "cli/cmd_sts.h"
 #include "http/http.h"
 #include "log/log.h"
-#include "server/conf.h"
+#include "conf/conf.h"
 #include "util/util.h"
 
 #define STS_DOMAINS_MAX	1000
@@ -389,7 +389,9 @@ cmd_sts(struct cli *c, int argc, char **argv)
 	struct dmx_conf	 conf;
 	struct run	 r;
 	struct cmd_sts_out	 out;
+	struct relay_user	 ru;
 	const char	*tn;
+	char		 err[512];
 	size_t		 i;
 	int		 rv, worst = CMD_STS_EXIT_OK, st;
 	static const int rank[] = { [CMD_STS_EXIT_OK] = 0,
@@ -415,6 +417,15 @@ cmd_sts(struct cli *c, int argc, char **argv)
 	if (c->json)
 		log_set_quiet(1);
 	out.json = c->json;
+	/* Root becomes the relay's user before it opens the relay's store,
+	 * so that every file in state_dir stays the relay's. */
+	if (!o.no_cache && (cli_relay_user(&conf, &ru, err,
+	    sizeof(err)) == -1 || cli_priv_drop(&ru, err, sizeof(err)) == -1)) {
+		fprintf(stderr, "danemx sts: %s\n", err);
+		free(r.doms);
+		conf_free(&conf);
+		return EX_CONFIG;
+	}
 	rv = run_all(c, &conf, &o, &r, &out);
 	out.now = r.test_now ? r.test_now : (int64_t)time(NULL);
 	if (rv == 0 && !conf.mta_sts && !c->json)

@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "server/conf.h"
+#include "conf/conf.h"
 #include "util/util.h"
 
 /*

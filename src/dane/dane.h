@@ -115,11 +115,4 @@ const char *dane_effect_str(enum dane_effect);
 const char *dane_usage_str(uint8_t);
 enum dmx_fail dane_fail_x509(long x509_error);
 
-/* Old names, until the scheduler is reshaped (issue #11). */
-#define dane_result_type	dmx_fail
-#define DANE_RT_NONE		DMX_FAIL_NONE
-#define DANE_RT_DNSSEC_INVALID	DMX_FAIL_DNSSEC_INVALID
-#define DANE_RT_TLSA_INVALID	DMX_FAIL_TLSA_INVALID
-#define dane_result_type_str	fail_rfc8460
-
 #endif /* DANEMX_DANE_H */

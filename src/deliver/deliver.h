@@ -2,7 +2,7 @@
  * deliver.h - one delivery attempt to one destination over the RFC 7672
  * route: the single code path behind check, probe, send and the relay.
  *
- * deliver_start() resolves the route (policy/route.c), then walks the
+ * deliver_start() resolves the route (src/route), then walks the
  * hosts in order and their addresses, opening an SMTP session under
  * each host's TLS demand with the DANE engine (tls/) as the judge.
  * Unusable hosts are never contacted; a failed host moves on to the

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "deliver/deliver.h"
-#include "server/conf.h"
+#include "conf/conf.h"
 
 /* deliver_conf_for - the settings for a delivery to nexthop; the caller
  * adds what is sent (mail_from, rcpts, body), reuse, done and arg */

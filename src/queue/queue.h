@@ -20,9 +20,10 @@
  * rewrites of env/ID through tmp/. (Queues of older versions, with the
  * envelope only in env/ID and no trailer, are read the same way.)
  *
- * The queue never opens a socket and knows no event loop. Its functions
- * run on the caller's thread; queue_commit() is also safe on a worker
- * thread beside the others (the relay runs it so, server/commit.c).
+ * The queue never opens a socket. Its functions run on the caller's
+ * thread; queue_commit() is also safe on a worker thread beside the
+ * others: queue_workers.c runs it on a small pool of threads for the
+ * relay and hands the result back to the event loop.
  * Below the free-space reserve (queue_set_minfree()) a writer fails as
  * on a full disk, unless it may use the reserve (a bounce); envelope
  * updates always may.
@@ -82,23 +83,28 @@ struct queue_hops {
 	unsigned	 n;		/* Received: fields so far */
 };
 
-/* queue.c */
+/* queue.c - the layout */
 struct queue *queue_open(const char *dir, int create, char *err, size_t errlen);
 struct queue *queue_open_owned(const char *dir, uid_t uid, gid_t gid,
 	    const char *user, char *err, size_t errlen);
 void	 queue_sweep(struct queue *);
 void	 queue_close(struct queue *);
 const char *queue_dir(const struct queue *);
+int	 queue_valid_id(const char *);
+
+/* queue_space.c - the free-space reserve (queue_minfree) */
 void	 queue_set_minfree(struct queue *, unsigned long long bytes);
 int	 queue_space(struct queue *, unsigned long long need, char *err,
 	    size_t errlen);
 int	 queue_space_dir(const char *dir, unsigned long long minfree,
 	    unsigned long long need, char *err, size_t errlen);
-void	 queue_writer_use_reserve(struct queue_writer *);
-int	 queue_msg_stat(struct queue *, const char *id, unsigned *uid,
-	    unsigned *mode);
+int	 queue_space_ok(struct queue *, unsigned long long size,
+	    const char *who);
+
+/* queue_write.c - messages in, envelope updates */
 struct queue_writer *queue_writer_new(struct queue *, char *err,
 	    size_t errlen);
+void	 queue_writer_use_reserve(struct queue_writer *);
 int	 queue_writer_add(struct queue_writer *, const void *, size_t);
 const char *queue_writer_id(const struct queue_writer *);
 unsigned queue_writer_hops(const struct queue_writer *);
@@ -106,14 +112,17 @@ int	 queue_commit(struct queue_writer *, const char *sender,
 	    const char * const *rcpts, size_t nrcpt, char id[QUEUE_ID_LEN + 1],
 	    char *err, size_t errlen);
 void	 queue_writer_abort(struct queue_writer *);
-int	 queue_env_load(struct queue *, const char *id, struct queue_env *,
-	    char *err, size_t errlen);
 int	 queue_env_store(struct queue *, const struct queue_env *, char *err,
 	    size_t errlen);
-void	 queue_env_free(struct queue_env *);
+
+/* queue_read.c - envelopes, bodies, the list, removal */
+int	 queue_env_load(struct queue *, const char *id, struct queue_env *,
+	    char *err, size_t errlen);
 int	 queue_remove(struct queue *, const char *id);
 char	*queue_msg_path(struct queue *, const char *id);
 int	 queue_msg_exists(struct queue *, const char *id);
+int	 queue_msg_stat(struct queue *, const char *id, unsigned *uid,
+	    unsigned *mode);
 int	 queue_msg_hops(struct queue *, const char *id, unsigned *hops,
 	    char *err, size_t errlen);
 int	 queue_msg_open(struct queue *, const char *id, size_t *len,
@@ -123,8 +132,41 @@ int	 queue_msg_read(struct queue *, const char *id, char **data,
 int	 queue_list(struct queue *, char ***ids, size_t *n, char *err,
 	    size_t errlen);
 void	 queue_list_free(char **ids, size_t n);
-int	 queue_valid_id(const char *);
-const char *rcpt_state_str(enum rcpt_state);
+
+/*
+ * queue_workers.c - queue_commit() off the event loop, on a few worker
+ * threads; each job's callback runs on the loop thread.
+ *
+ * A submitted job owns the queue writer and copies of the sender and
+ * recipients. queue_job_cancel() only forgets the callback: the commit
+ * itself always runs to its end, so a message its submitter no longer
+ * waits for may still be queued (the orphan hook hears of it).
+ */
+struct event_base;
+struct queue_workers;
+struct queue_job;
+/*
+ * done - the result, on the loop thread: ok 1 with the queue id, or ok 0
+ * with err (nothing of the message is left on disk). id and err live only
+ * for the call.
+ */
+typedef void	(*queue_job_done_cb)(void *arg, int ok, const char *id,
+		    const char *err);
+/* orphan - a cancelled job's message was queued all the same */
+typedef void	(*queue_job_orphan_cb)(void *arg, const char *id);
+struct queue_workers *queue_workers_new(struct event_base *, struct queue *,
+	    char *err, size_t errlen);
+struct queue_workers *queue_workers_new_threads(struct event_base *,
+	    struct queue *, size_t nthreads, char *err, size_t errlen);
+void	 queue_workers_set_orphan(struct queue_workers *, queue_job_orphan_cb,
+	    void *);
+struct queue_job *queue_workers_submit(struct queue_workers *,
+	    struct queue_writer *, const char *sender,
+	    const char * const *rcpts, size_t nrcpt, queue_job_done_cb,
+	    void *arg);
+void	 queue_job_cancel(struct queue_job *);
+void	 queue_workers_wait(struct queue_workers *);
+void	 queue_workers_free(struct queue_workers *);
 
 /* maildrop.c - drops from users who cannot write the queue */
 struct queue_drop {
@@ -157,9 +199,11 @@ void	 queue_hops_init(struct queue_hops *);
 void	 queue_hops_add(struct queue_hops *, const void *, size_t);
 int	 queue_hops_done(const struct queue_hops *);
 
-/* queue_env.c - the envelope file format, for tests and fuzzing */
+/* queue_env.c - the envelope file format */
 int	 queue_env_parse(const char *text, size_t len, struct queue_env *,
 	    char *err, size_t errlen);
 int	 queue_env_format(const struct queue_env *, char **out, size_t *len);
+void	 queue_env_free(struct queue_env *);
+const char *queue_rcpt_state_str(enum rcpt_state);
 
 #endif /* DANEMX_QUEUE_H */

@@ -32,9 +32,9 @@
 
 static const char *state_names[] = { "pending", "sent", "failed" };
 
-/* rcpt_state_str - the state's name */
+/* queue_rcpt_state_str - the state's name */
 const char *
-rcpt_state_str(enum rcpt_state s)
+queue_rcpt_state_str(enum rcpt_state s)
 {
 	return (size_t)s < DMX_NELEM(state_names) ? state_names[s] : "?";
 }
@@ -254,7 +254,7 @@ queue_env_format(const struct queue_env *e, char **out, size_t *len)
 		r |= buf_printf(&b, "hops %d\n", e->hops);
 	for (i = 0; i < e->nrcpt; i++) {
 		r |= buf_printf(&b, "rcpt %s %u %lld <%s>%s",
-		    rcpt_state_str(e->rcpt[i].state), e->rcpt[i].attempts,
+		    queue_rcpt_state_str(e->rcpt[i].state), e->rcpt[i].attempts,
 		    (long long)e->rcpt[i].next_try, e->rcpt[i].addr,
 		    e->rcpt[i].last && e->rcpt[i].last[0] ? " " : "");
 		clean(&b, e->rcpt[i].last);

@@ -8,7 +8,7 @@
  * header section. The section ends at the first empty line, or at the
  * first line that is neither a header field nor its continuation (as
  * Postfix's cleanup decides); nothing after it is looked at. Every
- * queue writer runs one (queue.c), so the smtpd, sendmail, the maildrop
+ * queue writer runs one (queue_write.c), so the smtpd, sendmail, the maildrop
  * pickup and the scheduler all use the same count.
  *
  * Ownership: struct queue_hops holds no pointers.

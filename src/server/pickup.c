@@ -8,15 +8,15 @@
  * own user may have too), given a Received header with the dropping
  * user's uid (from the file's owner, which the user cannot forge) and
  * written to a queue file; the commit (its fsyncs) runs on a worker
- * thread (commit.c) and, once it is durable, the drop is removed and
- * the scheduler told. A drop that is malformed or too large is logged
- * and removed; one that cannot be queued now (below the free-space
- * reserve, a full disk) stays for a later round. Entries that are not
+ * thread (queue/queue_workers.c) and, once it is durable, the drop is
+ * removed and the scheduler told. A drop that is malformed or too large
+ * is logged and removed; one that cannot be queued now (below the
+ * free-space reserve, a full disk) stays for a later round. Entries that are not
  * drops at all (directories, FIFOs, links) never take a drop's place in
  * a round; each is logged once (queue_maildrop_list()).
  *
- * Ownership: the pickup owns its timer, its committer and each job's
- * context until the job's callback; the queue, the configuration and
+ * Ownership: the pickup owns its timer, its commit workers and each
+ * job's context until the job's callback; the queue, the configuration and
  * the scheduler are borrowed from danemx serve.
  */
 #include <sys/queue.h>
@@ -29,7 +29,7 @@
 #include <event2/event.h>
 
 #include "log/log.h"
-#include "server/commit.h"
+#include "sched/sched.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -44,7 +44,7 @@ struct pickup {
 	struct sched		*sched;
 	const char		*host;
 	struct event		*tick;
-	struct committer	*committer;
+	struct queue_workers	*workers;
 	size_t			 inflight;	/* commits running */
 	int			 stopped;
 	struct htab		 junk;		/* names already logged */
@@ -118,7 +118,7 @@ pick_one(struct pickup *p, const char *name)
 		log_warnx("maildrop: %s: refused: %s; %s", name, err, done);
 		return 0;
 	}
-	if (!space_ok(p->q, d.msglen, "maildrop")) {
+	if (!queue_space_ok(p->q, d.msglen, "maildrop")) {
 		queue_drop_free(&d);
 		return -1;
 	}
@@ -154,7 +154,7 @@ pick_one(struct pickup *p, const char *name)
 	k->nrcpt = d.nrcpt;
 	k->msglen = d.msglen;
 	k->uid = d.uid;
-	if (committer_submit(p->committer, w, d.sender,
+	if (queue_workers_submit(p->workers, w, d.sender,
 	    (const char * const *)d.rcpts, d.nrcpt, pick_done, k) == NULL) {
 		queue_writer_abort(w);
 		free(k->sender);
@@ -218,14 +218,14 @@ pickup_new(struct event_base *base, struct queue *q,
 	p->sched = sched;
 	p->host = host;
 	TAILQ_INIT(&p->picks);
-	if ((p->committer = committer_new_threads(base, q, PICKUP_THREADS, err,
-	    sizeof(err))) == NULL) {
+	if ((p->workers = queue_workers_new_threads(base, q, PICKUP_THREADS,
+	    err, sizeof(err))) == NULL) {
 		log_warnx("maildrop: %s", err);
 		free(p);
 		return NULL;
 	}
 	if ((p->tick = evtimer_new(base, tick_cb, p)) == NULL) {
-		committer_free(p->committer);
+		queue_workers_free(p->workers);
 		free(p);
 		return NULL;
 	}
@@ -252,7 +252,7 @@ pickup_busy(const struct pickup *p)
 
 /*
  * pickup_free - stop picking up. Commits still running complete (the
- * committer waits for them), but their drops are not removed: they are
+ * workers wait for them), but their drops are not removed: they are
  * queued again at the next start (at least once).
  */
 void
@@ -263,7 +263,7 @@ pickup_free(struct pickup *p)
 	if (p == NULL)
 		return;
 	event_free(p->tick);
-	committer_free(p->committer);	/* no callback runs */
+	queue_workers_free(p->workers);	/* no callback runs */
 	while ((k = TAILQ_FIRST(&p->picks)) != NULL) {
 		TAILQ_REMOVE(&p->picks, k, entry);
 		free(k->sender);

@@ -1,13 +1,14 @@
 /*
- * server.h - the relay: inbound SMTP (smtpd.c), relay control
- * (netlist.c), the delivery scheduler (sched.c), the maildrop pickup
- * (pickup.c), bounces (dsn.c) and its own addresses (selfaddr.c).
+ * server.h - the relay's inbound side: the SMTP listener (smtpd.c with
+ * smtpd_session.c, smtpd_cmd.c, smtpd_tls.c and smtpd_proto.c), relay
+ * control (netlist.c) and the maildrop pickup (pickup.c). The outbound
+ * side, the scheduler, is src/sched.
  *
  * One event loop runs everything, except the fsyncs of queue commits
- * (of smtpd's messages and of maildrop drops), which run on commit.c's
- * worker threads. smtpd sessions own their connection
- * and the message being received; a message belongs to the queue once
- * committed, and the scheduler only ever reads it from there.
+ * (of smtpd's messages and of maildrop drops), which run on the queue's
+ * worker threads (queue/queue_workers.c). smtpd sessions own their
+ * connection and the message being received; a message belongs to the
+ * queue once committed, and the scheduler is told its id.
  */
 #ifndef DANEMX_SERVER_H
 #define DANEMX_SERVER_H
@@ -15,12 +16,13 @@
 #include <sys/socket.h>
 
 #include <stddef.h>
-#include <time.h>
 
-#include "policy/policy.h"
+#include "conf/conf.h"
 #include "queue/queue.h"
-#include "server/conf.h"
-#include "deliver/deliver.h"
+
+struct event_base;
+struct sched;
+struct smtpd;
 
 /* netlist.c - address/prefix lists such as mynetworks */
 struct netlist;
@@ -28,39 +30,7 @@ struct netlist *netlist_parse(const char *text, char *err, size_t errlen);
 int	 netlist_match(const struct netlist *, const struct sockaddr *);
 void	 netlist_free(struct netlist *);
 
-/* selfaddr.c - the relay's own listening addresses (mail loops) */
-struct selfaddr;
-struct selfaddr *selfaddr_new(char * const *listen, size_t n, char *err,
-	    size_t errlen);
-int	 selfaddr_match(void *selfaddr, const struct sockaddr *);
-void	 selfaddr_free(struct selfaddr *);
-
-struct sched;
-struct smtpd;
-struct event_base;
-struct dmx_resolver;
-
-/* sched.c */
-struct sched_conf {
-	const struct dmx_conf	*conf;
-	struct queue		*q;
-	struct dmx_resolver	*res;
-	struct policy_table	*policy;	/* may change on SIGHUP */
-	struct policy_table	*bypass;
-	SSL_CTX			*dane_ctx, *pkix_ctx;
-	const char		*helo;
-	struct selfaddr		*self;		/* never deliver here */
-};
-struct sched *sched_new(struct event_base *, const struct sched_conf *);
-void	 sched_kick(struct sched *);		/* look at the queue now */
-void	 sched_enqueue(struct sched *, const char *id); /* just queued */
-void	 sched_flush(struct sched *);		/* lift holds, look now */
-void	 sched_flush_all(struct sched *);	/* ... and all due now */
-void	 sched_drain(struct sched *);		/* start nothing new */
-size_t	 sched_active(const struct sched *);
-void	 sched_free(struct sched *);
-
-/* smtpd.c */
+/* smtpd.c - the listener */
 struct smtpd *smtpd_new(struct event_base *, const struct dmx_conf *,
 	    struct queue *, const struct netlist *mynetworks,
 	    struct sched *, const char *hostname, char *err, size_t errlen);
@@ -78,13 +48,5 @@ void	 pickup_run(struct pickup *);
 void	 pickup_stop(struct pickup *);		/* pick up nothing more */
 size_t	 pickup_busy(const struct pickup *);	/* commits in flight */
 void	 pickup_free(struct pickup *);
-
-/* space.c - the free-space reserve for new mail */
-int	 space_ok(struct queue *, unsigned long long size, const char *who);
-
-/* dsn.c */
-int	 dsn_build(struct buf *out, const struct queue_env *,
-	    const char *orig, size_t origlen, const char *hostname,
-	    time_t now);
 
 #endif /* DANEMX_SERVER_H */

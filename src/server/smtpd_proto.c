@@ -121,6 +121,135 @@ scan_cmd(struct smtpd_in *in, const char *p, size_t len, size_t *i)
 }
 
 /*
+ * scan_mark - content: the octet c at a line's start, after a "." there,
+ * or after a CR. 1 when it was dealt with (*ev: SMTPD_IN_MORE to go on,
+ * else the event to return); 0 when it is the line's text.
+ */
+static int
+scan_mark(struct smtpd_in *in, char c, size_t *i, struct buf *out,
+    enum smtpd_in_ev *ev)
+{
+	*ev = SMTPD_IN_MORE;
+	switch (in->st) {
+	case D_DOT:
+		if (c == '\r') {
+			in->st = D_DOTCR;
+			(*i)++;
+			return 1;
+		}
+		if (c == '\n') {
+			(*i)++;
+			if (!in->lf_ok) {
+				*ev = SMTPD_IN_BARE_LF;
+				return 1;
+			}
+			/* Not <CRLF>.<CRLF>: a "." line of content. */
+			if (buf_add(out, ".\r\n", 3) == -1) {
+				*ev = SMTPD_IN_NOMEM;
+				return 1;
+			}
+			line_end(in, 0);
+			return 1;
+		}
+		/* A stuffed line: its first "." goes (RFC 5321 4.5.2). */
+		in->st = D_MID;
+		return 1;
+	case D_DOTCR:
+		(*i)++;
+		if (c != '\n') {
+			*ev = SMTPD_IN_BARE_CR;
+			return 1;
+		}
+		if (in->prev_crlf) {
+			in->data = 0;
+			in->st = C_LINE;
+			in->col = 0;
+			*ev = SMTPD_IN_DATA_END;
+			return 1;
+		}
+		/* "." after a line that ended in a bare LF: content. */
+		if (buf_add(out, ".\r\n", 3) == -1) {
+			*ev = SMTPD_IN_NOMEM;
+			return 1;
+		}
+		line_end(in, 1);
+		return 1;
+	case D_CR:
+		(*i)++;
+		if (c != '\n') {
+			*ev = SMTPD_IN_BARE_CR;
+			return 1;
+		}
+		if (buf_add(out, "\r\n", 2) == -1) {
+			*ev = SMTPD_IN_NOMEM;
+			return 1;
+		}
+		line_end(in, 1);
+		return 1;
+	case D_BOL:
+		if (c == '.') {
+			in->st = D_DOT;
+			in->col = 1;
+			(*i)++;
+			return 1;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* scan_data - the content half of smtpd_in_scan() */
+static enum smtpd_in_ev
+scan_data(struct smtpd_in *in, const char *p, size_t len, size_t *i,
+    struct buf *out)
+{
+	enum smtpd_in_ev	 ev;
+	size_t			 j, n;
+	char			 c;
+
+	while (*i < len) {
+		if (out->len >= SMTPD_OUT_SOFT)
+			return SMTPD_IN_FLUSH;
+		c = p[*i];
+		if (in->st != D_MID && scan_mark(in, c, i, out, &ev)) {
+			if (ev != SMTPD_IN_MORE)
+				return ev;
+			continue;
+		}
+		/* At the start of a line or inside one. */
+		if (c == '\r') {
+			in->st = D_CR;
+			(*i)++;
+			continue;
+		}
+		if (c == '\n') {
+			(*i)++;
+			if (!in->lf_ok)
+				return SMTPD_IN_BARE_LF;
+			if (buf_add(out, "\r\n", 2) == -1)
+				return SMTPD_IN_NOMEM;
+			line_end(in, 0);
+			continue;
+		}
+		j = (size_t)(str_next_crlf(p + *i, p + len) - p);
+		n = j - *i;
+		if (n > SMTPD_OUT_SOFT - out->len)
+			n = SMTPD_OUT_SOFT - out->len;
+		if (buf_add(out, p + *i, n) == -1)
+			return SMTPD_IN_NOMEM;
+		*i += n;
+		in->col += n;
+		in->st = D_MID;
+		if (!in->long_said && in->col > in->line_max - 2) {
+			in->long_said = 1;
+			return SMTPD_IN_TOO_LONG;
+		}
+	}
+	return SMTPD_IN_MORE;
+}
+
+/*
  * smtpd_in_scan - consume p[0..len) up to the next event; *used says
  * how much. In DATA the content goes to out (at most SMTPD_OUT_SOFT
  * octets and a line end before FLUSH). After COMMAND, cmd holds the
@@ -131,125 +260,20 @@ enum smtpd_in_ev
 smtpd_in_scan(struct smtpd_in *in, const char *p, size_t len, size_t *used,
     struct buf *out)
 {
-	enum smtpd_in_ev	 ev = SMTPD_IN_MORE;
-	size_t			 i = 0, j, n;
-	char			 c;
+	enum smtpd_in_ev	 ev;
+	size_t			 i = 0;
 
 	if (in->cmd_done) {
 		in->cmdlen = 0;
 		in->cmd[0] = '\0';
 		in->cmd_done = 0;
 	}
-	if (!in->data) {
+	if (!in->data)
 		ev = scan_cmd(in, p, len, &i);
-		goto done;
-	}
-	while (i < len) {
-		if (out->len >= SMTPD_OUT_SOFT) {
-			ev = SMTPD_IN_FLUSH;
-			goto done;
-		}
-		c = p[i];
-		switch (in->st) {
-		case D_DOT:
-			if (c == '\r') {
-				in->st = D_DOTCR;
-				i++;
-				continue;
-			}
-			if (c == '\n') {
-				i++;
-				if (!in->lf_ok) {
-					ev = SMTPD_IN_BARE_LF;
-					goto done;
-				}
-				/* Not <CRLF>.<CRLF>: a "." line of content. */
-				if (buf_add(out, ".\r\n", 3) == -1)
-					goto nomem;
-				line_end(in, 0);
-				continue;
-			}
-			/* A stuffed line: its first "." goes (RFC 5321 4.5.2). */
-			in->st = D_MID;
-			continue;
-		case D_DOTCR:
-			i++;
-			if (c != '\n') {
-				ev = SMTPD_IN_BARE_CR;
-				goto done;
-			}
-			if (in->prev_crlf) {
-				in->data = 0;
-				in->st = C_LINE;
-				in->col = 0;
-				ev = SMTPD_IN_DATA_END;
-				goto done;
-			}
-			/* "." after a line that ended in a bare LF: content. */
-			if (buf_add(out, ".\r\n", 3) == -1)
-				goto nomem;
-			line_end(in, 1);
-			continue;
-		case D_CR:
-			i++;
-			if (c != '\n') {
-				ev = SMTPD_IN_BARE_CR;
-				goto done;
-			}
-			if (buf_add(out, "\r\n", 2) == -1)
-				goto nomem;
-			line_end(in, 1);
-			continue;
-		case D_BOL:
-			if (c == '.') {
-				in->st = D_DOT;
-				in->col = 1;
-				i++;
-				continue;
-			}
-			break;
-		default:
-			break;
-		}
-		/* At the start of a line or inside one. */
-		if (c == '\r') {
-			in->st = D_CR;
-			i++;
-			continue;
-		}
-		if (c == '\n') {
-			i++;
-			if (!in->lf_ok) {
-				ev = SMTPD_IN_BARE_LF;
-				goto done;
-			}
-			if (buf_add(out, "\r\n", 2) == -1)
-				goto nomem;
-			line_end(in, 0);
-			continue;
-		}
-		j = (size_t)(str_next_crlf(p + i, p + len) - p);
-		n = j - i;
-		if (n > SMTPD_OUT_SOFT - out->len)
-			n = SMTPD_OUT_SOFT - out->len;
-		if (buf_add(out, p + i, n) == -1)
-			goto nomem;
-		i += n;
-		in->col += n;
-		in->st = D_MID;
-		if (!in->long_said && in->col > in->line_max - 2) {
-			in->long_said = 1;
-			ev = SMTPD_IN_TOO_LONG;
-			goto done;
-		}
-	}
-done:
-	*used = i;
+	else
+		ev = scan_data(in, p, len, &i, out);
+	*used = i;	/* after NOMEM the session ends: it does not matter */
 	return ev;
-nomem:
-	/* The session ends: what was consumed does not matter. */
-	*used = i;
-	return SMTPD_IN_NOMEM;
 }
 
 /* --- commands --- */

@@ -1,9 +1,9 @@
 /*
  * smtpd_proto.h - the listener's input, without sockets (smtpd_proto.c):
  * the line splitter that turns client octets into command lines and
- * message content, and the command parser. smtpd.c feeds them from its
- * connections; fuzz/fuzz_smtpd.c and tests/unit/test_smtpd_proto.c feed
- * them bytes. smtpd_client_key() says who a client is for the
+ * message content, and the command parser. smtpd_session.c feeds them
+ * from its connections; fuzz/fuzz_smtpd.c and tests/unit/test_smtpd_proto.c
+ * feed them bytes. smtpd_client_key() says who a client is for the
  * per-client limits.
  *
  * The splitter is a byte-level state machine. A line ends only at CRLF.

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -392,38 +393,74 @@ state_stats(struct state *st, struct state_stats *out)
 }
 
 /*
- * state_dir_setup - make dir (0700) and give it and the store's files to
- * uid:gid, for a daemon that opens its store after dropping privileges.
+ * state_dir_setup - root makes (0700) or checks state_dir for the
+ * relay's user (uid, gid), who opens the store after the privilege
+ * drop. Root never follows what that user could have planted: dir's
+ * parents must be root's and writable by root alone, dir is opened
+ * with O_NOFOLLOW and checked with fstat, only a directory root has
+ * just made is given away (fchown), and nothing inside it is touched.
+ * -1 with err, naming the fix, when dir is not as it must be.
  */
 int
 state_dir_setup(const char *dir, uid_t uid, gid_t gid, char *err,
     size_t errlen)
 {
-	static const char *files[] = { STATE_DB_FILE, STATE_DB_FILE "-wal",
-	    STATE_DB_FILE "-shm" };
-	char		 path[1024];
-	size_t		 i;
+	struct stat	 sb;
+	char		 parent[1024], why[600];
+	const char	*base;
+	int		 pfd = -1, fd = -1, made, rv = -1;
 
-	if (check_dir(dir, 1, err, errlen) == -1)
-		return -1;
-	if (chown(dir, uid, gid) == -1) {
-		snprintf(err, errlen, "chown %s: %s", dir, strerror(errno));
+	if ((base = strrchr(dir, '/')) == NULL || dir[0] != '/' ||
+	    base[1] == '\0' || (size_t)(base - dir) >= sizeof(parent)) {
+		snprintf(err, errlen, "state_dir %s: must be an absolute path "
+		    "without a final /", dir);
 		return -1;
 	}
-	for (i = 0; i < DMX_NELEM(files); i++) {
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
-		    files[i]) >= sizeof(path)) {
-			snprintf(err, errlen, "state_dir %s: path too long",
-			    dir);
-			return -1;
-		}
-		if (lchown(path, uid, gid) == -1 && errno != ENOENT) {
-			snprintf(err, errlen, "chown %s: %s", path,
-			    strerror(errno));
-			return -1;
-		}
+	memcpy(parent, dir, (size_t)(base - dir));
+	parent[base - dir] = '\0';
+	base++;
+	if ((pfd = file_open_trusted_dir(parent[0] ? parent : "/", why,
+	    sizeof(why))) == -1) {
+		snprintf(err, errlen, "state_dir %s: %s", dir, why);
+		return -1;
 	}
-	return 0;
+	made = mkdirat(pfd, base, 0700) == 0;
+	if (!made && errno != EEXIST) {
+		snprintf(err, errlen, "cannot make state_dir %s: %s", dir,
+		    strerror(errno));
+		goto out;
+	}
+	if ((fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(fd, &sb) == -1) {
+		snprintf(err, errlen, "state_dir %s: %s%s", dir, strerror(errno),
+		    errno == ELOOP || errno == ENOTDIR ? ": it must be a real "
+		    "directory, not a link" : "");
+		goto out;
+	}
+	if (made && fchown(fd, uid, gid) == -1) {
+		snprintf(err, errlen, "state_dir %s: chown: %s", dir,
+		    strerror(errno));
+		goto out;
+	}
+	if (!made && sb.st_uid != uid) {
+		snprintf(err, errlen, "state_dir %s belongs to uid %u, not to "
+		    "the relay's user (uid %u): fix it with chown -R %u:%u %s",
+		    dir, (unsigned)sb.st_uid, (unsigned)uid, (unsigned)uid,
+		    (unsigned)gid, dir);
+		goto out;
+	}
+	if (!made && (sb.st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(err, errlen, "state_dir %s is writable by others (mode "
+		    "%04o): fix it with chmod 0700 %s", dir,
+		    (unsigned)(sb.st_mode & 07777), dir);
+		goto out;
+	}
+	rv = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	close(pfd);
+	return rv;
 }
 
 /*

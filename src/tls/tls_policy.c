@@ -1,7 +1,7 @@
 /*
  * tls_policy.c - which TLS versions and ciphers danemx accepts, set in
  * one place for every context it makes: outbound (DANE and PKIX,
- * tls_client_ctx_new(), deliver_pkix_ctx_new()) and inbound (smtpd).
+ * tls_client_ctx_new(), tls_pkix_ctx_new()) and inbound (smtpd).
  *
  * Versions: each context gets a floor, SSL_CTX_set_min_proto_version();
  * the ceiling is the newest OpenSSL has. The relay's floors (danemx.conf):

@@ -30,7 +30,7 @@ serve() {	# serve QUEUE_DIR [-o ...]: start the relay in the background
 	started=$(grep -c "relay started" "$T_TMP/log" 2>/dev/null || true)
 	qd=$1
 	shift
-	"$DANEMX" serve --foreground -o listen=127.0.0.1:$PORT \
+	"$DANEMX" serve --foreground -o state_dir="$T_TMP/state" -o listen=127.0.0.1:$PORT \
 		-o queue_dir="$qd" -o user= -o pid_file="$T_TMP/pid" \
 		-o helo_name=relay.test -o max_sessions=50 \
 		-o "relayhost=[127.0.0.1]:1" -o retry_min=1h "$@" >>"$T_TMP/log" 2>&1 &

@@ -32,7 +32,7 @@ _25._tcp.mxfix.relayfix	1	TLSA	3 1 1 @TLSA_EE_311@
 EOF2
 	fail "world.sh set"
 
-"$DANEMX" -R "$CONF" serve --foreground -o listen=127.0.0.1:$RELAY \
+"$DANEMX" -R "$CONF" serve --foreground -o state_dir="$T_TMP/state" -o listen=127.0.0.1:$RELAY \
 	-o queue_dir="$Q" -o user= -o pid_file="$T_TMP/pid" \
 	-o helo_name=relay.test -o retry_min=1h -o retry_max=2h \
 	-o dest_concurrency=1 >"$T_TMP/relay.log" 2>&1 &

@@ -47,7 +47,7 @@ sink() {	# sink NAME MODE [faultsmtpd options...]
 }
 serve() {	# serve [-o ...]
 	started=$(grep -c "relay started" "$T_TMP/relay.log" 2>/dev/null || true)
-	"$DANEMX" serve --foreground -o queue_dir="$Q" -o user= \
+	"$DANEMX" serve --foreground -o state_dir="$T_TMP/state" -o queue_dir="$Q" -o user= \
 		-o pid_file="$T_TMP/pid" -o helo_name=relay.test \
 		-o retry_min=1s -o retry_max=2s "$@" >>"$T_TMP/relay.log" 2>&1 &
 	wait_for 15 sh -c "[ \$(grep -c 'relay started' '$T_TMP/relay.log') -gt ${started:-0} ] && [ -s '$T_TMP/pid' ]" ||

@@ -57,7 +57,7 @@ dq() {	# dq COMMAND ARGS: danemx sendmail or queue with the relay's settings
 
 serve() {	# serve [-o ...]: the relay as root, dropping to $RU
 	started=$(grep -c "relay started" "$T_TMP/log" 2>/dev/null || true)
-	"$D" serve --foreground -o listen=127.0.0.1:$PORT -o queue_dir="$Q" \
+	"$D" serve --foreground -o state_dir="$T_TMP/state" -o listen=127.0.0.1:$PORT -o queue_dir="$Q" \
 		-o user=$RU -o pid_file="$PIDF" -o helo_name=relay.test \
 		-o "relayhost=[127.0.0.1]:$SINKPORT" -o retry_min=1h "$@" \
 		>>"$T_TMP/log" 2>&1 &
@@ -66,7 +66,7 @@ serve() {	# serve [-o ...]: the relay as root, dropping to $RU
 		fail "relay did not start: $(tail -5 "$T_TMP/log")"
 }
 must_refuse() {	# must_refuse [-o ...]: serve must exit at once (RC, ERR)
-	run_cmd timeout 20 "$D" serve --foreground -o listen=127.0.0.1:$PORT \
+	run_cmd timeout 20 "$D" serve --foreground -o state_dir="$T_TMP/state" -o listen=127.0.0.1:$PORT \
 		-o queue_dir="$Q" -o user=$RU -o pid_file="$PIDF" "$@"
 }
 stop() {
@@ -109,7 +109,7 @@ expect_eq "the relay user cannot swap tmp/" \
 	"$(as_ru sh -c "mv '$Q/tmp' '$Q/tmp.x' && ln -s / '$Q/tmp'" 2>/dev/null; echo $?)" 1
 
 # A second relay with the same pid file: refused.
-run_cmd timeout 20 "$D" serve --foreground -o listen=127.0.0.1:$((PORT + 1)) \
+run_cmd timeout 20 "$D" serve --foreground -o state_dir="$T_TMP/state" -o listen=127.0.0.1:$((PORT + 1)) \
 	-o queue_dir="$Q" -o user=$RU -o pid_file="$PIDF"
 expect_eq "second relay: exit" "$RC" 71
 expect_match "second relay: says who runs" "$ERR" "a relay \(pid $RELAY\) is running with pid file"

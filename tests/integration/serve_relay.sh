@@ -33,7 +33,7 @@ sink() {	# sink PORT MODE LOG
 }
 serve() {	# serve [-o ...]: start the relay in the background
 	started=$(grep -c "relay started" "$T_TMP/relay.log" 2>/dev/null || true)
-	"$DANEMX" serve --foreground -o listen=127.0.0.1:$RELAY \
+	"$DANEMX" serve --foreground -o state_dir="$T_TMP/state" -o listen=127.0.0.1:$RELAY \
 		-o queue_dir="$Q" -o user= -o pid_file="$T_TMP/pid" \
 		-o helo_name=relay.test -o retry_min=1s -o retry_max=2s \
 		-o "relayhost=[127.0.0.1]:$SINK" "$@" >>"$T_TMP/relay.log" 2>&1 &

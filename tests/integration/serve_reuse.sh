@@ -36,7 +36,7 @@ sink() {	# sink MODE NAME: a fresh sink on $SINK, logs under $T_TMP/NAME.*
 	wait_for 10 grep -q ready "$T_TMP/$2.out" || fail "sink $1 did not start"
 }
 serve() {	# serve LOG: the relay, one connection per destination at most
-	"$DANEMX" serve --foreground -o listen=127.0.0.1:$RELAY \
+	"$DANEMX" serve --foreground -o state_dir="$T_TMP/state" -o listen=127.0.0.1:$RELAY \
 		-o queue_dir="$Q" -o user= -o pid_file="$T_TMP/pid" \
 		-o helo_name=relay.test -o retry_min=1h -o retry_max=2h \
 		-o dest_concurrency=1 \

@@ -1,7 +1,7 @@
 #!/bin/sh
 # serve_stream.sh - messages stream to the next hop a chunk at a time
 # (smtp/smtp_client.c reads the body from memory or, in the relay, from
-# the queue file through server/sched.c): multi-megabyte messages arrive
+# the queue file through src/sched): multi-megabyte messages arrive
 # byte for byte (danemx send, and danemx serve from SMTP and from danemx
 # sendmail), MAIL FROM's SIZE= is the octets on the wire, a lone CR or LF
 # neither splits a header nor ends the data early, and the relay's memory
@@ -42,7 +42,7 @@ sink() {	# sink NAME MODE [faultsmtpd options...]: sets SPID
 }
 serve() {	# serve [-o ...]
 	started=$(grep -c "relay started" "$T_TMP/relay.log" 2>/dev/null || true)
-	"$DANEMX" serve --foreground -o listen=127.0.0.1:$RELAY \
+	"$DANEMX" serve --foreground -o state_dir="$T_TMP/state" -o listen=127.0.0.1:$RELAY \
 		-o queue_dir="$Q" -o user= -o pid_file="$T_TMP/pid" \
 		-o helo_name=relay.test -o retry_min=1s -o retry_max=2s \
 		"$@" >>"$T_TMP/relay.log" 2>&1 &

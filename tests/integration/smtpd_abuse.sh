@@ -25,7 +25,7 @@ trap cleanup EXIT
 serve() {
 	stop
 	: >"$T_TMP/relay.log"
-	"$DANEMX" serve --foreground -o listen=127.0.0.1:$RELAY \
+	"$DANEMX" serve --foreground -o state_dir="$T_TMP/state" -o listen=127.0.0.1:$RELAY \
 		-o queue_dir="$Q" -o user= -o pid_file="$T_TMP/pid" \
 		-o helo_name=relay.test -o "relayhost=[127.0.0.1]:1" \
 		-o retry_min=1h -o mynetworks=192.0.2.0/24 "$@" \
@@ -245,7 +245,7 @@ stop
 # --- Out of descriptors: the listener pauses (no busy loop), says so
 # once, and accepts again when descriptors are free.
 : >"$T_TMP/relay.log"
-(ulimit -n 40; exec "$DANEMX" serve --foreground -o listen=127.0.0.1:$RELAY \
+(ulimit -n 40; exec "$DANEMX" serve --foreground -o state_dir="$T_TMP/state" -o listen=127.0.0.1:$RELAY \
 	-o queue_dir="$Q" -o user= -o pid_file="$T_TMP/pid" -o helo_name=relay.test \
 	-o "relayhost=[127.0.0.1]:1" -o retry_min=1h) >"$T_TMP/relay.log" 2>&1 &
 wait_for 15 sh -c "grep -q 'relay started' '$T_TMP/relay.log' && [ -s '$T_TMP/pid' ]" ||

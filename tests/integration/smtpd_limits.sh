@@ -12,7 +12,7 @@ PORT=$((17000 + ($$ % 1000)))
 Q="$T_TMP/queue"
 trap 'kill "$(cat "$T_TMP/pid" 2>/dev/null)" 2>/dev/null; rm -rf "$T_TMP"' EXIT
 
-"$DANEMX" serve --foreground -o listen=127.0.0.1:$PORT -o queue_dir="$Q" \
+"$DANEMX" serve --foreground -o state_dir="$T_TMP/state" -o listen=127.0.0.1:$PORT -o queue_dir="$Q" \
 	-o user= -o pid_file="$T_TMP/pid" -o helo_name=relay.test \
 	-o recipient_limit=3 -o message_size_limit=2k -o max_sessions=3 \
 	-o smtpd_error_sleep_time=0 \

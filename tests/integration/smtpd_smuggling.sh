@@ -36,7 +36,7 @@ wait_for 10 grep -q ready "$T_TMP/sink.out" || fail "sink did not start"
 serve() {	# serve [-o ...]: (re)start the relay
 	stop
 	: >"$T_TMP/relay.log"
-	"$DANEMX" serve --foreground -o listen=127.0.0.1:$RELAY \
+	"$DANEMX" serve --foreground -o state_dir="$T_TMP/state" -o listen=127.0.0.1:$RELAY \
 		-o queue_dir="$Q" -o user= -o pid_file="$T_TMP/pid" \
 		-o helo_name=relay.test -o retry_min=1s -o retry_max=2s \
 		-o "relayhost=[127.0.0.1]:$SINK" "$@" >"$T_TMP/relay.log" 2>&1 &
@@ -225,7 +225,7 @@ expect_eq "postmaster: delivered to the postmaster setting" \
 RCPT <hostmaster@relay.test>"
 stop
 : >"$T_TMP/relay.log"
-"$DANEMX" serve --foreground -o listen=0.0.0.0:$RELAY -o queue_dir="$Q" -o user= \
+"$DANEMX" serve --foreground -o state_dir="$T_TMP/state" -o listen=0.0.0.0:$RELAY -o queue_dir="$Q" -o user= \
 	-o pid_file="$T_TMP/pid" -o helo_name=relay.test -o mynetworks=192.0.2.0/24 \
 	-o "relayhost=[127.0.0.1]:$SINK" >"$T_TMP/relay.log" 2>&1 &
 wait_for 15 sh -c "grep -q 'relay started' '$T_TMP/relay.log' && [ -s '$T_TMP/pid' ]" || fail "relay did not start"

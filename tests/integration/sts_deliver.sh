@@ -77,7 +77,7 @@ case_badcert() {
 }
 
 case_skip() {
-	before=$(connects mx-ee)
+	before=$(connects mx-sts-unlisted)
 	sk=$(rcpt sts-skip skip.sts.test)
 	send "$sk" --ca-file "$CAF"
 	expect_result "not listed" 0 '"delivered"' '"sts-verified"' \
@@ -87,7 +87,7 @@ case_skip() {
 	expect_json "not listed: its record" \
 	    '.attempts[0] | [.host, .skipped, .policy_type, .fail]' \
 	    '["notlisted.skip.sts.test", true, "sts", "validation-failure"]'
-	expect_no_connect "not listed: never contacted" mx-ee "$before"
+	expect_no_connect "not listed: never contacted" mx-sts-unlisted "$before"
 }
 
 case_testing() {

@@ -1,10 +1,10 @@
 /*
- * test_commit.c - the committer: jobs run queue_commit() on worker
- * threads and report back on the loop thread, every message reported
+ * test_commit.c - the commit workers (queue_workers.c): jobs run
+ * queue_commit() on worker threads and report back on the loop thread, every message reported
  * "ok" is in the queue, a failed commit is reported and leaves nothing,
  * a cancelled job's callback never runs but its message is queued (the
- * orphan hook hears of it), and committer_free() waits for what is in
- * flight.
+ * orphan hook hears of it), and queue_workers_free() waits for what is
+ * in flight.
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -17,7 +17,6 @@
 
 #include "log/log.h"
 #include "queue/queue.h"
-#include "server/commit.h"
 #include "t.h"
 
 #define NJOBS	64
@@ -93,7 +92,7 @@ run(void)
 }
 
 static void
-test_many(struct committer *c, struct queue *q, const char *dir)
+test_many(struct queue_workers *c, struct queue *q, const char *dir)
 {
 	static struct result	 r[NJOBS];
 	struct queue_env	 e;
@@ -108,8 +107,9 @@ test_many(struct committer *c, struct queue *q, const char *dir)
 		/* The job keeps its own copy: the caller's may change. */
 		snprintf(rcpt[i], sizeof(rcpt[i]), "r%zu@example.net", i);
 		rcpts[0] = rcpt[i];
-		T_CHECK(committer_submit(c, writer(q, (int)i), "a@example.org",
-		    rcpts, 1, done_cb, &r[i]) != NULL, "submit %zu", i);
+		T_CHECK(queue_workers_submit(c, writer(q, (int)i),
+		    "a@example.org", rcpts, 1, done_cb, &r[i]) != NULL,
+		    "submit %zu", i);
 		strcpy(rcpt[i], "overwritten@example.net");
 	}
 	run();
@@ -143,7 +143,7 @@ test_many(struct committer *c, struct queue *q, const char *dir)
 
 /* A failed commit is reported on the loop with its reason. */
 static void
-test_failure(struct committer *c, struct queue *q, const char *dir)
+test_failure(struct queue_workers *c, struct queue *q, const char *dir)
 {
 	static struct result	 r;
 	const char		*rcpts[1] = { "b@example.net" };
@@ -152,8 +152,8 @@ test_failure(struct committer *c, struct queue *q, const char *dir)
 	ndone = norphan = 0;
 	nwant = 1;
 	/* No recipients: queue_commit() refuses it. */
-	T_CHECK(committer_submit(c, writer(q, 0), "", rcpts, 0, done_cb, &r)
-	    != NULL, "submit");
+	T_CHECK(queue_workers_submit(c, writer(q, 0), "", rcpts, 0, done_cb,
+	    &r) != NULL, "submit");
 	run();
 	T_CHECK(r.called == 1 && !r.ok && strstr(r.err, "recipients") != NULL,
 	    "failure: called %d ok %d err '%s'", r.called, r.ok, r.err);
@@ -164,10 +164,10 @@ test_failure(struct committer *c, struct queue *q, const char *dir)
 
 /* Cancelled: no callback, the message is queued, the hook hears of it. */
 static void
-test_cancel(struct committer *c, struct queue *q, const char *dir)
+test_cancel(struct queue_workers *c, struct queue *q, const char *dir)
 {
 	static struct result	 r[8];
-	struct commit_job	*j[8];
+	struct queue_job	*j[8];
 	const char		*rcpts[1] = { "b@example.net" };
 	size_t			 i, called = 0, queued = 0;
 
@@ -175,10 +175,10 @@ test_cancel(struct committer *c, struct queue *q, const char *dir)
 	ndone = norphan = 0;
 	nwant = 8;
 	for (i = 0; i < 8; i++)
-		j[i] = committer_submit(c, writer(q, (int)i), "", rcpts, 1,
+		j[i] = queue_workers_submit(c, writer(q, (int)i), "", rcpts, 1,
 		    done_cb, &r[i]);
 	for (i = 0; i < 8; i += 2)
-		commit_job_cancel(j[i]);
+		queue_job_cancel(j[i]);
 	run();
 	for (i = 0; i < 8; i++)
 		called += r[i].called;
@@ -200,9 +200,9 @@ main(void)
 	char			 cmd[128], err[256] = "";
 	static struct result	 r[8];
 	const char		*rcpts[1] = { "b@example.net" };
-	struct committer	*c;
+	struct queue_workers	*c;
 	struct queue		*q;
-	struct commit_job	*j;
+	struct queue_job	*j;
 	size_t			 i;
 
 	log_set_quiet(1);
@@ -214,24 +214,24 @@ main(void)
 		fprintf(stderr, "setup: %s\n", err);
 		return 2;
 	}
-	c = committer_new(base, q, err, sizeof(err));
-	T_CHECK(c != NULL, "committer_new: %s", err);
+	c = queue_workers_new(base, q, err, sizeof(err));
+	T_CHECK(c != NULL, "queue_workers_new: %s", err);
 	if (c == NULL)
 		return t_done("test_commit");
-	committer_set_orphan(c, orphan_cb, NULL);
+	queue_workers_set_orphan(c, orphan_cb, NULL);
 	test_many(c, q, dir);
 	test_failure(c, q, dir);
 	test_cancel(c, q, dir);
 
-	/* committer_free() waits for cancelled jobs still in flight. */
+	/* queue_workers_free() waits for cancelled jobs still in flight. */
 	memset(r, 0, sizeof(r));
 	norphan = 0;
 	for (i = 0; i < 8; i++) {
-		j = committer_submit(c, writer(q, (int)i), "", rcpts, 1,
+		j = queue_workers_submit(c, writer(q, (int)i), "", rcpts, 1,
 		    done_cb, &r[i]);
-		commit_job_cancel(j);
+		queue_job_cancel(j);
 	}
-	committer_free(c);
+	queue_workers_free(c);
 	T_CHECK(t_count_dir(dir, "msg") == 16 && t_count_dir(dir, "tmp") == 0,
 	    "after free: msg %zu, want 16; tmp %zu", t_count_dir(dir, "msg"),
 	    t_count_dir(dir, "tmp"));

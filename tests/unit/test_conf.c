@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/conf.h"
+#include "conf/conf.h"
 #include "tls/tls.h"
 #include "t.h"
 #include "util/util.h"

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server/server.h"
+#include "sched/sched.h"
 #include "t.h"
 #include "util/util.h"
 
@@ -44,8 +44,8 @@ main(void)
 	e.rcpt = r;
 	e.nrcpt = 3;
 	buf_init(&b, 1024 * 1024);
-	T_CHECK(dsn_build(&b, &e, orig, strlen(orig), "relay.test",
-	    1700086400) == 0, "dsn_build failed");
+	T_CHECK(sched_dsn_build(&b, &e, orig, strlen(orig), "relay.test",
+	    1700086400) == 0, "sched_dsn_build failed");
 	T_CHECK(has(&b, "To: <a@client.test>\r\n"), "not to the sender");
 	T_CHECK(has(&b, "Content-Type: multipart/report; "
 	    "report-type=delivery-status;\r\n\tboundary=\"6b0bd0e8b9857158/"
@@ -84,8 +84,8 @@ main(void)
 	r[1].last = (char *)"550 5.1.1 \x1b[31mred\x1b[0m\x0b\x0c caf\xc3\xa9";
 	r[2].state = RCPT_SENT;
 	buf_init(&b, 1024 * 1024);
-	T_CHECK(dsn_build(&b, &e, orig, strlen(orig), "relay.test",
-	    1700086400) == 0, "dsn_build failed");
+	T_CHECK(sched_dsn_build(&b, &e, orig, strlen(orig), "relay.test",
+	    1700086400) == 0, "sched_dsn_build failed");
 	T_CHECK(has(&b, "<bad@x.test>: 550 5.1.1 ?[31mred?[0m?? caf??\r\n"),
 	    "the human part: %s", b.data);
 	T_CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.1.1 ?[31mred?[0m?? "

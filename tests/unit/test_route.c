@@ -1,5 +1,5 @@
 /*
- * test_route.c - the RFC 7672 route (src/policy/route.c) against tables
+ * test_route.c - the RFC 7672 route (src/route/route.c) against tables
  * of canned DNS answers, at the seam where it calls the resolver
  * (dns_resolver_canned_new), without NSD: which hosts, in which order,
  * what each demands and why, which lookups were made. The rule numbers

@@ -50,6 +50,8 @@ nopol.sts.test nginx
 danests.sts.test nginx mxsts
 danebad.sts.test nginx mxsts
 tlsafail.sts.test nginx mxsts
+relay.sts.test nginx mxsts
+relayon.sts.test nginx mxsts
 redirect.sts.test redirect
 oversize.sts.test oversize
 oversize-stream.sts.test oversize-stream

@@ -11,7 +11,7 @@
 # and discards it; a local part starting with "reject-" gets 550 5.1.1 at
 # RCPT. The hosts and the zones that use them: tests/world/CASES.md.
 #
-# WORLD_MX_NET (default 127.0.25) picks the addresses: N = 10..32 and 50
+# WORLD_MX_NET (default 127.0.25) picks the addresses: N = 10..32, 50, 51
 # (the MTA-STS MX host; 40-48 are https.sh's), so the
 # .1-.9 names of secure.test & co. stay free for other tests' servers.
 # WORLD_MX_ADDR6 (default ::1; empty: none) is the one IPv6 MX; when that
@@ -46,6 +46,7 @@ mx_services() {
 31 mx-no-tlsa ee
 32 mx-pref2 ee
 50 mx-sts sts-chain
+51 mx-sts-unlisted ee
 v6 mx-v6 ee
 EOF
 }

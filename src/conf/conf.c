@@ -7,6 +7,9 @@
  * may repeat: the file's first "listen" replaces the default, later ones
  * add. A bad line is an error naming the line: a relay that guessed its
  * configuration could become an open one.
+ *
+ * A struct dmx_conf owns its strings: conf_set() and conf_load()
+ * replace a value and free the old one, conf_free() frees them all.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -16,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/conf.h"
+#include "conf/conf.h"
 #include "tls/tls.h"
 #include "util/util.h"
 

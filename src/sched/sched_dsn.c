@@ -1,16 +1,19 @@
 /*
- * dsn.c - delivery status notifications (RFC 3464) for failed recipients.
+ * sched_dsn.c - delivery status notifications (RFC 3464) for failed
+ * recipients.
  *
- * dsn_build() writes a multipart/report to out: a human part saying
- * what failed and why (e.g. "TLSA record did not match"), the
+ * sched_dsn_build() writes a multipart/report to out: a human part
+ * saying what failed and why (e.g. "TLSA record did not match"), the
  * message/delivery-status part, and the original headers. The DSN goes
  * to the envelope sender from the null sender, so it is never bounced.
+ * The caller owns out (and frees it with buf_free()); nothing else is
+ * allocated.
  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "server/server.h"
+#include "sched/sched.h"
 #include "util/util.h"
 
 /* status_of - an RFC 3463 code from a last-result text, or a default */
@@ -51,10 +54,10 @@ diag(const char *last, char *out, size_t outlen)
 	return out;
 }
 
-/* dsn_build - the bounce for every FAILED recipient of e */
+/* sched_dsn_build - the bounce for every FAILED recipient of e */
 int
-dsn_build(struct buf *out, const struct queue_env *e, const char *orig,
-    size_t origlen, const char *host, time_t now)
+sched_dsn_build(struct buf *out, const struct queue_env *e,
+    const char *orig, size_t origlen, const char *host, time_t now)
 {
 	const char	*hdr_end;
 	char		 date[64], arrival[64], status[16], text[1024];

@@ -1,17 +1,18 @@
 /*
- * selfaddr.c - the relay's own listening addresses, so that delivery can
- * refuse to connect to itself ("mail for X loops back to myself", as
- * Postfix says): a recipient literal [127.0.0.1] when we listen on
- * 127.0.0.1:25, an MX host that resolves to one of our addresses, or a
- * relayhost that is this relay.
+ * sched_selfaddr.c - the relay's own listening addresses, so that
+ * delivery can refuse to connect to itself ("mail for X loops back to
+ * myself", as Postfix says): a recipient literal [127.0.0.1] when we
+ * listen on 127.0.0.1:25, an MX host that resolves to one of our
+ * addresses, or a relayhost that is this relay. Here for now, beside the
+ * scheduler that hands it to each delivery (deliver_conf's is_self).
  *
  * An entry is an address or prefix and a port. A listen address is taken
  * as it is; a wildcard (0.0.0.0, ::) stands for every address of every
  * interface (getifaddrs() at start, so an address added later is not
  * known), the whole prefix of a loopback interface (127.0.0.0/8 reaches
  * a socket bound to 0.0.0.0), and the wildcard itself; [::] also takes
- * IPv4 (Linux's default dual-stack socket). A struct selfaddr owns its
- * entries; selfaddr_free() releases it.
+ * IPv4 (Linux's default dual-stack socket). A struct sched_selfaddr owns
+ * its entries; sched_selfaddr_free() releases it.
  */
 #include <sys/socket.h>
 
@@ -27,7 +28,7 @@
 
 #include <event2/util.h>
 
-#include "server/server.h"
+#include "sched/sched.h"
 #include "util/util.h"
 
 struct self_ent {
@@ -37,7 +38,7 @@ struct self_ent {
 	unsigned	 port;
 };
 
-struct selfaddr {
+struct sched_selfaddr {
 	struct self_ent	*e;
 	size_t		 n, cap;
 };
@@ -69,7 +70,7 @@ sa_bytes(const struct sockaddr *sa, int *family, unsigned *port)
 }
 
 static int
-add(struct selfaddr *s, int family, const void *addr, unsigned bits,
+add(struct sched_selfaddr *s, int family, const void *addr, unsigned bits,
     unsigned port)
 {
 	struct self_ent	*ne;
@@ -111,7 +112,7 @@ mask_bits(const struct sockaddr *m, unsigned max)
 
 /* add_interfaces - every local address of family (AF_UNSPEC: both) */
 static int
-add_interfaces(struct selfaddr *s, int family, unsigned port)
+add_interfaces(struct sched_selfaddr *s, int family, unsigned port)
 {
 	struct ifaddrs		*ifa, *i;
 	const unsigned char	*p;
@@ -135,15 +136,15 @@ add_interfaces(struct selfaddr *s, int family, unsigned port)
 }
 
 /*
- * selfaddr_new - the entries for the listen addresses ("ADDR:PORT",
+ * sched_selfaddr_new - the entries for the listen addresses ("ADDR:PORT",
  * "[ADDR]:PORT"); NULL with err when one does not parse or memory is out
  */
-struct selfaddr *
-selfaddr_new(char * const *listen, size_t n, char *err, size_t errlen)
+struct sched_selfaddr *
+sched_selfaddr_new(char * const *listen, size_t n, char *err, size_t errlen)
 {
 	static const unsigned char any[16];
 	struct sockaddr_storage	 ss;
-	struct selfaddr		*s;
+	struct sched_selfaddr	*s;
 	const unsigned char	*p;
 	unsigned		 port;
 	size_t			 i;
@@ -160,7 +161,7 @@ selfaddr_new(char * const *listen, size_t n, char *err, size_t errlen)
 		    NULL) {
 			snprintf(err, errlen, "listen: '%s' is not ADDR:PORT",
 			    listen[i]);
-			selfaddr_free(s);
+			sched_selfaddr_free(s);
 			return NULL;
 		}
 		if (add(s, fam, p, fam == AF_INET ? 32 : 128, port) == -1)
@@ -173,14 +174,14 @@ selfaddr_new(char * const *listen, size_t n, char *err, size_t errlen)
 		    port) == -1) {
 			snprintf(err, errlen, "listen: the local addresses: %s",
 			    strerror(errno));
-			selfaddr_free(s);
+			sched_selfaddr_free(s);
 			return NULL;
 		}
 	}
 	return s;
 nomem:
 	snprintf(err, errlen, "out of memory");
-	selfaddr_free(s);
+	sched_selfaddr_free(s);
 	return NULL;
 }
 
@@ -197,14 +198,14 @@ prefix_eq(const unsigned char *a, const unsigned char *b, unsigned bits)
 }
 
 /*
- * selfaddr_match - would a connection to sa (address and port) reach
- * this relay? (arg is the struct selfaddr: the shape of deliver_conf's
- * is_self hook.)
+ * sched_selfaddr_match - would a connection to sa (address and port)
+ * reach this relay? (arg is the struct sched_selfaddr: the shape of
+ * deliver_conf's is_self hook.)
  */
 int
-selfaddr_match(void *arg, const struct sockaddr *sa)
+sched_selfaddr_match(void *arg, const struct sockaddr *sa)
 {
-	const struct selfaddr	*s = arg;
+	const struct sched_selfaddr *s = arg;
 	const unsigned char	*p;
 	unsigned		 port;
 	size_t			 i;
@@ -219,9 +220,9 @@ selfaddr_match(void *arg, const struct sockaddr *sa)
 	return 0;
 }
 
-/* selfaddr_free - release the list */
+/* sched_selfaddr_free - release the list */
 void
-selfaddr_free(struct selfaddr *s)
+sched_selfaddr_free(struct sched_selfaddr *s)
 {
 	if (s == NULL)
 		return;

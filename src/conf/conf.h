@@ -1,5 +1,7 @@
 /*
- * conf.h - danemx.conf(5): "key = value" lines, and -o key=value.
+ * conf.h - danemx.conf(5): "key = value" lines, and -o key=value. The
+ * room of its own for the relay's configuration, read by the relay
+ * (danemx serve), sendmail, queue and sts alike.
  *
  * conf_defaults() fills in the defaults; conf_load() and conf_set() apply
  * a file and single settings on top, each refusing an unknown key or a
@@ -53,7 +55,7 @@ struct dmx_conf {
 	unsigned long	 smtp_mail_timeout, smtp_rcpt_timeout;
 	unsigned long	 smtp_data_init_timeout, smtp_data_xfer_timeout;
 	unsigned long	 smtp_data_done_timeout, smtp_quit_timeout;
-	/* The listener against loops and abuse (smtpd.c). */
+	/* The listener against loops and abuse (server/smtpd*.c). */
 	unsigned long	 hopcount_limit;	/* Received: headers */
 	char		*postmaster;		/* where <postmaster> goes */
 	char		*smtpd_forbid_bare_newline;	/* yes, no,
@@ -70,6 +72,7 @@ struct dmx_conf {
 	char		*smtpd_client_limit_exempt;	/* mynetworks, none */
 };
 
+/* conf.c */
 void	 conf_defaults(struct dmx_conf *);
 int	 conf_load(struct dmx_conf *, const char *path, char *err,
 	    size_t errlen);

@@ -1,8 +1,10 @@
 /*
- * commit.c - a small pool of threads that run queue_commit() for the
- * smtpd, so that the fsyncs of concurrent sessions overlap and the
- * journal writes them out together (group commit), instead of each
- * session waiting on the event loop for the fsyncs of the others.
+ * queue_workers.c - a small pool of threads that run queue_commit() for
+ * the relay (the smtpd's messages, the maildrop pickup's drops and the
+ * scheduler's bounces), so that the fsyncs of concurrent commits
+ * overlap and the journal writes them out together (group commit),
+ * instead of each waiting on the event loop for the fsyncs of the
+ * others.
  *
  * The loop thread puts a job on the todo list (mutex and condition
  * variable) and a worker runs queue_commit() for it, then moves it to
@@ -15,14 +17,16 @@
  * and its result fields; the callback, its argument and cancellation
  * belong to the loop thread, so cancelling needs no lock. Workers block
  * every signal: libevent's signal handling stays on the loop thread and
- * no fsync is ever interrupted.
+ * no fsync is ever interrupted. The queue room opens no socket: the
+ * pipe is the only descriptor here.
  *
- * Ownership: the committer owns its threads, the pipe and every job
- * from committer_submit() until the job's callback has returned (or,
+ * Ownership: the pool owns its threads, the pipe and every job from
+ * queue_workers_submit() until the job's callback has returned (or,
  * cancelled, until its outcome is logged). A job owns the queue writer
- * and copies of the sender and recipients. committer_free() lets the
- * workers finish every job submitted, so those messages are queued, and
- * calls no callback.
+ * and copies of the sender and recipients. queue_workers_free() lets
+ * the workers finish every job submitted, so those messages are queued,
+ * and calls no callback; queue_workers_wait() waits for them too and
+ * runs their callbacks.
  */
 #include <sys/queue.h>
 
@@ -38,7 +42,7 @@
 #include <event2/event.h>
 
 #include "log/log.h"
-#include "server/commit.h"
+#include "queue/queue.h"
 #include "util/util.h"
 
 /*
@@ -48,8 +52,8 @@
  */
 #define COMMIT_THREADS	4
 
-struct commit_job {
-	TAILQ_ENTRY(commit_job)	 entry;		/* todo or done list */
+struct queue_job {
+	TAILQ_ENTRY(queue_job)	 entry;		/* todo or done list */
 	/* The worker's, until the job is on the done list: */
 	struct queue_writer	*w;
 	char			*sender;
@@ -59,30 +63,32 @@ struct commit_job {
 	char			 id[QUEUE_ID_LEN + 1];
 	char			 err[256];
 	/* The loop thread's: */
-	commit_done_cb		 done;		/* NULL: cancelled */
+	queue_job_done_cb	 done;		/* NULL: cancelled */
 	void			*arg;
 };
 
-TAILQ_HEAD(joblist, commit_job);
+TAILQ_HEAD(joblist, queue_job);
 
-struct committer {
+struct queue_workers {
 	struct queue		*q;		/* where the writers write */
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 cv;
 	struct joblist		 todo;		/* mtx */
 	struct joblist		 done;		/* mtx */
 	int			 stopping;	/* mtx */
+	size_t			 running;	/* mtx: taken by a worker */
+	pthread_cond_t		 idle;		/* todo empty, none running */
 	pthread_t		 threads[COMMIT_THREADS];
 	size_t			 nthreads;
 	int			 wake[2];	/* pipe: the done list has jobs */
 	struct event		*ev;
 	size_t			 pending;	/* submitted, not yet finished */
-	commit_orphan_cb	 orphan;
+	queue_job_orphan_cb	 orphan;
 	void			*orphan_arg;
 };
 
 static void
-job_free(struct commit_job *j)
+job_free(struct queue_job *j)
 {
 	size_t	 i;
 
@@ -100,8 +106,8 @@ job_free(struct commit_job *j)
 static void *
 worker(void *arg)
 {
-	struct committer	*c = arg;
-	struct commit_job	*j;
+	struct queue_workers	*c = arg;
+	struct queue_job	*j;
 	char			 b = 0;
 	int			 wake;
 
@@ -113,6 +119,7 @@ worker(void *arg)
 		if ((j = TAILQ_FIRST(&c->todo)) == NULL)
 			break;
 		TAILQ_REMOVE(&c->todo, j, entry);
+		c->running++;
 		pthread_mutex_unlock(&c->mtx);
 
 		j->ok = queue_commit(j->w, j->sender,
@@ -128,6 +135,8 @@ worker(void *arg)
 		 */
 		wake = TAILQ_EMPTY(&c->done);
 		TAILQ_INSERT_TAIL(&c->done, j, entry);
+		if (--c->running == 0 && TAILQ_EMPTY(&c->todo))
+			pthread_cond_broadcast(&c->idle);
 		if (wake && write(c->wake[1], &b, 1) == -1) {
 			/* EAGAIN: the pipe is not empty, the loop will look */
 		}
@@ -138,10 +147,10 @@ worker(void *arg)
 
 /* finish - on the loop thread: the results of the jobs done so far */
 static void
-finish(struct committer *c)
+finish(struct queue_workers *c)
 {
 	struct joblist		 list;
-	struct commit_job	*j;
+	struct queue_job	*j;
 
 	TAILQ_INIT(&list);
 	pthread_mutex_lock(&c->mtx);
@@ -181,22 +190,22 @@ wake_cb(evutil_socket_t fd, short ev, void *arg)
 }
 
 /*
- * committer_new - start the workers and watch for their results on
+ * queue_workers_new - start the workers and watch for their results on
  * base. NULL with err when it cannot.
  */
-struct committer *
-committer_new(struct event_base *base, struct queue *q, char *err,
+struct queue_workers *
+queue_workers_new(struct event_base *base, struct queue *q, char *err,
     size_t errlen)
 {
-	return committer_new_threads(base, q, COMMIT_THREADS, err, errlen);
+	return queue_workers_new_threads(base, q, COMMIT_THREADS, err, errlen);
 }
 
-/* committer_new_threads - the same with nthreads workers (1 to 4) */
-struct committer *
-committer_new_threads(struct event_base *base, struct queue *q,
+/* queue_workers_new_threads - the same with nthreads workers (1 to 4) */
+struct queue_workers *
+queue_workers_new_threads(struct event_base *base, struct queue *q,
     size_t nthreads, char *err, size_t errlen)
 {
-	struct committer	*c;
+	struct queue_workers	*c;
 	sigset_t		 all, old;
 	int			 rc;
 
@@ -209,8 +218,9 @@ committer_new_threads(struct event_base *base, struct queue *q,
 	TAILQ_INIT(&c->todo);
 	TAILQ_INIT(&c->done);
 	if ((rc = pthread_mutex_init(&c->mtx, NULL)) != 0 ||
-	    (rc = pthread_cond_init(&c->cv, NULL)) != 0) {
-		/* Neither fails with default attributes on Linux. */
+	    (rc = pthread_cond_init(&c->cv, NULL)) != 0 ||
+	    (rc = pthread_cond_init(&c->idle, NULL)) != 0) {
+		/* None fails with default attributes on Linux. */
 		snprintf(err, errlen, "commit threads: %s", strerror(rc));
 		free(c);
 		return NULL;
@@ -243,32 +253,33 @@ committer_new_threads(struct event_base *base, struct queue *q,
 	}
 	return c;
 fail:
-	committer_free(c);
+	queue_workers_free(c);
 	return NULL;
 }
 
 /*
- * committer_set_orphan - who hears of a message queued for a cancelled
- * job (the scheduler must learn of it like of any other)
+ * queue_workers_set_orphan - who hears of a message queued for a
+ * cancelled job (the scheduler must learn of it like of any other)
  */
 void
-committer_set_orphan(struct committer *c, commit_orphan_cb cb, void *arg)
+queue_workers_set_orphan(struct queue_workers *c, queue_job_orphan_cb cb,
+    void *arg)
 {
 	c->orphan = cb;
 	c->orphan_arg = arg;
 }
 
 /*
- * committer_submit - commit w with this envelope on a worker, then call
+ * queue_workers_submit - commit w with this envelope on a worker, then call
  * done(arg, ...) on the loop thread. The job takes w and copies sender
  * and rcpts. NULL when out of memory: w is then still the caller's.
  */
-struct commit_job *
-committer_submit(struct committer *c, struct queue_writer *w,
+struct queue_job *
+queue_workers_submit(struct queue_workers *c, struct queue_writer *w,
     const char *sender, const char * const *rcpts, size_t nrcpt,
-    commit_done_cb done, void *arg)
+    queue_job_done_cb done, void *arg)
 {
-	struct commit_job	*j;
+	struct queue_job	*j;
 
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return NULL;
@@ -295,12 +306,12 @@ committer_submit(struct committer *c, struct queue_writer *w,
 }
 
 /*
- * commit_job_cancel - the caller goes away: its callback will not run.
+ * queue_job_cancel - the caller goes away: its callback will not run.
  * The commit still runs to its end; if it succeeds, the message is
  * queued (and logged) although nobody was told.
  */
 void
-commit_job_cancel(struct commit_job *j)
+queue_job_cancel(struct queue_job *j)
 {
 	if (j == NULL)
 		return;
@@ -309,16 +320,33 @@ commit_job_cancel(struct commit_job *j)
 }
 
 /*
- * committer_free - wait until every job submitted is committed (or has
+ * queue_workers_wait - wait until every job submitted so far has ended,
+ * and run the callbacks of those not cancelled now, on this thread (the
+ * loop's). For an owner about to go away that must hear how its jobs
+ * ended (the scheduler removes a message only once its bounce is
+ * queued). Jobs that the callbacks submit are not waited for.
+ */
+void
+queue_workers_wait(struct queue_workers *c)
+{
+	pthread_mutex_lock(&c->mtx);
+	while (!TAILQ_EMPTY(&c->todo) || c->running > 0)
+		pthread_cond_wait(&c->idle, &c->mtx);
+	pthread_mutex_unlock(&c->mtx);
+	finish(c);
+}
+
+/*
+ * queue_workers_free - wait until every job submitted is committed (or has
  * failed), then stop the workers. No callback runs: the outcome of each
  * job still pending is logged as for a cancelled one, and the orphan
  * hook is not called (its owner may be gone; a restarted scheduler
  * finds those messages in the queue).
  */
 void
-committer_free(struct committer *c)
+queue_workers_free(struct queue_workers *c)
 {
-	struct commit_job	*j;
+	struct queue_job	*j;
 	size_t			 i;
 
 	if (c == NULL)
@@ -335,7 +363,7 @@ committer_free(struct committer *c)
 	/* No worker is left: the lists are ours without the lock. */
 	c->orphan = NULL;
 	TAILQ_FOREACH(j, &c->done, entry)
-		commit_job_cancel(j);
+		queue_job_cancel(j);
 	finish(c);
 	if (c->ev != NULL)
 		event_free(c->ev);
@@ -343,6 +371,7 @@ committer_free(struct committer *c)
 		close(c->wake[0]);
 	if (c->wake[1] != -1)
 		close(c->wake[1]);
+	pthread_cond_destroy(&c->idle);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mtx);
 	free(c);

@@ -1,0 +1,74 @@
+/*
+ * sched.h - the outbound scheduler: from the queue to the delivery
+ * engine (deliver_start()), and the results back to the queue.
+ *
+ * The queue is indexed in memory (sched_index.c), so no work per
+ * message grows with the queue's size. Each message's pending
+ * recipients are grouped by destination domain into items; a
+ * destination with ready items goes on a run queue served round robin
+ * within max_deliveries connections in all and dest_concurrency per
+ * destination. A connection keeps its DANE-authenticated session for
+ * the destination's next messages (sched_conn.c). Results go to the
+ * envelope on disk, and a message whose recipients are all final
+ * leaves the queue, after a DSN to its sender if any failed
+ * (sched_result.c, sched_dsn.c); the DSN's commit runs on a queue
+ * worker thread, and the message is removed only once it is durable.
+ *
+ * One event loop runs it all; it reads messages only from the queue.
+ * Ownership: the scheduler owns its index, its connections and their
+ * jobs; sched_free() releases them (recipients still in flight stay
+ * pending in the queue). A struct sched_selfaddr owns its entries
+ * (sched_selfaddr_free()).
+ */
+#ifndef DANEMX_SCHED_H
+#define DANEMX_SCHED_H
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <time.h>
+
+#include "conf/conf.h"
+#include "policy/policy.h"
+#include "queue/queue.h"
+#include "deliver/deliver.h"
+#include "util/util.h"
+
+struct sched;
+struct sched_selfaddr;
+struct event_base;
+struct dmx_resolver;
+
+/* sched.c - the scheduler's life and the relay's signals */
+struct sched_conf {
+	const struct dmx_conf	*conf;
+	struct queue		*q;
+	struct dmx_resolver	*res;
+	struct policy_table	*policy;	/* may change on SIGHUP */
+	struct policy_table	*bypass;
+	SSL_CTX			*dane_ctx, *pkix_ctx;
+	struct sts		*sts;		/* MTA-STS policies, or NULL */
+	const char		*helo;
+	struct sched_selfaddr	*self;		/* never deliver here */
+};
+struct sched *sched_new(struct event_base *, const struct sched_conf *);
+void	 sched_kick(struct sched *);		/* look at the queue now */
+void	 sched_enqueue(struct sched *, const char *id); /* just queued */
+void	 sched_flush(struct sched *);		/* lift holds, look now */
+void	 sched_flush_all(struct sched *);	/* ... and all due now */
+void	 sched_drain(struct sched *);		/* start nothing new */
+size_t	 sched_active(const struct sched *);
+void	 sched_free(struct sched *);
+
+/* sched_selfaddr.c - the relay's own listening addresses (mail loops) */
+struct sched_selfaddr *sched_selfaddr_new(char * const *listen, size_t n,
+	    char *err, size_t errlen);
+int	 sched_selfaddr_match(void *selfaddr, const struct sockaddr *);
+void	 sched_selfaddr_free(struct sched_selfaddr *);
+
+/* sched_dsn.c - the bounce (RFC 3464) for a message's failed recipients */
+int	 sched_dsn_build(struct buf *out, const struct queue_env *,
+	    const char *orig, size_t origlen, const char *hostname,
+	    time_t now);
+
+#endif /* DANEMX_SCHED_H */
