@@ -10,7 +10,7 @@
  * hook refuses any other lookup; finish when libcurl reports it done, or
  * when the request's own deadline passes. libcurl asks for its sockets to
  * be watched (http_sock_cb: one event per socket) and for a timer
- * (http_timer_cb); both call curl_multi_socket_action() and then collect
+ * (http_timer_cb); both call http_cu.multi_socket_action() and then collect
  * finished transfers, so user callbacks never run inside libcurl.
  *
  * Ownership: the client owns its requests; http_finish() detaches a
@@ -108,12 +108,12 @@ detach(struct http_req *q)
 			q->dns_id[i] = 0;
 		}
 	if (q->easy != NULL) {
-		curl_multi_remove_handle(c->multi, q->easy);
-		curl_easy_cleanup(q->easy);
+		http_cu.multi_remove_handle(c->multi, q->easy);
+		http_cu.easy_cleanup(q->easy);
 		q->easy = NULL;
 	}
 	if (q->share != NULL) {
-		curl_share_cleanup(q->share);
+		http_cu.share_cleanup(q->share);
 		q->share = NULL;
 	}
 	if (q->timer != NULL) {
@@ -126,8 +126,8 @@ static void
 req_free(struct http_req *q)
 {
 	detach(q);
-	curl_slist_free_all(q->resolve);
-	curl_slist_free_all(q->headers);
+	http_cu.slist_free_all(q->resolve);
+	http_cu.slist_free_all(q->headers);
 	buf_free(&q->rbody);
 	http_result_free(q->res);
 	free(q->url);
@@ -272,36 +272,36 @@ parse_url(struct http_req *q, char *why, size_t whylen)
 	char	*scheme = NULL, *host = NULL, *port = NULL;
 	int	 rv = -1;
 
-	if ((u = curl_url()) == NULL) {
+	if ((u = http_cu.url()) == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
 	if (strlen(q->url) > HTTP_URL_MAX ||
-	    curl_url_set(u, CURLUPART_URL, q->url, 0) != CURLUE_OK) {
+	    http_cu.url_set(u, CURLUPART_URL, q->url, 0) != CURLUE_OK) {
 		snprintf(why, whylen, "'%.100s' is not a URL", q->url);
 		goto out;
 	}
-	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	if (http_cu.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    strcasecmp(scheme, "https") != 0) {
 		snprintf(why, whylen, "'%.100s' is not an https URL", q->url);
 		goto out;
 	}
-	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	if (http_cu.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    strlen(host) >= sizeof(q->host) || host[0] == '\0') {
 		snprintf(why, whylen, "'%.100s' has no usable host", q->url);
 		goto out;
 	}
 	strlcpy_(q->host, host, sizeof(q->host));
 	q->port = 443;
-	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+	if (http_cu.url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
 	    (q->port = strtol(port, NULL, 10)) <= 0)
 		q->port = 443;
 	rv = 0;
 out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
+	http_cu.free(scheme);
+	http_cu.free(host);
+	http_cu.free(port);
+	http_cu.url_cleanup(u);
 	return rv;
 }
 
@@ -335,6 +335,29 @@ given_addrs(struct http_req *q, const char *list)
 		s += n + (comma ? 1 : 0);
 	}
 	return q->naddrs > 0 ? 0 : -1;
+}
+
+/* client_ready - libcurl loaded and the multi handle made, once; 0 or
+ * -1 with err */
+static int
+client_ready(struct http_client *c, char *err, size_t errlen)
+{
+	if (c->multi != NULL)
+		return 0;
+	if (http_curl_load(err, errlen) == -1)
+		return -1;
+	if ((c->multi = http_cu.multi_init()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	http_cu.multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, http_sock_cb);
+	http_cu.multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	http_cu.multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
+	http_cu.multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	http_cu.multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 64L);
+	http_cu.multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
+	http_cu.multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 16L);
+	return 0;
 }
 
 /*
@@ -373,6 +396,10 @@ http_request(struct http_client *c, const struct http_request *rq,
 	TAILQ_INSERT_TAIL(&c->reqs, q, entry);
 	c->nreqs++;
 
+	if (client_ready(c, why, sizeof(why)) == -1) {
+		fail_later(q, http_result_new(q, HTTP_E_INTERNAL, "%s", why));
+		return q->id;
+	}
 	if (c->nreqs > c->max_requests) {
 		fail_later(q, http_result_new(q, HTTP_E_LIMIT, "%zu requests "
 		    "under way: the limit is %u", c->nreqs - 1,
@@ -450,16 +477,8 @@ struct http_client *
 http_client_new(struct event_base *base, struct dmx_resolver *resolver,
     const struct http_conf *conf, char *err, size_t errlen)
 {
-	static int		 inited;
 	struct http_client	*c;
 
-	if (!inited) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			snprintf(err, errlen, "cannot initialise libcurl");
-			return NULL;
-		}
-		inited = 1;
-	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -484,16 +503,9 @@ http_client_new(struct event_base *base, struct dmx_resolver *resolver,
 	if (conf->ca_file != NULL && (c->ca_file = strdup(conf->ca_file)) ==
 	    NULL)
 		goto nomem;
-	if ((c->multi = curl_multi_init()) == NULL ||
-	    (c->timer = evtimer_new(base, http_curl_timer, c)) == NULL)
+	if ((c->timer = evtimer_new(base, http_curl_timer, c)) == NULL)
 		goto nomem;
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, http_sock_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 64L);
-	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
-	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 16L);
+	/* libcurl itself comes with the first request (http_curl.c). */
 	return c;
 nomem:
 	snprintf(err, errlen, "out of memory");
@@ -515,7 +527,7 @@ http_client_free(struct http_client *c)
 		req_free(q);
 	}
 	if (c->multi != NULL)
-		curl_multi_cleanup(c->multi);	/* may call http_sock_cb */
+		http_cu.multi_cleanup(c->multi);	/* may call http_sock_cb */
 	while ((se = LIST_FIRST(&c->socks)) != NULL) {
 		LIST_REMOVE(se, entry);
 		if (se->ev != NULL)

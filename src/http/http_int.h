@@ -92,4 +92,37 @@ int	 http_sock_cb(CURL *, curl_socket_t, int what, void *userp,
 int	 http_timer_cb(CURLM *, long ms, void *userp);
 void	 http_curl_timer(evutil_socket_t, short, void *);
 
+
+/* The libcurl functions danemx calls (http_curl.c loads them). */
+struct http_curl_api {
+	CURLcode	(*global_init)(long);
+	CURLM		*(*multi_init)(void);
+	CURLMcode	(*multi_setopt)(CURLM *, CURLMoption, ...);
+	CURLMcode	(*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
+	CURLMsg		*(*multi_info_read)(CURLM *, int *);
+	CURLMcode	(*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode	(*multi_remove_handle)(CURLM *, CURL *);
+	CURLMcode	(*multi_cleanup)(CURLM *);
+	CURLMcode	(*multi_assign)(CURLM *, curl_socket_t, void *);
+	CURL		*(*easy_init)(void);
+	CURLcode	(*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode	(*easy_getinfo)(CURL *, CURLINFO, ...);
+	void		(*easy_cleanup)(CURL *);
+	const char	*(*easy_strerror)(CURLcode);
+	void		(*free)(void *);
+	CURLSH		*(*share_init)(void);
+	CURLSHcode	(*share_setopt)(CURLSH *, CURLSHoption, ...);
+	CURLSHcode	(*share_cleanup)(CURLSH *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void		(*slist_free_all)(struct curl_slist *);
+	CURLU		*(*url)(void);
+	void		(*url_cleanup)(CURLU *);
+	CURLUcode	(*url_get)(const CURLU *, CURLUPart, char **, unsigned int);
+	CURLUcode	(*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
+};
+extern struct http_curl_api http_cu;
+
+/* http_curl.c */
+int	 http_curl_load(char *err, size_t errlen);
+
 #endif /* DANEMX_HTTP_INT_H */

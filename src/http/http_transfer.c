@@ -5,7 +5,7 @@
  * means (a result with the failure class and a line for the log).
  *
  * User callbacks never run inside libcurl: socket and timer events call
- * curl_multi_socket_action() and only then collect finished transfers.
+ * http_cu.multi_socket_action() and only then collect finished transfers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,9 +66,9 @@ easy_setup(struct http_req *q, unsigned remaining_ms)
 	CURLcode	 rc = CURLE_OK;
 
 	if (!q->literal && (resolve_entry(q, entry, sizeof(entry)) == -1 ||
-	    (q->resolve = curl_slist_append(NULL, entry)) == NULL))
+	    (q->resolve = http_cu.slist_append(NULL, entry)) == NULL))
 		return -1;
-#define SET(opt, val)	if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val)
+#define SET(opt, val)	if (rc == CURLE_OK) rc = http_cu.easy_setopt(e, opt, val)
 	SET(CURLOPT_URL, q->url);
 	SET(CURLOPT_PRIVATE, q);
 	SET(CURLOPT_ERRORBUFFER, q->errbuf);
@@ -84,8 +84,8 @@ easy_setup(struct http_req *q, unsigned remaining_ms)
 		 * go into; give each request a cache of its own (connections
 		 * are still shared), which goes with the request.
 		 */
-		if ((q->share = curl_share_init()) == NULL ||
-		    curl_share_setopt(q->share, CURLSHOPT_SHARE,
+		if ((q->share = http_cu.share_init()) == NULL ||
+		    http_cu.share_setopt(q->share, CURLSHOPT_SHARE,
 		    CURL_LOCK_DATA_DNS) != CURLSHE_OK)
 			return -1;
 		SET(CURLOPT_SHARE, q->share);
@@ -106,13 +106,13 @@ easy_setup(struct http_req *q, unsigned remaining_ms)
 	SET(CURLOPT_WRITEFUNCTION, write_cb);
 	SET(CURLOPT_WRITEDATA, q);
 	if (q->method == HTTP_POST) {
-		if ((q->headers = curl_slist_append(NULL, "Expect:")) == NULL)
+		if ((q->headers = http_cu.slist_append(NULL, "Expect:")) == NULL)
 			return -1;
 		if (q->ctype != NULL) {
 			char	 h[256];
 
 			snprintf(h, sizeof(h), "Content-Type: %s", q->ctype);
-			if (curl_slist_append(q->headers, h) == NULL)
+			if (http_cu.slist_append(q->headers, h) == NULL)
 				return -1;
 		}
 		SET(CURLOPT_POST, 1L);
@@ -135,14 +135,14 @@ http_start_transfer(struct http_req *q)
 	unsigned	 spent = http_elapsed_ms(q), left;
 
 	left = spent < q->timeout_ms ? q->timeout_ms - spent : 1;
-	if ((q->easy = curl_easy_init()) == NULL ||
+	if ((q->easy = http_cu.easy_init()) == NULL ||
 	    easy_setup(q, left) == -1 ||
-	    curl_multi_add_handle(q->c->multi, q->easy) != CURLM_OK) {
+	    http_cu.multi_add_handle(q->c->multi, q->easy) != CURLM_OK) {
 		if (q->easy != NULL)
-			curl_easy_cleanup(q->easy);
+			http_cu.easy_cleanup(q->easy);
 		q->easy = NULL;
 		if (q->share != NULL)
-			curl_share_cleanup(q->share);
+			http_cu.share_cleanup(q->share);
 		q->share = NULL;
 		return -1;
 	}
@@ -168,7 +168,7 @@ cert_detail(struct http_req *q, struct http_result *r)
 {
 	long	 v = 0;
 
-	curl_easy_getinfo(q->easy, CURLINFO_SSL_VERIFYRESULT, &v);
+	http_cu.easy_getinfo(q->easy, CURLINFO_SSL_VERIFYRESULT, &v);
 	if ((v == X509_V_OK || v == X509_V_ERR_UNSPECIFIED) &&
 	    strstr(q->errbuf, "host name") != NULL)
 		v = X509_V_ERR_HOSTNAME_MISMATCH;
@@ -193,8 +193,8 @@ status_check(struct http_req *q, struct http_result *r)
 {
 	char	*loc = NULL, *ct = NULL;
 
-	curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &r->status);
-	if (curl_easy_getinfo(q->easy, CURLINFO_CONTENT_TYPE, &ct) ==
+	http_cu.easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	if (http_cu.easy_getinfo(q->easy, CURLINFO_CONTENT_TYPE, &ct) ==
 	    CURLE_OK && ct != NULL)
 		r->content_type = strdup(ct);
 	if (q->method == HTTP_GET ? r->status == 200 :
@@ -206,7 +206,7 @@ status_check(struct http_req *q, struct http_result *r)
 	}
 	r->error = HTTP_E_STATUS;
 	if (r->status >= 300 && r->status <= 399) {
-		curl_easy_getinfo(q->easy, CURLINFO_REDIRECT_URL, &loc);
+		http_cu.easy_getinfo(q->easy, CURLINFO_REDIRECT_URL, &loc);
 		snprintf(r->detail, sizeof(r->detail), "HTTP status %ld, a "
 		    "redirect%s%.300s (redirects are not followed)", r->status,
 		    loc ? " to " : "", loc ? loc : "");
@@ -223,14 +223,14 @@ transfer_done(struct http_req *q, CURLcode code)
 	struct http_result	*r;
 	char			*ip = NULL;
 	const char		*why = q->errbuf[0] ? q->errbuf :
-	    curl_easy_strerror(code);
+	    http_cu.easy_strerror(code);
 	size_t			 i;
 
 	if ((r = http_result_new(q, HTTP_OK, "%s", "")) == NULL) {
 		http_finish(q, NULL);
 		return;
 	}
-	if (curl_easy_getinfo(q->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK &&
+	if (http_cu.easy_getinfo(q->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK &&
 	    ip != NULL)
 		strlcpy_(r->ip, ip, sizeof(r->ip));
 	switch (code) {
@@ -280,7 +280,7 @@ transfer_done(struct http_req *q, CURLcode code)
 		else
 			snprintf(r->detail, sizeof(r->detail), "%s: out of "
 			    "memory reading the body", q->host);
-		curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &r->status);
+		http_cu.easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &r->status);
 		break;
 	case CURLE_COULDNT_RESOLVE_HOST:
 		r->error = HTTP_E_DNS;
@@ -289,7 +289,7 @@ transfer_done(struct http_req *q, CURLcode code)
 	default:
 		r->error = HTTP_E_PROTOCOL;
 		snprintf(r->detail, sizeof(r->detail), "%.200s: %.300s", q->host, why);
-		curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &r->status);
+		http_cu.easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &r->status);
 	}
 	http_finish(q, r);
 }
@@ -303,11 +303,11 @@ collect(struct http_client *c)
 	char		*p;
 	int		 left;
 
-	while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+	while ((m = http_cu.multi_info_read(c->multi, &left)) != NULL) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		p = NULL;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &p);
+		http_cu.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &p);
 		if ((q = (struct http_req *)(void *)p) != NULL)
 			transfer_done(q, m->data.result);
 	}
@@ -323,7 +323,7 @@ sock_event(evutil_socket_t fd, short what, void *arg)
 		act |= CURL_CSELECT_IN;
 	if (what & EV_WRITE)
 		act |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(c->multi, fd, act, &running);
+	http_cu.multi_socket_action(c->multi, fd, act, &running);
 	collect(c);
 }
 
@@ -335,7 +335,7 @@ http_curl_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	http_cu.multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	collect(c);
 }
 
@@ -353,7 +353,7 @@ http_sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 			event_free(se->ev);
 			LIST_REMOVE(se, entry);
 			free(se);
-			curl_multi_assign(c->multi, s, NULL);
+			http_cu.multi_assign(c->multi, s, NULL);
 		}
 		return 0;
 	}
@@ -362,7 +362,7 @@ http_sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 			return -1;
 		se->fd = s;
 		LIST_INSERT_HEAD(&c->socks, se, entry);
-		curl_multi_assign(c->multi, s, se);
+		http_cu.multi_assign(c->multi, s, se);
 	} else if (se->ev != NULL) {
 		event_free(se->ev);
 		se->ev = NULL;
