@@ -185,18 +185,6 @@ nomem:
 	return NULL;
 }
 
-static int
-prefix_eq(const unsigned char *a, const unsigned char *b, unsigned bits)
-{
-	unsigned	 bytes = bits / 8, rem = bits % 8;
-
-	if (memcmp(a, b, bytes) != 0)
-		return 0;
-	if (rem == 0)
-		return 1;
-	return (a[bytes] >> (8 - rem)) == (b[bytes] >> (8 - rem));
-}
-
 /*
  * sched_selfaddr_match - would a connection to sa (address and port)
  * reach this relay? (arg is the struct sched_selfaddr: the shape of
@@ -215,7 +203,7 @@ sched_selfaddr_match(void *arg, const struct sockaddr *sa)
 		return 0;
 	for (i = 0; i < s->n; i++)
 		if (s->e[i].family == fam && s->e[i].port == port &&
-		    prefix_eq(s->e[i].addr, p, s->e[i].bits))
+		    addr_prefix_eq(s->e[i].addr, p, s->e[i].bits))
 			return 1;
 	return 0;
 }

@@ -78,18 +78,6 @@ bad:
 	return NULL;
 }
 
-static int
-prefix_eq(const unsigned char *a, const unsigned char *b, unsigned bits)
-{
-	unsigned	 bytes = bits / 8, rem = bits % 8;
-
-	if (memcmp(a, b, bytes) != 0)
-		return 0;
-	if (rem == 0)
-		return 1;
-	return (a[bytes] >> (8 - rem)) == (b[bytes] >> (8 - rem));
-}
-
 /* netlist_match - is sa inside one of the prefixes? */
 int
 netlist_match(const struct netlist *l, const struct sockaddr *sa)
@@ -116,7 +104,7 @@ netlist_match(const struct netlist *l, const struct sockaddr *sa)
 		return 0;
 	for (i = 0; l != NULL && i < l->count; i++)
 		if (l->n[i].family == fam &&
-		    prefix_eq(l->n[i].addr, addr, l->n[i].bits))
+		    addr_prefix_eq(l->n[i].addr, addr, l->n[i].bits))
 			return 1;
 	return 0;
 }

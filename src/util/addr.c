@@ -80,3 +80,16 @@ addr_parse_literal(const char *dest, struct net_addr *a, unsigned *port)
 	*port = (unsigned)p;
 	return 0;
 }
+
+/* addr_prefix_eq - do a and b (network order) agree on their first bits? */
+int
+addr_prefix_eq(const unsigned char *a, const unsigned char *b, unsigned bits)
+{
+	unsigned	 bytes = bits / 8, rem = bits % 8;
+
+	if (memcmp(a, b, bytes) != 0)
+		return 0;
+	if (rem == 0)
+		return 1;
+	return (a[bytes] >> (8 - rem)) == (b[bytes] >> (8 - rem));
+}

@@ -48,6 +48,8 @@ struct net_addr {
 /* addr.c */
 int	 addr_domain_ok(const char *addr);
 int	 addr_parse_literal(const char *dest, struct net_addr *, unsigned *port);
+int	 addr_prefix_eq(const unsigned char *, const unsigned char *,
+	    unsigned bits);
 
 /* file.c */
 int	 file_read(const char *path, size_t max, struct buf *out, char *err,
