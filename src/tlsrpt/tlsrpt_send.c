@@ -107,36 +107,22 @@ day_start(const char *day)
 	return (int64_t)timegm(&tm);
 }
 
-/*
- * tlsrpt_suppressed - is name (a domain, or a mailto: address) on the
- * list? An entry "example.com" names that domain and the addresses at it;
- * ".example.com" its subdomains too; "user@example.com" one address.
- */
-int
-tlsrpt_suppressed(const char * const *list, size_t n, const char *name)
+/* uri_host - the host of an https: URI, for the suppression list */
+static void
+uri_host(const char *uri, char *host, size_t hostlen)
 {
-	const char	*dom, *e;
-	size_t		 i, el, dl;
+	const char	*h = uri, *e;
+	size_t		 n;
 
-	dom = strrchr(name, '@');
-	dom = dom != NULL ? dom + 1 : name;
-	dl = strlen(dom);
-	for (i = 0; i < n; i++) {
-		e = list[i];
-		if (strchr(e, '@') != NULL) {
-			if (strcasecmp(e, name) == 0)
-				return 1;
-			continue;
-		}
-		if (e[0] == '.') {
-			el = strlen(e);
-			if (strcasecmp(e + 1, dom) == 0 || (dl > el &&
-			    strcasecmp(dom + dl - el, e) == 0))
-				return 1;
-		} else if (strcasecmp(e, dom) == 0)
-			return 1;
-	}
-	return 0;
+	if (strncasecmp(h, "https://", 8) == 0)
+		h += 8;
+	if ((e = strpbrk(h, "/:?#")) == NULL)
+		e = h + strlen(h);
+	n = (size_t)(e - h);
+	if (n >= hostlen)
+		n = hostlen - 1;
+	memcpy(host, h, n);
+	host[n] = '\0';
 }
 
 /* backoff - seconds before retry number tries (1, 2, ...) */
@@ -380,8 +366,21 @@ rua_join(struct buf *b, const struct tlsrpt_rua *rua, const char * const
 	for (i = 0; i < nto; i++)
 		buf_printf(b, "%smailto:%s", b->len ? "," : "", to[i]);
 	for (i = 0; i < rua->n; i++)
-		if (rua->u[i].https)
-			buf_printf(b, "%s%s", b->len ? "," : "", rua->u[i].uri);
+		if (rua->dest[i].scheme == TLSRPT_HTTPS)
+			buf_printf(b, "%s%s", b->len ? "," : "",
+			    rua->dest[i].uri);
+}
+
+/* dest_suppressed - is the destination on tlsrpt_suppress? */
+static int
+dest_suppressed(const struct tlsrpt_sender *s, const struct tlsrpt_dest *d)
+{
+	char	 host[TLSRPT_URI_MAX];
+
+	if (d->scheme == TLSRPT_MAILTO)
+		return tlsrpt_suppressed(s->c.suppress, d->addr);
+	uri_host(d->uri, host, sizeof(host));
+	return tlsrpt_suppressed(s->c.suppress, host);
 }
 
 /*
@@ -409,20 +408,14 @@ job_report(struct job *j, const struct tlsrpt_rua *rua)
 	buf_init(&ruas, 8192);
 	memset(posts, 0, sizeof(posts));
 	for (i = 0; i < rua->n; i++) {
-		if (rua->u[i].https) {
-			if (tlsrpt_suppressed(s->c.suppress, s->c.nsuppress,
-			    rua->u[i].host))
-				log_info("TLS report for %s (%s): %s is "
-				    "suppressed", j->t.domain, j->t.day,
-				    rua->u[i].uri);
-			else
-				nposts++;
-		} else if (tlsrpt_suppressed(s->c.suppress, s->c.nsuppress,
-		    rua->u[i].addr))
-			log_info("TLS report for %s (%s): %s is suppressed",
-			    j->t.domain, j->t.day, rua->u[i].addr);
+		if (dest_suppressed(s, &rua->dest[i]))
+			log_info("TLS report for %s (%s): %s is in "
+			    "tlsrpt_suppress", j->t.domain, j->t.day,
+			    rua->dest[i].uri);
+		else if (rua->dest[i].scheme == TLSRPT_HTTPS)
+			nposts++;
 		else
-			to[nto++] = rua->u[i].addr;
+			to[nto++] = rua->dest[i].addr;
 	}
 	if (nto + nposts == 0) {
 		claim_skip(j, "no address to send it to");
@@ -430,8 +423,8 @@ job_report(struct job *j, const struct tlsrpt_rua *rua)
 	}
 	make_id(s, j->t.day, id, sizeof(id));
 	memset(&info, 0, sizeof(info));
-	info.organization_name = s->c.organization_name;
-	info.contact_info = s->c.contact_info;
+	info.organization = s->c.organization_name;
+	info.contact = s->c.contact_info;
 	info.report_id = id;
 	info.submitter = s->c.submitter;
 	begin = day_start(j->t.day);
@@ -448,15 +441,17 @@ job_report(struct job *j, const struct tlsrpt_rua *rua)
 		mi.from = s->c.from;
 		mi.to = to;
 		mi.nto = nto;
+		mi.domain = j->t.domain;
 		mi.submitter = s->c.submitter;
-		mi.policy_domain = j->t.domain;
 		mi.report_id = id;
+		mi.unique = strchr(id, '.') + 1;	/* make_id()'s hex */
 		mi.begin = begin;
 		mi.end = begin + 86399;
-		mi.now = now;
-		mi.dkim = s->c.dkim;
+		mi.date = (time_t)now;
 		if (tlsrpt_mail_build(&mail, &mi, json.data, json.len, err,
-		    sizeof(err)) == -1) {
+		    sizeof(err)) == -1 || (s->c.dkim != NULL &&
+		    tlsrpt_dkim_sign(s->c.dkim, &mail, err, sizeof(err)) ==
+		    -1)) {
 			log_warnx("TLS report for %s (%s): cannot build the "
 			    "mail: %s", j->t.domain, j->t.day, err);
 			s->st.failed++;
@@ -467,11 +462,11 @@ job_report(struct job *j, const struct tlsrpt_rua *rua)
 	for (i = 0; i < rua->n; i++) {
 		struct state_tlsrpt_post *p = &posts[nposts];
 
-		if (!rua->u[i].https || tlsrpt_suppressed(s->c.suppress,
-		    s->c.nsuppress, rua->u[i].host))
+		if (rua->dest[i].scheme != TLSRPT_HTTPS ||
+		    dest_suppressed(s, &rua->dest[i]))
 			continue;
 		strlcpy_(p->report_id, id, sizeof(p->report_id));
-		p->uri = strdup(rua->u[i].uri);
+		p->uri = strdup(rua->dest[i].uri);
 		p->body = malloc(gz.len);
 		if (p->uri == NULL || p->body == NULL) {
 			log_warnx("TLS report for %s: out of memory",
@@ -529,25 +524,26 @@ txt_done(void *arg, struct dmx_dns_result *res)
 	struct job		*j = arg;
 	struct tlsrpt_sender	*s = j->s;
 	struct tlsrpt_rua	 rua;
-	char			 err[512], why[600];
+	char			 err[512], why[800];
 	size_t			 i;
+	int			 r;
 
 	j->dns_id = 0;
 	switch (res->status) {
 	case DMX_DNS_SECURE:
 	case DMX_DNS_INSECURE:
-		if (tlsrpt_txt_parse(res->rrs, res->nrrs, &rua, err,
-		    sizeof(err)) == -1) {
+		r = tlsrpt_txt_parse_rrs(res->rrs, res->nrrs, &rua, err,
+		    sizeof(err));
+		for (i = 0; i < rua.nnotes && i < TLSRPT_NOTE_MAX; i++)
+			log_info("TLS report for %s (%s): %s", j->t.domain,
+			    j->t.day, rua.notes[i]);
+		if (r == -1) {
 			snprintf(why, sizeof(why), "_smtp._tls.%s: %s",
 			    j->t.domain, err);
 			claim_skip(j, why);
 			break;
 		}
-		for (i = 0; i < rua.nskipped; i++)
-			log_info("TLS report for %s (%s): rua %s", j->t.domain,
-			    j->t.day, rua.skipped[i]);
 		job_report(j, &rua);
-		tlsrpt_rua_free(&rua);
 		break;
 	default:
 		/* No answer is no answer: the next pass asks again. */
@@ -579,8 +575,7 @@ job_next(struct tlsrpt_sender *s)
 		j->t = s->todo[s->itodo++];
 		TAILQ_INSERT_TAIL(&s->jobs, j, entry);
 		s->njobs++;
-		if (tlsrpt_suppressed(s->c.suppress, s->c.nsuppress,
-		    j->t.domain)) {
+		if (tlsrpt_suppressed(s->c.suppress, j->t.domain)) {
 			claim_skip(j, "the domain is in tlsrpt_suppress");
 			job_free(j);
 			continue;

@@ -31,6 +31,7 @@ struct dmx_resolver;
 struct http_client;
 struct state;
 struct tlsrpt_dkim;
+struct tlsrpt_suppress;
 
 #define TLSRPT_SEND_CONCURRENCY	8	/* reports built at once */
 #define TLSRPT_RETRY_FIRST	300	/* s before a failed POST's retry */
@@ -60,8 +61,7 @@ struct tlsrpt_send_conf {
 						   filename, headers) */
 	const char		*from;		/* the report mail's sender */
 	const struct tlsrpt_dkim *dkim;		/* NULL: mail unsigned */
-	const char * const	*suppress;	/* domains and addresses */
-	size_t			 nsuppress;
+	const struct tlsrpt_suppress *suppress;	/* or NULL */
 	int			 send_all;	/* report days without failure */
 	unsigned		 delay_max;	/* s of random delay after 00:00 */
 	unsigned		 retry_first;	/* 0: TLSRPT_RETRY_FIRST */
@@ -94,7 +94,5 @@ void	 tlsrpt_sender_schedule(struct tlsrpt_sender *);
 int	 tlsrpt_sender_pass(struct tlsrpt_sender *, const char *day,
 	    const char *domain, void (*done)(void *,
 	    const struct tlsrpt_send_stats *), void *arg);
-int	 tlsrpt_suppressed(const char * const *list, size_t n,
-	    const char *name);
 
 #endif /* DANEMX_TLSRPT_SEND_H */
