@@ -178,6 +178,12 @@ struct tlsrpt_dkim *tlsrpt_dkim_load(const char *domain,
  */
 int	 tlsrpt_dkim_sign(const struct tlsrpt_dkim *, struct buf *msg,
 	    char *err, size_t errlen);
+/*
+ * tlsrpt_dkim_txt - the TXT record to publish at <selector>._domainkey.
+ * <domain> for this key ("v=DKIM1; k=rsa; p=..."), appended to out;
+ * 0 or -1
+ */
+int	 tlsrpt_dkim_txt(const struct tlsrpt_dkim *, struct buf *out);
 /* tlsrpt_dkim_alg - "rsa-sha256" or "ed25519-sha256" */
 const char *tlsrpt_dkim_alg(const struct tlsrpt_dkim *);
 void	 tlsrpt_dkim_free(struct tlsrpt_dkim *);
