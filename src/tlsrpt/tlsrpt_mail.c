@@ -169,7 +169,7 @@ check(const struct tlsrpt_mail_info *i)
 
 	if (i->from == NULL || !tlsrpt_addr_ok(i->from, strlen(i->from)))
 		return "From: is not an address";
-	if (i->nto == 0 || i->nto > TO_MAX)
+	if (i->to == NULL || i->nto == 0 || i->nto > TO_MAX)
 		return "To: needs 1 to 64 addresses";
 	for (k = 0; k < i->nto; k++)
 		if (i->to[k] == NULL || !tlsrpt_addr_ok(i->to[k],
