@@ -7,12 +7,15 @@
  * - tlsrpt_txt_parse() fills a caller's struct tlsrpt_rua of fixed size:
  *   nothing to free.
  * - tlsrpt_mail_build() and tlsrpt_gzip() append to a caller's struct
- *   buf (util.h); the caller frees it with buf_free(), also on error
- *   (the buffer may then hold part of the output; reset it before
- *   reuse). Both respect the buffer's ceiling: -1 when it would pass it.
+ *   buf (util.h); the caller frees it with buf_free(). Both respect the
+ *   buffer's ceiling: -1 when the output would pass it, and on any error
+ *   the buffer is as it was.
  * - tlsrpt_dkim_load() returns a signer the caller frees with
- *   tlsrpt_dkim_free(); tlsrpt_dkim_sign() allocates nothing that
- *   outlives the call but the header it adds to the caller's buffer.
+ *   tlsrpt_dkim_free(). tlsrpt_dkim_sign() replaces the memory of the
+ *   caller's buffer (same ceiling; pointers into msg->data are stale
+ *   after a successful call) and allocates nothing else that outlives
+ *   the call. The first signature loads libopendkim (dlopen): sign from
+ *   one thread (the relay's event loop, or danemx tlsrpt send).
  * No function here keeps a pointer to its arguments, none exits the
  * process, none blocks but tlsrpt_dkim_load() (it reads a file).
  */
@@ -156,13 +159,16 @@ int	 tlsrpt_filename(char *name, size_t namelen,
 /* tlsrpt_dkim.c - DKIM signatures (RFC 6376) made with libopendkim */
 struct tlsrpt_dkim;	/* a loaded key and its d= and s=; opaque */
 /*
- * tlsrpt_dkim_load - read the private key (PEM: RSA of 1024 bits or
- * more, or Ed25519) for signing as d=domain, s=selector. Call it as
- * root before the relay drops its privileges: as root the file must be
- * root's, readable by nobody else but its group, every directory on its
- * path root's and writable by nobody else (file_open_trusted_dir()),
- * and no symbolic link is followed at its last component. Returns a
- * signer (free it with tlsrpt_dkim_free()), or NULL with err.
+ * tlsrpt_dkim_load - read the private key (PEM without a passphrase:
+ * RSA of 1024 bits or more, or Ed25519) for signing as d=domain,
+ * s=selector (conf: dkim_domain, dkim_selector, dkim_key_file). Call it
+ * as root before the relay drops its privileges. The file must be a
+ * regular file of at most 64 KiB, mode 0600 or 0640 (no write by group,
+ * nothing for others), and is opened with O_NOFOLLOW (no symbolic link
+ * at its last component); as root also root's, at an absolute path
+ * whose every directory is root's and writable by nobody else
+ * (file_open_trusted_dir()). Returns a signer (free it with
+ * tlsrpt_dkim_free()), or NULL with err naming the file and the fault.
  */
 struct tlsrpt_dkim *tlsrpt_dkim_load(const char *domain,
 	    const char *selector, const char *key_file, char *err,
