@@ -21,6 +21,7 @@
 
 #include "conf/conf.h"
 #include "tls/tls.h"
+#include "tlsrpt/tlsrpt_mail.h"
 #include "util/util.h"
 
 enum kind { K_STR, K_LISTEN, K_SIZE, K_TIME, K_NUM, K_BOOL, K_TLSVER };
@@ -48,6 +49,9 @@ static const struct key {
 	{ "state_dir", K_STR, S(state_dir) },
 	{ "ca_file", K_STR, S(ca_file) },
 	{ "mta_sts", K_BOOL, S(mta_sts) },
+	{ "dkim_domain", K_STR, S(dkim_domain) },
+	{ "dkim_selector", K_STR, S(dkim_selector) },
+	{ "dkim_key_file", K_STR, S(dkim_key_file) },
 	{ "tls_min_version", K_TLSVER, S(tls_min_version) },
 	{ "tls_opportunistic_min_version", K_TLSVER,
 	    S(tls_opportunistic_min_version) },
@@ -267,6 +271,19 @@ check_str(const char *key, const char *val, char *err, size_t errlen)
 		    ", " : "", choices[i].words[1] ? choices[i].words[1] : "",
 		    choices[i].words[2] ? ", " : "", choices[i].words[2] ?
 		    choices[i].words[2] : "");
+		return -1;
+	}
+	/* DKIM: names that go into a signature, a key root reads. */
+	if ((strcmp(key, "dkim_domain") == 0 || strcmp(key, "dkim_selector")
+	    == 0) && val[0] != '\0' && !tlsrpt_domain_ok(val, strlen(val))) {
+		snprintf(err, errlen, "%s: '%.64s' is not a domain name (letters, "
+		    "digits, '-' and '.')", key, val);
+		return -1;
+	}
+	if (strcmp(key, "dkim_key_file") == 0 && val[0] != '\0' &&
+	    val[0] != '/') {
+		snprintf(err, errlen, "dkim_key_file: '%.64s' is not an absolute "
+		    "path", val);
 		return -1;
 	}
 	/* Empty: postmaster@helo_name. Else an address we can store. */

@@ -35,6 +35,10 @@ struct dmx_conf {
 	char		*state_dir;		/* the state store (state.h) */
 	char		*ca_file;		/* WebPKI roots; NULL: system */
 	unsigned long	 mta_sts;		/* 1: apply MTA-STS (yes/no) */
+	/* DKIM signatures on TLS report mail (src/tlsrpt/tlsrpt_dkim.c) */
+	char		*dkim_domain;		/* d=; NULL or "": none */
+	char		*dkim_selector;		/* s= */
+	char		*dkim_key_file;		/* PEM private key, absolute */
 	/* TLS protocol floors (OpenSSL's TLS1_x_VERSION; tls_policy.c) */
 	unsigned long	 tls_min_version;	/* outbound, TLS mandatory */
 	unsigned long	 tls_opportunistic_min_version;	/* ... may */

@@ -37,6 +37,12 @@ main(void)
 		    "no, mynetworks-exempt" },
 		{ "smtpd_client_limit_exempt = all\n", "is not one of: "
 		    "mynetworks, none" },
+		{ "dkim_domain = example..org\n", "line 1: dkim_domain: "
+		    "'example..org' is not a domain name" },
+		{ "dkim_selector = s1; x=y\n", "dkim_selector: 's1; x=y' is not "
+		    "a domain name" },
+		{ "dkim_key_file = dkim.pem\n", "dkim_key_file: 'dkim.pem' is not "
+		    "an absolute path" },
 		{ "postmaster = hostmaster\n", "postmaster: 'hostmaster' is "
 		    "not an address" },
 		{ "postmaster = <a@b.test>\n", "is not an address" },
@@ -145,6 +151,15 @@ main(void)
 	    == 0, "postmaster: %s", err);
 	T_CHECK(conf_set(&c, "postmaster=", err, sizeof(err)) == 0 &&
 	    c.postmaster[0] == '\0', "empty postmaster: %s", err);
+	T_CHECK(c.dkim_domain == NULL && c.dkim_selector == NULL &&
+	    c.dkim_key_file == NULL, "no DKIM key by default");
+	T_CHECK(conf_set(&c, "dkim_domain = Mail.Example.org", err,
+	    sizeof(err)) == 0 && conf_set(&c, "dkim_selector=tlsrpt-2026.a",
+	    err, sizeof(err)) == 0 && conf_set(&c, "dkim_key_file=/etc/danemx/"
+	    "dkim.pem", err, sizeof(err)) == 0 && strcmp(c.dkim_domain,
+	    "Mail.Example.org") == 0 && strcmp(c.dkim_selector, "tlsrpt-2026.a")
+	    == 0 && strcmp(c.dkim_key_file, "/etc/danemx/dkim.pem") == 0,
+	    "dkim keys: %s", err);
 	T_CHECK(conf_set(&c, "tls_min_version=TLSv1.3", err,
 	    sizeof(err)) == 0 && c.tls_min_version == TLS1_3_VERSION, "tls_min_version: %s", err);
 	T_CHECK(conf_set(&c, "smtpd_tls_min_version = tlsv1.1", err,
