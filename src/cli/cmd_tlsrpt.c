@@ -293,19 +293,15 @@ cmd_tlsrpt(struct cli *c, int argc, char **argv)
 	char			 err[512];
 	int			 rv;
 
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0)) {
-		fputs(tlsrpt_help, stdout);
-		return 0;
-	}
-	if (argc < 2 || (strcmp(argv[1], "list") != 0 &&
-	    strcmp(argv[1], "show") != 0 && strcmp(argv[1], "send") != 0))
-		return cli_usage_error("tlsrpt", "expected list, show or send");
-	sub = argv[1];
 	memset(&o, 0, sizeof(o));
-	if ((rv = parse_opts(c, argc - 1, argv + 1, &o)) != 0)
+	if ((rv = parse_opts(c, argc, argv, &o)) != 0)
 		return rv == -1 ? 0 : rv;
-	if ((rv = check_args(sub, argc - 1 - optind, argv + 1 + optind, &o,
+	if (optind >= argc || (strcmp(argv[optind], "list") != 0 &&
+	    strcmp(argv[optind], "show") != 0 &&
+	    strcmp(argv[optind], "send") != 0))
+		return cli_usage_error("tlsrpt", "expected list, show or send");
+	sub = argv[optind];
+	if ((rv = check_args(sub, argc - optind - 1, argv + optind + 1, &o,
 	    domain, sizeof(domain), day)) != 0)
 		return rv;
 	if (strcmp(sub, "send") == 0) {
