@@ -77,12 +77,14 @@ static const char *const tsql[TQ_MAX] = {
 	[TQ_EXPIRE_REPORT] = "DELETE FROM tlsrpt_report WHERE day < ?1",
 };
 
+/* tprep - the cached TLS-RPT statement q, reset and unbound */
 static sqlite3_stmt *
 tprep(struct sq *c, enum tstmt q, char *err, size_t errlen)
 {
 	return sq_prep(c, &c->tstmt[q], tsql[q], err, errlen);
 }
 
+/* nz - s, or "" for NULL */
 static const char *
 nz(const char *s)
 {

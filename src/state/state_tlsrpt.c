@@ -233,6 +233,7 @@ row_copy(const struct state_tlsrpt *r)
 	return t;
 }
 
+/* move_one - a pending row becomes a queued write (lock held) */
 static void
 move_one(const char *key, void *val, void *arg)
 {
@@ -250,6 +251,7 @@ state_tlsrpt_pending_move(struct state *st)
 	st->tr_npending = 0;
 }
 
+/* free_one - a pending row is dropped */
 static void
 free_one(const char *key, void *val, void *arg)
 {
@@ -446,6 +448,7 @@ struct rows_ctx {
 	void	*arg;
 };
 
+/* rows_one - a row read back: to the caller if sound */
 static int
 rows_one(void *arg, const struct state_tlsrpt *r)
 {
@@ -474,6 +477,7 @@ state_tlsrpt_rows(struct state *st, const char *domain, const char *day,
 	    errlen);
 }
 
+/* days_one - a summary read back: to the caller if sound */
 static int
 days_one(void *arg, const struct state_tlsrpt_day *d)
 {
@@ -503,6 +507,7 @@ state_tlsrpt_days(struct state *st, const char *domain,
 	    &rc, err, errlen);
 }
 
+/* posts_one - a post read back: to the caller if sound */
 static int
 posts_one(void *arg, const struct state_tlsrpt_post *p)
 {

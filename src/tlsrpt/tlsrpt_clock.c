@@ -37,6 +37,7 @@ tlsrpt_parse_time(const char *s, time_t *out)
 	return *out == (time_t)-1 ? -1 : 0;
 }
 
+/* clock_init - the offset of the test clock, once per process */
 static void
 clock_init(void)
 {

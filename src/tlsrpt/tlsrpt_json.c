@@ -34,6 +34,7 @@ struct group {
 	int		 npolicies, error;
 };
 
+/* same - two optional texts are equal (NULL is "") */
 static int
 same(const char *a, const char *b)
 {

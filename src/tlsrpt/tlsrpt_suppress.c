@@ -52,6 +52,7 @@ entry_ok(const char *s)
 	return 1;
 }
 
+/* add - one entry, checked and lowercased */
 static int
 add(struct tlsrpt_suppress *l, const char *tok, char *err, size_t errlen)
 {
