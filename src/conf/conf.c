@@ -292,6 +292,20 @@ check_str(const char *key, const char *val, char *err, size_t errlen)
 	const char	*at;
 	size_t		 i, j;
 
+	/* TLS reports: who makes them (RFC 8460 4.4) */
+	if (strcmp(key, "organization_name") == 0 && !text_ok(val)) {
+		snprintf(err, errlen, "organization_name: control characters "
+		    "or invalid UTF-8");
+		return -1;
+	}
+	if (strcmp(key, "contact_info") == 0 && val[0] != '\0' &&
+	    (strchr(val, '@') == NULL || val[0] == '@' ||
+	    strrchr(val, '@')[1] == '\0' || strlen(val) > 254 ||
+	    strpbrk(val, " \t<>\"") != NULL || !text_ok(val))) {
+		snprintf(err, errlen, "contact_info: '%.64s' is not an address "
+		    "like tlsrpt@example.org", val);
+		return -1;
+	}
 	for (i = 0; i < DMX_NELEM(choices); i++) {
 		if (strcmp(key, choices[i].key) != 0)
 			continue;
@@ -306,14 +320,8 @@ check_str(const char *key, const char *val, char *err, size_t errlen)
 		    choices[i].words[2] : "");
 		return -1;
 	}
-	if (strcmp(key, "organization_name") == 0 && !text_ok(val)) {
-		snprintf(err, errlen, "organization_name: control characters "
-		    "or invalid UTF-8");
-		return -1;
-	}
 	/* Empty: postmaster@helo_name. Else an address we can store. */
-	if ((strcmp(key, "postmaster") == 0 || strcmp(key,
-	    "contact_info") == 0) && val[0] != '\0') {
+	if (strcmp(key, "postmaster") == 0 && val[0] != '\0') {
 		at = strrchr(val, '@');
 		for (i = 0; val[i] != '\0'; i++)
 			if ((unsigned char)val[i] <= ' ' || val[i] == '<' ||
@@ -321,8 +329,8 @@ check_str(const char *key, const char *val, char *err, size_t errlen)
 				break;
 		if (at == NULL || at == val || at[1] == '\0' ||
 		    val[i] != '\0' || i > 254) {
-			snprintf(err, errlen, "%s: '%.64s' is not an "
-			    "address like hostmaster@example.org", key, val);
+			snprintf(err, errlen, "postmaster: '%.64s' is not an "
+			    "address like hostmaster@example.org", val);
 			return -1;
 		}
 	}

@@ -86,8 +86,7 @@ struct job {
 	struct queue		*q;
 	int			 fd;		/* msg/ID being read, or -1 */
 	size_t			 msglen;	/* the body's octets */
-	int			 tls_required_no; /* RFC 8689 TLS-Required: No:
-						   no TLS result is recorded */
+	int			 tls_required_no; /* RFC 8689 TLS-Required: No */
 };
 
 /* One delivery to a destination, and its kept session. */
