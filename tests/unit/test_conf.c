@@ -1,6 +1,7 @@
 /*
- * test_conf.c - danemx.conf: defaults, units, listen replacement, and
- * errors that name the line or the key.
+ * test_conf.c - danemx.conf: defaults, units, listen replacement, the
+ * TLS reporting keys and their check, and errors that name the line or
+ * the key.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,49 @@
 #include "tls/tls.h"
 #include "t.h"
 #include "util/util.h"
+
+/* test_tlsrpt_keys - TLS reporting: off by default; when on, it says who
+ * reports */
+static void
+test_tlsrpt_keys(void)
+{
+	struct dmx_conf	 c;
+	char		 err[256];
+
+	conf_defaults(&c);
+	T_CHECK(c.tlsrpt == 0 && c.tlsrpt_max_age == 7 * 86400 &&
+	    c.tlsrpt_send_all == 0 && c.organization_name == NULL &&
+	    c.contact_info == NULL && c.tlsrpt_suppress == NULL &&
+	    conf_check(&c, err, sizeof(err)) == 0, "TLS-RPT defaults");
+	T_CHECK(conf_set(&c, "tlsrpt = yes", err, sizeof(err)) == 0 &&
+	    conf_check(&c, err, sizeof(err)) == -1 && strstr(err,
+	    "organization_name and contact_info") != NULL,
+	    "tlsrpt without organization_name: %s", err);
+	T_CHECK(conf_set(&c, "organization_name = Example Org \xc3\xa9", err,
+	    sizeof(err)) == 0 && conf_check(&c, err, sizeof(err)) == -1,
+	    "tlsrpt without contact_info: %s", err);
+	T_CHECK(conf_set(&c, "contact_info = tlsrpt@example.org", err,
+	    sizeof(err)) == 0 && conf_check(&c, err, sizeof(err)) == 0,
+	    "tlsrpt with both: %s", err);
+	T_CHECK(conf_set(&c, "contact_info = not an address", err,
+	    sizeof(err)) == -1 && strstr(err, "contact_info") != NULL,
+	    "contact_info not an address: %s", err);
+	T_CHECK(conf_set(&c, "organization_name = bad \x01 org", err,
+	    sizeof(err)) == -1 && conf_set(&c, "organization_name = \xc3(",
+	    err, sizeof(err)) == -1, "organization_name with a control "
+	    "character or broken UTF-8");
+	T_CHECK(conf_set(&c, "tlsrpt_max_age = 30d", err, sizeof(err)) == 0 &&
+	    c.tlsrpt_max_age == 30 * 86400, "tlsrpt_max_age 30d: %s", err);
+	T_CHECK(conf_set(&c, "tlsrpt_max_age = 7", err, sizeof(err)) == -1 &&
+	    strstr(err, "172800 or more") != NULL, "tlsrpt_max_age 7 seconds: "
+	    "%s", err);
+	T_CHECK(conf_set(&c, "tlsrpt_send_all = yes", err, sizeof(err)) == 0 &&
+	    conf_set(&c, "tlsrpt_suppress = example.org, /etc/x", err,
+	    sizeof(err)) == 0 && c.tlsrpt_send_all == 1 &&
+	    strcmp(c.tlsrpt_suppress, "example.org, /etc/x") == 0,
+	    "send_all, suppress: %s", err);
+	conf_free(&c);
+}
 
 int
 main(void)
@@ -122,6 +166,8 @@ main(void)
 	    "dump: %s", dump ? dump : "(null)");
 	free(dump);
 	conf_free(&c);
+
+	test_tlsrpt_keys();
 
 	/* The listener's limits: defaults, and the values that may be 0. */
 	conf_defaults(&c);
