@@ -109,5 +109,6 @@ int	 cmd_serve(struct cli *, int, char **);
 int	 cli_tlsa_connect(struct cli *, const char *spec, unsigned long *port,
 	    char *name, size_t namelen, STACK_OF(X509) **chain);
 int	 cmd_sts(struct cli *, int, char **);
+int	 cmd_tlsrpt(struct cli *, int, char **);
 
 #endif /* DANEMX_CLI_H */

@@ -33,6 +33,7 @@
 #include "http/http.h"
 #include "state/state.h"
 #include "sts/sts.h"
+#include "tlsrpt/tlsrpt.h"
 #include "util/util.h"
 
 #define DRAIN_SECONDS	30
@@ -91,6 +92,7 @@ struct serve {
 	struct state		*state;		/* state_dir's store */
 	struct http_client	*http;		/* MTA-STS fetches */
 	struct sts		*sts;		/* MTA-STS policies */
+	struct tlsrpt_suppress	*tlsrpt_suppress; /* no reports to these */
 	struct event		*sigs[5];
 	struct netlist		*mynet;
 	struct sched_selfaddr	*self;		/* our listen addrs */
@@ -154,6 +156,7 @@ reload_conf(struct serve *sv)
 {
 	struct dmx_conf	 nc;
 	struct netlist	*nl;
+	struct tlsrpt_suppress *sup;
 	char		 err[512];
 	size_t		 i;
 	int		 restart = 0;
@@ -162,13 +165,23 @@ reload_conf(struct serve *sv)
 		log_warnx("reload: configuration not changed");
 		return;
 	}
+	if (conf_check(&nc, err, sizeof(err)) == -1 || (sup =
+	    tlsrpt_suppress_load(nc.tlsrpt_suppress, err, sizeof(err))) ==
+	    NULL) {
+		log_warnx("reload: %s; configuration not changed", err);
+		conf_free(&nc);
+		return;
+	}
 	if ((nl = netlist_parse(nc.mynetworks ? nc.mynetworks : "", err,
 	    sizeof(err))) == NULL) {
 		log_warnx("reload: mynetworks: %s; configuration not changed",
 		    err);
+		tlsrpt_suppress_free(sup);
 		conf_free(&nc);
 		return;
 	}
+	tlsrpt_suppress_free(sv->tlsrpt_suppress);
+	sv->tlsrpt_suppress = sup;
 	smtpd_set_mynetworks(sv->smtpd, nl);
 	netlist_free(sv->mynet);
 	sv->mynet = nl;
@@ -217,6 +230,12 @@ reload_conf(struct serve *sv)
 	sv->conf.smtpd_client_rate_time_unit = nc.smtpd_client_rate_time_unit;
 	sv->conf.tls_min_version = nc.tls_min_version;
 	sv->conf.mta_sts = nc.mta_sts;
+	sv->conf.tlsrpt = nc.tlsrpt;
+	swap_str(&sv->conf.organization_name, &nc.organization_name);
+	swap_str(&sv->conf.contact_info, &nc.contact_info);
+	swap_str(&sv->conf.tlsrpt_suppress, &nc.tlsrpt_suppress);
+	sv->conf.tlsrpt_max_age = nc.tlsrpt_max_age;
+	sv->conf.tlsrpt_send_all = nc.tlsrpt_send_all;
 	sv->conf.tls_opportunistic_min_version =
 	    nc.tls_opportunistic_min_version;
 	if (nc.nlisten != sv->conf.nlisten)
@@ -375,6 +394,12 @@ serve_conf(struct serve *sv, struct cli *c)
 		fprintf(stderr, "danemx serve: mynetworks: %s\n", err);
 		return EX_CONFIG;
 	}
+	if (conf_check(&sv->conf, err, sizeof(err)) == -1 ||
+	    (sv->tlsrpt_suppress = tlsrpt_suppress_load(
+	    sv->conf.tlsrpt_suppress, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "danemx serve: %s\n", err);
+		return EX_CONFIG;
+	}
 	if ((sv->self = sched_selfaddr_new(sv->conf.listen, sv->conf.nlisten,
 	    err, sizeof(err))) == NULL) {
 		fprintf(stderr, "danemx serve: %s\n", err);
@@ -464,7 +489,8 @@ serve_sts(struct serve *sv)
 	stc.dir = sv->conf.state_dir;
 	if ((sv->state = state_open(&stc, err, sizeof(err))) == NULL)
 		log_warnx("state: %s; MTA-STS policies are kept in memory "
-		    "only", err);
+		    "only%s", err, sv->conf.tlsrpt ? ", and TLS results are "
+		    "not recorded" : "");
 	memset(&hc, 0, sizeof(hc));
 	hc.ca_file = sv->conf.ca_file;
 	if ((sv->http = http_client_new(sv->base, sv->res, &hc, err,
@@ -555,6 +581,8 @@ serve_run(struct serve *sv, struct cli *c)
 	sc.dane_ctx = sv->dane_ctx;
 	sc.pkix_ctx = sv->pkix_ctx;
 	sc.sts = sv->sts;
+	sc.state = sv->state;
+	(void)tlsrpt_now();	/* a test clock starts now (tlsrpt_clock.c) */
 	sc.helo = sv->conf.helo_name;
 	sc.self = sv->self;
 	if ((sv->sched = sched_new(sv->base, &sc)) == NULL)
@@ -608,6 +636,7 @@ serve_free(struct serve *sv)
 	sched_selfaddr_free(sv->self);
 	policy_table_free(&sv->policy);
 	policy_table_free(&sv->bypass);
+	tlsrpt_suppress_free(sv->tlsrpt_suppress);
 	cli_pidfile_release(sv->pidfd, sv->conf.pid_file);
 	conf_free(&sv->conf);
 }

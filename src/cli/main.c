@@ -31,6 +31,7 @@ static const struct {
 	{ "serve", cmd_serve, "run the relay: accept, queue and deliver with DANE" },
 	{ "sendmail", cmd_sendmail, "queue a message from stdin (sendmail(8))" },
 	{ "queue", cmd_queue, "list, show, delete, hold, release, flush" },
+	{ "tlsrpt", cmd_tlsrpt, "TLS reports (RFC 8460): list, show, send" },
 };
 
 static void

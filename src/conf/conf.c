@@ -21,6 +21,7 @@
 
 #include "conf/conf.h"
 #include "tls/tls.h"
+#include "tlsrpt/tlsrpt_mail.h"
 #include "util/util.h"
 
 enum kind { K_STR, K_LISTEN, K_SIZE, K_TIME, K_NUM, K_BOOL, K_TLSVER };
@@ -48,6 +49,9 @@ static const struct key {
 	{ "state_dir", K_STR, S(state_dir) },
 	{ "ca_file", K_STR, S(ca_file) },
 	{ "mta_sts", K_BOOL, S(mta_sts) },
+	{ "dkim_domain", K_STR, S(dkim_domain) },
+	{ "dkim_selector", K_STR, S(dkim_selector) },
+	{ "dkim_key_file", K_STR, S(dkim_key_file) },
 	{ "tls_min_version", K_TLSVER, S(tls_min_version) },
 	{ "tls_opportunistic_min_version", K_TLSVER,
 	    S(tls_opportunistic_min_version) },
@@ -88,6 +92,12 @@ static const struct key {
 	{ "smtpd_client_rate_time_unit", K_TIME,
 	    S(smtpd_client_rate_time_unit) },
 	{ "smtpd_client_limit_exempt", K_STR, S(smtpd_client_limit_exempt) },
+	{ "tlsrpt", K_BOOL, S(tlsrpt) },
+	{ "organization_name", K_STR, S(organization_name) },
+	{ "contact_info", K_STR, S(contact_info) },
+	{ "tlsrpt_max_age", K_TIME, S(tlsrpt_max_age) },
+	{ "tlsrpt_send_all", K_BOOL, S(tlsrpt_send_all) },
+	{ "tlsrpt_suppress", K_STR, S(tlsrpt_suppress) },
 #undef S
 };
 
@@ -108,6 +118,7 @@ static const struct {
 	{ "max_deliveries", 1 }, { "dest_concurrency", 1 },
 	{ "hopcount_limit", 1 }, { "smtpd_hard_error_limit", 1 },
 	{ "smtpd_line_length_limit", 1000 },	/* RFC 5321 4.5.3.1.6 */
+	{ "tlsrpt_max_age", 2 * 86400 },	/* yesterday must be kept */
 };
 
 static char **
@@ -190,6 +201,7 @@ conf_defaults(struct dmx_conf *c)
 	c->tls_min_version = TLS_MIN_DEFAULT;
 	c->tls_opportunistic_min_version = TLS_OPP_MIN_DEFAULT;
 	c->smtpd_tls_min_version = TLS_SMTPD_MIN_DEFAULT;
+	c->tlsrpt_max_age = 7 * 86400;
 }
 
 /* conf_free - release the strings */
@@ -248,6 +260,35 @@ parse_scaled(const char *v, enum kind kind, unsigned long *out)
 	return 0;
 }
 
+/* text_ok - no control characters, and valid UTF-8 */
+static int
+text_ok(const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	int			 more;
+
+	while (*p != '\0') {
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if (*p >= 0xc2 && *p <= 0xdf)
+			more = 1;
+		else if (*p >= 0xe0 && *p <= 0xef)
+			more = 2;
+		else if (*p >= 0xf0 && *p <= 0xf4)
+			more = 3;
+		else
+			return 0;
+		for (p++; more > 0; more--, p++)
+			if ((*p & 0xc0) != 0x80)
+				return 0;
+	}
+	return 1;
+}
+
 /* check_str - a word from its list; postmaster a mailbox; 0 or -1 */
 static int
 check_str(const char *key, const char *val, char *err, size_t errlen)
@@ -255,6 +296,20 @@ check_str(const char *key, const char *val, char *err, size_t errlen)
 	const char	*at;
 	size_t		 i, j;
 
+	/* TLS reports: who makes them (RFC 8460 4.4) */
+	if (strcmp(key, "organization_name") == 0 && !text_ok(val)) {
+		snprintf(err, errlen, "organization_name: control characters "
+		    "or invalid UTF-8");
+		return -1;
+	}
+	if (strcmp(key, "contact_info") == 0 && val[0] != '\0' &&
+	    (strchr(val, '@') == NULL || val[0] == '@' ||
+	    strrchr(val, '@')[1] == '\0' || strlen(val) > 254 ||
+	    strpbrk(val, " \t<>\"") != NULL || !text_ok(val))) {
+		snprintf(err, errlen, "contact_info: '%.64s' is not an address "
+		    "like tlsrpt@example.org", val);
+		return -1;
+	}
 	for (i = 0; i < DMX_NELEM(choices); i++) {
 		if (strcmp(key, choices[i].key) != 0)
 			continue;
@@ -267,6 +322,19 @@ check_str(const char *key, const char *val, char *err, size_t errlen)
 		    ", " : "", choices[i].words[1] ? choices[i].words[1] : "",
 		    choices[i].words[2] ? ", " : "", choices[i].words[2] ?
 		    choices[i].words[2] : "");
+		return -1;
+	}
+	/* DKIM: names that go into a signature, a key root reads. */
+	if ((strcmp(key, "dkim_domain") == 0 || strcmp(key, "dkim_selector")
+	    == 0) && val[0] != '\0' && !tlsrpt_domain_ok(val, strlen(val))) {
+		snprintf(err, errlen, "%s: '%.64s' is not a domain name (letters, "
+		    "digits, '-' and '.')", key, val);
+		return -1;
+	}
+	if (strcmp(key, "dkim_key_file") == 0 && val[0] != '\0' &&
+	    val[0] != '/') {
+		snprintf(err, errlen, "dkim_key_file: '%.64s' is not an absolute "
+		    "path", val);
 		return -1;
 	}
 	/* Empty: postmaster@helo_name. Else an address we can store. */
@@ -439,6 +507,24 @@ conf_parse(struct dmx_conf *c, const char *text, size_t len, char *err,
 			snprintf(err, errlen, "line %u: %s", lineno, sub);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/*
+ * conf_check - settings that depend on each other, once all are read:
+ * TLS reports (tlsrpt = yes) must say who makes them (RFC 8460 4.4).
+ * 0, or -1 with err.
+ */
+int
+conf_check(const struct dmx_conf *c, char *err, size_t errlen)
+{
+	if (c->tlsrpt && (c->organization_name == NULL ||
+	    c->organization_name[0] == '\0' || c->contact_info == NULL ||
+	    c->contact_info[0] == '\0')) {
+		snprintf(err, errlen, "tlsrpt = yes needs organization_name and "
+		    "contact_info (who makes the reports, RFC 8460 4.4)");
+		return -1;
 	}
 	return 0;
 }

@@ -35,6 +35,10 @@ struct dmx_conf {
 	char		*state_dir;		/* the state store (state.h) */
 	char		*ca_file;		/* WebPKI roots; NULL: system */
 	unsigned long	 mta_sts;		/* 1: apply MTA-STS (yes/no) */
+	/* DKIM signatures on TLS report mail (src/tlsrpt/tlsrpt_dkim.c) */
+	char		*dkim_domain;		/* d=; NULL or "": none */
+	char		*dkim_selector;		/* s= */
+	char		*dkim_key_file;		/* PEM private key, absolute */
 	/* TLS protocol floors (OpenSSL's TLS1_x_VERSION; tls_policy.c) */
 	unsigned long	 tls_min_version;	/* outbound, TLS mandatory */
 	unsigned long	 tls_opportunistic_min_version;	/* ... may */
@@ -70,6 +74,13 @@ struct dmx_conf {
 	unsigned long	 smtpd_client_connection_rate_limit;
 	unsigned long	 smtpd_client_rate_time_unit;	/* seconds */
 	char		*smtpd_client_limit_exempt;	/* mynetworks, none */
+	/* TLS reporting (RFC 8460; docs/tlsrpt.md). */
+	unsigned long	 tlsrpt;		/* record and report (yes/no) */
+	char		*organization_name;	/* the reports' organization-name */
+	char		*contact_info;		/* ... and contact-info */
+	unsigned long	 tlsrpt_max_age;	/* seconds results are kept */
+	unsigned long	 tlsrpt_send_all;	/* days without a failure too */
+	char		*tlsrpt_suppress;	/* domains, addresses, /files */
 };
 
 /* conf.c */
@@ -81,6 +92,7 @@ int	 conf_parse(struct dmx_conf *, const char *text, size_t len,
 int	 conf_set(struct dmx_conf *, const char *keyval, char *err,
 	    size_t errlen);
 void	 conf_free(struct dmx_conf *);
+int	 conf_check(const struct dmx_conf *, char *err, size_t errlen);
 int	 conf_dump(const struct dmx_conf *, char **out);
 
 #define CONF_DEFAULT_FILE	"/etc/danemx/danemx.conf"

@@ -66,6 +66,9 @@ attempt_new(struct deliver *d)
 	    DMX_FAIL_VALIDATION))) {
 		a->policy = DELIVER_POLICY_STS;
 		a->sts_pattern = sts_mx_match(r->sts.policy, h->name);
+		if (a->sts_pattern == NULL && r->sts.policy->mode ==
+		    STS_MODE_TESTING)
+			a->sts_fail = DMX_FAIL_VALIDATION; /* enforce: unused */
 	}
 	return a;
 }

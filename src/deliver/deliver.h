@@ -83,7 +83,8 @@ struct deliver_attempt {
 	STACK_OF(X509)		*chain;		/* conf.keep_chain: as sent */
 	/* MTA-STS (policy STS): the pattern the host matched (in the
 	 * result's policy), and under a testing policy what would have
-	 * failed under enforce (NONE: nothing). */
+	 * failed under enforce (NONE: nothing; VALIDATION: no pattern
+	 * matches the host; STS_WEBPKI: WebPKI failed). */
 	const char		*sts_pattern;
 	enum dmx_fail		 sts_fail;
 	/* The SMTP session, copied from its result. */
@@ -94,6 +95,11 @@ struct deliver_attempt {
 	char			 reply[512];
 	char			 error[512];
 	char			 tls_version[32], tls_cipher[96];
+	int			 starttls_missing; /* TLS wanted; the server
+						   did not offer it (1), refused (2) */
+	char			 local_addr[64];	/* our address */
+	char			 peer_helo[DMX_NAME_MAX]; /* the server's name,
+						   as it announced itself */
 	struct smtp_rcpt_result	*rcpt;
 	size_t			 nrcpt;
 	char			*transcript;

@@ -123,6 +123,9 @@ deliver_attempt_session(struct deliver_attempt *a, const struct smtp_result *s)
 	strlcpy_(a->error, s->error, sizeof(a->error));
 	strlcpy_(a->tls_version, s->tls_version, sizeof(a->tls_version));
 	strlcpy_(a->tls_cipher, s->tls_cipher, sizeof(a->tls_cipher));
+	a->starttls_missing = s->starttls_missing;
+	strlcpy_(a->local_addr, s->local_addr, sizeof(a->local_addr));
+	strlcpy_(a->peer_helo, s->peer_helo, sizeof(a->peer_helo));
 	if (!s->tls)
 		a->tls = TLS_ACH_NONE;
 	if (a->fail == DMX_FAIL_NONE && !s->ok) {

@@ -271,8 +271,10 @@ deliver_tls_check(void *arg, SSL *ssl, int handshake_ok, char *why,
 		a->tls = TLS_ACH_OPPORTUNISTIC;
 		if (pkix && !v->authenticated) {
 			/* Testing (RFC 8461 5): deliver, but say what
-			 * enforce would have refused. */
-			a->sts_fail = DMX_FAIL_STS_WEBPKI;
+			 * enforce would have refused (an MX no pattern
+			 * matches would not even have been used). */
+			if (a->sts_fail == DMX_FAIL_NONE)
+				a->sts_fail = DMX_FAIL_STS_WEBPKI;
 			if (d->conf.log)
 				log_info("MTA-STS testing: %s would fail under "
 				    "enforce: %s", h->name, v->text);

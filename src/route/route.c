@@ -572,6 +572,10 @@ lookup_done(void *arg, struct dmx_dns_result *res)
 	req->pending--;
 	if (lk->kind != LK_MX)
 		h = &req->rt->hosts[lk->host];
+	/* The validator's reason, for TLS reports. */
+	if (res->status == DMX_DNS_BOGUS && res->why_bogus != NULL)
+		strlcpy_(h ? h->bogus : req->rt->bogus, res->why_bogus,
+		    sizeof(req->rt->bogus));
 	switch (lk->kind) {
 	case LK_MX:
 		on_mx(req, res);

@@ -62,6 +62,8 @@ struct route_host {
 	int			 bypassed;	/* demand softened by the bypass list */
 	enum dmx_fail	 rt;
 	char			 why[1024];	/* for logs */
+	char			 bogus[256];	/* why_bogus of a bogus answer
+						   (address, CNAME, TLSA) */
 	char			 nodane[600];	/* why DANE does not apply, as
 						   "DANE: ..." says it */
 	/* in flight */
@@ -92,6 +94,7 @@ struct route {
 	int			 permanent;	/* the failure will not heal */
 	enum dmx_fail	 rt;
 	char			 why[512];
+	char			 bogus[256];	/* why_bogus of a bogus MX answer */
 };
 
 struct dmx_resolver;

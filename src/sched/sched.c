@@ -25,6 +25,8 @@
 
 #include "log/log.h"
 #include "sched/sched_int.h"
+#include "state/state.h"
+#include "tlsrpt/tlsrpt.h"
 #include "util/util.h"
 
 #define BOUNCE_THREADS	1	/* bounces are few: one commit worker */
@@ -95,6 +97,22 @@ kick_cb(evutil_socket_t fd, short ev, void *arg)
 	sched_dispatch(arg);
 }
 
+/* expire_tlsrpt - on a new TLS-RPT day: results older than
+ * tlsrpt_max_age go (the store does it off the loop) */
+static void
+expire_tlsrpt(struct sched *s)
+{
+	char	 today[TLSRPT_DAY_LEN], before[TLSRPT_DAY_LEN];
+
+	if (tlsrpt_day(tlsrpt_now(), today) == -1 ||
+	    strcmp(today, s->tlsrpt_day) == 0)
+		return;
+	strlcpy_(s->tlsrpt_day, today, sizeof(s->tlsrpt_day));
+	if (tlsrpt_day_add(today, -(int)(s->c.conf->tlsrpt_max_age / 86400),
+	    before) == 0)
+		state_tlsrpt_expire(s->c.state, before);
+}
+
 /* tick_cb - every second: due items become ready; now and then a scan */
 static void
 tick_cb(evutil_socket_t fd, short ev, void *arg)
@@ -111,6 +129,8 @@ tick_cb(evutil_socket_t fd, short ev, void *arg)
 		sched_item_due(s, s->heap[0], 0);
 	if (now - s->last_scan >= SCAN_SECONDS)
 		sched_scan(s);
+	if (s->c.conf->tlsrpt && s->c.state != NULL)
+		expire_tlsrpt(s);
 	if (s->peak >= 64 && s->nconn < s->peak / 4) {
 		/* After a burst of sessions, give the memory back. */
 		malloc_trim(0);

@@ -36,6 +36,7 @@
 
 struct sched;
 struct sched_selfaddr;
+struct state;
 struct event_base;
 struct dmx_resolver;
 
@@ -48,6 +49,8 @@ struct sched_conf {
 	struct policy_table	*bypass;
 	SSL_CTX			*dane_ctx, *pkix_ctx;
 	struct sts		*sts;		/* MTA-STS policies, or NULL */
+	struct state		*state;		/* TLS-RPT results go here when
+						   conf->tlsrpt; NULL: nowhere */
 	const char		*helo;
 	struct sched_selfaddr	*self;		/* never deliver here */
 };

@@ -32,6 +32,7 @@
 
 #include "log/log.h"
 #include "sched/sched_int.h"
+#include "tlsrpt/tlsrpt.h"
 #include "util/util.h"
 
 #define CONN_IDLE_MS	2000	/* a parked session waits this long */
@@ -127,6 +128,10 @@ conn_done(void *arg, struct deliver_result *r)
 
 	c->job = NULL;
 	s->nbusy--;
+	/* TLS reporting: the store merges and writes off the loop. A
+	 * message that said TLS-Required: No records nothing. */
+	if (s->c.conf->tlsrpt && s->c.state != NULL && !j->tls_required_no)
+		tlsrpt_record(s->c.state, r, tlsrpt_now());
 	sched_job_result(s, j, r);
 	sched_job_free(j);
 	if (deliver_result_hold(r)) {

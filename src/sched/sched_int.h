@@ -86,6 +86,7 @@ struct job {
 	struct queue		*q;
 	int			 fd;		/* msg/ID being read, or -1 */
 	size_t			 msglen;	/* the body's octets */
+	int			 tls_required_no; /* RFC 8689 TLS-Required: No */
 };
 
 /* One delivery to a destination, and its kept session. */
@@ -119,6 +120,7 @@ struct sched {
 	TAILQ_HEAD(, conn)	 conns;
 	size_t			 nconn, nbusy, peak;
 	int			 draining;
+	char			 tlsrpt_day[11];	/* expired up to */
 };
 
 /* sched_index.c */

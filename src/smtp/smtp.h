@@ -108,6 +108,12 @@ struct smtp_result {
 	int		 temporary;	/* a failure worth retrying later */
 	int		 tls;		/* TLS was established */
 	int		 no_starttls;	/* TLS demanded, STARTTLS missing */
+	int		 starttls_missing; /* TLS wanted (may or must), but
+					   not offered (1) or refused (2) */
+	char		 local_addr[64];	/* our end of the connection */
+	char		 peer_helo[DMX_NAME_MAX]; /* the name in the server's
+					   greeting (else its EHLO reply), if
+					   it is one; for TLS reports */
 	char		 tls_version[32];
 	char		 tls_cipher[96];
 	unsigned	 ext;		/* SMTP_EXT_* of the last EHLO */

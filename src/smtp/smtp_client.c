@@ -39,6 +39,9 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -404,6 +407,26 @@ ssl_errors(char *out, size_t outlen)
 	}
 }
 
+/* note_local - our end of the connection (TLS reports' sending IP) */
+static void
+note_local(struct smtp_client *c)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	const void		*a = NULL;
+
+	c->res.local_addr[0] = '\0';
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	if (ss.ss_family == AF_INET)
+		a = &((struct sockaddr_in *)&ss)->sin_addr;
+	else if (ss.ss_family == AF_INET6)
+		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+	if (a == NULL || inet_ntop(ss.ss_family, a, c->res.local_addr,
+	    sizeof(c->res.local_addr)) == NULL)
+		c->res.local_addr[0] = '\0';
+}
+
 /* client_event - connected, handshake done, EOF, error or write timeout */
 static void
 client_event(struct bufferevent *bev, short what, void *arg)
@@ -422,6 +445,7 @@ client_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->stage == SMTP_ST_CONNECT) {
+			note_local(c);
 			smtp_set_stage(c, SMTP_ST_GREETING);
 			smtp_arm_timer(c, c->conf.t.greeting);
 			return;

@@ -9,6 +9,7 @@
  * A session owns at most one chunk of its message at a time (freed
  * when the transaction no longer needs it).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,7 @@ after_ehlo(struct smtp_client *c)
 		smtp_send_cmd(c, SMTP_ST_STARTTLS, c->conf.t.starttls, "STARTTLS");
 		return;
 	}
+	c->res.starttls_missing = 1;
 	if (c->conf.tls_mode == SMTP_TLS_MUST) {
 		c->res.no_starttls = 1;
 		smtp_fail(c, 1, "STARTTLS is required but the server does "
@@ -319,6 +321,29 @@ on_dot(struct smtp_client *c)
 	return 0;
 }
 
+/*
+ * peer_name - the server's name, from the first word of the reply just
+ * read (its greeting, or its EHLO reply), when that word is a host name
+ * or an address literal; the server's words, so checked, lowercase
+ */
+static void
+peer_name(struct smtp_client *c)
+{
+	const char	*p = c->res.reply;
+	size_t		 i, n = strcspn(p, " \t");
+
+	c->res.peer_helo[0] = '\0';
+	if (n == 0 || n >= sizeof(c->res.peer_helo))
+		return;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)p[i]) &&
+		    strchr("-._:[]", p[i]) == NULL)
+			return;
+	for (i = 0; i < n; i++)
+		c->res.peer_helo[i] = (char)tolower((unsigned char)p[i]);
+	c->res.peer_helo[n] = '\0';
+}
+
 /* smtp_handle_reply - a complete reply arrived; 0 to read on, -1 if done */
 int
 smtp_handle_reply(struct smtp_client *c)
@@ -337,12 +362,15 @@ smtp_handle_reply(struct smtp_client *c)
 			fail_reply(c, "greeting");
 			return -1;
 		}
+		peer_name(c);
 		smtp_send_cmd(c, SMTP_ST_EHLO, c->conf.t.ehlo, "EHLO %s",
 		    c->conf.helo);
 		break;
 	case SMTP_ST_EHLO:
 	case SMTP_ST_EHLO_TLS:
 		if (code == 250) {
+			if (c->res.peer_helo[0] == '\0')
+				peer_name(c);
 			smtp_ehlo_parse(&c->reply, &e);
 			c->res.ext = e.ext;
 			after_ehlo(c);
@@ -367,6 +395,7 @@ smtp_handle_reply(struct smtp_client *c)
 			smtp_start_tls(c);
 			return -1;	/* the plaintext buffer is gone */
 		}
+		c->res.starttls_missing = 2;	/* refused */
 		if (c->conf.tls_mode == SMTP_TLS_MUST) {
 			c->res.no_starttls = 1;
 			fail_reply(c, "STARTTLS");

@@ -11,66 +11,34 @@
  * a transaction commits waits for the next one. state_close() applies
  * what is queued, then stops the worker.
  *
+ * TLS-RPT rows wait in memory, merged, until the worker takes them
+ * (state_tlsrpt.c); a claim (state_tlsrpt_claim) runs alone in a
+ * transaction of its own, and its caller waits for it.
+ *
  * Ownership: the store owns its queue, its connections and its thread;
  * state_close() frees them all. Records read are the caller's (free with
  * state_sts_clear()).
  */
-#include <sys/queue.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log/log.h"
-#include "state/state_backend.h"
-#include "util/util.h"
-
-enum op_kind { OP_STS_PUT, OP_STS_TOUCH, OP_STS_DELETE, OP_STS_EXPIRE };
-
-struct state_op {
-	STAILQ_ENTRY(state_op)	 entry;
-	enum op_kind		 kind;
-	int64_t			 when;
-	struct state_sts	*sts;		/* OP_STS_PUT: owned copy */
-	char			 domain[STATE_DOMAIN_MAX];
-};
-
-STAILQ_HEAD(op_queue, state_op);
-
-struct state {
-	const struct state_backend *be;
-	void			*rconn;		/* the caller's thread */
-	void			*wconn;		/* the worker's */
-	char			 path[1024];
-	int			 readonly;
-
-	pthread_t		 worker;
-	int			 started;
-	pthread_mutex_t		 mu;
-	pthread_cond_t		 work;		/* queue not empty, or stop */
-	pthread_cond_t		 idle;		/* a batch finished */
-	struct op_queue		 queue;
-	size_t			 queued;	/* ops in queue */
-	uint64_t		 seq_queued;	/* ops ever queued */
-	uint64_t		 seq_done;	/* ops ever finished */
-	unsigned long		 batches;	/* transactions tried */
-	unsigned long		 errors;	/* ops failed (not stored) */
-	unsigned long		 errors_seen;	/* at the last state_sync */
-	int			 stop;
-	int			 full_logged;
-};
+#include "state/state_int.h"
 
 static const struct state_backend *backends[] = {
 	&state_backend_sqlite,
 };
 
-static void
-op_free(struct state_op *op)
+/* state_op_free - free a queued write and what it owns */
+void
+state_op_free(struct state_op *op)
 {
 	if (op == NULL)
 		return;
@@ -78,7 +46,18 @@ op_free(struct state_op *op)
 		state_sts_clear(op->sts);
 		free(op->sts);
 	}
+	state_tlsrpt_op_free(op);
 	free(op);
+}
+
+/* state_mono_ms - a monotonic clock, in milliseconds */
+int64_t
+state_mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* apply - one op on the worker's connection */
@@ -95,6 +74,8 @@ apply(struct state *st, struct state_op *op, char *err, size_t errlen)
 		return st->be->sts_delete(st->wconn, op->domain, err, errlen);
 	case OP_STS_EXPIRE:
 		return st->be->sts_expire(st->wconn, op->when, err, errlen);
+	default:
+		return state_tlsrpt_apply(st, op, err, errlen);
 	}
 	snprintf(err, errlen, "unknown operation");
 	return -1;
@@ -133,6 +114,54 @@ run_batch(struct state *st, struct op_queue *batch, size_t n)
 	return failed;
 }
 
+/*
+ * wait_work - with the lock held, wait until there is something to do:
+ * 1, or 0 to stop. Pending TLS-RPT rows become queued writes once the
+ * oldest has waited STATE_TLSRPT_FLUSH_MS, or at the stop.
+ */
+static int
+wait_work(struct state *st)
+{
+	struct timespec	 ts;
+	int64_t		 due;
+
+	for (;;) {
+		if (!STAILQ_EMPTY(&st->queue))
+			return 1;
+		if (st->tr_npending > 0) {
+			due = st->tr_since + STATE_TLSRPT_FLUSH_MS;
+			if (st->stop || state_mono_ms() >= due) {
+				state_tlsrpt_pending_move(st);
+				continue;
+			}
+			ts.tv_sec = (time_t)(due / 1000);
+			ts.tv_nsec = (long)(due % 1000) * 1000000;
+			pthread_cond_timedwait(&st->work, &st->mu, &ts);
+			continue;
+		}
+		if (st->stop)
+			return 0;
+		pthread_cond_wait(&st->work, &st->mu);
+	}
+}
+
+/* run_claim - a claim, alone in its own (durable) transaction */
+static void
+run_claim(struct state *st, struct state_op *op)
+{
+	char	 err[STATE_ERR_MAX] = "";
+	int	 rv;
+
+	rv = state_tlsrpt_apply(st, op, err, sizeof(err));
+	pthread_mutex_lock(&st->mu);
+	if (rv == -1)
+		st->errors++;
+	state_tlsrpt_claim_done(op, rv, err);	/* the caller frees it */
+	st->seq_done++;
+	st->batches++;
+	pthread_cond_broadcast(&st->idle);
+}
+
 /* worker - drain the queue in batches until told to stop */
 static void *
 worker(void *arg)
@@ -143,14 +172,19 @@ worker(void *arg)
 	size_t		 n, failed;
 
 	pthread_mutex_lock(&st->mu);
-	for (;;) {
-		while (STAILQ_EMPTY(&st->queue) && !st->stop)
-			pthread_cond_wait(&st->work, &st->mu);
-		if (STAILQ_EMPTY(&st->queue) && st->stop)
-			break;
+	while (wait_work(st)) {
+		op = STAILQ_FIRST(&st->queue);
+		if (op->kind == OP_TLSRPT_CLAIM) {
+			STAILQ_REMOVE_HEAD(&st->queue, entry);
+			st->queued--;
+			pthread_mutex_unlock(&st->mu);
+			run_claim(st, op);	/* returns locked */
+			continue;
+		}
 		STAILQ_INIT(&batch);
 		for (n = 0; n < STATE_BATCH_MAX &&
-		    (op = STAILQ_FIRST(&st->queue)) != NULL; n++) {
+		    (op = STAILQ_FIRST(&st->queue)) != NULL &&
+		    op->kind != OP_TLSRPT_CLAIM; n++) {
 			STAILQ_REMOVE_HEAD(&st->queue, entry);
 			STAILQ_INSERT_TAIL(&batch, op, entry);
 		}
@@ -160,7 +194,7 @@ worker(void *arg)
 		failed = run_batch(st, &batch, n);
 		while ((op = STAILQ_FIRST(&batch)) != NULL) {
 			STAILQ_REMOVE_HEAD(&batch, entry);
-			op_free(op);
+			state_op_free(op);
 		}
 
 		pthread_mutex_lock(&st->mu);
@@ -173,16 +207,29 @@ worker(void *arg)
 	return NULL;
 }
 
-/* enqueue - hand op to the worker; frees it and returns -1 if it cannot */
-static int
-enqueue(struct state *st, struct state_op *op)
+/* state_enqueue_locked - with the lock held: queue op, wake the worker */
+void
+state_enqueue_locked(struct state *st, struct state_op *op)
 {
-	if (st->readonly) {
-		op_free(op);
+	STAILQ_INSERT_TAIL(&st->queue, op, entry);
+	st->queued++;
+	st->seq_queued++;
+	pthread_cond_signal(&st->work);
+}
+
+/*
+ * state_enqueue - hand op to the worker; frees it and returns -1 if it
+ * cannot. force: past the queue's bound too (a caller that waits).
+ */
+int
+state_enqueue(struct state *st, struct state_op *op, int force)
+{
+	if (st->readonly || !st->started) {
+		state_op_free(op);
 		return -1;
 	}
 	pthread_mutex_lock(&st->mu);
-	if (st->queued >= STATE_QUEUE_MAX) {
+	if (st->queued >= STATE_QUEUE_MAX && !force) {
 		st->errors++;
 		if (!st->full_logged)
 			log_warnx("state: %s: %d changes are waiting to be "
@@ -190,20 +237,18 @@ enqueue(struct state *st, struct state_op *op)
 			    "catches up", st->path, STATE_QUEUE_MAX);
 		st->full_logged = 1;
 		pthread_mutex_unlock(&st->mu);
-		op_free(op);
+		state_op_free(op);
 		return -1;
 	}
 	st->full_logged = 0;
-	STAILQ_INSERT_TAIL(&st->queue, op, entry);
-	st->queued++;
-	st->seq_queued++;
-	pthread_cond_signal(&st->work);
+	state_enqueue_locked(st, op);
 	pthread_mutex_unlock(&st->mu);
 	return 0;
 }
 
-static struct state_op *
-op_new(enum op_kind kind, const char *domain, int64_t when)
+/* state_op_new - a write of kind for domain (may be NULL); NULL if none */
+struct state_op *
+state_op_new(enum op_kind kind, const char *domain, int64_t when)
 {
 	struct state_op	*op;
 
@@ -261,9 +306,10 @@ check_dir(const char *dir, int create, char *err, size_t errlen)
 struct state *
 state_open(const struct state_conf *conf, char *err, size_t errlen)
 {
-	struct state	*st;
-	const char	*name = conf->backend ? conf->backend : "sqlite";
-	size_t		 i;
+	struct state		*st;
+	pthread_condattr_t	 ca;
+	const char		*name = conf->backend ? conf->backend : "sqlite";
+	size_t			 i;
 
 	if (conf->dir == NULL || conf->dir[0] == '\0') {
 		snprintf(err, errlen, "no state_dir configured");
@@ -284,7 +330,10 @@ state_open(const struct state_conf *conf, char *err, size_t errlen)
 	st->readonly = conf->readonly;
 	STAILQ_INIT(&st->queue);
 	pthread_mutex_init(&st->mu, NULL);
-	pthread_cond_init(&st->work, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->work, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&st->idle, NULL);
 	if (check_dir(conf->dir, !conf->readonly, err, errlen) == -1)
 		goto fail;
@@ -326,8 +375,9 @@ state_close(struct state *st)
 	}
 	while ((op = STAILQ_FIRST(&st->queue)) != NULL) {
 		STAILQ_REMOVE_HEAD(&st->queue, entry);
-		op_free(op);
+		state_op_free(op);
 	}
+	state_tlsrpt_pending_free(st);
 	if (st->rconn != NULL)
 		st->be->close(st->rconn);
 	if (st->wconn != NULL)
@@ -350,6 +400,8 @@ state_sync(struct state *st)
 	int		 rv;
 
 	pthread_mutex_lock(&st->mu);
+	if (st->started && st->tr_npending > 0)
+		state_tlsrpt_pending_move(st);
 	target = st->seq_queued;
 	while (st->started && st->seq_done < target)
 		pthread_cond_wait(&st->idle, &st->mu);
@@ -548,8 +600,8 @@ state_sts_put(struct state *st, const struct state_sts *r)
 {
 	struct state_op	*op;
 
-	if (!state_sts_valid(r) || (op = op_new(OP_STS_PUT, r->domain, 0)) ==
-	    NULL)
+	if (!state_sts_valid(r) || (op = state_op_new(OP_STS_PUT, r->domain,
+	    0)) == NULL)
 		return -1;
 	if ((op->sts = malloc(sizeof(*op->sts))) == NULL) {
 		free(op);
@@ -559,13 +611,13 @@ state_sts_put(struct state *st, const struct state_sts *r)
 	op->sts->policy = NULL;
 	if (r->policy != NULL) {
 		if ((op->sts->policy = malloc(r->policy_len + 1)) == NULL) {
-			op_free(op);
+			state_op_free(op);
 			return -1;
 		}
 		memcpy(op->sts->policy, r->policy, r->policy_len);
 		op->sts->policy[r->policy_len] = '\0';
 	}
-	return enqueue(st, op);
+	return state_enqueue(st, op, 0);
 }
 
 /* state_sts_touch - the domain's policy was used at when */
@@ -574,9 +626,9 @@ state_sts_touch(struct state *st, const char *domain, int64_t when)
 {
 	struct state_op	*op;
 
-	if ((op = op_new(OP_STS_TOUCH, domain, when)) == NULL)
+	if ((op = state_op_new(OP_STS_TOUCH, domain, when)) == NULL)
 		return -1;
-	return enqueue(st, op);
+	return state_enqueue(st, op, 0);
 }
 
 /* state_sts_delete - forget domain */
@@ -585,9 +637,9 @@ state_sts_delete(struct state *st, const char *domain)
 {
 	struct state_op	*op;
 
-	if ((op = op_new(OP_STS_DELETE, domain, 0)) == NULL)
+	if ((op = state_op_new(OP_STS_DELETE, domain, 0)) == NULL)
 		return -1;
-	return enqueue(st, op);
+	return state_enqueue(st, op, 0);
 }
 
 /* state_sts_expire - forget every domain not used since unused_before */
@@ -596,9 +648,9 @@ state_sts_expire(struct state *st, int64_t unused_before)
 {
 	struct state_op	*op;
 
-	if ((op = op_new(OP_STS_EXPIRE, NULL, unused_before)) == NULL)
+	if ((op = state_op_new(OP_STS_EXPIRE, NULL, unused_before)) == NULL)
 		return -1;
-	return enqueue(st, op);
+	return state_enqueue(st, op, 0);
 }
 
 /* state_sts_clear - free what a record owns */

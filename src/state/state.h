@@ -1,9 +1,10 @@
 /*
  * state.h - the store for state that survives restarts: the MTA-STS
- * policy cache now; TLS-RPT results and destination memory next.
+ * policy cache, TLS-RPT results and reports (RFC 8460); destination
+ * memory next.
  *
  * One small interface of typed operations (state_sts_get, _put, _touch,
- * _delete, _expire, _list); no SQL outside the backend. The backend is
+ * _delete, _expire, _list; state_tlsrpt_*); no SQL outside the backend. The backend is
  * chosen at state_open() through a table of operations (state_backend.h),
  * so another one (PostgreSQL, for relays that share their state) needs no
  * change here or in any caller. SQLite is the only one today: one file,
@@ -22,9 +23,20 @@
  * caller keeps its own copy in memory. state_sync() waits until every
  * write queued before it is committed (or failed); state_close() syncs.
  *
+ * TLS-RPT results (state_tlsrpt_add) are merged in memory first: an
+ * identical row (every column but count) adds its count to the pending
+ * one, and the worker writes what is pending every
+ * STATE_TLSRPT_FLUSH_MS (or at once past STATE_TLSRPT_PENDING_MAX rows,
+ * or at state_sync()) in one transaction, so recording a session costs
+ * the caller a hash lookup. state_tlsrpt_claim() is the one write that
+ * waits: it returns once its transaction is durable.
+ *
  * Ownership: a struct state_sts filled by state_sts_get() or passed to a
  * state_sts_list() callback owns its policy text; state_sts_clear() frees
  * it (list callbacks' records are freed by the store after the callback).
+ * The same holds for the TLS-RPT records' pointers (state_tlsrpt_clear(),
+ * state_tlsrpt_day_clear(), state_tlsrpt_post_clear()); records passed
+ * to a write verb are copied, and stay the caller's.
  */
 #ifndef DANEMX_STATE_H
 #define DANEMX_STATE_H
@@ -39,6 +51,14 @@
 #define STATE_QUEUE_MAX		20000	/* writes waiting for the worker */
 #define STATE_BATCH_MAX		1000	/* writes in one transaction */
 #define STATE_DB_FILE		"state.db"
+#define STATE_TLSRPT_FLUSH_MS	2000	/* pending TLS-RPT rows wait this */
+#define STATE_TLSRPT_PENDING_MAX 10000	/* distinct rows merged in memory */
+#define STATE_TLSRPT_ROWS_MAX	1000	/* distinct rows kept per domain and
+					   day; more fold into one (docs) */
+#define STATE_TLSRPT_TEXT_MAX	16384	/* a policy string, an mx-host list */
+#define STATE_TLSRPT_ID_MAX	600	/* a report id and its NUL: DAY_DOMAIN@HOST */
+#define STATE_TLSRPT_URI_MAX	2048	/* an https: URI */
+#define STATE_TLSRPT_BODY_MAX	(16 * 1024 * 1024)	/* a POST body */
 #define STATE_DEFAULT_DIR	"/var/lib/danemx"
 
 struct state;
@@ -80,6 +100,48 @@ struct state_sts {
 	char		 last_error[STATE_ERR_MAX];	/* of the last failure */
 };
 
+/*
+ * One TLS-RPT result row (RFC 8460 4.4): sessions of one (domain, UTC
+ * day) under one policy with one outcome. result_type "" is a success;
+ * its detail columns are all "". Text is printable ASCII; policy_string
+ * and mx_host are lines joined by '\n' (NULL or "": none).
+ */
+struct state_tlsrpt {
+	char		 domain[STATE_DOMAIN_MAX];	/* the recipient domain */
+	char		 day[11];			/* "YYYY-MM-DD", UTC */
+	char		 policy_type[16];	/* "tlsa", "sts", "no-policy-found" */
+	char		 policy_domain[STATE_DOMAIN_MAX];
+	char		*policy_string;		/* owned */
+	char		*mx_host;		/* sts patterns; owned */
+	char		 result_type[40];	/* RFC 8460 4.3; "" a success */
+	char		 sending_ip[64], receiving_ip[64];
+	char		 mx_hostname[STATE_DOMAIN_MAX], mx_helo[STATE_DOMAIN_MAX];
+	char		 reason[STATE_ERR_MAX];	/* failure-reason-code */
+	uint64_t	 count;
+};
+
+/* One (domain, day) that has results, with its report if claimed. */
+struct state_tlsrpt_day {
+	char		 domain[STATE_DOMAIN_MAX];
+	char		 day[11];
+	uint64_t	 ok, failed;		/* sessions, over all policies */
+	char		 state[16];		/* "" not claimed, "sent", "skipped" */
+	char		 report_id[STATE_TLSRPT_ID_MAX];
+	char		*rua;			/* as claimed; owned, may be NULL */
+	int64_t		 claimed;		/* when (Unix time), 0 if not */
+};
+
+/* An HTTPS delivery of a report still to be made (or retried). */
+struct state_tlsrpt_post {
+	char		 report_id[STATE_TLSRPT_ID_MAX];
+	char		*uri;			/* owned */
+	unsigned char	*body;			/* the gzip body; owned */
+	size_t		 len;
+	unsigned	 tries;
+	int64_t		 next_try, deadline;	/* Unix time */
+	char		 last_error[STATE_ERR_MAX];
+};
+
 /* state.c */
 struct state *state_open(const struct state_conf *, char *err, size_t errlen);
 void	 state_close(struct state *);
@@ -101,5 +163,31 @@ int	 state_sts_touch(struct state *, const char *domain, int64_t when);
 int	 state_sts_delete(struct state *, const char *domain);
 int	 state_sts_expire(struct state *, int64_t unused_before);
 void	 state_sts_clear(struct state_sts *);
+
+/* state_tlsrpt.c */
+int	 state_tlsrpt_add(struct state *, const struct state_tlsrpt *);
+int	 state_tlsrpt_rows(struct state *, const char *domain, const char *day,
+	    int (*cb)(void *, const struct state_tlsrpt *), void *arg,
+	    char *err, size_t errlen);
+int	 state_tlsrpt_days(struct state *, const char *domain,
+	    const char *before_day,
+	    int (*cb)(void *, const struct state_tlsrpt_day *), void *arg,
+	    char *err, size_t errlen);
+int	 state_tlsrpt_claim(struct state *, const char *domain,
+	    const char *day, const char *state, const char *report_id,
+	    const char *rua, int64_t now, const struct state_tlsrpt_post *,
+	    size_t nposts, char *err, size_t errlen);
+int	 state_tlsrpt_post_list(struct state *, int64_t due_by, size_t max,
+	    int (*cb)(void *, const struct state_tlsrpt_post *), void *arg,
+	    char *err, size_t errlen);
+int	 state_tlsrpt_post_update(struct state *,
+	    const struct state_tlsrpt_post *);
+int	 state_tlsrpt_post_delete(struct state *, const char *report_id,
+	    const char *uri);
+int	 state_tlsrpt_expire(struct state *, const char *before_day);
+int	 state_tlsrpt_valid(const struct state_tlsrpt *);
+void	 state_tlsrpt_clear(struct state_tlsrpt *);
+void	 state_tlsrpt_day_clear(struct state_tlsrpt_day *);
+void	 state_tlsrpt_post_clear(struct state_tlsrpt_post *);
 
 #endif /* DANEMX_STATE_H */

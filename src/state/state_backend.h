@@ -43,10 +43,44 @@ struct state_backend {
 			    char *err, size_t errlen);
 	int		 (*sts_expire)(void *conn, int64_t unused_before,
 			    char *err, size_t errlen);
+
+	/* TLS-RPT (RFC 8460). tlsrpt_add merges an identical row (count
+	 * += n); tlsrpt_claim runs its own durable transaction (no begin
+	 * or commit around it) and returns 1 claimed, 0 already claimed. */
+	int		 (*tlsrpt_add)(void *conn, const struct state_tlsrpt *,
+			    char *err, size_t errlen);
+	int		 (*tlsrpt_rows)(void *conn, const char *domain,
+			    const char *day,
+			    int (*cb)(void *, const struct state_tlsrpt *),
+			    void *arg, char *err, size_t errlen);
+	int		 (*tlsrpt_days)(void *conn, const char *domain,
+			    const char *before_day,
+			    int (*cb)(void *, const struct state_tlsrpt_day *),
+			    void *arg, char *err, size_t errlen);
+	int		 (*tlsrpt_claim)(void *conn, const char *domain,
+			    const char *day, const char *state,
+			    const char *report_id, const char *rua, int64_t now,
+			    const struct state_tlsrpt_post *, size_t nposts,
+			    char *err, size_t errlen);
+	int		 (*tlsrpt_post_list)(void *conn, int64_t due_by,
+			    size_t max,
+			    int (*cb)(void *, const struct state_tlsrpt_post *),
+			    void *arg, char *err, size_t errlen);
+	int		 (*tlsrpt_post_update)(void *conn,
+			    const struct state_tlsrpt_post *, char *err,
+			    size_t errlen);
+	int		 (*tlsrpt_post_delete)(void *conn, const char *report_id,
+			    const char *uri, char *err, size_t errlen);
+	int		 (*tlsrpt_expire)(void *conn, const char *before_day,
+			    char *err, size_t errlen);
 };
 
 /* state.c */
 int	 state_sts_valid(const struct state_sts *);
+
+/* state_tlsrpt.c */
+int	 state_tlsrpt_day_valid(const struct state_tlsrpt_day *);
+int	 state_tlsrpt_post_valid(const struct state_tlsrpt_post *);
 
 /* state_sqlite.c */
 extern const struct state_backend state_backend_sqlite;

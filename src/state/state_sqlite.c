@@ -22,7 +22,7 @@
 
 #include <sqlite3.h>
 
-#include "state/state_backend.h"
+#include "state/state_sqlite_int.h"
 #include "util/util.h"
 
 #define READ_BUSY_MS	200	/* on the caller's (event loop) thread */
@@ -47,15 +47,47 @@ static const char *const migrations[] = {
 	"  last_error TEXT NOT NULL DEFAULT ''"
 	");"
 	"CREATE INDEX sts_policy_last_used ON sts_policy(last_used);",
+	/* 2: TLS-RPT (RFC 8460): results, reports, HTTPS posts to retry */
+	"CREATE TABLE tlsrpt_result ("
+	"  domain        TEXT NOT NULL,"
+	"  day           TEXT NOT NULL,"
+	"  policy_type   TEXT NOT NULL,"
+	"  policy_domain TEXT NOT NULL,"
+	"  policy_string TEXT NOT NULL DEFAULT '',"
+	"  mx_host       TEXT NOT NULL DEFAULT '',"
+	"  result_type   TEXT NOT NULL DEFAULT '',"
+	"  sending_ip    TEXT NOT NULL DEFAULT '',"
+	"  receiving_ip  TEXT NOT NULL DEFAULT '',"
+	"  mx_hostname   TEXT NOT NULL DEFAULT '',"
+	"  mx_helo       TEXT NOT NULL DEFAULT '',"
+	"  reason        TEXT NOT NULL DEFAULT '',"
+	"  count         INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE (domain, day, policy_type, policy_domain, policy_string,"
+	"    mx_host, result_type, sending_ip, receiving_ip, mx_hostname,"
+	"    mx_helo, reason)"
+	");"
+	"CREATE TABLE tlsrpt_report ("
+	"  domain    TEXT NOT NULL,"
+	"  day       TEXT NOT NULL,"
+	"  state     TEXT NOT NULL,"
+	"  report_id TEXT NOT NULL,"
+	"  rua       TEXT NOT NULL DEFAULT '',"
+	"  claimed   INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (domain, day)"
+	");"
+	"CREATE TABLE tlsrpt_post ("
+	"  report_id  TEXT NOT NULL,"
+	"  uri        TEXT NOT NULL,"
+	"  body       BLOB NOT NULL,"
+	"  tries      INTEGER NOT NULL DEFAULT 0,"
+	"  next_try   INTEGER NOT NULL DEFAULT 0,"
+	"  deadline   INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT NOT NULL DEFAULT '',"
+	"  PRIMARY KEY (report_id, uri)"
+	");"
+	"CREATE INDEX tlsrpt_post_next_try ON tlsrpt_post(next_try);",
 };
 #define SCHEMA_VERSION	((int)DMX_NELEM(migrations))
-
-enum stmt {
-	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
-	Q_STS_GET, Q_STS_LIST, Q_STS_PUT, Q_STS_TOUCH, Q_STS_DELETE,
-	Q_STS_EXPIRE,
-	Q_MAX
-};
 
 #define STS_COLS	"domain, id, policy, fetched, expires, checked, " \
 			"last_used, next_try, failures, last_error"
@@ -75,50 +107,55 @@ static const char *const sql[Q_MAX] = {
 	[Q_STS_EXPIRE] = "DELETE FROM sts_policy WHERE last_used < ?1",
 };
 
-struct sq {
-	sqlite3		*db;
-	sqlite3_stmt	*stmt[Q_MAX];
-};
-
-static int
-dberr(struct sq *c, const char *what, char *err, size_t errlen)
+/* sq_dberr - err is what failed and SQLite's message; -1 */
+int
+sq_dberr(struct sq *c, const char *what, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(c->db));
 	return -1;
+}
+
+/* sq_prep - the cached statement *sp of text, reset and unbound */
+sqlite3_stmt *
+sq_prep(struct sq *c, sqlite3_stmt **sp, const char *text, char *err,
+    size_t errlen)
+{
+	if (*sp == NULL) {
+		if (sqlite3_prepare_v3(c->db, text, -1,
+		    SQLITE_PREPARE_PERSISTENT, sp, NULL) != SQLITE_OK) {
+			sq_dberr(c, "prepare", err, errlen);
+			return NULL;
+		}
+	} else {
+		sqlite3_reset(*sp);
+		sqlite3_clear_bindings(*sp);
+	}
+	return *sp;
 }
 
 /* prep - the cached statement q, reset and unbound */
 static sqlite3_stmt *
 prep(struct sq *c, enum stmt q, char *err, size_t errlen)
 {
-	if (c->stmt[q] == NULL) {
-		if (sqlite3_prepare_v3(c->db, sql[q], -1,
-		    SQLITE_PREPARE_PERSISTENT, &c->stmt[q], NULL) != SQLITE_OK) {
-			dberr(c, "prepare", err, errlen);
-			return NULL;
-		}
-	} else {
-		sqlite3_reset(c->stmt[q]);
-		sqlite3_clear_bindings(c->stmt[q]);
-	}
-	return c->stmt[q];
+	return sq_prep(c, &c->stmt[q], sql[q], err, errlen);
 }
 
-/* step_done - run a statement that returns no rows */
-static int
-step_done(struct sq *c, sqlite3_stmt *s, const char *what, char *err,
+/* sq_step_done - run a statement that returns no rows */
+int
+sq_step_done(struct sq *c, sqlite3_stmt *s, const char *what, char *err,
     size_t errlen)
 {
 	int	 rc = sqlite3_step(s);
 
 	if (rc != SQLITE_DONE)
-		dberr(c, what, err, errlen);
+		sq_dberr(c, what, err, errlen);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int
-exec(struct sq *c, const char *text, char *err, size_t errlen)
+/* sq_exec - run SQL text (no parameters); 0 or -1 with err */
+int
+sq_exec(struct sq *c, const char *text, char *err, size_t errlen)
 {
 	char	*msg = NULL;
 
@@ -138,12 +175,12 @@ user_version(struct sq *c, int *v, char *err, size_t errlen)
 
 	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &s, NULL) !=
 	    SQLITE_OK)
-		return dberr(c, "schema version", err, errlen);
+		return sq_dberr(c, "schema version", err, errlen);
 	rc = sqlite3_step(s);
 	*v = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
 	sqlite3_finalize(s);
 	if (rc != SQLITE_ROW)
-		return dberr(c, "schema version", err, errlen);
+		return sq_dberr(c, "schema version", err, errlen);
 	return 0;
 }
 
@@ -154,7 +191,7 @@ migrate(struct sq *c, const char *path, char *err, size_t errlen)
 	char	 sub[STATE_ERR_MAX], set[64];
 	int	 v, i;
 
-	if (exec(c, "BEGIN IMMEDIATE", sub, sizeof(sub)) == -1) {
+	if (sq_exec(c, "BEGIN IMMEDIATE", sub, sizeof(sub)) == -1) {
 		snprintf(err, errlen, "%s: %s", path, sub);
 		return -1;
 	}
@@ -164,22 +201,22 @@ migrate(struct sq *c, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s has schema version %d, newer than "
 		    "this danemx knows (%d): a newer danemx wrote it", path, v,
 		    SCHEMA_VERSION);
-		exec(c, "ROLLBACK", sub, sizeof(sub));
+		sq_exec(c, "ROLLBACK", sub, sizeof(sub));
 		return -1;
 	}
 	for (i = v; i < SCHEMA_VERSION; i++)
-		if (exec(c, migrations[i], sub, sizeof(sub)) == -1)
+		if (sq_exec(c, migrations[i], sub, sizeof(sub)) == -1)
 			goto fail;
 	snprintf(set, sizeof(set), "PRAGMA user_version = %d", SCHEMA_VERSION);
-	if (v != SCHEMA_VERSION && exec(c, set, sub, sizeof(sub)) == -1)
+	if (v != SCHEMA_VERSION && sq_exec(c, set, sub, sizeof(sub)) == -1)
 		goto fail;
-	if (exec(c, "COMMIT", sub, sizeof(sub)) == -1)
+	if (sq_exec(c, "COMMIT", sub, sizeof(sub)) == -1)
 		goto fail;
 	return 0;
 fail:
 	snprintf(err, errlen, "%s: schema version %d to %d: %s", path, v,
 	    SCHEMA_VERSION, sub);
-	exec(c, "ROLLBACK", sub, sizeof(sub));
+	sq_exec(c, "ROLLBACK", sub, sizeof(sub));
 	return -1;
 }
 
@@ -193,6 +230,8 @@ sq_close(void *conn)
 		return;
 	for (i = 0; i < Q_MAX; i++)
 		sqlite3_finalize(c->stmt[i]);
+	for (i = 0; i < TQ_MAX; i++)
+		sqlite3_finalize(c->tstmt[i]);
 	sqlite3_close(c->db);
 	free(c);
 }
@@ -246,8 +285,8 @@ sq_open(const struct state_conf *conf, int writer, char *path,
 		goto fail;
 	}
 	if (writer) {
-		if (exec(c, "PRAGMA journal_mode = WAL", sub, sizeof(sub)) == -1 ||
-		    exec(c, "PRAGMA synchronous = NORMAL", sub,
+		if (sq_exec(c, "PRAGMA journal_mode = WAL", sub, sizeof(sub)) == -1 ||
+		    sq_exec(c, "PRAGMA synchronous = NORMAL", sub,
 		    sizeof(sub)) == -1) {
 			snprintf(err, errlen, "%s: %s", path, sub);
 			goto fail;
@@ -255,7 +294,7 @@ sq_open(const struct state_conf *conf, int writer, char *path,
 		if (migrate(c, path, err, errlen) == -1)
 			goto fail;
 	} else {
-		if (exec(c, "PRAGMA query_only = 1", sub, sizeof(sub)) == -1 ||
+		if (sq_exec(c, "PRAGMA query_only = 1", sub, sizeof(sub)) == -1 ||
 		    user_version(c, &v, sub, sizeof(sub)) == -1) {
 			snprintf(err, errlen, "%s: %s", path, sub);
 			goto fail;
@@ -281,7 +320,7 @@ sq_begin(void *conn, char *err, size_t errlen)
 
 	if ((s = prep(c, Q_BEGIN, err, errlen)) == NULL)
 		return -1;
-	return step_done(c, s, "begin", err, errlen);
+	return sq_step_done(c, s, "begin", err, errlen);
 }
 
 static int
@@ -292,7 +331,7 @@ sq_commit(void *conn, char *err, size_t errlen)
 
 	if ((s = prep(c, Q_COMMIT, err, errlen)) == NULL)
 		return -1;
-	return step_done(c, s, "commit", err, errlen);
+	return sq_step_done(c, s, "commit", err, errlen);
 }
 
 static void
@@ -305,7 +344,7 @@ sq_rollback(void *conn)
 	if (sqlite3_get_autocommit(c->db))
 		return;
 	if ((s = prep(c, Q_ROLLBACK, err, sizeof(err))) != NULL)
-		step_done(c, s, "rollback", err, sizeof(err));
+		sq_step_done(c, s, "rollback", err, sizeof(err));
 }
 
 /* row_sts - the current row of s (columns STS_COLS) into r */
@@ -361,7 +400,7 @@ sq_sts_get(void *conn, const char *domain, struct state_sts *out, char *err,
 	else if (rc == SQLITE_ROW)
 		rv = row_sts(s, out, err, errlen) == 0 ? 1 : -1;
 	else
-		rv = dberr(c, "read", err, errlen);	/* before the reset */
+		rv = sq_dberr(c, "read", err, errlen);	/* before the reset */
 	sqlite3_reset(s);
 	return rv;
 }
@@ -382,7 +421,7 @@ sq_sts_list(void *conn, int64_t used_since, size_t max,
 	sqlite3_bind_int64(s, 2, max > 1000000 ? 1000000 : (sqlite3_int64)max);
 	while (!stop && (rc = sqlite3_step(s)) != SQLITE_DONE) {
 		if (rc != SQLITE_ROW) {
-			dberr(c, "list", err, errlen);
+			sq_dberr(c, "list", err, errlen);
 			sqlite3_reset(s);
 			return -1;
 		}
@@ -419,7 +458,7 @@ sq_sts_put(void *conn, const struct state_sts *r, char *err, size_t errlen)
 	sqlite3_bind_int(s, 9, (int)(r->failures > 1000000 ? 1000000 :
 	    r->failures));
 	sqlite3_bind_text(s, 10, r->last_error, -1, SQLITE_STATIC);
-	return step_done(c, s, "write", err, errlen);
+	return sq_step_done(c, s, "write", err, errlen);
 }
 
 static int
@@ -433,7 +472,7 @@ sq_sts_touch(void *conn, const char *domain, int64_t when, char *err,
 		return -1;
 	sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, when);
-	return step_done(c, s, "write", err, errlen);
+	return sq_step_done(c, s, "write", err, errlen);
 }
 
 static int
@@ -445,7 +484,7 @@ sq_sts_delete(void *conn, const char *domain, char *err, size_t errlen)
 	if ((s = prep(c, Q_STS_DELETE, err, errlen)) == NULL)
 		return -1;
 	sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
-	return step_done(c, s, "delete", err, errlen);
+	return sq_step_done(c, s, "delete", err, errlen);
 }
 
 static int
@@ -457,7 +496,7 @@ sq_sts_expire(void *conn, int64_t unused_before, char *err, size_t errlen)
 	if ((s = prep(c, Q_STS_EXPIRE, err, errlen)) == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, unused_before);
-	return step_done(c, s, "expire", err, errlen);
+	return sq_step_done(c, s, "expire", err, errlen);
 }
 
 const struct state_backend state_backend_sqlite = {
@@ -473,4 +512,12 @@ const struct state_backend state_backend_sqlite = {
 	.sts_touch = sq_sts_touch,
 	.sts_delete = sq_sts_delete,
 	.sts_expire = sq_sts_expire,
+	.tlsrpt_add = sq_tlsrpt_add,
+	.tlsrpt_rows = sq_tlsrpt_rows,
+	.tlsrpt_days = sq_tlsrpt_days,
+	.tlsrpt_claim = sq_tlsrpt_claim,
+	.tlsrpt_post_list = sq_tlsrpt_post_list,
+	.tlsrpt_post_update = sq_tlsrpt_post_update,
+	.tlsrpt_post_delete = sq_tlsrpt_post_delete,
+	.tlsrpt_expire = sq_tlsrpt_expire,
 };

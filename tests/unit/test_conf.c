@@ -1,6 +1,7 @@
 /*
- * test_conf.c - danemx.conf: defaults, units, listen replacement, and
- * errors that name the line or the key.
+ * test_conf.c - danemx.conf: defaults, units, listen replacement, the
+ * TLS reporting keys and their check, and errors that name the line or
+ * the key.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,49 @@
 #include "tls/tls.h"
 #include "t.h"
 #include "util/util.h"
+
+/* test_tlsrpt_keys - TLS reporting: off by default; when on, it says who
+ * reports */
+static void
+test_tlsrpt_keys(void)
+{
+	struct dmx_conf	 c;
+	char		 err[256];
+
+	conf_defaults(&c);
+	T_CHECK(c.tlsrpt == 0 && c.tlsrpt_max_age == 7 * 86400 &&
+	    c.tlsrpt_send_all == 0 && c.organization_name == NULL &&
+	    c.contact_info == NULL && c.tlsrpt_suppress == NULL &&
+	    conf_check(&c, err, sizeof(err)) == 0, "TLS-RPT defaults");
+	T_CHECK(conf_set(&c, "tlsrpt = yes", err, sizeof(err)) == 0 &&
+	    conf_check(&c, err, sizeof(err)) == -1 && strstr(err,
+	    "organization_name and contact_info") != NULL,
+	    "tlsrpt without organization_name: %s", err);
+	T_CHECK(conf_set(&c, "organization_name = Example Org \xc3\xa9", err,
+	    sizeof(err)) == 0 && conf_check(&c, err, sizeof(err)) == -1,
+	    "tlsrpt without contact_info: %s", err);
+	T_CHECK(conf_set(&c, "contact_info = tlsrpt@example.org", err,
+	    sizeof(err)) == 0 && conf_check(&c, err, sizeof(err)) == 0,
+	    "tlsrpt with both: %s", err);
+	T_CHECK(conf_set(&c, "contact_info = not an address", err,
+	    sizeof(err)) == -1 && strstr(err, "contact_info") != NULL,
+	    "contact_info not an address: %s", err);
+	T_CHECK(conf_set(&c, "organization_name = bad \x01 org", err,
+	    sizeof(err)) == -1 && conf_set(&c, "organization_name = \xc3(",
+	    err, sizeof(err)) == -1, "organization_name with a control "
+	    "character or broken UTF-8");
+	T_CHECK(conf_set(&c, "tlsrpt_max_age = 30d", err, sizeof(err)) == 0 &&
+	    c.tlsrpt_max_age == 30 * 86400, "tlsrpt_max_age 30d: %s", err);
+	T_CHECK(conf_set(&c, "tlsrpt_max_age = 7", err, sizeof(err)) == -1 &&
+	    strstr(err, "172800 or more") != NULL, "tlsrpt_max_age 7 seconds: "
+	    "%s", err);
+	T_CHECK(conf_set(&c, "tlsrpt_send_all = yes", err, sizeof(err)) == 0 &&
+	    conf_set(&c, "tlsrpt_suppress = example.org, /etc/x", err,
+	    sizeof(err)) == 0 && c.tlsrpt_send_all == 1 &&
+	    strcmp(c.tlsrpt_suppress, "example.org, /etc/x") == 0,
+	    "send_all, suppress: %s", err);
+	conf_free(&c);
+}
 
 int
 main(void)
@@ -37,6 +81,12 @@ main(void)
 		    "no, mynetworks-exempt" },
 		{ "smtpd_client_limit_exempt = all\n", "is not one of: "
 		    "mynetworks, none" },
+		{ "dkim_domain = example..org\n", "line 1: dkim_domain: "
+		    "'example..org' is not a domain name" },
+		{ "dkim_selector = s1; x=y\n", "dkim_selector: 's1; x=y' is not "
+		    "a domain name" },
+		{ "dkim_key_file = dkim.pem\n", "dkim_key_file: 'dkim.pem' is not "
+		    "an absolute path" },
 		{ "postmaster = hostmaster\n", "postmaster: 'hostmaster' is "
 		    "not an address" },
 		{ "postmaster = <a@b.test>\n", "is not an address" },
@@ -117,6 +167,8 @@ main(void)
 	free(dump);
 	conf_free(&c);
 
+	test_tlsrpt_keys();
+
 	/* The listener's limits: defaults, and the values that may be 0. */
 	conf_defaults(&c);
 	T_CHECK(c.hopcount_limit == 50, "hopcount_limit %lu", c.hopcount_limit);
@@ -145,6 +197,15 @@ main(void)
 	    == 0, "postmaster: %s", err);
 	T_CHECK(conf_set(&c, "postmaster=", err, sizeof(err)) == 0 &&
 	    c.postmaster[0] == '\0', "empty postmaster: %s", err);
+	T_CHECK(c.dkim_domain == NULL && c.dkim_selector == NULL &&
+	    c.dkim_key_file == NULL, "no DKIM key by default");
+	T_CHECK(conf_set(&c, "dkim_domain = Mail.Example.org", err,
+	    sizeof(err)) == 0 && conf_set(&c, "dkim_selector=tlsrpt-2026.a",
+	    err, sizeof(err)) == 0 && conf_set(&c, "dkim_key_file=/etc/danemx/"
+	    "dkim.pem", err, sizeof(err)) == 0 && strcmp(c.dkim_domain,
+	    "Mail.Example.org") == 0 && strcmp(c.dkim_selector, "tlsrpt-2026.a")
+	    == 0 && strcmp(c.dkim_key_file, "/etc/danemx/dkim.pem") == 0,
+	    "dkim keys: %s", err);
 	T_CHECK(conf_set(&c, "tls_min_version=TLSv1.3", err,
 	    sizeof(err)) == 0 && c.tls_min_version == TLS1_3_VERSION, "tls_min_version: %s", err);
 	T_CHECK(conf_set(&c, "smtpd_tls_min_version = tlsv1.1", err,
