@@ -93,6 +93,8 @@ void	 cli_pidfile_release(int fd, const char *path);
 /* cli_conf.c */
 int	 cli_load_conf(struct dmx_conf *, const char *file, char **sets,
 	    size_t nsets, const char *cmd);
+const char *cli_tlsrpt_submitter(const struct dmx_conf *, char *buf,
+	    size_t len);
 
 /* The commands. */
 int	 cmd_dns(struct cli *, int, char **);
@@ -110,5 +112,8 @@ int	 cli_tlsa_connect(struct cli *, const char *spec, unsigned long *port,
 	    char *name, size_t namelen, STACK_OF(X509) **chain);
 int	 cmd_sts(struct cli *, int, char **);
 int	 cmd_tlsrpt(struct cli *, int, char **);
+/* cmd_tlsrpt_send.c */
+int	 cli_tlsrpt_send(struct cli *, struct dmx_conf *, const char *day,
+	    const char *domain);
 
 #endif /* DANEMX_CLI_H */

@@ -299,20 +299,6 @@ claim_skip(struct job *j, const char *why)
 	s->st.skipped++;
 }
 
-/* make_id - the report's id: DAY.RANDOM@SUBMITTER */
-static void
-make_id(const struct tlsrpt_sender *s, const char *day, char *id,
-    size_t idlen)
-{
-	unsigned char	 r[8];
-	char		 hex[17];
-
-	if (RAND_bytes(r, sizeof(r)) != 1)
-		memset(r, 0, sizeof(r));
-	hex_encode(hex, sizeof(hex), r, sizeof(r));
-	snprintf(id, idlen, "%.10s.%s@%.40s", day, hex, s->c.submitter);
-}
-
 static void
 mail_done(void *arg, int ok, const char *id, const char *err)
 {
@@ -397,7 +383,7 @@ job_report(struct job *j, const struct tlsrpt_rua *rua)
 	struct state_tlsrpt_post posts[TLSRPT_RUA_MAX];
 	const char		*to[TLSRPT_RUA_MAX];
 	struct buf		 json, gz, mail, ruas;
-	char			 id[128], err[512];
+	char			 id[STATE_TLSRPT_ID_MAX], err[512];
 	size_t			 i, nto = 0, nposts = 0;
 	int64_t			 now = tlsrpt_now(), begin;
 	int			 r;
@@ -414,6 +400,11 @@ job_report(struct job *j, const struct tlsrpt_rua *rua)
 			    rua->dest[i].uri);
 		else if (rua->dest[i].scheme == TLSRPT_HTTPS)
 			nposts++;
+		else if (s->c.dkim == NULL)
+			log_warnx("TLS report for %s (%s): %s: no DKIM key "
+			    "(dkim_key_file) to sign the mail with, and RFC "
+			    "8460 has unsigned reports ignored: not mailed",
+			    j->t.domain, j->t.day, rua->dest[i].uri);
 		else
 			to[nto++] = rua->dest[i].addr;
 	}
@@ -421,7 +412,13 @@ job_report(struct job *j, const struct tlsrpt_rua *rua)
 		claim_skip(j, "no address to send it to");
 		goto out;
 	}
-	make_id(s, j->t.day, id, sizeof(id));
+	if (tlsrpt_report_id(id, sizeof(id), j->t.day, j->t.domain,
+	    s->c.submitter) == -1) {
+		log_warnx("TLS report for %s (%s): the report id is too long",
+		    j->t.domain, j->t.day);
+		s->st.failed++;
+		goto out;
+	}
 	memset(&info, 0, sizeof(info));
 	info.organization = s->c.organization_name;
 	info.contact = s->c.contact_info;
@@ -444,7 +441,6 @@ job_report(struct job *j, const struct tlsrpt_rua *rua)
 		mi.domain = j->t.domain;
 		mi.submitter = s->c.submitter;
 		mi.report_id = id;
-		mi.unique = strchr(id, '.') + 1;	/* make_id()'s hex */
 		mi.begin = begin;
 		mi.end = begin + 86399;
 		mi.date = (time_t)now;
@@ -503,6 +499,7 @@ job_report(struct job *j, const struct tlsrpt_rua *rua)
 	    (unsigned long long)j->t.failed, ruas.data);
 	if (s->c.stop_after_claim) {
 		s->stopped = 1;
+		s->st.stopped = 1;
 		goto out;
 	}
 	hand_on(j, id, &mail, to, nto, posts, nposts);
@@ -581,7 +578,7 @@ job_next(struct tlsrpt_sender *s)
 			continue;
 		}
 		snprintf(name, sizeof(name), "_smtp._tls.%s", j->t.domain);
-		if ((j->dns_id = dmx_dns_lookup(s->c.res, name, DMX_TYPE_TXT,
+		if ((j->dns_id = dmx_dns_lookup(s->c.res, name, DMX_T_TXT,
 		    txt_done, j)) == 0) {
 			log_warnx("TLS report for %s: cannot look up %s",
 			    j->t.domain, name);
@@ -626,8 +623,8 @@ post_done(void *arg, struct http_result *r)
 		log_warnx("TLS report %s: POST to %s failed: %s; trying again "
 		    "in %u s", po->p.report_id, po->p.uri, r->detail, b);
 		po->p.next_try = now + b;
-		snprintf(po->p.last_error, sizeof(po->p.last_error), "%s",
-		    r->detail);
+		strlcpy_(po->p.last_error, r->detail,
+		    sizeof(po->p.last_error));
 		state_tlsrpt_post_update(s->c.st, &po->p);
 		s->st.posts_retry++;
 	}
@@ -692,7 +689,8 @@ on_daily(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	tlsrpt_sender_pass(s, NULL, NULL, NULL, NULL);
+	if (s->c.enabled)
+		tlsrpt_sender_pass(s, NULL, NULL, NULL, NULL);
 	tv.tv_sec = s->st.failed > 0 ? REPASS_AFTER : next_run(s);
 	tv.tv_usec = 0;
 	evtimer_add(s->daily, &tv);
@@ -708,7 +706,8 @@ on_retry(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	if (s->c.retry_first > 0 && s->c.retry_first < RETRY_TICK)
 		tv.tv_sec = s->c.retry_first;
-	retry_due(s);
+	if (s->c.enabled)
+		retry_due(s);
 	evtimer_add(s->retry, &tv);
 }
 
@@ -747,6 +746,21 @@ tlsrpt_sender_new(const struct tlsrpt_send_conf *c, char *err, size_t errlen)
 		return NULL;
 	}
 	return s;
+}
+
+/* tlsrpt_sender_update - new settings (SIGHUP); what runs goes on */
+void
+tlsrpt_sender_update(struct tlsrpt_sender *s, const struct tlsrpt_send_conf *c)
+{
+	s->c.enabled = c->enabled;
+	s->c.organization_name = c->organization_name;
+	s->c.contact_info = c->contact_info;
+	s->c.submitter = c->submitter;
+	s->c.from = c->from;
+	s->c.suppress = c->suppress;
+	s->c.send_all = c->send_all;
+	s->c.delay_max = c->delay_max;
+	s->c.retry_first = c->retry_first;
 }
 
 void

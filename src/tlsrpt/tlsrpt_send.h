@@ -51,6 +51,7 @@ typedef int	(*tlsrpt_submit_fn)(void *arg, const char *from,
 		    char *err, size_t errlen);
 
 struct tlsrpt_send_conf {
+	int			 enabled;	/* the relay: tlsrpt = yes */
 	struct event_base	*base;
 	struct dmx_resolver	*res;
 	struct http_client	*http;
@@ -80,6 +81,7 @@ struct tlsrpt_send_stats {
 	unsigned	 posts_retry;	/* POSTs to be retried */
 	unsigned	 skipped;	/* no record, suppressed, ... */
 	unsigned	 failed;	/* lookup or build failures (next pass) */
+	int		 stopped;	/* stop_after_claim stopped it */
 };
 
 struct tlsrpt_sender;
@@ -87,6 +89,10 @@ struct tlsrpt_sender;
 struct tlsrpt_sender *tlsrpt_sender_new(const struct tlsrpt_send_conf *,
 	    char *err, size_t errlen);
 void	 tlsrpt_sender_free(struct tlsrpt_sender *);
+/* new settings (SIGHUP): the strings and suppress list it borrows now;
+ * base, res, http, st, dkim and submit stay */
+void	 tlsrpt_sender_update(struct tlsrpt_sender *,
+	    const struct tlsrpt_send_conf *);
 /* the relay: a pass now, then every day after 00:00 UTC; and retries */
 void	 tlsrpt_sender_schedule(struct tlsrpt_sender *);
 /* one pass over day (NULL: every day before today) and domain (NULL:

@@ -339,12 +339,12 @@ test_claim(void)
 	    "mx", 1);
 	state_tlsrpt_add(st, &r);
 	state_sync(st);
-	post(&p[0], "2026-03-01T00:00:00Z_example.org@relay.test",
+	post(&p[0], "20260301T000000Z.example.org@relay.test",
 	    "https://a.example/r", 1000);
-	post(&p[1], "2026-03-01T00:00:00Z_example.org@relay.test",
+	post(&p[1], "20260301T000000Z.example.org@relay.test",
 	    "https://b.example/r", 2000);
 	rv = state_tlsrpt_claim(st, "example.org", "2026-03-01", "sent",
-	    "2026-03-01T00:00:00Z_example.org@relay.test",
+	    "20260301T000000Z.example.org@relay.test",
 	    "mailto:tlsrpt@example.org,https://a.example/r", 5000, p, 2, err,
 	    sizeof(err));
 	T_CHECK(rv == 1, "first claim: %d (%s), want 1", rv, err);
@@ -395,7 +395,7 @@ test_claim(void)
 	state_sync(st);
 	memset(&s, 0, sizeof(s));
 	state_tlsrpt_post_list(st, 100000, 10, seen_post, &s, err, sizeof(err));
-	T_CHECK(strcmp(s.text, "2026-03-01T00:00:00Z_example.org@relay.test "
+	T_CHECK(strcmp(s.text, "20260301T000000Z.example.org@relay.test "
 	    "https://a.example/r len=5 tries=1 next=1700 err=HTTP 500\n") == 0,
 	    "after update and delete: %s", s.text);
 
