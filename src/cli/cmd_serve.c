@@ -204,6 +204,7 @@ reload_conf(struct serve *sv)
 	swap_str(&sv->conf.smtpd_client_limit_exempt,
 	    &nc.smtpd_client_limit_exempt);
 	sv->conf.hopcount_limit = nc.hopcount_limit;
+	sv->conf.tls_required_header = nc.tls_required_header;
 	sv->conf.smtpd_line_length_limit = nc.smtpd_line_length_limit;
 	sv->conf.smtpd_session_time_limit = nc.smtpd_session_time_limit;
 	sv->conf.smtpd_soft_error_limit = nc.smtpd_soft_error_limit;
