@@ -256,11 +256,7 @@ session_done(void *arg, const struct smtp_result *s)
 		d->sess = NULL;
 		d->keep = 0;
 	}
-	/* TLS-Required: No: TLS the domain demands failed; in clear. */
-	if (deliver_tlsreq_soft(d, h) && (s->stage == SMTP_ST_TLS ||
-	    s->no_starttls) && !a->plaintext_retry && !d->retry_plain) {
-		a->relaxed = 1;
-		deliver_tlsreq_log(d, h, "TLS", s->error, "without TLS");
+	if (deliver_tlsreq_plain(d, h, a, s)) {	/* TLS-Required: No */
 		d->retry_plain = 1;
 		deliver_next(d);
 		return;

@@ -54,6 +54,8 @@ void	 deliver_ready(struct deliver *);
 /* deliver_tlsreq.c - RFC 8689 TLS-Required: No */
 void	 deliver_tlsreq_apply(struct deliver *);
 int	 deliver_tlsreq_soft(const struct deliver *, const struct route_host *);
+int	 deliver_tlsreq_plain(const struct deliver *, const struct route_host *,
+	    struct deliver_attempt *, const struct smtp_result *);
 void	 deliver_tlsreq_log(const struct deliver *, const struct route_host *,
 	    const char *what, const char *why, const char *how);
 void	 deliver_tlsreq_log_host(const struct deliver *,

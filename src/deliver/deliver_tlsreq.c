@@ -90,6 +90,24 @@ deliver_tlsreq_soft(const struct deliver *d, const struct route_host *h)
 }
 
 /*
+ * deliver_tlsreq_plain - a session to host h failed (s): 1 when it was
+ * STARTTLS (missing or refused) or the handshake where the recipient
+ * domain demands TLS, and TLS-Required: No has the host tried once more
+ * in cleartext (said so here; the caller starts it)
+ */
+int
+deliver_tlsreq_plain(const struct deliver *d, const struct route_host *h,
+    struct deliver_attempt *a, const struct smtp_result *s)
+{
+	if (!deliver_tlsreq_soft(d, h) || (s->stage != SMTP_ST_TLS &&
+	    !s->no_starttls) || a->plaintext_retry || d->retry_plain)
+		return 0;
+	a->relaxed = 1;
+	deliver_tlsreq_log(d, h, "TLS", s->error, "without TLS");
+	return 1;
+}
+
+/*
  * deliver_tlsreq_apply - the route and the MTA-STS policy are known: a
  * host left unusable for DANE or MTA-STS is used with opportunistic TLS
  * (said when the delivery reaches it: deliver_log_host())
