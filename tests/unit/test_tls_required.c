@@ -4,13 +4,17 @@
  * two pieces split at every position and one octet at a time; the
  * envelope's "tls_required no" line (written only when set, and absent
  * from older envelopes: 0); a queue writer that records the request
- * only for a sender allowed to make it; and the bounce of such a
- * message, which asks for it too (RFC 8689 6).
+ * only for a sender allowed to make it; the bounce of such a message,
+ * which asks for it too (RFC 8689 6); tls_required_header; and which
+ * hosts of a route the request makes usable, and where a TLS failure no
+ * longer stops the message (src/deliver/deliver_tlsreq.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/conf.h"
+#include "deliver/deliver_int.h"
 #include "queue/queue.h"
 #include "sched/sched.h"
 #include "t.h"
@@ -217,6 +221,118 @@ test_dsn(void)
 	}
 }
 
+/* tls_required_header: yes by default, yes or no. */
+static void
+test_conf(void)
+{
+	struct dmx_conf	 c;
+	char		 err[256] = "";
+
+	conf_defaults(&c);
+	T_CHECK(c.tls_required_header == 1, "default %lu",
+	    c.tls_required_header);
+	T_CHECK(conf_set(&c, "tls_required_header = no", err,
+	    sizeof(err)) == 0 && c.tls_required_header == 0, "no: %s", err);
+	T_CHECK(conf_set(&c, "tls_required_header = No", err,
+	    sizeof(err)) == -1, "'No' accepted");
+	conf_free(&c);
+}
+
+/* A host of a route, as the route and MTA-STS left it. */
+static const struct host_case {
+	const char		*name;
+	enum host_demand	 demand;
+	enum dmx_fail		 rt;
+	size_t			 naddr;
+	enum dmx_dns_status	 addr_status;
+	int			 tlsa_looked_up;
+	enum dmx_dns_status	 tlsa_status;
+	size_t			 ntlsa;
+	enum host_demand	 want;		/* after deliver_tlsreq_apply() */
+	int			 soft;		/* deliver_tlsreq_soft() then */
+} hosts[] = {
+	{ "TLSA bogus", DEMAND_UNUSABLE, DMX_FAIL_DNSSEC_INVALID, 1,
+	    DMX_DNS_SECURE, 1, DMX_DNS_BOGUS, 0, DEMAND_MAY, 0 },
+	{ "TLSA no answer", DEMAND_UNUSABLE, DMX_FAIL_DNS, 1, DMX_DNS_SECURE,
+	    1, DMX_DNS_SERVFAIL, 0, DEMAND_MAY, 0 },
+	{ "dane-only without TLSA", DEMAND_UNUSABLE, DMX_FAIL_DANE_REQUIRED, 2,
+	    DMX_DNS_INSECURE, 0, DMX_DNS_SECURE, 0, DEMAND_MAY, 0 },
+	{ "TLSA malformed or unusable", DEMAND_UNUSABLE, DMX_FAIL_TLSA_INVALID,
+	    1, DMX_DNS_SECURE, 1, DMX_DNS_SECURE, 1, DEMAND_MAY, 0 },
+	{ "no MTA-STS pattern", DEMAND_UNUSABLE, DMX_FAIL_VALIDATION, 1,
+	    DMX_DNS_INSECURE, 0, DMX_DNS_SECURE, 0, DEMAND_MAY, 0 },
+	{ "address lookup bogus", DEMAND_UNUSABLE, DMX_FAIL_DNSSEC_INVALID, 1,
+	    DMX_DNS_BOGUS, 0, DMX_DNS_SECURE, 0, DEMAND_UNUSABLE, 0 },
+	{ "no address", DEMAND_UNUSABLE, DMX_FAIL_NONE, 0, DMX_DNS_SECURE, 0,
+	    DMX_DNS_SECURE, 0, DEMAND_UNUSABLE, 0 },
+	{ "CNAME link bogus", DEMAND_UNUSABLE, DMX_FAIL_DNSSEC_INVALID, 1,
+	    DMX_DNS_INSECURE, 0, DMX_DNS_SECURE, 0, DEMAND_UNUSABLE, 0 },
+	{ "DANE", DEMAND_DANE, DMX_FAIL_NONE, 1, DMX_DNS_SECURE, 1,
+	    DMX_DNS_SECURE, 1, DEMAND_DANE, 1 },
+	{ "DANE, all TLSA unusable", DEMAND_ENCRYPT, DMX_FAIL_TLSA_INVALID, 1,
+	    DMX_DNS_SECURE, 1, DMX_DNS_SECURE, 1, DEMAND_ENCRYPT, 1 },
+	{ "MTA-STS", DEMAND_STS, DMX_FAIL_NONE, 1, DMX_DNS_INSECURE, 0,
+	    DMX_DNS_SECURE, 0, DEMAND_STS, 1 },
+	{ "policy encrypt", DEMAND_ENCRYPT, DMX_FAIL_NONE, 1, DMX_DNS_SECURE, 0,
+	    DMX_DNS_SECURE, 0, DEMAND_ENCRYPT, 0 },
+	{ "policy verify", DEMAND_VERIFY, DMX_FAIL_NONE, 1, DMX_DNS_SECURE, 0,
+	    DMX_DNS_SECURE, 0, DEMAND_VERIFY, 0 },
+	{ "policy secure", DEMAND_SECURE, DMX_FAIL_NONE, 1, DMX_DNS_SECURE, 0,
+	    DMX_DNS_SECURE, 0, DEMAND_SECURE, 0 },
+	{ "opportunistic", DEMAND_MAY, DMX_FAIL_NONE, 1, DMX_DNS_INSECURE, 0,
+	    DMX_DNS_SECURE, 0, DEMAND_MAY, 0 },
+};
+
+/* Which hosts TLS-Required: No makes usable, and where a TLS failure no
+ * longer stops the message; without it, nothing changes. */
+static void
+test_deliver(void)
+{
+	struct route_host	 h[DMX_NELEM(hosts)];
+	struct route		 rt;
+	struct deliver_result	 r;
+	struct deliver		 d;
+	const struct host_case	*c;
+	size_t			 i;
+	int			 no;
+
+	for (no = 0; no <= 1; no++) {
+		memset(&d, 0, sizeof(d));
+		memset(&r, 0, sizeof(r));
+		memset(&rt, 0, sizeof(rt));
+		memset(h, 0, sizeof(h));
+		for (i = 0; i < DMX_NELEM(hosts); i++) {
+			c = &hosts[i];
+			h[i].demand = c->demand;
+			h[i].rt = c->rt;
+			h[i].naddr = c->naddr;
+			h[i].addr_status = c->addr_status;
+			h[i].tlsa_looked_up = c->tlsa_looked_up;
+			h[i].tlsa_status = c->tlsa_status;
+			h[i].tlsa.n = c->ntlsa;
+			h[i].tlsa.secure = c->ntlsa > 0;
+		}
+		rt.hosts = h;
+		rt.nhost = DMX_NELEM(hosts);
+		r.route = &rt;
+		d.r = &r;
+		d.conf.tls_required_no = no;
+		deliver_tlsreq_apply(&d);
+		for (i = 0; i < DMX_NELEM(hosts); i++) {
+			c = &hosts[i];
+			T_CHECK(h[i].demand == (no ? c->want : c->demand) &&
+			    h[i].relaxed == (no && c->want != c->demand),
+			    "%s (tls_required_no %d): demand %s relaxed %d, "
+			    "want %s", c->name, no, route_demand_str(h[i].demand),
+			    h[i].relaxed, route_demand_str(no ? c->want :
+			    c->demand));
+			T_CHECK(deliver_tlsreq_soft(&d, &h[i]) == (no && c->soft),
+			    "%s (tls_required_no %d): soft %d", c->name, no,
+			    deliver_tlsreq_soft(&d, &h[i]));
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -229,6 +345,8 @@ main(void)
 	test_envelope();
 	test_writer(dir);
 	test_dsn();
+	test_conf();
+	test_deliver();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup failed\n");
