@@ -3,7 +3,8 @@
 # the world's DANE, DNSSEC and MTA-STS cases. A message from a trusted
 # sender (a mynetworks client, danemx sendmail) with the header is
 # delivered despite a failure of the recipient domain's policy, with
-# opportunistic TLS, and the log line says so with its queue id:
+# opportunistic TLS, and the log line says so with its queue id (also
+# through the maildrop, from a user who cannot write the queue):
 #   - a DANE mismatch (only.dane-mismatch.test), even while the
 #     destination is held for the same failure of a message without it;
 #   - a bogus TLSA answer, dane-only without TLSA (the policy table), an
@@ -11,8 +12,9 @@
 #     (then in cleartext);
 #   - and the header stays in the relayed message (octets at the MX).
 # The same message without the header, with the header in the body only,
-# or from a relay with tls_required_header = no, stays deferred; a bogus
-# MX answer defers even with the header. A folded, odd-case header
+# from a client outside mynetworks (to the postmaster), or from a relay
+# with tls_required_header = no, stays deferred; a bogus MX answer defers
+# even with the header; the relaxed session is not reused. A folded, odd-case header
 # counts. The bounce of such a message asks for it too.
 . "$DANEMX_SRCDIR/tests/lib.sh"
 . "$DANEMX_SRCDIR/tests/world/mxlib.sh"
@@ -46,6 +48,7 @@ sh "$WORLD_WORLD_SH" add "$DANEMX_WORLD" dane-mismatch.test - >/dev/null <<EOF |
 tlsreq-$RUN		1	MX	10 mxb-$RUN
 mxb-$RUN		1	A	@MX_NET@.17
 _25._tcp.mxb-$RUN	1	CNAME	nx-$RUN.expired.test.
+stranger-$RUN		1	MX	10 mx1
 sink-$RUN		1	MX	10 mxs-$RUN
 mxs-$RUN		1	A	$SINK
 _25._tcp.mxs-$RUN	1	TLSA	3 1 1 @TLSA_EE_311@
@@ -76,15 +79,18 @@ serve() {	# serve N PORT [-o ...]: relay N in the background
 	wait_for 15 sh -c "grep -q 'relay started' '$T_TMP/relay$n.log' && [ -s '$T_TMP/pid$n' ]" ||
 		fail "relay $n did not start: $(cat "$T_TMP/relay$n.log")"
 }
-serve 1 $RELAY
+serve 1 $RELAY -o mynetworks=127.0.0.1/32 \
+	-o postmaster=pm-$RUN@stranger-$RUN.dane-mismatch.test
 serve 2 $RELAY2 -o tls_required_header=no
 LOG=$T_TMP/relay1.log
 
-# submit PORT MSG RCPT [FROM]: MSG over SMTP, from a@client.test
+# submit PORT MSG RCPT [FROM [CLIENT]]: MSG over SMTP, from a@client.test
+# (and the client address 127.0.0.1, inside mynetworks)
 submit() {
-	$PY - "$1" "$T_TMP/$2" "$3" "${4:-a@client.test}" <<'PYEOF' ||
+	$PY - "$1" "$T_TMP/$2" "$3" "${4:-a@client.test}" "${5:-127.0.0.1}" <<'PYEOF' ||
 import smtplib, sys
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30,
+    source_address=(sys.argv[5], 0))
 s.sendmail(sys.argv[4], [sys.argv[3]], open(sys.argv[2], "rb").read())
 s.quit()
 PYEOF
@@ -216,6 +222,29 @@ tr -d '\r' <"$T_TMP/no" | "$DANEMX" sendmail -o user= -o queue_dir="$T_TMP/q1" \
 status "$sm" sent >/dev/null
 expect_line "sendmail: relaxed" "$sm" \
 	"TLS-Required: No: mx1.dane-mismatch.test: delivering despite DANE failure ($DANEFAIL) with opportunistic TLS"
+
+# 9b. Through the maildrop: a user who cannot write the queue.
+chmod 711 "$T_TMP"
+cp "$DANEMX" "$T_TMP/danemx" && chmod 755 "$T_TMP/danemx"
+md=$(rcpt md only.dane-mismatch.test)
+tr -d '\r' <"$T_TMP/no" | setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	"$T_TMP/danemx" sendmail -o queue_dir="$T_TMP/q1" -f a@client.test "$md" \
+	>"$T_TMP/md.out" || fail "sendmail as nobody"
+expect_match "maildrop: dropped" "$(cat "$T_TMP/md.out")" "^maildrop/m[0-9a-f]{32}$"
+status "$md" sent >/dev/null
+expect_match "maildrop: picked up, the request seen" "$(grep "^$(qid "$md"): from=" "$LOG")" \
+	", uid=65534, tls-required=no \(maildrop\)$"
+expect_line "maildrop: relaxed" "$md" \
+	"TLS-Required: No: mx1.dane-mismatch.test: delivering despite DANE failure ($DANEFAIL) with opportunistic TLS"
+
+# 9c. A client outside mynetworks reaches only the postmaster: its field
+# means nothing.
+submit $RELAY no postmaster a@client.test 127.0.0.2
+pm=pm-$RUN@stranger-$RUN.dane-mismatch.test
+expect_match "stranger: deferred" "$(status "$pm" deferred)" \
+	"status=deferred \(DANE: $DANEFAIL_RE \[tlsa-invalid\]\)"
+expect_match "stranger: no request" "$(grep "^$(qid "$pm"): from=" "$LOG")" \
+	", client=127\.0\.0\.2$"
 
 # 10. A refused recipient: the bounce asks for TLS-Required: No too, and
 # goes back to a sender at the DANE-failing domain all the same.
