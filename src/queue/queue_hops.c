@@ -80,9 +80,10 @@ name_char(struct queue_hops *h, unsigned char c)
 }
 
 /* colon - the end of a field name: count Received, read TLS-Required */
-static void
+static inline void
 colon(struct queue_hops *h)
 {
+	h->st = H_SKIP;
 	if ((h->match & M_RCVD) && h->k == RCVD_LEN) {
 		if (h->n < QUEUE_HOPS_MAX)
 			h->n++;
@@ -91,9 +92,7 @@ colon(struct queue_hops *h)
 			h->ntls++;
 		h->v = V_WSP;
 		h->st = H_VAL;
-		return;
 	}
-	h->st = H_SKIP;
 }
 
 /* value_char - the next octet c of a TLS-Required value, within a line */
@@ -145,6 +144,14 @@ queue_hops_add(struct queue_hops *h, const void *data, size_t len)
 			h->st = H_BODY;		/* "\r\n": the empty line */
 			break;
 		case H_NAME:
+			if (h->match == 0) {
+				/* A name of no interest: on to its end. */
+				while (i < len && ftext(p[i]))
+					i++;
+				if (i == len)
+					return;
+				c = p[i];
+			}
 			if (c == ':')
 				colon(h);
 			else if (c == ' ' || c == '\t')
