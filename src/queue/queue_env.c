@@ -205,8 +205,6 @@ queue_env_parse(const char *text, size_t len, struct queue_env *e,
 			    *p != '\0')
 				goto bad;
 			e->hops = (int)v;
-		} else if (strcmp(line, "tls_required no") == 0) {
-			e->tls_required_no = 1;
 		} else if (strncmp(line, "held ", 5) == 0) {
 			if (strcmp(line + 5, "0") && strcmp(line + 5, "1"))
 				goto bad;
@@ -218,6 +216,8 @@ queue_env_parse(const char *text, size_t len, struct queue_env *e,
 		} else if (strncmp(line, "rcpt ", 5) == 0) {
 			if (parse_rcpt(e, line + 5) == -1)
 				goto bad;
+		} else if (strcmp(line, "tls_required no") == 0) {
+			e->tls_required_no = 1;
 		} else if (line[0] != '\0')
 			goto bad;
 	}
