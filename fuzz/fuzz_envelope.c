@@ -1,6 +1,7 @@
 /*
  * fuzz_envelope.c - libFuzzer target for the queue envelope parser; a
- * parsed envelope is formatted again and reparsed, which must succeed.
+ * parsed envelope is formatted again and reparsed, which must succeed
+ * and give the same hops, TLS-Required request and recipients.
  */
 #include <stdlib.h>
 
@@ -19,7 +20,9 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	    sizeof(err)) == -1)
 		return 0;
 	if (queue_env_format(&e, &out, &len) == 0) {
-		if (queue_env_parse(out, len, &e2, err, sizeof(err)) == -1)
+		if (queue_env_parse(out, len, &e2, err, sizeof(err)) == -1 ||
+		    e2.tls_required_no != e.tls_required_no ||
+		    e2.hops != e.hops || e2.nrcpt != e.nrcpt)
 			abort();
 		queue_env_free(&e2);
 		free(out);

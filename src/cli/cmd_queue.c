@@ -57,6 +57,8 @@ print_env_json(struct buf *b, const struct queue_env *e)
 	json_kv_int(b, "size", (long long)e->size);
 	buf_adds(b, ",");
 	json_kv_bool(b, "held", e->held);
+	buf_adds(b, ",");
+	json_kv_bool(b, "tls_required_no", e->tls_required_no);
 	buf_adds(b, ",\"recipients\":[");
 	for (i = 0; i < e->nrcpt; i++) {
 		buf_adds(b, i ? ",{" : "{");
@@ -82,8 +84,9 @@ print_env_text(const struct queue_env *e)
 
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
 	    gmtime(&e->created));
-	printf("%s %8zu %s UTC <%s>%s\n", e->id, e->size, when, e->sender,
-	    e->held ? " (held)" : "");
+	printf("%s %8zu %s UTC <%s>%s%s\n", e->id, e->size, when, e->sender,
+	    e->held ? " (held)" : "", e->tls_required_no ?
+	    " (TLS-Required: No)" : "");
 	for (i = 0; i < e->nrcpt; i++)
 		printf("    %-7s <%s>%s%s\n",
 		    queue_rcpt_state_str(e->rcpt[i].state), e->rcpt[i].addr, e->rcpt[i].last && e->rcpt[i].last[0] ?

@@ -436,6 +436,8 @@ sendmail_commit(struct sendmail *sm, const char *msg)
 		rv = errno == ENOSPC || errno == EDQUOT ? EX_TEMPFAIL :
 		    EX_CANTCREAT;
 	} else {
+		if (sm->conf.tls_required_header)
+			queue_writer_honour_tls(w);	/* RFC 8689 */
 		queue_writer_add(w, msg, sm->out.len);
 		if (queue_commit(w, sm->sender, (const char * const *)sm->rcpts,
 		    sm->nrcpt, id, err, sizeof(err)) == -1) {

@@ -49,7 +49,9 @@ static const char serve_help[] =
 "queue it durably (250 only after fsync), and deliver it with DANE as\n"
 "RFC 7672 requires, retrying with backoff until max_queue_lifetime, then\n"
 "returning a DSN to the sender. A DANE or DNSSEC failure defers; it\n"
-"never bounces at once and never downgrades.\n"
+"never bounces at once and never downgrades (but for a message whose\n"
+"trusted sender asks with TLS-Required: No, RFC 8689: see\n"
+"tls_required_header in danemx.conf(5)).\n"
 "\n"
 "Options:\n"
 "  -c FILE        configuration (default " CONF_DEFAULT_FILE " if present;\n"
@@ -217,6 +219,7 @@ reload_conf(struct serve *sv)
 	swap_str(&sv->conf.smtpd_client_limit_exempt,
 	    &nc.smtpd_client_limit_exempt);
 	sv->conf.hopcount_limit = nc.hopcount_limit;
+	sv->conf.tls_required_header = nc.tls_required_header;
 	sv->conf.smtpd_line_length_limit = nc.smtpd_line_length_limit;
 	sv->conf.smtpd_session_time_limit = nc.smtpd_session_time_limit;
 	sv->conf.smtpd_soft_error_limit = nc.smtpd_soft_error_limit;

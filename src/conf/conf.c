@@ -77,6 +77,7 @@ static const struct key {
 	{ "smtp_data_done_timeout", K_TIME, S(smtp_data_done_timeout) },
 	{ "smtp_quit_timeout", K_TIME, S(smtp_quit_timeout) },
 	{ "hopcount_limit", K_NUM, S(hopcount_limit) },
+	{ "tls_required_header", K_BOOL, S(tls_required_header) },
 	{ "postmaster", K_STR, S(postmaster) },
 	{ "smtpd_forbid_bare_newline", K_STR, S(smtpd_forbid_bare_newline) },
 	{ "smtpd_line_length_limit", K_SIZE, S(smtpd_line_length_limit) },
@@ -189,6 +190,7 @@ conf_defaults(struct dmx_conf *c)
 	c->smtp_data_done_timeout = 600;
 	c->smtp_quit_timeout = 60;
 	c->hopcount_limit = 50;
+	c->tls_required_header = 1;
 	c->smtpd_forbid_bare_newline = strdup("yes");
 	c->smtpd_line_length_limit = 64 * 1024;
 	c->smtpd_session_time_limit = 3600;

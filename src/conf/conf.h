@@ -61,6 +61,8 @@ struct dmx_conf {
 	unsigned long	 smtp_data_done_timeout, smtp_quit_timeout;
 	/* The listener against loops and abuse (server/smtpd*.c). */
 	unsigned long	 hopcount_limit;	/* Received: headers */
+	unsigned long	 tls_required_header;	/* 1: trusted senders may ask
+						   for TLS-Required: No */
 	char		*postmaster;		/* where <postmaster> goes */
 	char		*smtpd_forbid_bare_newline;	/* yes, no,
 							   mynetworks-exempt */

@@ -218,9 +218,9 @@ session_done(void *arg, const struct smtp_result *s)
 			log_info("%s[%s]:%u: session completed, TLS %s", h->name,
 			    a->addr, d->r->route->port, deliver_tls_str(a->tls));
 		if (d->conf.job == SMTP_JOB_SEND)
-			finish(d, OUTCOME_DELIVERED, a->bypassed ? a->fail :
-			    h->bypassed ? h->rt : DMX_FAIL_NONE, "%d %s",
-			    a->code, a->reply);
+			finish(d, OUTCOME_DELIVERED, a->bypassed ||
+			    a->relaxed ? a->fail : h->bypassed || h->relaxed ?
+			    h->rt : DMX_FAIL_NONE, "%d %s", a->code, a->reply);
 		else if (rej)
 			finish(d, OUTCOME_REJECTED, DMX_FAIL_NONE,
 			    "a recipient was rejected");
@@ -258,6 +258,11 @@ session_done(void *arg, const struct smtp_result *s)
 		smtp_client_quit(d->sess);
 		d->sess = NULL;
 		d->keep = 0;
+	}
+	if (deliver_tlsreq_plain(d, h, a, s)) {	/* TLS-Required: No */
+		d->retry_plain = 1;
+		deliver_next(d);
+		return;
 	}
 	/* Rule 18: only an opportunistic host may be retried in clear. */
 	if (h->demand == DEMAND_MAY && s->stage == SMTP_ST_TLS &&
@@ -351,12 +356,14 @@ session_start(struct deliver *d, struct deliver_attempt *a)
 		sc.tls_mode = SMTP_TLS_NONE;
 		break;
 	case DEMAND_MAY:
-		sc.tls_mode = d->retry_plain ? SMTP_TLS_NONE : SMTP_TLS_MAY;
+		sc.tls_mode = SMTP_TLS_MAY;
 		break;
 	default:
 		sc.tls_mode = SMTP_TLS_MUST;
 		break;
 	}
+	if (d->retry_plain)	/* rule 18, or TLS-Required: No */
+		sc.tls_mode = SMTP_TLS_NONE;
 	d->retry_plain = 0;
 	if (d->conf.log)
 		log_info("Connecting to [%s]:%u%s", a->addr, rt->port,
@@ -477,6 +484,7 @@ deliver_ready(struct deliver *d)
 		return;
 	}
 	deliver_sts_apply(d);
+	deliver_tlsreq_apply(d);
 	deliver_sts_copy(&d->sts, &d->r->sts);	/* for the next messages */
 	if (self_cut(d)) {
 		finish(d, OUTCOME_REJECTED, DMX_FAIL_NONE, "5.4.6 mail for %s "
@@ -523,6 +531,11 @@ deliver_start(struct event_base *base, struct dmx_resolver *res,
 		return NULL;
 	}
 	strlcpy_(d->domain, conf->domain, sizeof(d->domain));
+	if (conf->msgid != NULL)
+		strlcpy_(d->msgid, conf->msgid, sizeof(d->msgid));
+	d->conf.msgid = NULL;		/* borrowed: d->msgid is ours */
+	if (conf->tls_required_no)
+		d->conf.reuse = 0;	/* relaxed for this message alone */
 	strlcpy_(d->r->domain, conf->domain, sizeof(d->r->domain));
 	deliver_sts_start(d);		/* beside the route, if at all */
 	d->rreq = route_resolve(res, conf->domain, conf->port ? conf->port : 25,

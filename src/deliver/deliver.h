@@ -75,6 +75,8 @@ struct deliver_attempt {
 	char			 detail[600];	/* why, in one line */
 	int			 dane_failed;	/* TLSA present, no match */
 	int			 bypassed;	/* ... but the bypass list applied */
+	int			 relaxed;	/* a DANE, MTA-STS or TLS failure
+						   TLS-Required: No let pass */
 	int			 have_verdict;
 	struct tls_verdict	 verdict;	/* DANE result and depth */
 	char			 sni[DMX_NAME_MAX];
@@ -177,6 +179,12 @@ struct deliver_conf {
 	int			 log;		/* log events as they happen */
 	int			 keep_chain;	/* records keep the peer's chain */
 	int			 reuse;		/* park sessions (see above) */
+	/* RFC 8689 "TLS-Required: No": the recipient domain's DANE and
+	 * MTA-STS are tried but stop nothing (deliver_tlsreq.c). Such a
+	 * delivery is for one message (msgid, for its log lines): never
+	 * reuse it for another. */
+	int			 tls_required_no;
+	const char		*msgid;
 	/* Is this address and port the relay itself? A route whose best
 	 * MX is fails "loops back to myself"; hosts less preferred than
 	 * one that is are not used (RFC 5321 5.1). NULL: never. */
@@ -236,6 +244,7 @@ struct deliver_env {
 	const struct net_addr	*src4, *src6;	/* may be NULL */
 	int			(*is_self)(void *, const struct sockaddr *);
 	void			*self_arg;
+	int			 tls_required_no; /* the message asks it */
 };
 void	 deliver_conf_for(struct deliver_conf *, const struct deliver_env *,
 	    const char *nexthop, enum smtp_job, time_t now);

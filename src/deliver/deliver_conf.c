@@ -3,7 +3,8 @@
  * the configuration and the tables: the TLS policy table's level for the
  * next hop (dane when no entry says) and whether MTA-STS applies, the
  * DANE bypass list, the SMTP timeouts, the TLS floors, the WebPKI store,
- * HELO and source addresses. check, probe,
+ * HELO and source addresses, and whether the message asked for
+ * TLS-Required: No (RFC 8689). check, probe,
  * send and the relay's scheduler all build theirs here, so that a
  * destination is treated the same whoever sends to it.
  *
@@ -71,6 +72,7 @@ deliver_conf_for(struct deliver_conf *dc, const struct deliver_env *env,
 	dc->sts = env->sts;
 	if (c != NULL && !c->mta_sts)
 		dc->no_sts = 1;
+	dc->tls_required_no = env->tls_required_no;
 	dc->is_self = env->is_self;
 	dc->self_arg = env->self_arg;
 	dc->log = 1;

@@ -17,6 +17,7 @@ struct deliver {
 	struct smtp_client	*sess;
 	struct deliver_result	*r;		/* NULL while kept idle */
 	char			 domain[DMX_NAME_MAX];
+	char			 msgid[64];	/* conf.msgid, or "" */
 	int			 keep;		/* the session is parked */
 	struct deliver_attempt	 sticky;	/* the parked session's attempt */
 	size_t			 hi, ai;
@@ -49,6 +50,16 @@ SSL_CTX	*deliver_pkix(struct deliver *);
 
 /* deliver.c, once the route and the MTA-STS policy are both known */
 void	 deliver_ready(struct deliver *);
+
+/* deliver_tlsreq.c - RFC 8689 TLS-Required: No */
+void	 deliver_tlsreq_apply(struct deliver *);
+int	 deliver_tlsreq_soft(const struct deliver *, const struct route_host *);
+int	 deliver_tlsreq_plain(const struct deliver *, const struct route_host *,
+	    struct deliver_attempt *, const struct smtp_result *);
+void	 deliver_tlsreq_log(const struct deliver *, const struct route_host *,
+	    const char *what, const char *why, const char *how);
+void	 deliver_tlsreq_log_host(const struct deliver *,
+	    const struct route_host *);
 
 /* deliver_log.c */
 void	 deliver_log_host(struct deliver *);

@@ -2,7 +2,7 @@
  * deliver_log.c - the log lines that say what the route decided for a
  * host, once, as the delivery reaches it: its TLS demand and why, why
  * DANE does not apply (the route's reason, in posttls-finger's words),
- * and, always, a bypass. Owns nothing.
+ * and, always, a bypass or a TLS-Required: No. Owns nothing.
  */
 #include "dns/dns.h"
 #include "log/log.h"
@@ -25,6 +25,8 @@ deliver_log_host(struct deliver *d)
 		log_warnx("DANE bypass for %s%s%s%s: %s", rt->domain,
 		    rt->bypass_comment[0] ? " (" : "", rt->bypass_comment,
 		    rt->bypass_comment[0] ? ")" : "", h->why);
+	if (h->relaxed)		/* said as loudly */
+		deliver_tlsreq_log_host(d, h);
 	if (!d->conf.log)
 		return;
 	if (!rt->literal)

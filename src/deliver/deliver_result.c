@@ -229,14 +229,15 @@ deliver_attempt_kind(const struct deliver_result *r,
 		return DELIVER_KIND_DNS;
 	case DMX_FAIL_TLSA_INVALID:
 	case DMX_FAIL_DANE_REQUIRED:
-		if (a->skipped || (a->dane_failed && !a->bypassed))
+		if (a->skipped || (a->dane_failed && !a->bypassed &&
+		    !a->relaxed))
 			return DELIVER_KIND_DANE;
 		return DELIVER_KIND_TLS;
 	case DMX_FAIL_CERT_HOST_MISMATCH:
 	case DMX_FAIL_CERT_EXPIRED:
 	case DMX_FAIL_CERT_NOT_TRUSTED:
 	case DMX_FAIL_VALIDATION:
-		if (a->dane_failed && !a->bypassed)
+		if (a->dane_failed && !a->bypassed && !a->relaxed)
 			return DELIVER_KIND_DANE;
 		if (a->policy == DELIVER_POLICY_STS)
 			return DELIVER_KIND_STS;

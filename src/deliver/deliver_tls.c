@@ -7,7 +7,8 @@
  * the verdict into the attempt's record: the TLS level reached, the DANE
  * result and depth, and the failure class when it failed. A DANE host
  * that does not match is left (rule 16), unless the bypass list applies
- * (rule 27, said loudly).
+ * (rule 27, said loudly) or the message asked for TLS-Required: No
+ * (deliver_tlsreq.c; said as loudly).
  *
  * The SSL belongs to the SMTP client; the verdict to the record.
  */
@@ -165,7 +166,8 @@ log_chain(struct deliver *d, const struct tls_verdict *v)
 }
 
 /* dane_failed - the DANE verdict did not authenticate the host: -1 to
- * leave it, or 0 when the bypass list lets the session go on */
+ * leave it, or 0 when the bypass list or TLS-Required: No lets the
+ * session go on */
 static int
 dane_failed(struct deliver *d, struct deliver_attempt *a, char *why,
     size_t whylen)
@@ -187,6 +189,13 @@ dane_failed(struct deliver *d, struct deliver_attempt *a, char *why,
 		    rt->bypass_comment[0] ? ")" : "", v->text);
 		return 0;
 	}
+	if (deliver_tlsreq_soft(d, h)) {
+		a->relaxed = 1;
+		a->tls = TLS_ACH_OPPORTUNISTIC;
+		deliver_tlsreq_log(d, h, "DANE", v->text,
+		    "with opportunistic TLS");
+		return 0;
+	}
 	if (d->conf.log)
 		log_info("DANE: %s (%s)", v->text, d->ai + 1 < h->naddr ?
 		    "trying next address" : deliver_more_hosts(d) ?
@@ -196,7 +205,8 @@ dane_failed(struct deliver *d, struct deliver_attempt *a, char *why,
 }
 
 /* pkix_failed - WebPKI did not authenticate host h (verify, secure,
- * MTA-STS enforce): the record says why; -1 to leave the host */
+ * MTA-STS enforce): the record says why; -1 to leave the host, or 0
+ * when TLS-Required: No lets an MTA-STS session go on */
 static int
 pkix_failed(struct deliver *d, struct deliver_attempt *a, char *why,
     size_t whylen)
@@ -207,6 +217,13 @@ pkix_failed(struct deliver *d, struct deliver_attempt *a, char *why,
 	if (h->demand == DEMAND_STS) {
 		a->fail = DMX_FAIL_STS_WEBPKI;
 		snprintf(a->detail, sizeof(a->detail), "MTA-STS: %s", v->text);
+		if (deliver_tlsreq_soft(d, h)) {
+			a->relaxed = 1;
+			a->tls = TLS_ACH_OPPORTUNISTIC;
+			deliver_tlsreq_log(d, h, "MTA-STS", v->text,
+			    "with opportunistic TLS");
+			return 0;
+		}
 	} else {
 		a->fail = v->result_type;
 		strlcpy_(a->detail, v->text, sizeof(a->detail));
@@ -257,8 +274,11 @@ deliver_tls_check(void *arg, SSL *ssl, int handshake_ok, char *why,
 	case DEMAND_VERIFY:
 	case DEMAND_SECURE:
 	case DEMAND_STS:
-		if (!v->authenticated)
-			return pkix_failed(d, a, why, whylen);
+		if (!v->authenticated) {
+			if (pkix_failed(d, a, why, whylen) == -1)
+				return -1;
+			break;
+		}
 		a->tls = h->demand == DEMAND_STS ? TLS_ACH_STS_VERIFIED :
 		    TLS_ACH_VERIFIED;
 		if (d->conf.log && h->demand == DEMAND_STS)

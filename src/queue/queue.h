@@ -67,6 +67,9 @@ struct queue_env {
 	int		 hops;		/* Received: headers; -1: not
 					   recorded (queued by an older
 					   danemx): queue_msg_hops() */
+	int		 tls_required_no; /* RFC 8689 "TLS-Required: No",
+					   from a sender allowed to ask
+					   (queue_writer_honour_tls()) */
 	struct queue_rcpt *rcpt;
 	size_t		 nrcpt;
 };
@@ -74,13 +77,17 @@ struct queue_env {
 struct queue;
 struct queue_writer;
 
-/* A count of Received: headers as a message's octets go by. */
+/* The header section as a message's octets go by (queue_hops.c): its
+ * Received: headers, and its TLS-Required: field (RFC 8689). */
 #define QUEUE_HOPS_MAX	1000000
 struct queue_hops {
 	int		 st;		/* where in the header (queue_hops.c) */
 	unsigned	 k;		/* octets of the field name so far */
-	int		 match;		/* ... all as in "received" */
+	int		 match;		/* ... names they may still be */
 	unsigned	 n;		/* Received: fields so far */
+	unsigned	 ntls;		/* TLS-Required: fields (at most 2) */
+	int		 v;		/* ... the value of the last so far */
+	int		 tls_no;	/* ... it was "No" */
 };
 
 /* queue.c - the layout */
@@ -108,6 +115,8 @@ void	 queue_writer_use_reserve(struct queue_writer *);
 int	 queue_writer_add(struct queue_writer *, const void *, size_t);
 const char *queue_writer_id(const struct queue_writer *);
 unsigned queue_writer_hops(const struct queue_writer *);
+void	 queue_writer_honour_tls(struct queue_writer *);
+int	 queue_writer_tls_required_no(const struct queue_writer *);
 int	 queue_commit(struct queue_writer *, const char *sender,
 	    const char * const *rcpts, size_t nrcpt, char id[QUEUE_ID_LEN + 1],
 	    char *err, size_t errlen);
@@ -194,10 +203,12 @@ int	 queue_maildrop_read(struct queue *, const char *name, size_t max,
 int	 queue_maildrop_remove(struct queue *, const char *name, char *done,
 	    size_t donelen);
 
-/* queue_hops.c - Received: headers, for hopcount_limit */
+/* queue_hops.c - the header section: Received: headers, for
+ * hopcount_limit, and TLS-Required: No (RFC 8689) */
 void	 queue_hops_init(struct queue_hops *);
 void	 queue_hops_add(struct queue_hops *, const void *, size_t);
 int	 queue_hops_done(const struct queue_hops *);
+int	 queue_hops_tls_required_no(const struct queue_hops *);
 
 /* queue_env.c - the envelope file format */
 int	 queue_env_parse(const char *text, size_t len, struct queue_env *,

@@ -7,13 +7,16 @@
  *	sender <a@example.org>
  *	size 1234
  *	hops 2
+ *	tls_required no
  *	held 0
  *	dsn 0
  *	rcpt pending 0 0 <b@example.net> last result text
  *
  * A rcpt line is: state attempts next_try <address> [last result].
  * "hops" (the message's Received: headers) is absent from envelopes
- * written by older versions: e->hops is then -1. The
+ * written by older versions: e->hops is then -1. "tls_required no" is
+ * there only when the message asked for "TLS-Required: No" (RFC 8689)
+ * and its sender may ask; older envelopes never have it. The
  * parser is strict (a damaged envelope is an error that names its line,
  * never a guess) and bounded. queue_env_format() returns a string the
  * caller frees; parsed strings belong to the env (queue_env_free()).
@@ -213,6 +216,8 @@ queue_env_parse(const char *text, size_t len, struct queue_env *e,
 		} else if (strncmp(line, "rcpt ", 5) == 0) {
 			if (parse_rcpt(e, line + 5) == -1)
 				goto bad;
+		} else if (strcmp(line, "tls_required no") == 0) {
+			e->tls_required_no = 1;
 		} else if (line[0] != '\0')
 			goto bad;
 	}
@@ -252,6 +257,8 @@ queue_env_format(const struct queue_env *e, char **out, size_t *len)
 	    e->held ? 1 : 0, e->dsn_sent ? 1 : 0);
 	if (e->hops >= 0)
 		r |= buf_printf(&b, "hops %d\n", e->hops);
+	if (e->tls_required_no)
+		r |= buf_adds(&b, "tls_required no\n");
 	for (i = 0; i < e->nrcpt; i++) {
 		r |= buf_printf(&b, "rcpt %s %u %lld <%s>%s",
 		    queue_rcpt_state_str(e->rcpt[i].state), e->rcpt[i].attempts,

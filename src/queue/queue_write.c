@@ -32,7 +32,9 @@ struct queue_writer {
 	char		 id[QUEUE_ID_LEN + 1];
 	int		 fd;
 	size_t		 size;
-	struct queue_hops hops;		/* Received: headers written */
+	struct queue_hops hops;		/* Received: headers written, and
+					   TLS-Required: */
+	int		 honour_tls;	/* ... may ask for "No" */
 	int		 failed;	/* a write failed: errno saved */
 	int		 err;
 	int		 reserve;	/* may use the reserve (a bounce) */
@@ -144,6 +146,24 @@ queue_writer_hops(const struct queue_writer *w)
 	return w->hops.n;
 }
 
+/*
+ * queue_writer_honour_tls - the sender may ask for "TLS-Required: No"
+ * (RFC 8689): if the message's header does, its envelope will say so.
+ * Without this call the header field is relayed but means nothing.
+ */
+void
+queue_writer_honour_tls(struct queue_writer *w)
+{
+	w->honour_tls = 1;
+}
+
+/* queue_writer_tls_required_no - will the envelope say tls_required_no? */
+int
+queue_writer_tls_required_no(const struct queue_writer *w)
+{
+	return w->honour_tls && queue_hops_tls_required_no(&w->hops);
+}
+
 /* queue_writer_id - the id the message will have once committed */
 const char *
 queue_writer_id(const struct queue_writer *w)
@@ -246,6 +266,7 @@ queue_commit(struct queue_writer *w, const char *sender,
 	e.created = time(NULL);
 	e.size = w->size;
 	e.hops = (int)w->hops.n;
+	e.tls_required_no = queue_writer_tls_required_no(w);
 	if ((r = calloc(nrcpt, sizeof(*r))) == NULL) {
 		errno = ENOMEM;
 		goto fail;

@@ -60,6 +60,8 @@ struct route_host {
 	/* The decision. */
 	enum host_demand	 demand;
 	int			 bypassed;	/* demand softened by the bypass list */
+	int			 relaxed;	/* ... by TLS-Required: No (set by
+						   the delivery: deliver_tlsreq.c) */
 	enum dmx_fail	 rt;
 	char			 why[1024];	/* for logs */
 	char			 bogus[256];	/* why_bogus of a bogus answer

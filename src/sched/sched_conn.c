@@ -218,6 +218,7 @@ conn_take(struct conn *c)
 	env.pkix_ctx = s->c.pkix_ctx;
 	env.sts = s->c.sts;
 	env.helo = s->c.helo;
+	env.tls_required_no = j->tls_required_no;
 	if (s->c.self != NULL) {
 		env.is_self = sched_selfaddr_match;
 		env.self_arg = s->c.self;
@@ -230,7 +231,8 @@ conn_take(struct conn *c)
 	dc.body.read = sched_job_body_read;
 	dc.body.arg = j;
 	dc.log = 1;
-	dc.reuse = 1;
+	dc.reuse = !j->tls_required_no;	/* relaxed for it alone */
+	dc.msgid = j->id;
 	dc.done = conn_done;
 	dc.arg = j;
 	if ((c->d = deliver_start(s->base, s->c.res, &dc, err,
@@ -282,13 +284,20 @@ conn_start(struct sched *s, struct dest *d)
 		conn_free(c);
 }
 
-/* hold_ready - a held destination's ready items wait out the hold */
+/*
+ * hold_ready - a held destination's ready items wait out the hold, but
+ * those of messages that asked for TLS-Required: No (RFC 8689): the
+ * DANE or MTA-STS failure that held it does not stop them
+ */
 static void
 hold_ready(struct sched *s, struct dest *d)
 {
-	struct item	*it;
+	struct item	*it, *next;
 
-	while ((it = TAILQ_FIRST(&d->ready)) != NULL) {
+	for (it = TAILQ_FIRST(&d->ready); it != NULL; it = next) {
+		next = TAILQ_NEXT(it, rentry);
+		if (it->m->tls_required_no)
+			continue;
 		sched_note_held(s, it);
 		sched_item_unlink(s, it);
 		it->due = d->hold_until;	/* even if that just passed */
@@ -332,11 +341,11 @@ sched_dispatch(struct sched *s)
 
 	for (d = TAILQ_FIRST(&s->runq); d != NULL && !s->draining; d = next) {
 		next = TAILQ_NEXT(d, rentry);
-		if (d->nready == 0 || d->hold_until > time(NULL)) {
+		if (d->nready > 0 && d->hold_until > time(NULL))
+			hold_ready(s, d);
+		if (d->nready == 0) {
 			TAILQ_REMOVE(&s->runq, d, rentry);
 			d->in_runq = 0;
-			if (d->nready > 0)
-				hold_ready(s, d);
 			sched_dest_maybe_free(s, d);
 			continue;
 		}

@@ -6,6 +6,9 @@
  * saying what failed and why (e.g. "TLSA record did not match"), the
  * message/delivery-status part, and the original headers. The DSN goes
  * to the envelope sender from the null sender, so it is never bounced.
+ * The bounce of a message that asked for "TLS-Required: No" asks for it
+ * too (RFC 8689 6: a reoriginated message keeps the request); any other
+ * bounce carries the original's headers and keeps its protection.
  * The caller owns out (and frees it with buf_free()); nothing else is
  * allocated.
  */
@@ -75,6 +78,7 @@ sched_dsn_build(struct buf *out, const struct queue_env *e,
 	    "Subject: Undelivered Mail Returned to Sender\r\n"
 	    "Date: %s\r\n"
 	    "Auto-Submitted: auto-replied\r\n"
+	    "%s"
 	    "MIME-Version: 1.0\r\n"
 	    "Content-Type: multipart/report; report-type=delivery-status;\r\n"
 	    "\tboundary=\"%s/%s\"\r\n"
@@ -87,7 +91,9 @@ sched_dsn_build(struct buf *out, const struct queue_env *e,
 	    "This is the mail system at host %s.\r\n"
 	    "\r\n"
 	    "Your message could not be delivered to one or more recipients.\r\n"
-	    "\r\n", host, e->sender, date, e->id, host, e->id, host, host);
+	    "\r\n", host, e->sender, date,
+	    e->tls_required_no ? "TLS-Required: No\r\n" : "",
+	    e->id, host, e->id, host, host);
 	for (i = 0; i < e->nrcpt; i++)
 		if (e->rcpt[i].state == RCPT_FAILED)
 			r |= buf_printf(out, "<%s>: %s\r\n", e->rcpt[i].addr,

@@ -42,6 +42,8 @@ struct qmsg {
 	int			 stale;		/* an item could not be made
 						   (out of memory): the next
 						   scan makes it again */
+	int			 tls_required_no; /* RFC 8689: a destination's
+						   hold does not stop it */
 };
 
 enum item_state { IT_READY, IT_WAIT, IT_ACTIVE };

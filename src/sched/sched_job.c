@@ -109,6 +109,7 @@ job_new(struct sched *s, struct item *it, const struct queue_env *e,
 		goto nomem;
 	memcpy(j->id, e->id, sizeof(j->id));
 	j->it = it;
+	j->tls_required_no = e->tls_required_no;
 	for (i = 0; i < e->nrcpt; i++) {
 		if (e->rcpt[i].state != RCPT_PENDING ||
 		    (e->rcpt[i].next_try > now && !it->force) ||

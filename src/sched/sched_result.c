@@ -383,6 +383,7 @@ bounce_start(struct sched *s, const struct queue_env *e, char *err,
 	if ((w = queue_writer_new(s->c.q, err, errlen)) == NULL)
 		goto fail;
 	queue_writer_use_reserve(w);	/* the queue's own write */
+	queue_writer_honour_tls(w);	/* ours: it asks as the original did */
 	if (sched_dsn_build(&dsn, e, orig, olen, s->c.helo, time(NULL)) ==
 	    -1 || queue_writer_add(w, dsn.data, dsn.len) == -1) {
 		snprintf(err, errlen, "cannot write it");

@@ -59,6 +59,7 @@ struct pick {
 	char		*sender;
 	size_t		 nrcpt, msglen;
 	unsigned	 uid;
+	int		 tls_required_no;	/* asked for (RFC 8689) */
 };
 
 /* junk_cb - something that is not a drop: say so once */
@@ -92,8 +93,9 @@ pick_done(void *arg, int ok, const char *id, const char *err)
 		/* Queued: a crash before the removal means one duplicate,
 		 * never a loss (at least once). */
 		queue_maildrop_remove(p->q, k->name, done, sizeof(done));
-		log_info("%s: from=<%s>, nrcpt=%zu, size=%zu, uid=%u (maildrop)",
-		    id, k->sender, k->nrcpt, k->msglen, k->uid);
+		log_info("%s: from=<%s>, nrcpt=%zu, size=%zu, uid=%u%s "
+		    "(maildrop)", id, k->sender, k->nrcpt, k->msglen, k->uid,
+		    k->tls_required_no ? ", tls-required=no" : "");
 		if (p->sched != NULL)
 			sched_enqueue(p->sched, id);
 	}
@@ -127,6 +129,10 @@ pick_one(struct pickup *p, const char *name)
 		queue_drop_free(&d);
 		return -1;
 	}
+	/* A local user's own message (danemx sendmail): RFC 8689's
+	 * TLS-Required: No may weaken it, unless danemx.conf says no. */
+	if (p->conf->tls_required_header)
+		queue_writer_honour_tls(w);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000",
 	    gmtime(&now));
 	buf_init(&rcv, 1024);
@@ -154,6 +160,7 @@ pick_one(struct pickup *p, const char *name)
 	k->nrcpt = d.nrcpt;
 	k->msglen = d.msglen;
 	k->uid = d.uid;
+	k->tls_required_no = queue_writer_tls_required_no(w);
 	if (queue_workers_submit(p->workers, w, d.sender,
 	    (const char * const *)d.rcpts, d.nrcpt, pick_done, k) == NULL) {
 		queue_writer_abort(w);

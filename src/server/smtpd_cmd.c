@@ -49,6 +49,7 @@ smtpd_txn_reset(struct session *s)
 	buf_reset(&s->wbuf);
 	s->size = s->hdrlen = 0;
 	s->too_big = s->too_long = s->write_failed = 0;
+	s->tls_required_no = 0;
 	if (s->state != S_GREET && s->state != S_CLOSING)
 		s->state = S_READY;
 }
@@ -195,6 +196,10 @@ cmd_data(struct session *s)
 		smtpd_reply(s, "452 4.3.1 Insufficient system storage");
 		return;
 	}
+	/* RFC 8689: mynetworks may ask for TLS-Required: No; anyone else
+	 * sends only to the postmaster, and the field is just relayed. */
+	if (s->relay_ok && s->d->conf->tls_required_header)
+		queue_writer_honour_tls(s->w);
 	s->state = S_DATA;
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000",
 	    gmtime(&now));
@@ -249,8 +254,9 @@ commit_done(void *arg, int ok, const char *id, const char *err)
 		log_warnx("smtpd: %s: message not queued: %s", s->addr, err);
 		smtpd_reply(s, "452 4.3.1 Insufficient system storage");
 	} else {
-		log_info("%s: from=<%s>, nrcpt=%zu, size=%zu, client=%s",
-		    id, s->from, s->nrcpt, s->size - s->hdrlen, s->addr);
+		log_info("%s: from=<%s>, nrcpt=%zu, size=%zu, client=%s%s",
+		    id, s->from, s->nrcpt, s->size - s->hdrlen, s->addr,
+		    s->tls_required_no ? ", tls-required=no" : "");
 		/* Mail was delivered: the error counts start again. */
 		s->errors = s->junk = 0;
 		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
@@ -281,6 +287,7 @@ smtpd_data_end(struct session *s)
 	unsigned		 hops;
 
 	smtpd_data_flush(s);
+	s->tls_required_no = queue_writer_tls_required_no(s->w);
 	if (s->too_big) {
 		smtpd_reply(s, "552 5.3.4 Message size exceeds fixed limit");
 	} else if (s->too_long) {

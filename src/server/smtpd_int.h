@@ -86,6 +86,7 @@ struct session {
 	size_t			 size;		/* octets written, header too */
 	size_t			 hdrlen;	/* our Received: header */
 	int			 too_big, too_long, write_failed;
+	int			 tls_required_no; /* the message asked (RFC 8689) */
 	unsigned long		 errors;	/* 4xx and 5xx replies */
 	unsigned long		 junk;		/* NOOP, RSET, VRFY */
 };
