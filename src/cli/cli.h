@@ -112,6 +112,22 @@ int	 cli_tlsa_connect(struct cli *, const char *spec, unsigned long *port,
 	    char *name, size_t namelen, STACK_OF(X509) **chain);
 int	 cmd_sts(struct cli *, int, char **);
 int	 cmd_tlsrpt(struct cli *, int, char **);
+/* serve_tlsrpt.c - the relay's TLS report sender */
+struct serve_tlsrpt;
+struct serve_tlsrpt_env {
+	const struct dmx_conf	*conf;
+	const struct tlsrpt_suppress *suppress;
+	struct tlsrpt_dkim	*dkim;		/* or NULL */
+	struct event_base	*base;
+	struct dmx_resolver	*res;
+	struct http_client	*http;
+	struct state		*st;		/* or NULL: none */
+	struct sched		*sched;
+};
+struct serve_tlsrpt *serve_tlsrpt_new(const struct serve_tlsrpt_env *);
+void	 serve_tlsrpt_update(struct serve_tlsrpt *, const struct dmx_conf *,
+	    const struct tlsrpt_suppress *);
+void	 serve_tlsrpt_free(struct serve_tlsrpt *);
 /* cmd_tlsrpt_send.c */
 int	 cli_tlsrpt_send(struct cli *, struct dmx_conf *, const char *day,
 	    const char *domain);

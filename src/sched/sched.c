@@ -70,6 +70,7 @@ sched_submit(struct sched *s, const char *from, const char * const *rcpts,
 	}
 	if ((w = queue_writer_new(s->c.q, err, errlen)) == NULL)
 		return -1;
+	queue_writer_honour_tls(w);	/* ours: TLS-Required: No counts */
 	if (queue_writer_add(w, msg, len) == -1 ||
 	    (sb = calloc(1, sizeof(*sb))) == NULL) {
 		snprintf(err, errlen, "cannot write it");

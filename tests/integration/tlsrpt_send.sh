@@ -31,17 +31,24 @@ trap cleanup EXIT
 cp "$WORLD_DKIM_KEY" "$T_TMP/dkim.key"
 
 # the relay's settings for reports, also for danemx tlsrpt
-set -- -o queue_dir="$Q" -o state_dir="$STATE" -o user= \
-	-o pid_file="$T_TMP/pid" -o helo_name=relay.tlsrpt.test \
-	-o ca_file="$WORLD_CA" -o tlsrpt=yes \
-	-o organization_name="danemx world" \
-	-o contact_info=postmaster@tlsrpt.test \
-	-o dkim_domain=tlsrpt.test -o dkim_selector=rpt \
-	-o dkim_key_file="$T_TMP/dkim.key" \
-	-o tlsrpt_suppress=suppressed.tlsrpt.test \
-	-o tlsrpt_delay=0 -o tlsrpt_retry=1s
-OPTS="$*"
-set --
+cat >"$T_TMP/danemx.conf" <<EOF
+queue_dir = $Q
+state_dir = $STATE
+user =
+pid_file = $T_TMP/pid
+helo_name = relay.tlsrpt.test
+ca_file = $WORLD_CA
+tlsrpt = yes
+organization_name = danemx world
+contact_info = postmaster@tlsrpt.test
+dkim_domain = tlsrpt.test
+dkim_selector = rpt
+dkim_key_file = $T_TMP/dkim.key
+tlsrpt_suppress = suppressed.tlsrpt.test
+tlsrpt_delay = 0
+tlsrpt_retry = 1s
+EOF
+OPTS="-c $T_TMP/danemx.conf"
 
 serve() {	# serve CLOCK: the relay, in the background, at that time
 	started=$(grep -c "relay started" "$T_TMP/relay.log" 2>/dev/null || true)
@@ -57,9 +64,12 @@ stop() {
 	kill "$pid"
 	wait_for 40 sh -c "! kill -0 $pid 2>/dev/null" || fail "relay did not stop"
 }
-tlsrpt() {	# tlsrpt CLOCK ARGS...: danemx tlsrpt; OUT, RC
+tlsrpt() {	# tlsrpt CLOCK ARGS...: danemx tlsrpt; OUT (stdout), RC
+	_clock=$1
+	shift
 	# shellcheck disable=SC2086
-	OUT=$(DANEMX_TLSRPT_CLOCK=$1 "$DANEMX" -R "$CONF" tlsrpt $OPTS "$@" 2>&1)
+	OUT=$(DANEMX_TLSRPT_CLOCK=$_clock "$DANEMX" -R "$CONF" tlsrpt $OPTS "$@" \
+		2>"$T_TMP/tlsrpt.err")
 	RC=$?
 }
 # posts PATH STATUS: lines of the collector's log for that answer
@@ -81,7 +91,7 @@ done
 wait_for 60 sh -c "[ \$(grep -c 'status=sent' '$T_TMP/relay.log') -ge $n ]" ||
 	fail "day 1 not all sent: $(tail -5 "$T_TMP/relay.log")"
 expect_eq "day 1: no report before the day is over" \
-	"$(grep -c 'TLS report' "$T_TMP/relay.log")" 0
+	"$(grep 'TLS report' "$T_TMP/relay.log" | grep -v 'count days from')" ""
 stop
 before_ok=$(posts ok 200)
 before_mail=$(held reports@rua.tlsrpt.test)
@@ -116,7 +126,6 @@ done
 tlsrpt ${D2}T00:00:06Z show web.tlsrpt.test --day $D1
 expect_eq "show web: exit" "$RC" 0
 printf '%s\n' "$OUT" >"$T_TMP/web.json"
-grep -l '"policy-domain"' $body >/dev/null || fail "no report body kept"
 for f in $body; do
 	if /usr/bin/python3 "$CHECK" gzip-json "$f" - | grep -q '"web.tlsrpt.test"'; then
 		/usr/bin/python3 "$CHECK" same-json "$f" "$T_TMP/web.json" ||

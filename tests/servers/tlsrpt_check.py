@@ -112,8 +112,16 @@ def check_mail(eml, json_file, schema, domain, submitter, conf, danemx):
     import dkim
     if not msg.get("DKIM-Signature"):
         fail("no DKIM-Signature")
-    if not dkim.verify(raw, dnsfunc=dns_txt(danemx, conf)):
-        fail("DKIM signature does not verify")
+    import io
+    import logging
+    log = io.StringIO()
+    logger = logging.getLogger("tlsrpt_check")
+    logger.addHandler(logging.StreamHandler(log))
+    logger.setLevel(logging.DEBUG)
+    # tlsrpt="strict": a TLS report, signed with a key for s=tlsrpt
+    if not dkim.verify(raw, logger=logger, dnsfunc=dns_txt(danemx, conf),
+                       tlsrpt="strict"):
+        fail("DKIM signature does not verify: %s" % log.getvalue().strip())
     print("dkim: pass")
 
 
