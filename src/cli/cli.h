@@ -93,6 +93,8 @@ void	 cli_pidfile_release(int fd, const char *path);
 /* cli_conf.c */
 int	 cli_load_conf(struct dmx_conf *, const char *file, char **sets,
 	    size_t nsets, const char *cmd);
+const char *cli_tlsrpt_submitter(const struct dmx_conf *, char *buf,
+	    size_t len);
 
 /* The commands. */
 int	 cmd_dns(struct cli *, int, char **);
@@ -110,5 +112,24 @@ int	 cli_tlsa_connect(struct cli *, const char *spec, unsigned long *port,
 	    char *name, size_t namelen, STACK_OF(X509) **chain);
 int	 cmd_sts(struct cli *, int, char **);
 int	 cmd_tlsrpt(struct cli *, int, char **);
+/* serve_tlsrpt.c - the relay's TLS report sender */
+struct serve_tlsrpt;
+struct serve_tlsrpt_env {
+	const struct dmx_conf	*conf;
+	const struct tlsrpt_suppress *suppress;
+	struct tlsrpt_dkim	*dkim;		/* or NULL */
+	struct event_base	*base;
+	struct dmx_resolver	*res;
+	struct http_client	*http;
+	struct state		*st;		/* or NULL: none */
+	struct sched		*sched;
+};
+struct serve_tlsrpt *serve_tlsrpt_new(const struct serve_tlsrpt_env *);
+void	 serve_tlsrpt_update(struct serve_tlsrpt *, const struct dmx_conf *,
+	    const struct tlsrpt_suppress *);
+void	 serve_tlsrpt_free(struct serve_tlsrpt *);
+/* cmd_tlsrpt_send.c */
+int	 cli_tlsrpt_send(struct cli *, struct dmx_conf *, const char *day,
+	    const char *domain);
 
 #endif /* DANEMX_CLI_H */

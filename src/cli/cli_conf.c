@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "conf/conf.h"
+#include "util/util.h"
 
 /* cli_load_conf - defaults, the file, then the -o settings */
 int
@@ -33,4 +34,22 @@ fail:
 	fprintf(stderr, "danemx %s: %s\n", cmd, err);
 	conf_free(conf);
 	return -1;
+}
+
+/*
+ * cli_tlsrpt_submitter - the domain TLS reports come from (report-id,
+ * filename, TLS-Report-Submitter): dkim_domain, which signs them, else
+ * helo_name, else the host's name. Into buf; returns buf.
+ */
+const char *
+cli_tlsrpt_submitter(const struct dmx_conf *conf, char *buf, size_t len)
+{
+	if (conf->dkim_domain != NULL && conf->dkim_domain[0] != '\0')
+		strlcpy_(buf, conf->dkim_domain, len);
+	else if (conf->helo_name != NULL && conf->helo_name[0] != '\0')
+		strlcpy_(buf, conf->helo_name, len);
+	else if (gethostname(buf, len - 1) == -1)
+		strlcpy_(buf, "localhost", len);
+	buf[len - 1] = '\0';
+	return buf;
 }

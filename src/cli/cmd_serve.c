@@ -34,6 +34,7 @@
 #include "state/state.h"
 #include "sts/sts.h"
 #include "tlsrpt/tlsrpt.h"
+#include "tlsrpt/tlsrpt_mail.h"
 #include "util/util.h"
 
 #define DRAIN_SECONDS	30
@@ -95,6 +96,8 @@ struct serve {
 	struct http_client	*http;		/* MTA-STS fetches */
 	struct sts		*sts;		/* MTA-STS policies */
 	struct tlsrpt_suppress	*tlsrpt_suppress; /* no reports to these */
+	struct tlsrpt_dkim	*dkim;		/* signs TLS report mail */
+	struct serve_tlsrpt	*tlsrpt;	/* sends TLS reports */
 	struct event		*sigs[5];
 	struct netlist		*mynet;
 	struct sched_selfaddr	*self;		/* our listen addrs */
@@ -239,6 +242,8 @@ reload_conf(struct serve *sv)
 	swap_str(&sv->conf.tlsrpt_suppress, &nc.tlsrpt_suppress);
 	sv->conf.tlsrpt_max_age = nc.tlsrpt_max_age;
 	sv->conf.tlsrpt_send_all = nc.tlsrpt_send_all;
+	sv->conf.tlsrpt_delay = nc.tlsrpt_delay;
+	sv->conf.tlsrpt_retry = nc.tlsrpt_retry;
 	sv->conf.tls_opportunistic_min_version =
 	    nc.tls_opportunistic_min_version;
 	if (nc.nlisten != sv->conf.nlisten)
@@ -255,6 +260,7 @@ reload_conf(struct serve *sv)
 		log_warnx("reload: listen, queue_dir, user, pid_file, resolver "
 		    "and TLS settings take effect at the next restart");
 	conf_free(&nc);
+	serve_tlsrpt_update(sv->tlsrpt, &sv->conf, sv->tlsrpt_suppress);
 	log_info("reload: configuration read again");
 	reload_tables(sv);
 	sched_kick(sv->sched);
@@ -430,6 +436,14 @@ serve_conf(struct serve *sv, struct cli *c)
 		fprintf(stderr, "danemx serve: %s\n", err);
 		return EX_CONFIG;
 	}
+	/* The DKIM key is root's: read it before the privileges go. */
+	if (sv->conf.dkim_key_file != NULL && sv->conf.dkim_key_file[0] &&
+	    (sv->dkim = tlsrpt_dkim_load(sv->conf.dkim_domain,
+	    sv->conf.dkim_selector, sv->conf.dkim_key_file, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "danemx serve: %s\n", err);
+		return EX_CONFIG;
+	}
 	return -1;
 }
 
@@ -555,6 +569,24 @@ serve_listen(struct serve *sv, struct cli *c)
 	return -1;
 }
 
+/* serve_run_tlsrpt - the TLS report sender, when there is a store */
+static void
+serve_run_tlsrpt(struct serve *sv)
+{
+	struct serve_tlsrpt_env	 env;
+
+	memset(&env, 0, sizeof(env));
+	env.conf = &sv->conf;
+	env.suppress = sv->tlsrpt_suppress;
+	env.dkim = sv->dkim;
+	env.base = sv->base;
+	env.res = sv->res;
+	env.http = sv->http;
+	env.st = sv->state;
+	env.sched = sv->sched;
+	sv->tlsrpt = serve_tlsrpt_new(&env);
+}
+
 /*
  * serve_run - as the relay's user: the sweep, the resolver, the
  * scheduler, the pickup and the signals; then the event loop until
@@ -594,6 +626,7 @@ serve_run(struct serve *sv, struct cli *c)
 	if ((sv->pickup = pickup_new(sv->base, sv->q, &sv->conf, sv->sched,
 	    sv->conf.helo_name)) == NULL)
 		return EX_OSERR;
+	serve_run_tlsrpt(sv);
 	sv->drain_timer = evtimer_new(sv->base, check_drained, sv);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < DMX_NELEM(signums); i++) {
@@ -616,7 +649,8 @@ serve_free(struct serve *sv)
 	size_t	 i;
 
 	pickup_free(sv->pickup);
-	sched_free(sv->sched);
+	sched_free(sv->sched);		/* report mail being queued: done */
+	serve_tlsrpt_free(sv->tlsrpt);
 	sts_free(sv->sts);
 	http_client_free(sv->http);
 	if (sv->state != NULL && state_sync(sv->state) == -1)
@@ -640,6 +674,7 @@ serve_free(struct serve *sv)
 	policy_table_free(&sv->policy);
 	policy_table_free(&sv->bypass);
 	tlsrpt_suppress_free(sv->tlsrpt_suppress);
+	tlsrpt_dkim_free(sv->dkim);
 	cli_pidfile_release(sv->pidfd, sv->conf.pid_file);
 	conf_free(&sv->conf);
 }

@@ -6,9 +6,9 @@
  * list prints every (domain, day) with results: the sessions that
  * succeeded and failed, and the report's state (open: today, still
  * counting; pending: not yet reported; sent or skipped, with its id).
- * show prints a day's report JSON as it would be sent. send is the
- * sender's (not yet). Root becomes the relay's user before it opens the
- * store, as danemx sts does. Everything is freed before returning.
+ * show prints a day's report JSON as it would be sent (a report sent
+ * with its id). send runs the sender once (cmd_tlsrpt_send.c). Root
+ * becomes the relay's user before it opens the store, as danemx sts does. Everything is freed before returning.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +37,8 @@ static const char tlsrpt_help[] =
 "         reported yet), sent or skipped, with its report id\n"
 "  show   the report of DOMAIN for a day (default: yesterday, UTC) as the\n"
 "         JSON that would be sent (RFC 8460 section 4.4)\n"
-"  send   send the due reports now (not yet implemented)\n"
+"  send   send the reports of days before today that are due now\n"
+"         (or of --day, --domain): as the relay does after midnight\n"
 "\n"
 "Options:\n"
 "  -c FILE          configuration (default " CONF_DEFAULT_FILE " if\n"
@@ -51,8 +52,9 @@ static const char tlsrpt_help[] =
 "ok, failed, state, report_id, rua and claimed.\n"
 "\n"
 "Exit status: 0 done; 1 no results for that domain and day; 64 usage\n"
-"error; 66 no store to read; 69 send is not available yet; 70 internal\n"
-"error; 78 configuration error (show needs organization_name and\n"
+"error; 66 no store to read; 70 internal error; 75 (send) something\n"
+"could not be done now (a lookup, a report), try again later; 78\n"
+"configuration error (show and send need organization_name and\n"
 "contact_info).\n"
 "\n"
 CLI_COMMON_HELP
@@ -221,12 +223,28 @@ domain_arg(const char *in, char *out, size_t outlen)
 	return sts_domain_ok(out) ? 0 : -1;
 }
 
+struct sent_ctx {
+	const char	*day;
+	char		 id[STATE_TLSRPT_ID_MAX];
+};
+
+static int
+sent_id(void *arg, const struct state_tlsrpt_day *d)
+{
+	struct sent_ctx	*sc = arg;
+
+	if (strcmp(d->day, sc->day) == 0 && strcmp(d->state, "sent") == 0)
+		strlcpy_(sc->id, d->report_id, sizeof(sc->id));
+	return 0;
+}
+
 /* do_show - danemx tlsrpt show [--day D] DOMAIN */
 static int
 do_show(struct dmx_conf *conf, struct state *st, const char *domain,
     const char *day)
 {
 	struct tlsrpt_report_info	 info;
+	struct sent_ctx			 sid;
 	struct buf			 b;
 	char				 err[512], host[256];
 	int				 n;
@@ -234,12 +252,13 @@ do_show(struct dmx_conf *conf, struct state *st, const char *domain,
 	memset(&info, 0, sizeof(info));
 	info.organization = conf->organization_name;
 	info.contact = conf->contact_info;
-	if (conf->helo_name != NULL)
-		strlcpy_(host, conf->helo_name, sizeof(host));
-	else if (gethostname(host, sizeof(host) - 1) == -1)
-		strlcpy_(host, "localhost", sizeof(host));
-	host[sizeof(host) - 1] = '\0';
-	info.submitter = host;
+	info.submitter = cli_tlsrpt_submitter(conf, host, sizeof(host));
+	/* a report already sent: with the id it was sent with */
+	memset(&sid, 0, sizeof(sid));
+	sid.day = day;
+	if (state_tlsrpt_days(st, domain, NULL, sent_id, &sid, err,
+	    sizeof(err)) == 0 && sid.id[0] != '\0')
+		info.report_id = sid.id;
 	buf_init(&b, TLSRPT_JSON_MAX);
 	n = tlsrpt_report_json(&b, st, &info, domain, day, err, sizeof(err));
 	if (n > 0)
@@ -270,6 +289,10 @@ check_args(const char *sub, int nargs, char **args, struct tlsrpt_opts *o,
 	if (nargs == 1 && domain_arg(args[0], domain, domainlen) == -1)
 		return cli_usage_error("tlsrpt", "'%s' is not a domain",
 		    args[0]);
+	if (o->domain != NULL && domain_arg(o->domain, domain, domainlen) ==
+	    -1)
+		return cli_usage_error("tlsrpt", "--domain %s: not a domain",
+		    o->domain);
 	if (o->day != NULL) {
 		snprintf(t, sizeof(t), "%.10sT00:00:00Z", o->day);
 		if (strlen(o->day) != 10 || tlsrpt_parse_time(t, &when) == -1)
@@ -304,13 +327,9 @@ cmd_tlsrpt(struct cli *c, int argc, char **argv)
 	if ((rv = check_args(sub, argc - optind - 1, argv + optind + 1, &o,
 	    domain, sizeof(domain), day)) != 0)
 		return rv;
-	if (strcmp(sub, "send") == 0) {
-		fprintf(stderr, "danemx tlsrpt send: not yet\n");
-		return EX_UNAVAILABLE;
-	}
 	if (cli_load_conf(&conf, o.cfile, o.sets, o.nsets, "tlsrpt") == -1)
 		return EX_CONFIG;
-	if (strcmp(sub, "show") == 0 && (conf_check(&conf, err,
+	if (strcmp(sub, "list") != 0 && (conf_check(&conf, err,
 	    sizeof(err)) == -1 || conf.organization_name == NULL ||
 	    conf.contact_info == NULL)) {
 		fprintf(stderr, "danemx tlsrpt: %s\n", conf_check(&conf, err,
@@ -318,6 +337,12 @@ cmd_tlsrpt(struct cli *c, int argc, char **argv)
 		    "organization_name and contact_info");
 		conf_free(&conf);
 		return EX_CONFIG;
+	}
+	if (strcmp(sub, "send") == 0) {
+		rv = cli_tlsrpt_send(c, &conf, o.day != NULL ? day : NULL,
+		    o.domain != NULL ? domain : NULL);
+		conf_free(&conf);
+		return rv;
 	}
 	if (c->json)
 		log_set_quiet(1);

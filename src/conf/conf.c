@@ -98,6 +98,8 @@ static const struct key {
 	{ "contact_info", K_STR, S(contact_info) },
 	{ "tlsrpt_max_age", K_TIME, S(tlsrpt_max_age) },
 	{ "tlsrpt_send_all", K_BOOL, S(tlsrpt_send_all) },
+	{ "tlsrpt_delay", K_TIME, S(tlsrpt_delay) },
+	{ "tlsrpt_retry", K_TIME, S(tlsrpt_retry) },
 	{ "tlsrpt_suppress", K_STR, S(tlsrpt_suppress) },
 #undef S
 };
@@ -204,6 +206,8 @@ conf_defaults(struct dmx_conf *c)
 	c->tls_opportunistic_min_version = TLS_OPP_MIN_DEFAULT;
 	c->smtpd_tls_min_version = TLS_SMTPD_MIN_DEFAULT;
 	c->tlsrpt_max_age = 7 * 86400;
+	c->tlsrpt_delay = 3600;
+	c->tlsrpt_retry = 300;
 }
 
 /* conf_free - release the strings */
@@ -438,7 +442,8 @@ apply(struct dmx_conf *c, const char *key, const char *val, char *err,
 		}
 		/* Zero would make a retry loop spin or stop all delivery. */
 		if (*num_field(c, k->off) == 0 && k->kind == K_TIME &&
-		    strcmp(key, "smtpd_error_sleep_time") != 0) {
+		    strcmp(key, "smtpd_error_sleep_time") != 0 &&
+		    strcmp(key, "tlsrpt_delay") != 0) {
 			snprintf(err, errlen, "%s: must be more than 0", key);
 			return -1;
 		}

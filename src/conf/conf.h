@@ -82,6 +82,8 @@ struct dmx_conf {
 	char		*contact_info;		/* ... and contact-info */
 	unsigned long	 tlsrpt_max_age;	/* seconds results are kept */
 	unsigned long	 tlsrpt_send_all;	/* days without a failure too */
+	unsigned long	 tlsrpt_delay;		/* s of random delay after 00:00 */
+	unsigned long	 tlsrpt_retry;		/* s before a failed POST's retry */
 	char		*tlsrpt_suppress;	/* domains, addresses, /files */
 };
 

@@ -31,6 +31,65 @@
 
 #define BOUNCE_THREADS	1	/* bounces are few: one commit worker */
 
+/* A message of the relay's own being committed (sched_submit()). */
+struct submit {
+	struct sched		*s;
+	void			(*done)(void *, int, const char *,
+				    const char *);
+	void			*arg;
+};
+
+static void
+submit_done(void *arg, int ok, const char *id, const char *err)
+{
+	struct submit	*sb = arg;
+
+	if (ok)
+		sched_enqueue(sb->s, id);
+	sb->done(sb->arg, ok, id, err);
+	free(sb);
+}
+
+/*
+ * sched_submit - queue a message of the relay's own (a TLS report):
+ * committed on the bounce workers, then scheduled; done() runs on the
+ * loop with the outcome. -1 with err when it cannot start.
+ */
+int
+sched_submit(struct sched *s, const char *from, const char * const *rcpts,
+    size_t nrcpt, const char *msg, size_t len,
+    void (*done)(void *, int, const char *, const char *), void *arg,
+    char *err, size_t errlen)
+{
+	struct queue_writer	*w;
+	struct submit		*sb;
+
+	if (s->draining) {
+		snprintf(err, errlen, "the relay is stopping");
+		return -1;
+	}
+	if ((w = queue_writer_new(s->c.q, err, errlen)) == NULL)
+		return -1;
+	queue_writer_honour_tls(w);	/* ours: TLS-Required: No counts */
+	if (queue_writer_add(w, msg, len) == -1 ||
+	    (sb = calloc(1, sizeof(*sb))) == NULL) {
+		snprintf(err, errlen, "cannot write it");
+		queue_writer_abort(w);
+		return -1;
+	}
+	sb->s = s;
+	sb->done = done;
+	sb->arg = arg;
+	if (queue_workers_submit(s->workers, w, from, rcpts, nrcpt,
+	    submit_done, sb) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		queue_writer_abort(w);	/* still ours */
+		free(sb);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 kick_cb(evutil_socket_t fd, short ev, void *arg)
 {

@@ -61,6 +61,10 @@ void	 sched_flush(struct sched *);		/* lift holds, look now */
 void	 sched_flush_all(struct sched *);	/* ... and all due now */
 void	 sched_drain(struct sched *);		/* start nothing new */
 size_t	 sched_active(const struct sched *);
+int	 sched_submit(struct sched *, const char *from,
+	    const char * const *rcpts, size_t nrcpt, const char *msg,
+	    size_t len, void (*done)(void *, int ok, const char *id,
+	    const char *err), void *arg, char *err, size_t errlen);
 void	 sched_free(struct sched *);
 
 /* sched_selfaddr.c - the relay's own listening addresses (mail loops) */

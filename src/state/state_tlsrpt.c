@@ -175,7 +175,7 @@ state_tlsrpt_day_valid(const struct state_tlsrpt_day *d)
 		return 0;
 	return text_ok(d->report_id, sizeof(d->report_id), 0, 0) &&
 	    text_ok(d->rua, STATE_TLSRPT_TEXT_MAX, 0, 1) &&
-	    (d->state[0] == '\0' || d->report_id[0] != '\0');
+	    (strcmp(d->state, "sent") != 0 || d->report_id[0] != '\0');
 }
 
 /* post_fields_ok - a post's id, URI and last error are sound */
@@ -382,7 +382,8 @@ state_tlsrpt_claim_done(struct state_op *op, int rv, const char *err)
 
 /*
  * state_tlsrpt_claim - mark the report of (domain, day) as state ("sent"
- * or "skipped") with its id and rua, and store posts with it, in one
+ * or "skipped") with its id (may be "" when skipped) and rua (for a
+ * skipped report: why), and store posts with it, in one
  * transaction with synchronous = FULL, unless a report row exists. It
  * runs on the worker and returns once committed: 1 claimed, 0 claimed
  * before (by this or another process), -1 with err.
@@ -399,7 +400,8 @@ state_tlsrpt_claim(struct state *st, const char *domain, const char *day,
 
 	if (!host_ok(domain, STATE_DOMAIN_MAX, 0) || !day_ok(day) ||
 	    (strcmp(state, "sent") != 0 && strcmp(state, "skipped") != 0) ||
-	    report_id == NULL || report_id[0] == '\0' ||
+	    report_id == NULL ||
+	    (report_id[0] == '\0' && strcmp(state, "sent") == 0) ||
 	    !text_ok(report_id, STATE_TLSRPT_ID_MAX, 0, 0) ||
 	    !text_ok(rua, STATE_TLSRPT_TEXT_MAX, 0, 1)) {
 		snprintf(err, errlen, "malformed claim");

@@ -158,16 +158,23 @@ fail:
 	return -1;		/* stop */
 }
 
-/* tlsrpt_report_id - "DAYT00:00:00Z_DOMAIN@SUBMITTER": one per domain
- * and day from one relay, the same however often it is made */
+/*
+ * tlsrpt_report_id - "YYYYMMDDT000000Z.DOMAIN@SUBMITTER": one per domain
+ * and day from one relay, the same however often it is made. It is a
+ * msg-id's inside (dot-atom "@" dot-atom: no colon), as the report mail's
+ * Subject and Message-ID carry it (tlsrpt_mail_build()).
+ */
 int
 tlsrpt_report_id(char *out, size_t outlen, const char *day,
     const char *domain, const char *submitter)
 {
 	int	 n;
 
-	n = snprintf(out, outlen, "%sT00:00:00Z_%s@%s", day, domain,
-	    submitter && submitter[0] ? submitter : "localhost");
+	if (strlen(day) != 10)
+		return -1;
+	n = snprintf(out, outlen, "%.4s%.2s%.2sT000000Z.%s@%s", day, day + 5,
+	    day + 8, domain, submitter && submitter[0] ? submitter :
+	    "localhost");
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 

@@ -46,6 +46,12 @@ test_tlsrpt_keys(void)
 	T_CHECK(conf_set(&c, "tlsrpt_max_age = 7", err, sizeof(err)) == -1 &&
 	    strstr(err, "172800 or more") != NULL, "tlsrpt_max_age 7 seconds: "
 	    "%s", err);
+	T_CHECK(c.tlsrpt_delay == 3600 && c.tlsrpt_retry == 300,
+	    "tlsrpt_delay, tlsrpt_retry defaults");
+	T_CHECK(conf_set(&c, "tlsrpt_delay = 0", err, sizeof(err)) == 0 &&
+	    c.tlsrpt_delay == 0, "tlsrpt_delay 0: %s", err);
+	T_CHECK(conf_set(&c, "tlsrpt_retry = 0", err, sizeof(err)) == -1,
+	    "tlsrpt_retry 0 refused");
 	T_CHECK(conf_set(&c, "tlsrpt_send_all = yes", err, sizeof(err)) == 0 &&
 	    conf_set(&c, "tlsrpt_suppress = example.org, /etc/x", err,
 	    sizeof(err)) == 0 && c.tlsrpt_send_all == 1 &&

@@ -339,12 +339,12 @@ test_claim(void)
 	    "mx", 1);
 	state_tlsrpt_add(st, &r);
 	state_sync(st);
-	post(&p[0], "2026-03-01T00:00:00Z_example.org@relay.test",
+	post(&p[0], "20260301T000000Z.example.org@relay.test",
 	    "https://a.example/r", 1000);
-	post(&p[1], "2026-03-01T00:00:00Z_example.org@relay.test",
+	post(&p[1], "20260301T000000Z.example.org@relay.test",
 	    "https://b.example/r", 2000);
 	rv = state_tlsrpt_claim(st, "example.org", "2026-03-01", "sent",
-	    "2026-03-01T00:00:00Z_example.org@relay.test",
+	    "20260301T000000Z.example.org@relay.test",
 	    "mailto:tlsrpt@example.org,https://a.example/r", 5000, p, 2, err,
 	    sizeof(err));
 	T_CHECK(rv == 1, "first claim: %d (%s), want 1", rv, err);
@@ -358,10 +358,26 @@ test_claim(void)
 	    "y", NULL, 6000, NULL, 0, err, sizeof(err));
 	T_CHECK(rv == 0, "second claim, another connection: %d, want 0", rv);
 	days_of(st2, "example.org", NULL, &s);
-	T_CHECK(strstr(s.text, "ok=0 failed=1 state=sent id=2026-03-01T00:00:"
-	    "00Z_example.org@relay.test rua=mailto:tlsrpt@example.org,https:"
+	T_CHECK(strstr(s.text, "ok=0 failed=1 state=sent id=20260301T000000Z."
+	    "example.org@relay.test rua=mailto:tlsrpt@example.org,https:"
 	    "//a.example/r claimed=5000") != NULL, "the claim as listed: %s",
 	    s.text);
+
+	/* A skipped report has no id; a sent one must have one. */
+	row(&r, "example.org", "2026-02-27", "tlsa", "3 1 1 AB", "", "", 1);
+	state_tlsrpt_add(st, &r);
+	state_sync(st);
+	rv = state_tlsrpt_claim(st, "example.org", "2026-02-27", "sent", "",
+	    NULL, 6000, NULL, 0, err, sizeof(err));
+	T_CHECK(rv == -1, "sent without an id: %d, want -1", rv);
+	rv = state_tlsrpt_claim(st, "example.org", "2026-02-27", "skipped", "",
+	    "_smtp._tls.example.org: no v=TLSRPTv1 record", 6000, NULL, 0,
+	    err, sizeof(err));
+	T_CHECK(rv == 1, "skipped without an id: %d (%s), want 1", rv, err);
+	days_of(st, "example.org", NULL, &s);
+	T_CHECK(strstr(s.text, "example.org 2026-02-27 ok=1 failed=0 "
+	    "state=skipped id= rua=_smtp._tls.example.org: no v=TLSRPTv1 "
+	    "record") != NULL, "the skipped day as listed: %s", s.text);
 
 	/* Two processes race for one claim: exactly one wins. */
 	state_close(st2);
@@ -395,7 +411,7 @@ test_claim(void)
 	state_sync(st);
 	memset(&s, 0, sizeof(s));
 	state_tlsrpt_post_list(st, 100000, 10, seen_post, &s, err, sizeof(err));
-	T_CHECK(strcmp(s.text, "2026-03-01T00:00:00Z_example.org@relay.test "
+	T_CHECK(strcmp(s.text, "20260301T000000Z.example.org@relay.test "
 	    "https://a.example/r len=5 tries=1 next=1700 err=HTTP 500\n") == 0,
 	    "after update and delete: %s", s.text);
 

@@ -106,7 +106,7 @@ test_report(void)
 	    "{\"organization-name\":\"Example Org\",\"date-range\":"
 	    "{\"start-datetime\":\"2026-03-01T00:00:00Z\",\"end-datetime\":"
 	    "\"2026-03-01T23:59:59Z\"},\"contact-info\":\"tlsrpt@relay.test\","
-	    "\"report-id\":\"2026-03-01T00:00:00Z_example.org@relay.test\","
+	    "\"report-id\":\"20260301T000000Z.example.org@relay.test\","
 	    "\"policies\":["
 	    "{\"policy\":{\"policy-type\":\"no-policy-found\",\"policy-domain\":"
 	    "\"example.org\"},\"summary\":{\"total-successful-session-count\":4,"

@@ -22,6 +22,14 @@
 # a policy by writing DIR/https/www/mta-sts.DOMAIN/.well-known/mta-sts.txt
 # (world.env: WORLD_HTTPS_WWW) and count fetches in WORLD_HTTPS_ACCESS_LOG
 # (one line per request: "HOST ADDR "REQUEST" STATUS BYTES").
+#
+# The same nginx is the TLS-RPT collector (RFC 8460 https: reporting) for
+# https://collector.tlsrpt.test/rpt/NAME: it keeps every body it is POSTed
+# in DIR/https/rpt/ and logs one line per request to DIR/https/rpt.log
+# ("HOST "REQUEST" STATUS CONTENT-TYPE BODY-FILE"), and answers as a second
+# server block on HTTPS_ADDR:8025 says: /rpt/ok 200; /rpt/flaky 500 and
+# /rpt/redirect 302 until DIR/https/rpt-flaky-ok or rpt-redirect-ok
+# exists, 200 after.
 
 HTTPS_PORT=443
 
@@ -132,7 +140,7 @@ make_https_pki() {
 	for _d in $(sts_sites | awk '$2 != "policy-wrongname" && $2 != "policy-unknownca" { print $1 }'); do
 		_san="${_san:+$_san,}DNS:mta-sts.$_d"
 	done
-	https_leaf https ca "$_san"
+	https_leaf https ca "$_san,DNS:collector.tlsrpt.test"
 	# a CA nobody trusts, and a leaf with the right name from it
 	# shellcheck disable=SC2086
 	openssl req -x509 $NEWKEY -keyout "$PKI/rogue.key" -out "$PKI/rogue.pem" \
@@ -174,6 +182,7 @@ events {
 http {
 	log_format sts '\$host \$remote_addr "\$request" \$status \$body_bytes_sent';
 	access_log $_h/access.log sts;
+	log_format rpt '\$host "\$request" \$status \$content_type \$request_body_file';
 	client_body_temp_path $_h/tmp/client_body;
 	proxy_temp_path $_h/tmp/proxy;
 	fastcgi_temp_path $_h/tmp/fastcgi;
@@ -195,6 +204,36 @@ http {
 		location / {
 			try_files \$uri =404;
 		}
+		location /rpt/ {
+			client_body_in_file_only on;
+			client_body_temp_path $_h/rpt;
+			client_max_body_size 1m;
+			access_log $_h/rpt.log rpt;
+			proxy_pass http://$HTTPS_ADDR:8025;
+			proxy_redirect off;
+		}
+	}
+	server {
+		listen $HTTPS_ADDR:8025;
+		access_log off;
+		location = /rpt/ok {
+			return 200 "thanks\n";
+		}
+		location = /rpt/flaky {
+			if (-f $_h/rpt-flaky-ok) {
+				return 200 "thanks\n";
+			}
+			return 500;
+		}
+		location = /rpt/redirect {
+			if (-f $_h/rpt-redirect-ok) {
+				return 200 "thanks\n";
+			}
+			return 302 https://collector.tlsrpt.test/rpt/ok;
+		}
+		location / {
+			return 404;
+		}
 	}
 }
 EOF
@@ -213,6 +252,7 @@ start_https() {
 	fi
 	mkdir -p "$DIR/https/tmp" "$DIR/https/www"
 	: >"$DIR/https/access.log"
+	: >"$DIR/https/rpt.log"
 	: >"$DIR/https/fault.log"
 	(umask 077 && make_https_pki) || die "cannot make the HTTPS certificates"
 	write_www
@@ -264,5 +304,14 @@ WORLD_HTTPS_WWW='$DIR/https/www'
 WORLD_HTTPS_ACCESS_LOG='$DIR/https/access.log'
 WORLD_FAULT_HTTPS_LOG='$DIR/https/fault.log'
 WORLD_ROGUE_CA='$DIR/pki/rogue.pem'
+# The TLS-RPT collector (https://collector.tlsrpt.test/rpt/...): its log and
+# the bodies it kept; a test creates WORLD_RPT_DIR/../rpt-flaky-ok to end
+# /rpt/flaky's 500s.
+WORLD_RPT_LOG='$DIR/https/rpt.log'
+WORLD_RPT_DIR='$DIR/https'
+# The DKIM key of rpt._domainkey.tlsrpt.test (reports are signed with it),
+# and the MX host that keeps what it accepts (Postfix's hold queue).
+WORLD_DKIM_KEY='$DIR/pki/dkim.key'
+WORLD_KEEP_MX_ADDR='$HTTPS_NET.52'
 EOF
 }

@@ -12,7 +12,9 @@
 # RCPT. The hosts and the zones that use them: tests/world/CASES.md.
 #
 # WORLD_MX_NET (default 127.0.25) picks the addresses: N = 10..32, 50, 51
-# (the MTA-STS MX host; 40-48 are https.sh's), so the
+# (the MTA-STS MX hosts; 40-48 are https.sh's), 52 (mx-keep: Postfix puts
+# what it accepts on hold instead of discarding it, so a test can read it
+# back with postcat: the TLS reports of tlsrpt.test), so the
 # .1-.9 names of secure.test & co. stay free for other tests' servers.
 # WORLD_MX_ADDR6 (default ::1; empty: none) is the one IPv6 MX; when that
 # port 25 is taken or IPv6 does not work here, the world goes without it
@@ -47,6 +49,7 @@ mx_services() {
 32 mx-pref2 ee
 50 mx-sts sts-chain
 51 mx-sts-unlisted ee
+52 mx-keep ee smtpd_end_of_data_restrictions=check_client_access,static:HOLD
 v6 mx-v6 ee
 EOF
 }
@@ -150,6 +153,10 @@ EOF
 	# expired in 2020 (DANE-EE ignores dates, rule 20)
 	pki_leaf expired mx.dane-ee-expired.test 1006 \
 	    20200101000000Z 20200201000000Z
+	# the DKIM key TLS reports are signed with (rpt._domainkey.tlsrpt.test)
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+	    -out "$PKI/dkim.key" 2>>"$PKI/openssl.log" ||
+		die "openssl: cannot make the DKIM key"
 }
 
 # spki_der CERT: the DER SubjectPublicKeyInfo of CERT, on stdout
@@ -173,6 +180,11 @@ write_subst() {
 		echo "s/@TLSA_EXPIRED_311@/$(spki_der "$PKI/expired.pem" | dgst sha256)/g"
 		echo "s/@TLSA_CA_201@/$(openssl x509 -in "$_ca" -outform DER | dgst sha256)/g"
 		echo "s/@TLSA_CA_210@/$(spki_der "$_ca" | od -An -v -tx1 | tr -d ' \n')/g"
+		# the DKIM key's p= in two character-strings (at most 255 each)
+		_p=$(openssl pkey -in "$PKI/dkim.key" -pubout -outform DER |
+		    openssl base64 -A)
+		echo "s|@DKIM_P1@|$(printf %s "$_p" | cut -c1-200)|g"
+		echo "s|@DKIM_P2@|$(printf %s "$_p" | cut -c201-)|g"
 	} >"$DIR/state/subst.sed"
 }
 
