@@ -5,9 +5,12 @@
 # `danemx dns` says about each kind of name, and `danemx check`, `probe` and
 # `send` against the MX hosts, with their log lines; then run the relay,
 # `danemx serve`, give it a message through `danemx sendmail` and two over
-# SMTP, and show the queue and the relay's log: two delivered
-# DANE-verified, one deferred by a TLSA mismatch. The world is stopped and
-# removed when the demo ends.
+# SMTP, and show the queue and the relay's log: three delivered
+# DANE-verified, one deferred by a TLSA mismatch. Last, a TLS report (RFC
+# 8460): the relay counted its sessions, and `danemx tlsrpt send` POSTs the
+# day's report to the receiving domain's HTTPS collector (nginx), whose
+# copy is decoded and shown. The world is stopped and removed when the
+# demo ends.
 #
 # Needs root (NSD listens on port 53 of 127.0.55.1, Postfix on port 25 of
 # 127.0.56.N; WORLD_NET and WORLD_MX_NET change those) and the packages of
@@ -47,6 +50,9 @@ echo "in $WORLD ..."
 sh "$SRC/tests/world/world.sh" start "$WORLD"
 CONF=$WORLD/unbound.conf
 MAILLOG=$WORLD/postfix/maillog
+# WORLD_CA, WORLD_RPT_LOG, ...
+# shellcheck disable=SC1091
+. "$WORLD/world.env"
 
 N=0
 # show TEXT NAME [TYPE]: a heading, the command, and what danemx says
@@ -184,6 +190,11 @@ resolver_config = $CONF
 helo_name = relay.client.test
 user =
 retry_min = 10m
+# TLS reports (RFC 8460): count every session, report each day's
+ca_file = $WORLD_CA
+tlsrpt = yes
+organization_name = danemx demo
+contact_info = postmaster@client.test
 EOF
 # dq ARGS: danemx queue of the demo's relay, shown as typed
 dq() {
@@ -219,7 +230,11 @@ N=$((N + 1))
 echo
 echo "== $N. start the relay"
 echo "\$ danemx serve -c danemx.conf --foreground 2>relay.log &"
-"$DANEMX" serve -c "$RCONF" --foreground >"$RLOG" 2>&1 &
+# The relay counts TLS sessions under yesterday's date (a testing aid,
+# DANEMX_TLSRPT_CLOCK), so that its report is due now, at the end.
+DAY=$(date -u -d yesterday +%Y-%m-%d)
+DANEMX_TLSRPT_CLOCK=${DAY}T12:00:00Z \
+    "$DANEMX" serve -c "$RCONF" --foreground >"$RLOG" 2>&1 &
 wait_log "relay started"
 sed -n '1,/relay started/p' "$RLOG" | sed 's/^/  /'
 
@@ -243,12 +258,15 @@ grep -F "to=<$SM_RCPT>" "$RLOG" | sed 's/^/  /'
 N=$((N + 1))
 SMTP_RCPT=demo-smtp-$$@dane-ee.test
 BAD_RCPT=demo-deferred-$$@only.dane-mismatch.test
+RPT_RCPT=demo-report-$$@web.tlsrpt.test
 echo
-echo "== $N. two messages over SMTP: one to $SMTP_RCPT,"
-echo "   one to $BAD_RCPT, whose only MX fails its TLSA record"
-/usr/bin/python3 - "$RPORT" "$SMTP_RCPT" "$BAD_RCPT" <<'PYEOF'
+echo "== $N. three messages over SMTP: one to $SMTP_RCPT,"
+echo "   one to $BAD_RCPT, whose only MX fails its TLSA record,"
+echo "   one to $RPT_RCPT, whose first MX fails its TLSA"
+echo "   record and whose second passes (web.tlsrpt.test asks for TLS reports)"
+/usr/bin/python3 - "$RPORT" "$SMTP_RCPT" "$BAD_RCPT" "$RPT_RCPT" <<'PYEOF'
 import socket, sys
-port, good, bad = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+port, good, bad, rpt = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 s = socket.create_connection(("127.0.0.1", port), timeout=10)
 f = s.makefile("rb")
 def reply():
@@ -263,7 +281,8 @@ def cmd(line):
     reply()
 reply()
 cmd("EHLO client.test")
-for rcpt, subj in ((good, "over SMTP"), (bad, "to a broken DANE destination")):
+for rcpt, subj in ((good, "over SMTP"), (bad, "to a broken DANE destination"),
+                   (rpt, "to a domain that wants TLS reports")):
     cmd("MAIL FROM:<demo@client.test>")
     cmd("RCPT TO:<%s>" % rcpt)
     cmd("DATA")
@@ -276,20 +295,23 @@ cmd("QUIT")
 PYEOF
 wait_log "to=<$SMTP_RCPT>.*status=sent"
 wait_log "to=<$BAD_RCPT>.*status=deferred"
+wait_log "to=<$RPT_RCPT>.*status=sent"
 SMTP_ID=$(sed -n "s/^\([0-9a-f]*\): to=<$SMTP_RCPT>.*/\1/p" "$RLOG" | head -n 1)
 BAD_ID=$(sed -n "s/^\([0-9a-f]*\): to=<$BAD_RCPT>.*/\1/p" "$RLOG" | head -n 1)
+RPT_ID=$(sed -n "s/^\([0-9a-f]*\): to=<$RPT_RCPT>.*/\1/p" "$RLOG" | head -n 1)
 
 N=$((N + 1))
 echo
-echo "== $N. the queue now: the two messages to dane-ee.test were delivered and"
-echo "   are gone; the third waits, with its reason, until its MX is fixed"
+echo "== $N. the queue now: the messages to dane-ee.test and web.tlsrpt.test were"
+echo "   delivered and are gone; the one to only.dane-mismatch.test waits, with"
+echo "   its reason, until its MX is fixed"
 dq list
 [ -z "$BAD_ID" ] || dq show "$BAD_ID"
 
 N=$((N + 1))
 echo
-echo "== $N. the relay's log lines for the three queue ids (grep ID relay.log)"
-for _id in $SM_ID $SMTP_ID $BAD_ID; do
+echo "== $N. the relay's log lines for the four queue ids (grep ID relay.log)"
+for _id in $SM_ID $SMTP_ID $BAD_ID $RPT_ID; do
 	grep "^$_id: " "$RLOG" | sed 's/^/  /'
 done
 echo
@@ -298,6 +320,32 @@ for _r in "$SM_RCPT" "$SMTP_RCPT"; do
 	_q=$(sed -n "s/.*\]: \([0-9A-Za-z]*\): to=<$_r>.*/\1/p" "$MAILLOG" | head -n 1)
 	[ -z "$_q" ] || grep -F ": $_q: " "$MAILLOG" | sed 's/^/  /'
 done
+
+N=$((N + 1))
+echo
+echo "== $N. TLS reports (RFC 8460). The relay counted every TLS session under"
+echo "   the recipient domain and the policy that applied. Once a day, after"
+echo "   00:00 UTC, it reports the day before to each domain whose _smtp._tls"
+echo "   TXT record asks; 'danemx tlsrpt send' does it now:"
+# the store's writer flushes counts every 2 seconds
+sleep 3
+echo "\$ danemx tlsrpt list -c danemx.conf"
+"$DANEMX" tlsrpt list -c "$RCONF" 2>&1 | sed 's/^/  /'
+echo "\$ danemx -R $CONF dns _smtp._tls.web.tlsrpt.test TXT"
+"$DANEMX" -R "$CONF" dns _smtp._tls.web.tlsrpt.test TXT 2>&1 | sed 's/^/  /'
+echo "\$ danemx tlsrpt send -c danemx.conf --domain web.tlsrpt.test"
+_rc=0
+"$DANEMX" tlsrpt send -c "$RCONF" --domain web.tlsrpt.test 2>&1 |
+    sed 's/^/  /' || _rc=$?
+echo "(exit status $_rc)"
+echo
+echo "The collector (nginx at https://collector.tlsrpt.test/rpt/ok) logged:"
+sed 's/^/  /' "$WORLD_RPT_LOG"
+_body=$(awk '/POST \/rpt\/ok/ { f = $NF } END { print f }' "$WORLD_RPT_LOG")
+if [ -n "$_body" ] && [ -f "$_body" ]; then
+	echo "and the report it received, gunzipped:"
+	gzip -dc <"$_body" | /usr/bin/python3 -m json.tool | sed 's/^/  /'
+fi
 
 cat <<EOF
 
