@@ -190,7 +190,7 @@ resolver_config = $CONF
 helo_name = relay.client.test
 user =
 retry_min = 10m
-# TLS reports (RFC 8460): count every session, report each day's
+# TLS reports (RFC 8460): count every session, report each day's results
 ca_file = $WORLD_CA
 tlsrpt = yes
 organization_name = danemx demo
