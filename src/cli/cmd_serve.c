@@ -106,6 +106,7 @@ struct serve {
 	struct pickup		*pickup;
 	struct queue		*q;
 	struct policy_table	 policy, bypass;
+	struct transport_table	 transport;
 	struct event		*drain_timer;
 	int			 stopping;
 };
@@ -114,7 +115,8 @@ static void
 reload_tables(struct serve *sv)
 {
 	struct policy_table	 p = { NULL, 0 }, b = { NULL, 0 };
-	char			 err[512];
+	struct transport_table	 t;
+	char			 err[700];
 
 	if (sv->conf.policy_file != NULL && policy_table_load(&p,
 	    sv->conf.policy_file, 0, err, sizeof(err)) == -1) {
@@ -127,12 +129,25 @@ reload_tables(struct serve *sv)
 		policy_table_free(&p);
 		return;
 	}
+	memset(&t, 0, sizeof(t));
+	if (sv->conf.transport_file != NULL && route_transport_load(&t,
+	    sv->conf.transport_file, err, sizeof(err)) == -1) {
+		log_warnx("reload: transport table: %s (keeping the old tables: "
+		    "mail is routed as before)", err);
+		policy_table_free(&p);
+		policy_table_free(&b);
+		return;
+	}
 	policy_table_free(&sv->policy);
 	policy_table_free(&sv->bypass);
 	sv->policy = p;
 	sv->bypass = b;
-	log_info("reload: policy table %zu entries, bypass list %zu entries",
-	    p.n, b.n);
+	/* The scheduler's pointer stays; its items move to their new next
+	 * hop when they are next due (sched_item_rehome()). */
+	route_transport_free(&sv->transport);
+	sv->transport = t;
+	log_info("reload: policy table %zu entries, bypass list %zu entries, "
+	    "transport table %zu entries", p.n, b.n, t.n);
 }
 
 static int
@@ -194,6 +209,7 @@ reload_conf(struct serve *sv)
 	swap_str(&sv->conf.relayhost, &nc.relayhost);
 	swap_str(&sv->conf.policy_file, &nc.policy_file);
 	swap_str(&sv->conf.bypass_file, &nc.bypass_file);
+	swap_str(&sv->conf.transport_file, &nc.transport_file);
 	sv->conf.max_queue_lifetime = nc.max_queue_lifetime;
 	sv->conf.retry_min = nc.retry_min;
 	sv->conf.retry_max = nc.retry_max;
@@ -421,6 +437,11 @@ serve_conf(struct serve *sv, struct cli *c)
 		fprintf(stderr, "danemx serve: %s\n", err);
 		return EX_CONFIG;
 	}
+	if (sv->conf.transport_file != NULL && route_transport_load(
+	    &sv->transport, sv->conf.transport_file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danemx serve: transport table: %s\n", err);
+		return EX_CONFIG;
+	}
 	if (c->resolver_config == NULL)
 		c->resolver_config = sv->conf.resolver_config;
 	if (c->trust_anchor == NULL)
@@ -612,6 +633,7 @@ serve_run(struct serve *sv, struct cli *c)
 	sc.q = sv->q;
 	sc.res = sv->res;
 	sc.policy = &sv->policy;
+	sc.transport = &sv->transport;
 	sc.bypass = &sv->bypass;
 	sc.dane_ctx = sv->dane_ctx;
 	sc.pkix_ctx = sv->pkix_ctx;
@@ -673,6 +695,7 @@ serve_free(struct serve *sv)
 	sched_selfaddr_free(sv->self);
 	policy_table_free(&sv->policy);
 	policy_table_free(&sv->bypass);
+	route_transport_free(&sv->transport);
 	tlsrpt_suppress_free(sv->tlsrpt_suppress);
 	tlsrpt_dkim_free(sv->dkim);
 	cli_pidfile_release(sv->pidfd, sv->conf.pid_file);

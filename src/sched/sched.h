@@ -47,6 +47,7 @@ struct sched_conf {
 	struct dmx_resolver	*res;
 	struct policy_table	*policy;	/* may change on SIGHUP */
 	struct policy_table	*bypass;
+	struct transport_table	*transport;	/* may change on SIGHUP */
 	SSL_CTX			*dane_ctx, *pkix_ctx;
 	struct sts		*sts;		/* MTA-STS policies, or NULL */
 	struct state		*state;		/* TLS-RPT results go here when

@@ -140,10 +140,48 @@ heap_remove(struct sched *s, struct item *it)
 
 /* --- destinations and the run queue --- */
 
-static const char *
-dest_name(const struct sched *s, const char *domain)
+static struct dest *dest_get(struct sched *, const char *);
+
+/*
+ * sched_dest_name - the destination domain's mail goes to: its transport
+ * entry's next hop, else the relayhost, else the domain. A discard or
+ * error entry keeps the domain (its items never connect).
+ */
+const char *
+sched_dest_name(const struct sched *s, const char *domain)
 {
+	const struct transport_entry *te;
+
+	if ((te = route_transport_match(s->c.transport, domain)) != NULL)
+		return te->action == TRANSPORT_SMTP ? te->nexthop : domain;
 	return s->c.conf->relayhost ? s->c.conf->relayhost : domain;
+}
+
+/*
+ * sched_item_rehome - the transport table or the relayhost changed
+ * (SIGHUP) since the item was made: it moves to the destination its
+ * domain now goes to, ready there. 1 if it moved, 0 if it is where it
+ * belongs, -1 if out of memory (it stays).
+ */
+int
+sched_item_rehome(struct sched *s, struct item *it)
+{
+	struct dest	*old = it->dst, *d;
+	const char	*name = sched_dest_name(s, it->domain);
+
+	if (strcasecmp(old->name, name) == 0)
+		return 0;
+	if ((d = dest_get(s, name)) == NULL)
+		return -1;
+	sched_item_unlink(s, it);
+	old->nitems--;
+	it->dst = d;
+	d->nitems++;
+	log_info("%s: recipients at %s now go to %s (was %s)", it->m->id,
+	    it->domain, d->name, old->name);
+	sched_item_due(s, it, time(NULL));
+	sched_dest_maybe_free(s, old);
+	return 1;
 }
 
 /* dest_get - the destination called name, made if new; NULL: no memory */
@@ -268,7 +306,7 @@ item_new(struct sched *s, struct qmsg *m, const char *domain, time_t due)
 	struct dest	*d;
 
 	if (heap_reserve(s, s->nitems + 1) == -1 ||
-	    (d = dest_get(s, dest_name(s, domain))) == NULL ||
+	    (d = dest_get(s, sched_dest_name(s, domain))) == NULL ||
 	    (it = calloc(1, sizeof(*it))) == NULL ||
 	    (it->domain = strdup(domain)) == NULL) {
 		free(it);
