@@ -10,7 +10,8 @@
  * until SIGTERM. SIGTERM stops new sessions, deliveries and maildrop
  * rounds, lets running ones finish (30 s at most; what is cut short
  * stays queued), empties the pid file and exits. SIGHUP reads danemx.conf,
- * the policy table and the bypass list again; SIGUSR1 scans the queue.
+ * the policy table, the bypass list and the transport table again;
+ * SIGUSR1 scans the queue.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -62,9 +63,10 @@ static const char serve_help[] =
 "                 daemon detaches and logs to syslog, facility mail)\n"
 "\n"
 "Signals: TERM stops gracefully, HUP reads the configuration, the policy\n"
-"table and the bypass list again, USR1 lifts destination holds and\n"
-"reads the queue again (danemx queue release sends it), USR2 also\n"
-"makes every waiting message due now (danemx queue flush sends it).\n"
+"table, the bypass list and the transport table again, USR1 lifts\n"
+"destination holds and reads the queue again (danemx queue release sends\n"
+"it), USR2 also makes every waiting message due now (danemx queue flush\n"
+"sends it).\n"
 "\n"
 "Connections are reused: a connection carries its destination's next\n"
 "messages over the same DANE-verified session and waits 2 s for more.\n"
