@@ -39,6 +39,7 @@ trap cleanup EXIT
 # in dane-ee.test, which no other test changes.
 sh "$WORLD_WORLD_SH" add "$DANEMX_WORLD" dane-ee.test - >/dev/null <<EOF ||
 mxp-$RUN			1	A	127.0.0.1
+mxport-$RUN			1	MX	10 mxp-$RUN
 _$SINKPORT._tcp.mxp-$RUN	1	TLSA	3 1 1 @TLSA_EE_311@
 EOF
 	fail "world.sh add"
@@ -57,6 +58,7 @@ host.$D			[mx.dane-ee.test]
 .sub.$D			smtp:[mx1.dane-mismatch.test]
 mx.$D			dane-mismatch.test
 port.$D			[mxp-$RUN.dane-ee.test]:$SINKPORT	# our sink
+hp.$D			mxport-$RUN.dane-ee.test:$SINKPORT	# its MX: our sink
 drop.$D			discard
 err.$D			error:5.1.1 No such domain here
 EOF
@@ -120,6 +122,18 @@ expect_log "[host]:port: TLSA at the port" \
 	"MX mxp-$RUN.dane-ee.test (preference 0): TLS dane: 1 usable TLSA record at _$SINKPORT._tcp.mxp-$RUN.dane-ee.test"
 expect_log "[host]:port: connected there" "Connecting to [127.0.0.1]:$SINKPORT (DNSSEC)"
 expect_match "[host]:port: the sink got it over TLS" "$(cat "$T_TMP/sink.log")" \
+	"^MAIL <$FROM> <$r> [0-9]+ tls "
+
+# 5b. host:port: the other name's MX hosts, at that port (TLSA too).
+r=$(rcpt hp "hp.$D")
+send "$r" --transport "$T"
+expect_result "host:port" 0 '"delivered"' '"dane-verified"' \
+	"\"mxp-$RUN.dane-ee.test\"" null
+expect_json "host:port: the route" '[.route.nexthop, .mx.secure]' \
+	"[\"mxport-$RUN.dane-ee.test:$SINKPORT\", true]"
+expect_log "host:port: TLSA at the port" \
+	"MX mxp-$RUN.dane-ee.test (preference 10): TLS dane: 1 usable TLSA record at _$SINKPORT._tcp.mxp-$RUN.dane-ee.test"
+expect_match "host:port: the sink got it over TLS" "$(cat "$T_TMP/sink.log")" \
 	"^MAIL <$FROM> <$r> [0-9]+ tls "
 
 # 6. The TLS policy table looks up the next hop: may for [mx.dane-ee.test]
@@ -218,7 +232,7 @@ expect_match "hup: deferred with the DANE reason, route named" \
 	"route=transport hup\.$D -> \[mx1\.dane-mismatch\.test\], .*status=deferred \(DANE: not authenticated: no matching DANE TLSA records"
 sed "s/^hup\.$D .*/hup.$D [mx.dane-ee.test]/" "$T" >"$T.new" && mv "$T.new" "$T"
 kill -HUP "$(cat "$T_TMP/pid")"
-wait_for 10 grep -q "reload: policy table 0 entries, bypass list 0 entries, transport table 8 entries" \
+wait_for 10 grep -q "reload: policy table 0 entries, bypass list 0 entries, transport table 9 entries" \
 	"$T_TMP/relay.log" || fail "hup: no reload: $(tail -5 "$T_TMP/relay.log")"
 "$DANEMX" queue -o user= -o queue_dir="$Q" -o pid_file="$T_TMP/pid" flush >/dev/null 2>&1
 wait_for 30 grep -q "to=<$rh>.*status=sent" "$T_TMP/relay.log" ||
