@@ -145,6 +145,12 @@ expect_result "policy of the next hop" 0 '"delivered"' '"opportunistic"' \
 	'"mx.dane-ee.test"' null
 expect_json "policy of the next hop: level" .policy '"may"'
 
+# 6b. probe takes the route too, and says so.
+dmx --json probe --from "$FROM" --rcpt "$(rcpt probe "host.$D")" --transport "$T"
+expect_eq "probe: exit ($ERR)" "$RC" 0
+expect_json "probe: route, host, outcome" '[.route.text, .mx_used, .outcome]' \
+	"[\"transport host.$D -> [mx.dane-ee.test]\", \"mx.dane-ee.test\", \"accepted\"]"
+
 # 7. discard: accepted, nothing arrives; error: 67 with the text.
 r=$(rcpt drop "drop.$D")
 send "$r" --transport "$T"
