@@ -281,6 +281,7 @@ reload_conf(struct serve *sv)
 	serve_tlsrpt_update(sv->tlsrpt, &sv->conf, sv->tlsrpt_suppress);
 	log_info("reload: configuration read again");
 	reload_tables(sv);
+	sched_reroute(sv->sched);	/* relayhost, transport table */
 	sched_kick(sv->sched);
 }
 

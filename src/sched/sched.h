@@ -68,6 +68,10 @@ int	 sched_submit(struct sched *, const char *from,
 	    const char *err), void *arg, char *err, size_t errlen);
 void	 sched_free(struct sched *);
 
+/* sched_index.c - the relayhost or the transport table changed (SIGHUP):
+ * queued items move to their new destinations */
+void	 sched_reroute(struct sched *);
+
 /* sched_selfaddr.c - the relay's own listening addresses (mail loops) */
 struct sched_selfaddr *sched_selfaddr_new(char * const *listen, size_t n,
 	    char *err, size_t errlen);

@@ -160,11 +160,11 @@ sched_dest_name(const struct sched *s, const char *domain)
 /*
  * sched_item_rehome - the transport table or the relayhost changed
  * (SIGHUP) since the item was made: it moves to the destination its
- * domain now goes to, ready there. 1 if it moved, 0 if it is where it
- * belongs, -1 if out of memory (it stays).
+ * domain now goes to, due then there. 1 if it moved, 0 if it is where
+ * it belongs, -1 if out of memory (it stays).
  */
 int
-sched_item_rehome(struct sched *s, struct item *it)
+sched_item_rehome(struct sched *s, struct item *it, time_t due)
 {
 	struct dest	*old = it->dst, *d;
 	const char	*name = sched_dest_name(s, it->domain);
@@ -179,9 +179,33 @@ sched_item_rehome(struct sched *s, struct item *it)
 	d->nitems++;
 	log_info("%s: recipients at %s now go to %s (was %s)", it->m->id,
 	    it->domain, d->name, old->name);
-	sched_item_due(s, it, time(NULL));
+	sched_item_due(s, it, due);
 	sched_dest_maybe_free(s, old);
 	return 1;
+}
+
+static void
+reroute_msg(const char *key, void *val, void *arg)
+{
+	struct sched	*s = arg;
+	struct qmsg	*m = val;
+	struct item	*it;
+
+	(void)key;
+	TAILQ_FOREACH(it, &m->items, mentry)
+		if (!it->busy)
+			(void)sched_item_rehome(s, it, it->due);
+}
+
+/*
+ * sched_reroute - the tables were read again: every item not being sent
+ * moves to the destination its domain goes to now, keeping its next try
+ * (out of memory, it moves when it is next due: sched_job_load()).
+ */
+void
+sched_reroute(struct sched *s)
+{
+	htab_foreach(&s->msgs, reroute_msg, s);
 }
 
 /* dest_get - the destination called name, made if new; NULL: no memory */

@@ -144,7 +144,7 @@ void	 sched_index_load(struct sched *, const char *id);
 void	 sched_scan(struct sched *);
 void	 sched_index_free(struct sched *);
 const char *sched_dest_name(const struct sched *, const char *domain);
-int	 sched_item_rehome(struct sched *, struct item *);
+int	 sched_item_rehome(struct sched *, struct item *, time_t due);
 
 /* sched_conn.c */
 void	 sched_dispatch(struct sched *);

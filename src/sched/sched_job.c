@@ -177,7 +177,7 @@ route_fixed(struct sched *s, struct item *it, struct queue_env *e)
 		sched_bounce_now(s, it, e, why, 0);
 		return 1;
 	}
-	switch (sched_item_rehome(s, it)) {
+	switch (sched_item_rehome(s, it, time(NULL))) {
 	case 0:
 		return 0;
 	case 1:
