@@ -144,8 +144,8 @@ reload_tables(struct serve *sv)
 	policy_table_free(&sv->bypass);
 	sv->policy = p;
 	sv->bypass = b;
-	/* The scheduler's pointer stays; its items move to their new next
-	 * hop when they are next due (sched_item_rehome()). */
+	/* The scheduler's pointer stays; reload_conf() then moves queued
+	 * items to their new next hops (sched_reroute()). */
 	route_transport_free(&sv->transport);
 	sv->transport = t;
 	log_info("reload: policy table %zu entries, bypass list %zu entries, "
