@@ -31,7 +31,7 @@
 enum {
 	OPT_POLICY = CLI_OPT_FIRST_COMMAND_OPT,
 	OPT_BYPASS, OPT_HELO, OPT_FROM, OPT_RCPT, OPT_NEXTHOP, OPT_QUIET,
-	OPT_SOURCE, OPT_CA_FILE, OPT_NO_STS
+	OPT_SOURCE, OPT_CA_FILE, OPT_NO_STS, OPT_TRANSPORT
 };
 
 /* Exit codes of check (documented in --help and danemx(8)). */
@@ -57,11 +57,15 @@ static const char check_help[] =
 "DOMAIN may be an address literal, [192.0.2.1] or [192.0.2.1]:PORT, to\n"
 "talk to one server directly (DANE does not apply to it), or [HOST]:PORT\n"
 "for one host without MX lookup (its addresses and TLSA records decide).\n"
+"With --transport, a DOMAIN the table routes elsewhere is checked at its\n"
+"next hop, and the route is shown.\n"
 "\n"
 "Options:\n"
 "      --policy FILE   TLS policy table ('domain level' lines; levels none,\n"
 "                      may, encrypt, dane, dane-only, verify)\n"
 "      --bypass FILE   DANE bypass list ('domain [YYYY-MM-DD] [# why]')\n"
+"      --transport FILE  transport table ('domain nexthop' lines; nexthop\n"
+"                      [host]:port, host, discard or error:5.X.X text)\n"
 "      --helo NAME     name to send in EHLO (default: this host's name)\n"
 "      --source ADDR   connect from this local address (once per family)\n"
 "      --ca-file FILE  WebPKI roots (PEM) for MTA-STS and the verify and\n"
@@ -86,6 +90,7 @@ CLI_COMMON_HELP;
 #define PROBE_SEND_OPTS_HELP						\
 "      --policy FILE   TLS policy table\n"					\
 "      --bypass FILE   DANE bypass list\n"					\
+"      --transport FILE  transport table (domain to next hop)\n"		\
 "      --helo NAME     name to send in EHLO\n"				\
 "      --source ADDR   connect from this local address (once per family)\n" \
 "      --ca-file FILE  WebPKI roots for MTA-STS, verify and secure\n"	\
@@ -140,12 +145,18 @@ struct job {
 	const char		*cmd;
 	enum smtp_job		 kind;
 	const char		*policy_file, *bypass_file, *helo, *from;
+	const char		*transport_file;
 	const char		*nexthop;
 	const char		*rcpts[MAX_RCPTS];
 	size_t			 nrcpt;
 	const char		*domains[MAX_DOMAINS];
 	size_t			 ndom;
 	struct deliver_result	*res[MAX_DOMAINS];
+	const struct transport_entry *fixed[MAX_DOMAINS]; /* discard, error */
+	struct slot {
+		struct job	*j;
+		size_t		 i;
+	}			 slot[MAX_DOMAINS];
 	size_t			 pending;
 	int			 quiet;
 	struct net_addr	 src4, src6;
@@ -159,16 +170,12 @@ struct job {
 static void
 job_done(void *arg, struct deliver_result *r)
 {
-	struct job	*j = arg;
-	size_t		 i;
+	struct slot	*sl = arg;
+	struct job	*j = sl->j;
 
-	for (i = 0; i < j->ndom; i++) {
-		if (j->res[i] == NULL && strcmp(j->domains[i], r->domain) == 0) {
-			j->res[i] = r;
-			break;
-		}
-	}
-	if (i == j->ndom)
+	if (j->res[sl->i] == NULL)
+		j->res[sl->i] = r;
+	else
 		deliver_result_free(r);
 	j->pending--;
 }
@@ -233,8 +240,13 @@ print_summary(const struct job *j, const struct deliver_result *r)
 {
 	const struct deliver_attempt *a;
 	const struct route_host	*h;
+	const char		*dom = r->domain;
 	size_t			 i;
 
+	if (strcmp(r->rte.via, "transport") == 0)
+		dom = r->rte.domain;	/* the domain asked about */
+	if (strcmp(r->rte.via, "mx") != 0)
+		printf("route: %s\n", r->rte.text);
 	for (i = 0; i < r->natt; i++) {
 		a = &r->att[i];
 		h = &r->route->hosts[a->host];
@@ -264,16 +276,16 @@ print_summary(const struct job *j, const struct deliver_result *r)
 		}
 		if (r->outcome == OUTCOME_ACCEPTED)
 			printf("%s: ok: every host is as good as its DNS allows\n",
-			    r->domain);
+			    dom);
 		else
 			printf("%s: FAILED at %zu of %zu host address%s: %s%s%s%s\n",
-			    r->domain, nfail, nhost, nhost == 1 ? "" : "es",
+			    dom, nfail, nhost, nhost == 1 ? "" : "es",
 			    r->why, r->fail != DMX_FAIL_NONE ? " [" : "",
 			    r->fail != DMX_FAIL_NONE ? fail_name(r->fail) :
 			    "", r->fail != DMX_FAIL_NONE ? "]" : "");
 		return;
 	}
-	printf("%s: %s", r->domain, deliver_outcome_str(r->outcome));
+	printf("%s: %s", dom, deliver_outcome_str(r->outcome));
 	if (r->used >= 0)
 		printf(" via %s[%s] (TLS %s)",
 		    r->route->hosts[r->att[r->used].host].name,
@@ -319,13 +331,19 @@ valid_addr(const char *a)
 	return 1;
 }
 
-/* run_tables - the policy table and the bypass list, if named; 0 or an
- * exit status */
+/* run_tables - the policy table, the bypass list and the transport
+ * table, if named; 0 or an exit status */
 static int
-run_tables(struct job *j, struct policy_table *pol, struct policy_table *byp)
+run_tables(struct job *j, struct policy_table *pol, struct policy_table *byp,
+    struct transport_table *tt)
 {
-	char	 err[512];
+	char	 err[700];
 
+	if (j->transport_file != NULL && route_transport_load(tt,
+	    j->transport_file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danemx %s: transport table: %s\n", j->cmd, err);
+		return EX_CONFIG;
+	}
 	if (j->policy_file != NULL &&
 	    policy_table_load(pol, j->policy_file, 0, err, sizeof(err)) == -1) {
 		fprintf(stderr, "danemx %s: policy: %s\n", j->cmd, err);
@@ -345,18 +363,36 @@ run_start(struct cli *c, struct job *j, struct event_base *base,
     struct dmx_resolver *r, const struct deliver_env *env)
 {
 	struct deliver_conf	 dc;
-	char			 err[512];
+	char			 err[512], text[3 * DMX_NAME_MAX + 32];
 	size_t			 i;
 
 	for (i = 0; i < j->ndom; i++) {
-		deliver_conf_for(&dc, env, j->domains[i], j->kind, time(NULL));
+		if (j->nexthop != NULL || j->domains[i][0] == '[') {
+			/* An explicit next hop: no transport table. */
+			deliver_conf_for(&dc, env, j->domains[i], j->kind,
+			    time(NULL));
+			dc.route_via = "nexthop";
+			dc.route_domain = j->nrcpt > 0 ?
+			    rcpt_domain(j->rcpts[0]) : j->domains[i];
+			dc.route_nexthop = j->domains[i];
+		} else if ((j->fixed[i] = deliver_conf_route(&dc, env,
+		    j->domains[i], j->kind, time(NULL))) != NULL) {
+			/* discard or error: nothing to start */
+			log_info("%s: route: %s", j->domains[i],
+			    deliver_route_text(text, sizeof(text), "transport",
+			    j->domains[i], j->fixed[i]->pattern,
+			    j->fixed[i]->nexthop));
+			continue;
+		}
 		dc.mail_from = j->from;
 		dc.rcpts = j->rcpts;
 		dc.nrcpt = j->nrcpt;
 		dc.body.mem = j->msg.data ? j->msg.data : "";
 		dc.body.len = j->msg.len;
 		dc.done = job_done;
-		dc.arg = j;
+		j->slot[i].j = j;
+		j->slot[i].i = i;
+		dc.arg = &j->slot[i];
 		if (deliver_start(base, r, &dc, err, sizeof(err)) == NULL) {
 			fprintf(stderr, "danemx %s: %s: %s\n", j->cmd,
 			    dc.domain, err);
@@ -368,6 +404,55 @@ run_start(struct cli *c, struct job *j, struct event_base *base,
 	return 0;
 }
 
+/*
+ * report_fixed - a domain the transport table discards or bounces: no
+ * host to talk to. Its route and what becomes of the mail, on stdout;
+ * probe's and send's exit status (check's is 0: no DANE to fail).
+ */
+static int
+report_fixed(struct cli *c, const struct job *j, size_t i)
+{
+	const struct transport_entry *te = j->fixed[i];
+	struct deliver_route	 rte;
+	struct buf		 out;
+	char			 why[TRANSPORT_TEXT_MAX + 100];
+	int			 discard = te->action == TRANSPORT_DISCARD;
+
+	memset(&rte, 0, sizeof(rte));
+	strlcpy_(rte.via, "transport", sizeof(rte.via));
+	strlcpy_(rte.domain, j->domains[i], sizeof(rte.domain));
+	strlcpy_(rte.match, te->pattern, sizeof(rte.match));
+	strlcpy_(rte.nexthop, te->nexthop, sizeof(rte.nexthop));
+	deliver_route_text(rte.text, sizeof(rte.text), rte.via, rte.domain,
+	    rte.match, rte.nexthop);
+	if (discard)
+		snprintf(why, sizeof(why), "discarded by the transport table");
+	else
+		snprintf(why, sizeof(why), "%s %s", te->enhanced, te->text[0] ?
+		    te->text : "rejected by the transport table");
+	if (c->json) {
+		buf_init(&out, 64 * 1024);
+		buf_adds(&out, "{");
+		json_kv_str(&out, "domain", j->domains[i]);
+		buf_adds(&out, ",\"route\":");
+		deliver_route_json(&out, &rte);
+		buf_adds(&out, ",\"attempts\":[],");
+		json_kv_str(&out, "outcome", discard ? "discarded" :
+		    deliver_outcome_str(OUTCOME_REJECTED));
+		buf_adds(&out, ",");
+		json_kv_str(&out, "why", why);
+		buf_adds(&out, "}");
+		printf("%s\n", out.data);
+		buf_free(&out);
+	} else {
+		printf("route: %s\n", rte.text);
+		printf("%s: %s: %s%s\n", j->domains[i], discard ? "discarded" :
+		    deliver_outcome_str(OUTCOME_REJECTED), why,
+		    j->kind == SMTP_JOB_CHECK ? " (no host to check)" : "");
+	}
+	return discard ? 0 : EX_NOUSER;
+}
+
 /* run_report - print each result; the exit status they earn */
 static int
 run_report(struct cli *c, struct job *j)
@@ -377,6 +462,12 @@ run_report(struct cli *c, struct job *j)
 	int		 rv = 0, code, worst = CHECK_OK;
 
 	for (i = 0; i < j->ndom; i++) {
+		if (j->fixed[i] != NULL) {
+			code = report_fixed(c, j, i);
+			if (j->kind != SMTP_JOB_CHECK)
+				rv = code;
+			continue;
+		}
 		if (j->res[i] == NULL)
 			continue;
 		if (c->json) {
@@ -433,6 +524,7 @@ static int
 run(struct cli *c, struct job *j)
 {
 	struct policy_table	 pol = { NULL, 0 }, byp = { NULL, 0 };
+	struct transport_table	 tt;
 	struct event_base	*base = NULL;
 	struct dmx_resolver	*r = NULL;
 	struct http_client	*http = NULL;
@@ -445,8 +537,9 @@ run(struct cli *c, struct job *j)
 
 	memset(&env, 0, sizeof(env));
 	memset(&pkix, 0, sizeof(pkix));
+	memset(&tt, 0, sizeof(tt));
 	pkix.ca_file = j->ca_file;
-	if ((rv = run_tables(j, &pol, &byp)) != 0)
+	if ((rv = run_tables(j, &pol, &byp, &tt)) != 0)
 		goto out;
 	if (j->helo == NULL) {
 		if (gethostname(j->helobuf, sizeof(j->helobuf) - 1) == -1 ||
@@ -476,6 +569,7 @@ run(struct cli *c, struct job *j)
 	env.timeout = c->timeout_ms / 1000;
 	env.policy = &pol;
 	env.bypass = &byp;
+	env.transport = &tt;
 	env.pkix = &pkix;
 	env.sts = sts;
 	env.helo = j->helo;
@@ -499,6 +593,7 @@ out:
 	tls_pkix_free(&pkix);
 	policy_table_free(&pol);
 	policy_table_free(&byp);
+	route_transport_free(&tt);
 	buf_free(&j->msg);
 	return rv;
 }
@@ -520,6 +615,7 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 		{ "source", required_argument, NULL, OPT_SOURCE },
 		{ "ca-file", required_argument, NULL, OPT_CA_FILE },
 		{ "no-mta-sts", no_argument, NULL, OPT_NO_STS },
+		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ NULL, 0, NULL, 0 }
 	};
 	int	 ch;
@@ -535,6 +631,9 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 			break;
 		case OPT_BYPASS:
 			j->bypass_file = optarg;
+			break;
+		case OPT_TRANSPORT:
+			j->transport_file = optarg;
 			break;
 		case OPT_HELO:
 			j->helo = optarg;

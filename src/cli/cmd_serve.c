@@ -10,7 +10,8 @@
  * until SIGTERM. SIGTERM stops new sessions, deliveries and maildrop
  * rounds, lets running ones finish (30 s at most; what is cut short
  * stays queued), empties the pid file and exits. SIGHUP reads danemx.conf,
- * the policy table and the bypass list again; SIGUSR1 scans the queue.
+ * the policy table, the bypass list and the transport table again;
+ * SIGUSR1 scans the queue.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -62,9 +63,10 @@ static const char serve_help[] =
 "                 daemon detaches and logs to syslog, facility mail)\n"
 "\n"
 "Signals: TERM stops gracefully, HUP reads the configuration, the policy\n"
-"table and the bypass list again, USR1 lifts destination holds and\n"
-"reads the queue again (danemx queue release sends it), USR2 also\n"
-"makes every waiting message due now (danemx queue flush sends it).\n"
+"table, the bypass list and the transport table again, USR1 lifts\n"
+"destination holds and reads the queue again (danemx queue release sends\n"
+"it), USR2 also makes every waiting message due now (danemx queue flush\n"
+"sends it).\n"
 "\n"
 "Connections are reused: a connection carries its destination's next\n"
 "messages over the same DANE-verified session and waits 2 s for more.\n"
@@ -106,6 +108,7 @@ struct serve {
 	struct pickup		*pickup;
 	struct queue		*q;
 	struct policy_table	 policy, bypass;
+	struct transport_table	 transport;
 	struct event		*drain_timer;
 	int			 stopping;
 };
@@ -114,7 +117,8 @@ static void
 reload_tables(struct serve *sv)
 {
 	struct policy_table	 p = { NULL, 0 }, b = { NULL, 0 };
-	char			 err[512];
+	struct transport_table	 t;
+	char			 err[700];
 
 	if (sv->conf.policy_file != NULL && policy_table_load(&p,
 	    sv->conf.policy_file, 0, err, sizeof(err)) == -1) {
@@ -127,12 +131,25 @@ reload_tables(struct serve *sv)
 		policy_table_free(&p);
 		return;
 	}
+	memset(&t, 0, sizeof(t));
+	if (sv->conf.transport_file != NULL && route_transport_load(&t,
+	    sv->conf.transport_file, err, sizeof(err)) == -1) {
+		log_warnx("reload: transport table: %s (keeping the old tables: "
+		    "mail is routed as before)", err);
+		policy_table_free(&p);
+		policy_table_free(&b);
+		return;
+	}
 	policy_table_free(&sv->policy);
 	policy_table_free(&sv->bypass);
 	sv->policy = p;
 	sv->bypass = b;
-	log_info("reload: policy table %zu entries, bypass list %zu entries",
-	    p.n, b.n);
+	/* The scheduler's pointer stays; reload_conf() then moves queued
+	 * items to their new next hops (sched_reroute()). */
+	route_transport_free(&sv->transport);
+	sv->transport = t;
+	log_info("reload: policy table %zu entries, bypass list %zu entries, "
+	    "transport table %zu entries", p.n, b.n, t.n);
 }
 
 static int
@@ -194,6 +211,7 @@ reload_conf(struct serve *sv)
 	swap_str(&sv->conf.relayhost, &nc.relayhost);
 	swap_str(&sv->conf.policy_file, &nc.policy_file);
 	swap_str(&sv->conf.bypass_file, &nc.bypass_file);
+	swap_str(&sv->conf.transport_file, &nc.transport_file);
 	sv->conf.max_queue_lifetime = nc.max_queue_lifetime;
 	sv->conf.retry_min = nc.retry_min;
 	sv->conf.retry_max = nc.retry_max;
@@ -263,6 +281,7 @@ reload_conf(struct serve *sv)
 	serve_tlsrpt_update(sv->tlsrpt, &sv->conf, sv->tlsrpt_suppress);
 	log_info("reload: configuration read again");
 	reload_tables(sv);
+	sched_reroute(sv->sched);	/* relayhost, transport table */
 	sched_kick(sv->sched);
 }
 
@@ -419,6 +438,11 @@ serve_conf(struct serve *sv, struct cli *c)
 	    (sv->conf.bypass_file != NULL && policy_table_load(&sv->bypass,
 	    sv->conf.bypass_file, 1, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "danemx serve: %s\n", err);
+		return EX_CONFIG;
+	}
+	if (sv->conf.transport_file != NULL && route_transport_load(
+	    &sv->transport, sv->conf.transport_file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danemx serve: transport table: %s\n", err);
 		return EX_CONFIG;
 	}
 	if (c->resolver_config == NULL)
@@ -612,6 +636,7 @@ serve_run(struct serve *sv, struct cli *c)
 	sc.q = sv->q;
 	sc.res = sv->res;
 	sc.policy = &sv->policy;
+	sc.transport = &sv->transport;
 	sc.bypass = &sv->bypass;
 	sc.dane_ctx = sv->dane_ctx;
 	sc.pkix_ctx = sv->pkix_ctx;
@@ -673,6 +698,7 @@ serve_free(struct serve *sv)
 	sched_selfaddr_free(sv->self);
 	policy_table_free(&sv->policy);
 	policy_table_free(&sv->bypass);
+	route_transport_free(&sv->transport);
 	tlsrpt_suppress_free(sv->tlsrpt_suppress);
 	tlsrpt_dkim_free(sv->dkim);
 	cli_pidfile_release(sv->pidfd, sv->conf.pid_file);

@@ -40,6 +40,7 @@ static const struct key {
 	{ "forwarder", K_STR, S(forwarder) },
 	{ "policy_file", K_STR, S(policy_file) },
 	{ "bypass_file", K_STR, S(bypass_file) },
+	{ "transport_file", K_STR, S(transport_file) },
 	{ "user", K_STR, S(user) },
 	{ "helo_name", K_STR, S(helo_name) },
 	{ "relayhost", K_STR, S(relayhost) },

@@ -26,6 +26,7 @@ struct dmx_conf {
 	char		*forwarder;
 	char		*policy_file;
 	char		*bypass_file;
+	char		*transport_file;	/* domain -> next hop table */
 	char		*user;
 	char		*helo_name;
 	char		*relayhost;		/* every message to this next hop */

@@ -506,6 +506,31 @@ on_route(void *arg, struct route *rt)
 		deliver_ready(d);
 }
 
+/* route_note - the route into the delivery and its result, and a log
+ * line when it is not the domain's own MX hosts; conf's strings are
+ * borrowed */
+static void
+route_note(struct deliver *d, const struct deliver_conf *conf)
+{
+	struct deliver_route	*r = &d->r->rte;
+
+	d->conf.route_via = d->conf.route_domain = NULL;
+	d->conf.route_match = d->conf.route_nexthop = NULL;
+	strlcpy_(r->via, conf->route_via ? conf->route_via : "mx",
+	    sizeof(r->via));
+	strlcpy_(r->domain, conf->route_domain ? conf->route_domain :
+	    conf->domain, sizeof(r->domain));
+	if (conf->route_match != NULL)
+		strlcpy_(r->match, conf->route_match, sizeof(r->match));
+	strlcpy_(r->nexthop, conf->route_nexthop ? conf->route_nexthop :
+	    conf->domain, sizeof(r->nexthop));
+	deliver_route_text(r->text, sizeof(r->text), r->via, r->domain,
+	    conf->route_match, r->nexthop);
+	d->rte = *r;		/* for the next messages' results */
+	if (conf->log && strcmp(r->via, "mx") != 0)
+		log_info("%s: route: %s", r->domain, r->text);
+}
+
 /* deliver_start - begin delivering to conf->domain */
 struct deliver *
 deliver_start(struct event_base *base, struct dmx_resolver *res,
@@ -537,6 +562,7 @@ deliver_start(struct event_base *base, struct dmx_resolver *res,
 	if (conf->tls_required_no)
 		d->conf.reuse = 0;	/* relaxed for this message alone */
 	strlcpy_(d->r->domain, conf->domain, sizeof(d->r->domain));
+	route_note(d, conf);
 	deliver_sts_start(d);		/* beside the route, if at all */
 	d->rreq = route_resolve(res, conf->domain, conf->port ? conf->port : 25,
 	    conf->level, conf->bypass, conf->bypass_comment, on_route, d);
@@ -606,6 +632,7 @@ deliver_next_msg(struct deliver *d, const struct deliver_msg *m)
 	d->r->used = -1;
 	strlcpy_(d->r->domain, d->domain, sizeof(d->r->domain));
 	d->r->route = route_ref(d->route);
+	d->r->rte = d->rte;
 	deliver_sts_copy(&d->r->sts, &d->sts);
 	d->conf.mail_from = m->mail_from;
 	d->conf.rcpts = m->rcpts;

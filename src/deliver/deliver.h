@@ -137,6 +137,16 @@ struct deliver_sts {
 	char			 error[300];
 };
 
+/* The route a delivery took (deliver_conf's route_*, copied): via "mx",
+ * "transport", "relayhost" or "nexthop"; the text as logged. */
+struct deliver_route {
+	char			 via[16];
+	char			 domain[DMX_NAME_MAX];
+	char			 match[DMX_NAME_MAX];	/* "" unless transport */
+	char			 nexthop[DMX_NAME_MAX];
+	char			 text[3 * DMX_NAME_MAX + 32];
+};
+
 struct deliver_result {
 	char			 domain[DMX_NAME_MAX];
 	struct deliver_sts	 sts;
@@ -148,6 +158,7 @@ struct deliver_result {
 	enum dmx_fail		 fail;		/* the attempt that names it */
 	char			 why[512];
 	int			 kept;		/* session parked: next_msg or quit */
+	struct deliver_route	 rte;		/* the route taken */
 	/* Per-recipient outcome (probe and send). */
 	size_t			 nrcpt;
 	struct smtp_rcpt_result	*rcpt;
@@ -192,6 +203,12 @@ struct deliver_conf {
 	void			*self_arg;
 	void			(*done)(void *arg, struct deliver_result *);
 	void			*arg;
+	/* Which route this is, for the log, the result and its JSON: via
+	 * "mx" (NULL too), "transport", "relayhost" or "nexthop" (a
+	 * command's --nexthop); the recipient domain, the transport
+	 * entry's pattern and its next hop as written. Copied. */
+	const char		*route_via, *route_domain, *route_match;
+	const char		*route_nexthop;
 };
 
 /* The next message over a kept delivery; the strings and the body's
@@ -226,9 +243,12 @@ const char *deliver_tls_str(enum tls_achieved);
 const char *deliver_outcome_str(enum deliver_outcome);
 const char *deliver_policy_str(enum deliver_policy);
 const char *deliver_dane_text(const struct deliver_attempt *);
+const char *deliver_route_text(char *buf, size_t len, const char *via,
+	    const char *domain, const char *match, const char *nexthop);
 
 /* deliver_json.c */
 int	 deliver_result_json(struct buf *, const struct deliver_result *);
+int	 deliver_route_json(struct buf *, const struct deliver_route *);
 
 /* deliver_conf.c - a delivery's settings from danemx.conf and the tables */
 struct deliver_env {
@@ -245,8 +265,13 @@ struct deliver_env {
 	int			(*is_self)(void *, const struct sockaddr *);
 	void			*self_arg;
 	int			 tls_required_no; /* the message asks it */
+	const struct transport_table *transport; /* may be NULL */
+	const char		*relayhost;	/* may be NULL */
 };
 void	 deliver_conf_for(struct deliver_conf *, const struct deliver_env *,
 	    const char *nexthop, enum smtp_job, time_t now);
+const struct transport_entry *deliver_conf_route(struct deliver_conf *,
+	    const struct deliver_env *, const char *domain, enum smtp_job,
+	    time_t now);
 
 #endif /* DANEMX_DELIVER_H */

@@ -8,10 +8,15 @@
  * send and the relay's scheduler all build theirs here, so that a
  * destination is treated the same whoever sends to it.
  *
+ * deliver_conf_route() first picks the next hop of a recipient domain:
+ * its transport table entry, the relayhost or the domain itself.
+ *
  * Nothing is allocated: the conf borrows the env's strings and tables
  * (and the bypass entry's comment) until the delivery has started.
  */
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "deliver/deliver.h"
 #include "conf/conf.h"
@@ -76,4 +81,67 @@ deliver_conf_for(struct deliver_conf *dc, const struct deliver_env *env,
 	dc->is_self = env->is_self;
 	dc->self_arg = env->self_arg;
 	dc->log = 1;
+}
+
+/*
+ * deliver_conf_route - the settings for mail to a recipient domain: the
+ * next hop of its transport table entry when one applies (the TLS policy
+ * table and the bypass list then look up that next hop, and DANE is the
+ * next hop's: its MX hosts, or for [host] the host's own TLSA records),
+ * else the relayhost, else the domain itself. An entry that discards or
+ * bounces is returned, and dc then is for no delivery; else NULL.
+ */
+const struct transport_entry *
+deliver_conf_route(struct deliver_conf *dc, const struct deliver_env *env,
+    const char *domain, enum smtp_job job, time_t now)
+{
+	const struct transport_entry *te;
+
+	te = route_transport_match(env->transport, domain);
+	if (te != NULL && te->action == TRANSPORT_SMTP) {
+		deliver_conf_for(dc, env, te->dest, job, now);
+		dc->port = te->port;
+		dc->route_via = "transport";
+		dc->route_match = te->pattern;
+		dc->route_nexthop = te->nexthop;
+	} else if (te == NULL && env->relayhost != NULL) {
+		deliver_conf_for(dc, env, env->relayhost, job, now);
+		dc->route_via = "relayhost";
+		dc->route_nexthop = env->relayhost;
+	} else {
+		deliver_conf_for(dc, env, domain, job, now);
+		dc->route_via = "mx";
+		dc->route_nexthop = domain;
+		if (te != NULL) {
+			dc->route_via = "transport";
+			dc->route_match = te->pattern;
+			dc->route_nexthop = te->nexthop;
+		}
+	}
+	dc->route_domain = domain;
+	return te != NULL && te->action != TRANSPORT_SMTP ? te : NULL;
+}
+
+/*
+ * deliver_route_text - the route in words, into buf: "transport
+ * example.org -> [mx.example.net]:2525" (with the entry's pattern in
+ * parentheses when it is a ".parent" or "*"), "relayhost -> HOP",
+ * "nexthop -> HOP" or "mx example.org". Returns buf.
+ */
+const char *
+deliver_route_text(char *buf, size_t len, const char *via,
+    const char *domain, const char *match, const char *nexthop)
+{
+	if (via == NULL || *via == '\0' || strcmp(via, "mx") == 0)
+		snprintf(buf, len, "mx %s", domain ? domain : nexthop);
+	else if (strcmp(via, "transport") == 0 && match != NULL &&
+	    domain != NULL && strcasecmp(match, domain) != 0)
+		snprintf(buf, len, "transport %s (%s) -> %s", domain, match,
+		    nexthop);
+	else if (strcmp(via, "transport") == 0)
+		snprintf(buf, len, "transport %s -> %s", domain ? domain : "?",
+		    nexthop);
+	else
+		snprintf(buf, len, "%s -> %s", via, nexthop);
+	return buf;
 }

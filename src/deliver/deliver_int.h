@@ -29,6 +29,7 @@ struct deliver {
 	struct deliver_sts	 sts;		/* for the next messages: one
 						   reference of its own */
 	struct route		*waiting;	/* the route, while it waits */
+	struct deliver_route	 rte;		/* which route, for each result */
 };
 
 /* deliver.c */

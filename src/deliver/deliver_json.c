@@ -3,7 +3,8 @@
  * the records it reads (deliver.h): the route (MX, hosts, TLSA records
  * with why each is usable or not), every attempt's record (policy, TLS,
  * DANE verdict, failure class and its RFC 8460 type, every SMTP line),
- * the outcome. Appends to a struct buf the caller owns.
+ * the outcome, and the route taken (deliver_route_json()). Appends to a
+ * struct buf the caller owns.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +218,24 @@ json_sts(struct buf *b, const struct deliver_sts *ds)
 	buf_adds(b, "}");
 }
 
+/* deliver_route_json - the route taken, as an object: via, the recipient
+ * domain, the transport entry matched (or null), the next hop, the text */
+int
+deliver_route_json(struct buf *b, const struct deliver_route *r)
+{
+	buf_adds(b, "{");
+	json_kv_str(b, "via", r->via[0] ? r->via : "mx");
+	buf_adds(b, ",");
+	json_kv_str(b, "domain", r->domain);
+	buf_adds(b, ",");
+	json_kv_str(b, "match", r->match[0] ? r->match : NULL);
+	buf_adds(b, ",");
+	json_kv_str(b, "nexthop", r->nexthop);
+	buf_adds(b, ",");
+	json_kv_str(b, "text", r->text);
+	return buf_adds(b, "}");
+}
+
 /* deliver_result_json - the whole trace as one JSON object */
 int
 deliver_result_json(struct buf *b, const struct deliver_result *r)
@@ -225,7 +244,12 @@ deliver_result_json(struct buf *b, const struct deliver_result *r)
 	size_t			 i;
 
 	buf_adds(b, "{");
-	json_kv_str(b, "domain", r->domain);
+	/* The domain asked about; a transport entry's next hop is in the
+	 * route (a --nexthop stays the domain, as it always was). */
+	json_kv_str(b, "domain", strcmp(r->rte.via, "transport") == 0 ?
+	    r->rte.domain : r->domain);
+	buf_adds(b, ",\"route\":");
+	deliver_route_json(b, &r->rte);
 	if (rt != NULL) {
 		buf_adds(b, ",");
 		json_kv_str(b, "policy", policy_level_str(rt->level));

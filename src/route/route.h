@@ -20,6 +20,7 @@
 #include "danemx.h"
 #include "dane/dane.h"
 #include "policy/policy.h"
+#include "util/util.h"
 
 /* What one MX host demands of the connection. */
 enum host_demand {
@@ -111,5 +112,52 @@ void	 route_cancel(struct route_req *);
 void	 route_free(struct route *);
 struct route *route_ref(struct route *);
 const char *route_demand_str(enum host_demand);
+
+/*
+ * The transport table (transport_file, route_transport.c), as Postfix's
+ * transport(5): a recipient domain, ".domain" for its subdomains or "*"
+ * maps to a next hop. The table owns its entries and their strings.
+ */
+enum transport_action {
+	TRANSPORT_SMTP,		/* deliver to dest (and port) */
+	TRANSPORT_DISCARD,	/* accept and drop, logged */
+	TRANSPORT_ERROR		/* bounce with enhanced and text */
+};
+
+struct transport_entry {
+	char			*pattern;	/* "example.org", ".example.org",
+						   "*" (lowercase) */
+	enum transport_action	 action;
+	char			*nexthop;	/* as logged: "[mx.example.org]:2525",
+						   "example.net:2525", "discard",
+						   "error:5.1.1 text" */
+	char			*dest;		/* SMTP: as route_resolve() takes
+						   it: "[mx.example.org]:2525",
+						   "[192.0.2.1]", "example.net" */
+	unsigned		 port;		/* SMTP: 25, or host:port's */
+	char			 enhanced[16];	/* ERROR: "5.1.1" */
+	char			*text;		/* ERROR, DISCARD: the text, or "" */
+	unsigned		 line;
+};
+
+struct transport_table {
+	struct transport_entry	*e;
+	size_t			 n;
+	struct htab		 idx;		/* pattern -> entry */
+	const struct transport_entry *dflt;	/* "*", or NULL */
+};
+
+#define TRANSPORT_LINE_MAX	4096
+#define TRANSPORT_ENTRIES_MAX	100000
+#define TRANSPORT_TEXT_MAX	400
+
+/* route_transport.c */
+int	 route_transport_parse(struct transport_table *, const char *text,
+	    size_t len, char *err, size_t errlen);
+int	 route_transport_load(struct transport_table *, const char *path,
+	    char *err, size_t errlen);
+void	 route_transport_free(struct transport_table *);
+const struct transport_entry *route_transport_match(
+	    const struct transport_table *, const char *domain);
 
 #endif /* DANEMX_ROUTE_H */

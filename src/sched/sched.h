@@ -47,6 +47,7 @@ struct sched_conf {
 	struct dmx_resolver	*res;
 	struct policy_table	*policy;	/* may change on SIGHUP */
 	struct policy_table	*bypass;
+	struct transport_table	*transport;	/* may change on SIGHUP */
 	SSL_CTX			*dane_ctx, *pkix_ctx;
 	struct sts		*sts;		/* MTA-STS policies, or NULL */
 	struct state		*state;		/* TLS-RPT results go here when
@@ -66,6 +67,10 @@ int	 sched_submit(struct sched *, const char *from,
 	    size_t len, void (*done)(void *, int ok, const char *id,
 	    const char *err), void *arg, char *err, size_t errlen);
 void	 sched_free(struct sched *);
+
+/* sched_index.c - the relayhost or the transport table changed (SIGHUP):
+ * queued items move to their new destinations */
+void	 sched_reroute(struct sched *);
 
 /* sched_selfaddr.c - the relay's own listening addresses (mail loops) */
 struct sched_selfaddr *sched_selfaddr_new(char * const *listen, size_t n,

@@ -223,7 +223,10 @@ conn_take(struct conn *c)
 		env.is_self = sched_selfaddr_match;
 		env.self_arg = s->c.self;
 	}
-	deliver_conf_for(&dc, &env, c->dst->name, SMTP_JOB_SEND, now);
+	env.transport = s->c.transport;
+	env.relayhost = s->c.conf->relayhost;
+	/* The item is where its domain goes now (sched_job_load()). */
+	(void)deliver_conf_route(&dc, &env, j->it->domain, SMTP_JOB_SEND, now);
 	dc.mail_from = j->sender;
 	dc.rcpts = (const char * const *)j->rcpts;
 	dc.nrcpt = j->nrcpt;

@@ -140,10 +140,72 @@ heap_remove(struct sched *s, struct item *it)
 
 /* --- destinations and the run queue --- */
 
-static const char *
-dest_name(const struct sched *s, const char *domain)
+static struct dest *dest_get(struct sched *, const char *);
+
+/*
+ * sched_dest_name - the destination domain's mail goes to: its transport
+ * entry's next hop, else the relayhost, else the domain. A discard or
+ * error entry keeps the domain (its items never connect).
+ */
+const char *
+sched_dest_name(const struct sched *s, const char *domain)
 {
+	const struct transport_entry *te;
+
+	if ((te = route_transport_match(s->c.transport, domain)) != NULL)
+		return te->action == TRANSPORT_SMTP ? te->nexthop : domain;
 	return s->c.conf->relayhost ? s->c.conf->relayhost : domain;
+}
+
+/*
+ * sched_item_rehome - the transport table or the relayhost changed
+ * (SIGHUP) since the item was made: it moves to the destination its
+ * domain now goes to, due then there. 1 if it moved, 0 if it is where
+ * it belongs, -1 if out of memory (it stays).
+ */
+int
+sched_item_rehome(struct sched *s, struct item *it, time_t due)
+{
+	struct dest	*old = it->dst, *d;
+	const char	*name = sched_dest_name(s, it->domain);
+
+	if (strcasecmp(old->name, name) == 0)
+		return 0;
+	if ((d = dest_get(s, name)) == NULL)
+		return -1;
+	sched_item_unlink(s, it);
+	old->nitems--;
+	it->dst = d;
+	d->nitems++;
+	log_info("%s: recipients at %s now go to %s (was %s)", it->m->id,
+	    it->domain, d->name, old->name);
+	sched_item_due(s, it, due);
+	sched_dest_maybe_free(s, old);
+	return 1;
+}
+
+static void
+reroute_msg(const char *key, void *val, void *arg)
+{
+	struct sched	*s = arg;
+	struct qmsg	*m = val;
+	struct item	*it;
+
+	(void)key;
+	TAILQ_FOREACH(it, &m->items, mentry)
+		if (!it->busy)
+			(void)sched_item_rehome(s, it, it->due);
+}
+
+/*
+ * sched_reroute - the tables were read again: every item not being sent
+ * moves to the destination its domain goes to now, keeping its next try
+ * (out of memory, it moves when it is next due: sched_job_load()).
+ */
+void
+sched_reroute(struct sched *s)
+{
+	htab_foreach(&s->msgs, reroute_msg, s);
 }
 
 /* dest_get - the destination called name, made if new; NULL: no memory */
@@ -268,7 +330,7 @@ item_new(struct sched *s, struct qmsg *m, const char *domain, time_t due)
 	struct dest	*d;
 
 	if (heap_reserve(s, s->nitems + 1) == -1 ||
-	    (d = dest_get(s, dest_name(s, domain))) == NULL ||
+	    (d = dest_get(s, sched_dest_name(s, domain))) == NULL ||
 	    (it = calloc(1, sizeof(*it))) == NULL ||
 	    (it->domain = strdup(domain)) == NULL) {
 		free(it);

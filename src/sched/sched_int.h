@@ -63,7 +63,8 @@ struct item {
 						   envelope says */
 };
 
-/* A destination: the recipient domain, or the relayhost. */
+/* A destination: the recipient domain, its transport next hop, or the
+ * relayhost. */
 struct dest {
 	char			 name[DMX_NAME_MAX];
 	TAILQ_HEAD(, item)	 ready;
@@ -142,6 +143,8 @@ int	 sched_pending_due(const struct queue_env *, const char *domain,
 void	 sched_index_load(struct sched *, const char *id);
 void	 sched_scan(struct sched *);
 void	 sched_index_free(struct sched *);
+const char *sched_dest_name(const struct sched *, const char *domain);
+int	 sched_item_rehome(struct sched *, struct item *, time_t due);
 
 /* sched_conn.c */
 void	 sched_dispatch(struct sched *);
@@ -160,6 +163,8 @@ void	 sched_job_result(struct sched *, struct job *,
 void	 sched_note_held(struct sched *, struct item *);
 void	 sched_bounce_now(struct sched *, struct item *, struct queue_env *,
 	    const char *why, int all);
+void	 sched_discard_now(struct sched *, struct item *, struct queue_env *,
+	    const char *route);
 int	 sched_bounce_loop(struct sched *, struct item *, struct queue_env *);
 void	 sched_expire(struct sched *, struct item *, struct queue_env *);
 void	 sched_finalize(struct sched *, struct queue_env *);

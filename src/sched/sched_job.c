@@ -150,6 +150,48 @@ nomem:
 }
 
 /*
+ * route_fixed - the transport table decides without a connection: an
+ * error entry bounces the item's recipients, a discard entry drops them
+ * (logged); and an item whose domain now goes elsewhere (the table or
+ * the relayhost changed on SIGHUP) moves there. 1 if the item was dealt
+ * with here.
+ */
+static int
+route_fixed(struct sched *s, struct item *it, struct queue_env *e)
+{
+	const struct transport_entry *te;
+	char	 why[TRANSPORT_TEXT_MAX + 3 * DMX_NAME_MAX + 64];
+	char	 rtext[3 * DMX_NAME_MAX + 32];
+
+	te = route_transport_match(s->c.transport, it->domain);
+	if (te != NULL && te->action != TRANSPORT_SMTP) {
+		deliver_route_text(rtext, sizeof(rtext), "transport",
+		    it->domain, te->pattern, te->nexthop);
+		if (te->action == TRANSPORT_DISCARD) {
+			sched_discard_now(s, it, e, rtext);
+			return 1;
+		}
+		snprintf(why, sizeof(why), "%s %s (route: %s)", te->enhanced,
+		    te->text[0] ? te->text : "mail for this domain is not "
+		    "accepted", rtext);
+		sched_bounce_now(s, it, e, why, 0);
+		return 1;
+	}
+	switch (sched_item_rehome(s, it, time(NULL))) {
+	case 0:
+		return 0;
+	case 1:
+		return 1;
+	default:
+		log_warnx("%s: out of memory: its recipients at %s stay "
+		    "queued for %llds", e->id, it->domain,
+		    (long long)sched_backoff(s, 1));
+		sched_item_due(s, it, time(NULL) + sched_backoff(s, 1));
+		return 1;
+	}
+}
+
+/*
  * sched_job_load - the envelope and message for a ready item, or NULL
  * when there is nothing to send (held, deleted, expired, not due after
  * all); the item has then been dealt with.
@@ -207,6 +249,8 @@ sched_job_load(struct sched *s, struct item *it)
 		sched_item_due(s, it, due);
 		goto out;
 	}
+	if (route_fixed(s, it, &e))
+		goto out;
 	if ((j = job_new(s, it, &e, now)) == NULL)
 		goto out;
 	sched_item_unlink(s, it);

@@ -66,7 +66,7 @@ sched_job_result(struct sched *s, struct job *j,
 	const struct deliver_attempt *a = deliver_result_attempt(r);
 	const char		*relay = "none", *raddr = "";
 	char			 err[256], last[700], relbuf[DMX_NAME_MAX + 80];
-	char			 rtext[560];
+	char			 rtext[560], route[3 * DMX_NAME_MAX + 32] = "";
 	time_t			 now = time(NULL), due;
 	size_t			 k, nfinal = 0;
 	int			 code;
@@ -80,6 +80,9 @@ sched_job_result(struct sched *s, struct job *j,
 	}
 	snprintf(relbuf, sizeof(relbuf), "%s%s%s%s", relay, raddr[0] ? "[" : "",
 	    raddr, raddr[0] ? "]" : "");
+	if (strcmp(r->rte.via, "transport") == 0)	/* named in the log */
+		deliver_route_text(route, sizeof(route), r->rte.via,
+		    it->domain, NULL, r->rte.nexthop);
 	if (queue_env_load(s->c.q, j->id, &e, err, sizeof(err)) == -1) {
 		log_warnx("%s: %s", j->id, err);
 		if (errno != ENOENT) {
@@ -133,8 +136,9 @@ sched_job_result(struct sched *s, struct job *j,
 		}
 		free(qr->last);
 		qr->last = strdup(last);
-		log_info("%s: to=<%s>, relay=%s, tls=%s, dane=%s, delay=%llds, "
-		    "status=%s (%s)", j->id, qr->addr, relbuf, a != NULL &&
+		log_info("%s: to=<%s>, relay=%s%s%s, tls=%s, dane=%s, "
+		    "delay=%llds, status=%s (%s)", j->id, qr->addr, relbuf,
+		    route[0] ? ", route=" : "", route, a != NULL &&
 		    !a->skipped ? deliver_tls_str(a->tls) : "none",
 		    deliver_dane_text(a), (long long)(now - e.created), status,
 		    last);
@@ -217,6 +221,50 @@ sched_bounce_now(struct sched *s, struct item *it, struct queue_env *e,
 			e->rcpt[i].last = strdup(why);
 			log_info("%s: to=<%s>, relay=none, delay=%llds, "
 			    "status=bounced (%s)", e->id, e->rcpt[i].addr,
+			    (long long)(now - e->created), why);
+		}
+		if (e->rcpt[i].state != RCPT_PENDING)
+			nfinal++;
+	}
+	if (nfinal == e->nrcpt && m->active == 0) {
+		sched_msg_drop(s, m, 0);
+		if (queue_env_store(s->c.q, e, err, sizeof(err)) == 0)
+			sched_finalize(s, e);
+		else
+			log_warnx("%s", err);	/* rescanned in 5 s */
+	} else if (queue_env_store(s->c.q, e, err, sizeof(err)) == 0) {
+		sched_item_free(s, it);	/* the last job finalizes */
+		sched_msg_maybe_free(s, m);
+	} else {
+		log_warnx("%s", err);
+		sched_item_due(s, it, now + sched_backoff(s, 1));
+	}
+}
+
+/*
+ * sched_discard_now - the transport table discards mail for the item's
+ * domain: its pending recipients are done, as if sent, and logged with
+ * the route. The item is gone after this.
+ */
+void
+sched_discard_now(struct sched *s, struct item *it, struct queue_env *e,
+    const char *route)
+{
+	struct qmsg	*m = it->m;
+	char		 err[256], why[3 * DMX_NAME_MAX + 64];
+	size_t		 i, nfinal = 0;
+	time_t		 now = time(NULL);
+
+	snprintf(why, sizeof(why), "discarded (route: %s)", route);
+	for (i = 0; i < e->nrcpt; i++) {
+		if (e->rcpt[i].state == RCPT_PENDING &&
+		    strcasecmp(sched_rcpt_domain(e->rcpt[i].addr),
+		    it->domain) == 0) {
+			e->rcpt[i].state = RCPT_SENT;
+			free(e->rcpt[i].last);
+			e->rcpt[i].last = strdup(why);
+			log_info("%s: to=<%s>, relay=none, delay=%llds, "
+			    "status=sent (%s)", e->id, e->rcpt[i].addr,
 			    (long long)(now - e->created), why);
 		}
 		if (e->rcpt[i].state != RCPT_PENDING)
