@@ -11,6 +11,7 @@
  * rounds, lets running ones finish (30 s at most; what is cut short
  * stays queued), empties the pid file and exits. SIGHUP reads danemx.conf,
  * the policy table and the bypass list again; SIGUSR1 scans the queue.
+ * The bypass list's entries are rechecked on a timer (serve_bypass.c).
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -98,6 +99,7 @@ struct serve {
 	struct tlsrpt_suppress	*tlsrpt_suppress; /* no reports to these */
 	struct tlsrpt_dkim	*dkim;		/* signs TLS report mail */
 	struct serve_tlsrpt	*tlsrpt;	/* sends TLS reports */
+	struct serve_bypass	*byp;		/* rechecks the bypass list */
 	struct event		*sigs[5];
 	struct netlist		*mynet;
 	struct sched_selfaddr	*self;		/* our listen addrs */
@@ -127,12 +129,14 @@ reload_tables(struct serve *sv)
 		policy_table_free(&p);
 		return;
 	}
+	serve_bypass_carry(&sv->bypass, &b);
 	policy_table_free(&sv->policy);
 	policy_table_free(&sv->bypass);
 	sv->policy = p;
 	sv->bypass = b;
 	log_info("reload: policy table %zu entries, bypass list %zu entries",
 	    p.n, b.n);
+	serve_bypass_update(sv->byp);
 }
 
 static int
@@ -244,6 +248,7 @@ reload_conf(struct serve *sv)
 	sv->conf.tlsrpt_send_all = nc.tlsrpt_send_all;
 	sv->conf.tlsrpt_delay = nc.tlsrpt_delay;
 	sv->conf.tlsrpt_retry = nc.tlsrpt_retry;
+	sv->conf.bypass_recheck_interval = nc.bypass_recheck_interval;
 	sv->conf.tls_opportunistic_min_version =
 	    nc.tls_opportunistic_min_version;
 	if (nc.nlisten != sv->conf.nlisten)
@@ -587,6 +592,26 @@ serve_run_tlsrpt(struct serve *sv)
 	sv->tlsrpt = serve_tlsrpt_new(&env);
 }
 
+/* serve_run_bypass - the rechecks of the DANE bypass list */
+static void
+serve_run_bypass(struct serve *sv)
+{
+	struct serve_bypass_env	 env;
+
+	memset(&env, 0, sizeof(env));
+	env.conf = &sv->conf;
+	env.tab = &sv->bypass;
+	env.policy = &sv->policy;
+	env.base = sv->base;
+	env.res = sv->res;
+	env.st = sv->state;
+	env.dane_ctx = sv->dane_ctx;
+	env.pkix_ctx = sv->pkix_ctx;
+	env.sts = sv->sts;
+	env.helo = sv->conf.helo_name;
+	sv->byp = serve_bypass_new(&env);
+}
+
 /*
  * serve_run - as the relay's user: the sweep, the resolver, the
  * scheduler, the pickup and the signals; then the event loop until
@@ -627,6 +652,7 @@ serve_run(struct serve *sv, struct cli *c)
 	    sv->conf.helo_name)) == NULL)
 		return EX_OSERR;
 	serve_run_tlsrpt(sv);
+	serve_run_bypass(sv);
 	sv->drain_timer = evtimer_new(sv->base, check_drained, sv);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < DMX_NELEM(signums); i++) {
@@ -650,6 +676,7 @@ serve_free(struct serve *sv)
 
 	pickup_free(sv->pickup);
 	sched_free(sv->sched);		/* report mail being queued: done */
+	serve_bypass_free(sv->byp);	/* rechecks in flight: stopped */
 	serve_tlsrpt_free(sv->tlsrpt);
 	sts_free(sv->sts);
 	http_client_free(sv->http);
