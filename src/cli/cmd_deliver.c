@@ -61,7 +61,7 @@ static const char check_help[] =
 "Options:\n"
 "      --policy FILE   TLS policy table ('domain level' lines; levels none,\n"
 "                      may, encrypt, dane, dane-only, verify)\n"
-"      --bypass FILE   DANE bypass list ('domain [YYYY-MM-DD] [# why]')\n"
+"      --bypass FILE   DANE bypass list ('domain [until DATE] [# why]')\n"
 "      --helo NAME     name to send in EHLO (default: this host's name)\n"
 "      --source ADDR   connect from this local address (once per family)\n"
 "      --ca-file FILE  WebPKI roots (PEM) for MTA-STS and the verify and\n"

@@ -45,6 +45,8 @@
 
 #define RECHECK_FIRST		30	/* s after the start, at most */
 #define RECHECK_CONCURRENCY	10	/* domains checked at once */
+#define RECHECK_PASS_MAX	1000	/* domains in one pass; the next pass
+					   goes on where this one stopped */
 #define EXPIRY_TIMER_MAX	3600	/* s: look again at least this often */
 
 struct recheck {
@@ -60,6 +62,7 @@ struct serve_bypass {
 	struct htab		 rows;		/* domain -> struct state_bypass */
 	struct recheck		*rc;		/* this pass's domains */
 	size_t			 nrc, next, running;
+	size_t			 cursor;	/* where the next pass starts */
 };
 
 /* exact - a pattern the recheck can check: one domain */
@@ -273,7 +276,8 @@ start_next(struct serve_bypass *sb)
 	}
 }
 
-/* on_tick - a pass: every exact entry in force, not retired */
+/* on_tick - a pass: every exact entry in force, not retired (at most
+ * RECHECK_PASS_MAX: a longer list is rechecked over several passes) */
 static void
 on_tick(evutil_socket_t fd, short ev, void *arg)
 {
@@ -281,7 +285,7 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 	struct policy_table	*t = sb->env.tab;
 	struct timeval		 tv = { 0, 0 };
 	time_t			 now = time(NULL);
-	size_t			 i, n = 0;
+	size_t			 i, k, n = 0, cap;
 
 	(void)fd;
 	(void)ev;
@@ -292,10 +296,16 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 	free(sb->rc);
 	sb->rc = NULL;
 	sb->nrc = sb->next = 0;
-	if (t->n == 0 || (sb->rc = calloc(t->n, sizeof(*sb->rc))) == NULL)
+	cap = t->n < RECHECK_PASS_MAX ? t->n : RECHECK_PASS_MAX;
+	if (t->n == 0 || (sb->rc = calloc(cap, sizeof(*sb->rc))) == NULL)
 		return;
-	for (i = 0; i < t->n; i++) {
-		const struct policy_entry *e = &t->e[i];
+	if (sb->cursor >= t->n)
+		sb->cursor = 0;
+	for (k = 0; k < t->n && n < cap; k++) {
+		const struct policy_entry *e;
+
+		i = (sb->cursor + k) % t->n;
+		e = &t->e[i];
 
 		if (!exact(e) || e->retired || (e->expires != 0 &&
 		    now > e->expires))
@@ -306,6 +316,7 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 		policy_bypass_key(e, sb->rc[n].key, sizeof(sb->rc[n].key));
 		n++;
 	}
+	sb->cursor = (sb->cursor + k) % t->n;
 	sb->nrc = n;
 	if (n > 0)
 		log_info("DANE bypass list: rechecking %zu domain%s", n,
