@@ -151,7 +151,9 @@ void	 serve_bypass_carry(const struct policy_table *old,
 	    struct policy_table *nt);
 void	 serve_bypass_free(struct serve_bypass *);
 struct deliver_result;
-const char *cli_bypass_verdict(const struct deliver_result *);
+enum bypass_judgement { BYPASS_RETIRE, BYPASS_FAILS, BYPASS_NODANE };
+enum bypass_judgement cli_bypass_judge(const struct deliver_result *,
+	    char *out, size_t len);
 /* cmd_bypass.c */
 int	 cmd_bypass(struct cli *, int, char **);
 

@@ -90,8 +90,8 @@ static const char bypass_help[] =
 "user could have changed. list and recheck read the relay's state_dir\n"
 "as the relay's user.\n"
 "\n"
-"Exit status: 0 done (recheck: every domain validated), 1 recheck: a\n"
-"domain still fails, 64 usage, 66 no such entry (remove), 71 cannot\n"
+"Exit status: 0 done (recheck: every domain validated and was retired),\n"
+"1 recheck: a domain was not retired, 64 usage, 65 a bad line on stdin, 66 no such entry (remove), 71 cannot\n"
 "become the relay's user, 73 cannot write the file, 78 configuration.\n";
 
 struct bopts {
@@ -144,7 +144,7 @@ bfile_open(struct bfile *f, const char *path, char *err, size_t errlen)
 		f->dfd = file_open_trusted_dir(dir, err, errlen);
 	else if ((f->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1)
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		snprintf(err, errlen, "%.900s: %s", dir, strerror(errno));
 	if (f->dfd == -1)
 		return -1;
 	f->uid = geteuid();
@@ -330,8 +330,7 @@ static void
 tell_relay(const struct dmx_conf *conf, pid_t pid, const char *why)
 {
 	if (pid <= 0) {
-		printf("no relay is running (%s): it reads the list when it "
-		    "starts\n", why);
+		printf("%s: it reads the list when it starts\n", why);
 		return;
 	}
 	if (kill(pid, SIGHUP) == -1)
@@ -472,6 +471,11 @@ add_stdin(const struct dmx_conf *conf, int no_reload)
 
 	while (fgets(line, sizeof(line), stdin) != NULL) {
 		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(stdin)) {
+			fprintf(stderr, "danemx bypass: stdin line %zu: longer "
+			    "than %d octets\n", lineno, POLICY_LINE_MAX);
+			return EX_DATAERR;
+		}
 		if ((comment = strchr(line, '#')) != NULL) {
 			*comment++ = '\0';
 			comment += strspn(comment, " \t");
@@ -711,7 +715,8 @@ cmd_recheck(struct cli *c, struct dmx_conf *conf, char **doms, size_t ndom)
 	struct rcjob		*jobs = NULL;
 	SSL_CTX			*dctx = NULL;
 	char			 err[512], why[256] = "", d[300];
-	const char		*v;
+	char			 v[STATE_ERR_MAX - 8];
+	enum bypass_judgement	 jg;
 	time_t			 now = time(NULL);
 	size_t			 i, k, nj = 0, nretired = 0, nfail = 0;
 	pid_t			 pid;
@@ -812,27 +817,24 @@ cmd_recheck(struct cli *c, struct dmx_conf *conf, char **doms, size_t ndom)
 			nfail++;
 			continue;
 		}
-		v = cli_bypass_verdict(jobs[i].res);
+		jg = cli_bypass_judge(jobs[i].res, v, sizeof(v));
 		memset(&row, 0, sizeof(row));
 		strlcpy_(row.domain, jobs[i].domain, sizeof(row.domain));
 		strlcpy_(row.entry, jobs[i].key, sizeof(row.entry));
 		row.checked = time(NULL);
-		row.ok = v != NULL;
-		if (v != NULL) {
-			snprintf(row.result, sizeof(row.result), "DANE %s", v);
+		row.ok = jg == BYPASS_RETIRE;
+		snprintf(row.result, sizeof(row.result), "%s%s",
+		    jg == BYPASS_RETIRE ? "DANE " : "", v);
+		if (jg == BYPASS_RETIRE) {
 			row.retired = row.checked;
 			nretired++;
 			printf("%s: no longer needed: %s (retired)\n",
 			    jobs[i].domain, v);
 		} else {
-			strlcpy_(row.result, jobs[i].res->why[0] ?
-			    jobs[i].res->why : "no host authenticated with "
-			    "DANE", sizeof(row.result));
 			nfail++;
-			printf("%s: still needed: %s\n", jobs[i].domain,
-			    row.result);
+			printf("%s: %s: %s\n", jobs[i].domain,
+			    jg == BYPASS_NODANE ? "kept" : "still needed", v);
 		}
-		str_printable(row.result, strlen(row.result));
 		if (st != NULL && state_bypass_put(st, &row) == -1)
 			fprintf(stderr, "danemx bypass: %s: not stored\n",
 			    jobs[i].domain);
@@ -943,6 +945,11 @@ cmd_bypass(struct cli *c, int argc, char **argv)
 		char		 cd[256][300];
 		size_t		 n = 0;
 
+		if (argc - optind > (int)DMX_NELEM(doms)) {
+			conf_free(&conf);
+			return cli_usage_error("bypass", "remove: at most %zu "
+			    "domains at once", DMX_NELEM(doms));
+		}
 		for (; optind < argc && n < DMX_NELEM(doms); optind++, n++) {
 			canon(argv[optind], cd[n], sizeof(cd[n]));
 			doms[n] = cd[n];

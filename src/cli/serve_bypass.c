@@ -157,29 +157,54 @@ on_expiry(evutil_socket_t fd, short ev, void *arg)
 	evtimer_add(sb->expiry, &tv);
 }
 
-/* cli_bypass_verdict - the DANE verdict of a result that retires an
- * entry, or NULL: every host contacted authenticated with DANE, and one
- * did (danemx bypass recheck asks the same) */
-const char *
-cli_bypass_verdict(const struct deliver_result *r)
+/*
+ * cli_bypass_judge - what a recheck found (danemx bypass recheck asks
+ * the same): BYPASS_RETIRE when every host contacted authenticated with
+ * DANE, and one did (out: its verdict, "validated successfully (3 1 1
+ * at depth 0)"); BYPASS_FAILS when DANE (or anything) still fails (out:
+ * why); BYPASS_NODANE when all went well without DANE to validate (no
+ * secure TLSA records now: nothing to bypass, nothing to retire for).
+ */
+enum bypass_judgement
+cli_bypass_judge(const struct deliver_result *r, char *out, size_t len)
 {
-	const char	*text = NULL;
-	size_t		 i;
+	const struct deliver_attempt *first = NULL;
+	size_t			 i;
+	int			 nodane = 0;
 
-	if (deliver_result_kind(r) != DELIVER_KIND_OK)
-		return NULL;
+	if (deliver_result_kind(r) != DELIVER_KIND_OK) {
+		strlcpy_(out, r->why[0] ? r->why : "no host answered", len);
+		str_printable(out, strlen(out));
+		return BYPASS_FAILS;
+	}
 	for (i = 0; i < r->natt; i++) {
 		const struct deliver_attempt *a = &r->att[i];
 
 		if (a->skipped)
 			continue;
-		if (!a->ok || a->tls != TLS_ACH_DANE_VERIFIED ||
-		    !a->have_verdict || !a->verdict.authenticated)
-			return NULL;
-		if (text == NULL)
-			text = a->verdict.text;
+		if (!a->ok) {
+			strlcpy_(out, a->error, len);
+			str_printable(out, strlen(out));
+			return BYPASS_FAILS;
+		}
+		if (a->tls != TLS_ACH_DANE_VERIFIED || !a->have_verdict ||
+		    !a->verdict.authenticated) {
+			nodane = 1;
+			snprintf(out, len, "DANE does not apply now: TLS %s",
+			    deliver_tls_str(a->tls));
+			continue;
+		}
+		if (first == NULL)
+			first = a;
 	}
-	return text;
+	if (nodane || first == NULL) {
+		if (first == NULL && !nodane)
+			strlcpy_(out, "no host contacted", len);
+		return first == NULL && !nodane ? BYPASS_FAILS : BYPASS_NODANE;
+	}
+	strlcpy_(out, first->verdict.text, len);
+	str_printable(out, strlen(out));
+	return BYPASS_RETIRE;
 }
 
 static void	start_next(struct serve_bypass *);
@@ -192,8 +217,8 @@ recheck_done(void *arg, struct deliver_result *r)
 	struct serve_bypass	*sb = rc->sb;
 	struct state_bypass	 row, *kept;
 	struct policy_entry	*e;
-	char			 key[POLICY_KEY_LEN];
-	const char		*v = cli_bypass_verdict(r);
+	char			 key[POLICY_KEY_LEN], v[STATE_ERR_MAX - 8];
+	enum bypass_judgement	 j = cli_bypass_judge(r, v, sizeof(v));
 
 	rc->d = NULL;
 	sb->running--;
@@ -201,13 +226,9 @@ recheck_done(void *arg, struct deliver_result *r)
 	strlcpy_(row.domain, rc->domain, sizeof(row.domain));
 	strlcpy_(row.entry, rc->key, sizeof(row.entry));
 	row.checked = time(NULL);
-	row.ok = v != NULL;
-	if (v != NULL)
-		snprintf(row.result, sizeof(row.result), "DANE %s", v);
-	else
-		strlcpy_(row.result, r->why[0] ? r->why : "no host "
-		    "authenticated with DANE", sizeof(row.result));
-	str_printable(row.result, strlen(row.result));
+	row.ok = j == BYPASS_RETIRE;
+	snprintf(row.result, sizeof(row.result), "%s%s",
+	    j == BYPASS_RETIRE ? "DANE " : "", v);
 	/* The list may have been read again meanwhile: the entry checked
 	 * must still be the one in force. */
 	e = find(sb, rc->domain);
@@ -218,14 +239,15 @@ recheck_done(void *arg, struct deliver_result *r)
 		start_next(sb);
 		return;
 	}
-	if (v != NULL) {
+	if (j == BYPASS_RETIRE) {
 		row.retired = row.checked;
 		e->retired = 1;
 		log_info("DANE bypass for %s no longer needed: %s", rc->domain,
 		    v);
-	} else
-		log_info("DANE bypass for %s still needed: %s", rc->domain,
-		    row.result);
+	} else if (j == BYPASS_NODANE)
+		log_info("DANE bypass for %s kept: %s", rc->domain, v);
+	else
+		log_info("DANE bypass for %s still needed: %s", rc->domain, v);
 	if ((kept = htab_get(&sb->rows, row.domain)) == NULL &&
 	    (kept = malloc(sizeof(*kept))) != NULL &&
 	    htab_put(&sb->rows, row.domain, kept) == -1) {

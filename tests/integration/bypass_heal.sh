@@ -64,7 +64,7 @@ byp() { run_cmd "$DANEMX" bypass -c "$T_TMP/danemx.conf" "$@"; }
 byp add "$HEAL" --comment "ticket 1"
 expect_eq "add: exit" "$RC" 0
 expect_match "add: said" "$OUT" "^added $HEAL_RE: $HEAL_RE added [0-9-]{10}T[0-9:]{8}Z # ticket 1\$"
-expect_match "add: no relay yet" "$OUT" "no relay is running"
+expect_match "add: no relay yet" "$OUT" "^no relay running: it reads the list when it starts\$"
 UNTIL=$(date -u -d "@$(($(date +%s) + 12))" +%Y-%m-%dT%H:%M:%SZ)
 byp add "$EXP" --until "$UNTIL"
 expect_eq "add --until: exit" "$RC" 0
@@ -90,6 +90,22 @@ byp -o bypass_file="$T_TMP/etc/linked" add x.test
 expect_eq "a symbolic link is refused" "$RC" 73
 expect_match "a symbolic link: why" "$ERR" "a symbolic link: not followed"
 expect_eq "the link's target is untouched" "$(cat "$T_TMP/target")" keep
+# add -: the lines danemx check --suggest-bypass prints
+printf 'scan1.test for 7d # from the scan\nscan2.test\n' >"$T_TMP/scan"
+byp add - <"$T_TMP/scan"
+expect_eq "add -: exit" "$RC" 0
+expect_match "add -: for made absolute, comment kept" "$(grep '^scan1\.test ' "$T_TMP/etc/bypass")" \
+	"^scan1\.test until [0-9-]{10}T[0-9:]{8}Z added [0-9-]{10}T[0-9:]{8}Z # from the scan\$"
+expect_match "add -: a bare domain" "$(grep '^scan2\.test ' "$T_TMP/etc/bypass")" \
+	"^scan2\.test added [0-9-]{10}T[0-9:]{8}Z\$"
+printf 'scan3.test for 7d extra\n' >"$T_TMP/scan"
+byp add - <"$T_TMP/scan"
+expect_eq "add -: a bad line" "$RC" 65
+expect_eq "add -: a bad line adds nothing" "$(grep -c '^scan3' "$T_TMP/etc/bypass")" 0
+byp remove scan1.test scan2.test
+expect_eq "remove two: exit" "$RC" 0
+expect_eq "remove two: said" "$OUT" "removed 2 lines
+no relay running: it reads the list when it starts"
 chmod 0640 "$T_TMP/etc/bypass"
 byp add other.test
 expect_eq "add keeps the mode" "$(stat -c %a "$T_TMP/etc/bypass")" 640
