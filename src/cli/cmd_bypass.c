@@ -57,7 +57,7 @@ static const char bypass_help[] =
 "                     [--until DATE | --for DURATION] [--comment TEXT]\n"
 "       danemx bypass [-c FILE] [-o KEY=VALUE] add -\n"
 "       danemx bypass [-c FILE] [-o KEY=VALUE] remove DOMAIN...\n"
-"       danemx bypass [-c FILE] [-o KEY=VALUE] [--json] recheck [DOMAIN...]\n"
+"       danemx bypass [-c FILE] [-o KEY=VALUE] recheck [DOMAIN...]\n"
 "\n"
 "Manage the DANE bypass list (bypass_file in danemx.conf): domains whose\n"
 "DANE failures do not stop their mail (TLS is still required).\n"

@@ -15,7 +15,8 @@
 #     and mail to the still broken domain is deferred;
 #   - danemx bypass add of the retired domain makes it apply again (the
 #     relay is told with SIGHUP), and it is retired again by the recheck;
-#   - danemx bypass recheck checks now and prints the verdict;
+#   - danemx bypass recheck checks now and prints the verdict (a domain
+#     without DANE now is kept, not retired);
 #   - a restart keeps the retirement (state_dir).
 . "$DANEMX_SRCDIR/tests/lib.sh"
 . "$DANEMX_SRCDIR/tests/world/mxlib.sh"
@@ -195,6 +196,15 @@ byp recheck "$EXP"
 expect_eq "recheck of a broken domain: exit" "$RC" 1
 expect_match "recheck of a broken domain: why" "$OUT" \
 	"^$EXP_RE: still needed: DANE: not authenticated: no matching DANE TLSA records"
+
+# A domain without DANE now: nothing to validate, kept (not retired).
+byp add opp.insecure.test --no-reload
+byp recheck opp.insecure.test
+expect_eq "recheck without DANE: exit" "$RC" 1
+expect_eq "recheck without DANE: kept" "$OUT" \
+	"opp.insecure.test: kept: DANE does not apply now: TLS opportunistic"
+byp remove opp.insecure.test --no-reload
+expect_eq "recheck without DANE: removed" "$RC" 0
 
 # 8. A restart keeps the retirement.
 pid=$(cat "$T_TMP/pid")
