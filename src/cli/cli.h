@@ -131,5 +131,30 @@ void	 serve_tlsrpt_free(struct serve_tlsrpt *);
 /* cmd_tlsrpt_send.c */
 int	 cli_tlsrpt_send(struct cli *, struct dmx_conf *, const char *day,
 	    const char *domain);
+/* serve_bypass.c - the relay's rechecks of the DANE bypass list */
+struct serve_bypass;
+struct policy_table;
+struct serve_bypass_env {
+	const struct dmx_conf	*conf;		/* bypass_recheck_interval */
+	struct policy_table	*tab;		/* the list in force */
+	const struct policy_table *policy;	/* the TLS policy table */
+	struct event_base	*base;
+	struct dmx_resolver	*res;
+	struct state		*st;		/* or NULL: in memory only */
+	struct ssl_ctx_st	*dane_ctx, *pkix_ctx;
+	struct sts		*sts;		/* or NULL */
+	const char		*helo;
+};
+struct serve_bypass *serve_bypass_new(const struct serve_bypass_env *);
+void	 serve_bypass_update(struct serve_bypass *);
+void	 serve_bypass_carry(const struct policy_table *old,
+	    struct policy_table *nt);
+void	 serve_bypass_free(struct serve_bypass *);
+struct deliver_result;
+enum bypass_judgement { BYPASS_RETIRE, BYPASS_FAILS, BYPASS_NODANE };
+enum bypass_judgement cli_bypass_judge(const struct deliver_result *,
+	    char *out, size_t len);
+/* cmd_bypass.c */
+int	 cmd_bypass(struct cli *, int, char **);
 
 #endif /* DANEMX_CLI_H */

@@ -12,6 +12,7 @@
  * stays queued), empties the pid file and exits. SIGHUP reads danemx.conf,
  * the policy table, the bypass list and the transport table again;
  * SIGUSR1 scans the queue.
+ * The bypass list's entries are rechecked on a timer (serve_bypass.c).
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -68,6 +69,11 @@ static const char serve_help[] =
 "it), USR2 also makes every waiting message due now (danemx queue flush\n"
 "sends it).\n"
 "\n"
+"Each exact domain of the DANE bypass list is rechecked every\n"
+"bypass_recheck_interval (default 6h) as danemx check does; an entry\n"
+"whose domain validates with DANE again is retired (kept in state_dir)\n"
+"and logged (danemx bypass list shows it).\n"
+"\n"
 "Connections are reused: a connection carries its destination's next\n"
 "messages over the same DANE-verified session and waits 2 s for more.\n"
 "danemx sendmail run by other users drops into the queue's maildrop/,\n"
@@ -100,6 +106,7 @@ struct serve {
 	struct tlsrpt_suppress	*tlsrpt_suppress; /* no reports to these */
 	struct tlsrpt_dkim	*dkim;		/* signs TLS report mail */
 	struct serve_tlsrpt	*tlsrpt;	/* sends TLS reports */
+	struct serve_bypass	*byp;		/* rechecks the bypass list */
 	struct event		*sigs[5];
 	struct netlist		*mynet;
 	struct sched_selfaddr	*self;		/* our listen addrs */
@@ -140,6 +147,7 @@ reload_tables(struct serve *sv)
 		policy_table_free(&b);
 		return;
 	}
+	serve_bypass_carry(&sv->bypass, &b);
 	policy_table_free(&sv->policy);
 	policy_table_free(&sv->bypass);
 	sv->policy = p;
@@ -150,6 +158,7 @@ reload_tables(struct serve *sv)
 	sv->transport = t;
 	log_info("reload: policy table %zu entries, bypass list %zu entries, "
 	    "transport table %zu entries", p.n, b.n, t.n);
+	serve_bypass_update(sv->byp);
 }
 
 static int
@@ -262,6 +271,7 @@ reload_conf(struct serve *sv)
 	sv->conf.tlsrpt_send_all = nc.tlsrpt_send_all;
 	sv->conf.tlsrpt_delay = nc.tlsrpt_delay;
 	sv->conf.tlsrpt_retry = nc.tlsrpt_retry;
+	sv->conf.bypass_recheck_interval = nc.bypass_recheck_interval;
 	sv->conf.tls_opportunistic_min_version =
 	    nc.tls_opportunistic_min_version;
 	if (nc.nlisten != sv->conf.nlisten)
@@ -611,6 +621,26 @@ serve_run_tlsrpt(struct serve *sv)
 	sv->tlsrpt = serve_tlsrpt_new(&env);
 }
 
+/* serve_run_bypass - the rechecks of the DANE bypass list */
+static void
+serve_run_bypass(struct serve *sv)
+{
+	struct serve_bypass_env	 env;
+
+	memset(&env, 0, sizeof(env));
+	env.conf = &sv->conf;
+	env.tab = &sv->bypass;
+	env.policy = &sv->policy;
+	env.base = sv->base;
+	env.res = sv->res;
+	env.st = sv->state;
+	env.dane_ctx = sv->dane_ctx;
+	env.pkix_ctx = sv->pkix_ctx;
+	env.sts = sv->sts;
+	env.helo = sv->conf.helo_name;
+	sv->byp = serve_bypass_new(&env);
+}
+
 /*
  * serve_run - as the relay's user: the sweep, the resolver, the
  * scheduler, the pickup and the signals; then the event loop until
@@ -652,6 +682,7 @@ serve_run(struct serve *sv, struct cli *c)
 	    sv->conf.helo_name)) == NULL)
 		return EX_OSERR;
 	serve_run_tlsrpt(sv);
+	serve_run_bypass(sv);
 	sv->drain_timer = evtimer_new(sv->base, check_drained, sv);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < DMX_NELEM(signums); i++) {
@@ -675,6 +706,7 @@ serve_free(struct serve *sv)
 
 	pickup_free(sv->pickup);
 	sched_free(sv->sched);		/* report mail being queued: done */
+	serve_bypass_free(sv->byp);	/* rechecks in flight: stopped */
 	serve_tlsrpt_free(sv->tlsrpt);
 	sts_free(sv->sts);
 	http_client_free(sv->http);

@@ -102,6 +102,7 @@ static const struct key {
 	{ "tlsrpt_delay", K_TIME, S(tlsrpt_delay) },
 	{ "tlsrpt_retry", K_TIME, S(tlsrpt_retry) },
 	{ "tlsrpt_suppress", K_STR, S(tlsrpt_suppress) },
+	{ "bypass_recheck_interval", K_TIME, S(bypass_recheck_interval) },
 #undef S
 };
 
@@ -209,6 +210,7 @@ conf_defaults(struct dmx_conf *c)
 	c->tlsrpt_max_age = 7 * 86400;
 	c->tlsrpt_delay = 3600;
 	c->tlsrpt_retry = 300;
+	c->bypass_recheck_interval = 6 * 3600;
 }
 
 /* conf_free - release the strings */

@@ -86,6 +86,8 @@ struct dmx_conf {
 	unsigned long	 tlsrpt_delay;		/* s of random delay after 00:00 */
 	unsigned long	 tlsrpt_retry;		/* s before a failed POST's retry */
 	char		*tlsrpt_suppress;	/* domains, addresses, /files */
+	/* The DANE bypass list that heals itself (serve_bypass.c). */
+	unsigned long	 bypass_recheck_interval;	/* seconds */
 };
 
 /* conf.c */

@@ -3,6 +3,8 @@
  *
  * policy_table.c reads the per-destination TLS policy file and the DANE
  * bypass list; a struct policy_table owns its entries (policy_table_free).
+ * policy_bypass.c reads and writes a bypass entry's expiry ("until",
+ * "for", "added") and names an entry for the relay's retirements.
  *
  */
 #ifndef DANEMX_POLICY_H
@@ -31,8 +33,13 @@ enum tls_level {
 struct policy_entry {
 	char		*pattern;	/* "example.org" or ".example.org" */
 	enum tls_level	 level;
-	time_t		 expires;	/* bypass only; 0 = never */
+	time_t		 expires;	/* bypass only; 0 = never; the last
+					   second it applies */
+	time_t		 added;		/* bypass only; 0 = not said */
 	char		*comment;	/* bypass only */
+	int		 retired;	/* bypass only: the relay found DANE
+					   working again (serve_bypass.c) */
+	int		 expiry_logged;	/* bypass only: its expiry was said */
 	int		 no_sts;	/* policy: mta-sts=no */
 	unsigned	 line;
 };
@@ -44,6 +51,10 @@ struct policy_table {
 
 #define POLICY_LINE_MAX		4096
 #define POLICY_ENTRIES_MAX	100000
+#define POLICY_FIELDS_MAX	8	/* domain until X added Y: 5 */
+#define POLICY_BYPASS_FOR_MAX	(10L * 366 * 86400)	/* "for" at most */
+#define POLICY_TIME_LEN		21	/* "2026-12-31T23:59:59Z" + NUL */
+#define POLICY_KEY_LEN		(256 + 2 * POLICY_TIME_LEN + 16)
 
 /* policy_table.c */
 int	 policy_table_parse(struct policy_table *, const char *text,
@@ -55,5 +66,14 @@ const struct policy_entry *policy_table_match(const struct policy_table *,
 	    const char *domain, time_t now);
 const char *policy_level_str(enum tls_level);
 int	 policy_level_from_str(const char *, enum tls_level *);
+
+/* policy_bypass.c */
+int	 policy_bypass_expiry(char **fields, size_t n, time_t *expires,
+	    time_t *added, char *err, size_t errlen);
+int	 policy_bypass_when(const char *, int end_of_day, time_t *out);
+int	 policy_bypass_duration(const char *, time_t *out);
+void	 policy_bypass_time_str(time_t, char *buf, size_t len);
+void	 policy_bypass_key(const struct policy_entry *, char *buf,
+	    size_t len);
 
 #endif /* DANEMX_POLICY_H */

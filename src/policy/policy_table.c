@@ -8,9 +8,11 @@
  * the MX host's name) and secure (PKIX, the next-hop domain's names).
  * mta-sts=no turns MTA-STS off for the destination.
  *
- * Bypass file: one "domain [YYYY-MM-DD] [# comment]" per line: DANE
- * failures for that domain do not block delivery until the date has
- * passed (RFC 7672 section 9.1, "audit only").
+ * Bypass file: one "domain [until WHEN | for DURATION] [added WHEN]
+ * [# comment]" per line (the expiry grammar is policy_bypass.c's; a bare
+ * "domain YYYY-MM-DD" is "until" that day): DANE failures for that
+ * domain do not block delivery until the entry expires (RFC 7672
+ * section 9.1, "audit only").
  *
  * An exact entry beats a ".parent" entry; a nearer parent beats a
  * farther one. Bad lines are errors that name the line: a policy file
@@ -112,24 +114,6 @@ valid_domain(const char *d)
 }
 
 static int
-parse_date(const char *s, time_t *out)
-{
-	struct tm	 tm;
-	char		*end;
-
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%d", &tm);
-	if (end == NULL || *end != '\0')
-		return -1;
-	tm.tm_hour = 23;
-	tm.tm_min = 59;
-	tm.tm_sec = 59;
-	if ((*out = timegm(&tm)) == (time_t)-1)
-		return -1;
-	return 0;
-}
-
-static int
 add_entry(struct policy_table *t, const char *pattern, enum tls_level level,
     time_t expires, const char *comment, unsigned line)
 {
@@ -161,11 +145,13 @@ static int
 parse_line(struct policy_table *t, char *s, unsigned lineno, int bypass,
     char *err, size_t errlen)
 {
-	char		*fields[3], *comment = NULL, *p, *save = NULL;
+	char		*fields[POLICY_FIELDS_MAX], *comment = NULL, *p;
+	char		*save = NULL;
 	size_t		 n = 0, len;
 	enum tls_level	 level = TLS_LEVEL_DANE;
-	time_t		 expires = 0;
+	time_t		 expires = 0, added = 0;
 	const char	*dom;
+	char		 sub[200];
 	int		 no_sts = 0;
 
 	if ((p = strchr(s, '#')) != NULL) {
@@ -179,7 +165,7 @@ parse_line(struct policy_table *t, char *s, unsigned lineno, int bypass,
 	}
 	for (p = strtok_r(s, " \t\r", &save); p != NULL;
 	    p = strtok_r(NULL, " \t\r", &save)) {
-		if (n == 3) {
+		if (n == (bypass ? POLICY_FIELDS_MAX : 3)) {
 			snprintf(err, errlen, "line %u: too many fields", lineno);
 			return -1;
 		}
@@ -209,14 +195,9 @@ parse_line(struct policy_table *t, char *s, unsigned lineno, int bypass,
 		return -1;
 	}
 	if (bypass) {
-		if (n > 2) {
-			snprintf(err, errlen, "line %u: expected 'domain "
-			    "[YYYY-MM-DD] [# comment]'", lineno);
-			return -1;
-		}
-		if (n == 2 && parse_date(fields[1], &expires) == -1) {
-			snprintf(err, errlen, "line %u: '%.*s' is not a date "
-			    "(YYYY-MM-DD)", lineno, 40, fields[1]);
+		if (policy_bypass_expiry(fields + 1, n - 1, &expires, &added,
+		    sub, sizeof(sub)) == -1) {
+			snprintf(err, errlen, "line %u: %s", lineno, sub);
 			return -1;
 		}
 	} else {
@@ -247,6 +228,7 @@ parse_line(struct policy_table *t, char *s, unsigned lineno, int bypass,
 		return -1;
 	}
 	t->e[t->n - 1].no_sts = no_sts;
+	t->e[t->n - 1].added = added;
 	return 0;
 }
 
@@ -328,7 +310,8 @@ policy_table_free(struct policy_table *t)
 
 /*
  * policy_table_match - the entry for domain: an exact match, else the
- * nearest ".parent". Bypass entries whose date has passed do not match.
+ * nearest ".parent". Bypass entries whose date has passed, or that the
+ * relay retired (serve_bypass.c), do not match.
  */
 const struct policy_entry *
 policy_table_match(const struct policy_table *t, const char *domain,
@@ -343,7 +326,8 @@ policy_table_match(const struct policy_table *t, const char *domain,
 	for (i = 0; i < t->n; i++) {
 		pat = t->e[i].pattern;
 		plen = strlen(pat);
-		if (t->e[i].expires != 0 && now > t->e[i].expires)
+		if ((t->e[i].expires != 0 && now > t->e[i].expires) ||
+		    t->e[i].retired)
 			continue;
 		if (pat[0] != '.') {
 			if (plen == dlen && strncasecmp(pat, domain, dlen) == 0)

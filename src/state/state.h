@@ -1,7 +1,8 @@
 /*
  * state.h - the store for state that survives restarts: the MTA-STS
- * policy cache, TLS-RPT results and reports (RFC 8460); destination
- * memory next.
+ * policy cache, TLS-RPT results and reports (RFC 8460), what the
+ * relay's rechecks found for the DANE bypass list (state_bypass_*);
+ * destination memory next.
  *
  * One small interface of typed operations (state_sts_get, _put, _touch,
  * _delete, _expire, _list; state_tlsrpt_*); no SQL outside the backend. The backend is
@@ -142,6 +143,23 @@ struct state_tlsrpt_post {
 	char		 last_error[STATE_ERR_MAX];
 };
 
+/*
+ * What the relay knows of one exact domain of the DANE bypass list
+ * (serve_bypass.c): its last recheck, and whether DANE validated again,
+ * so that the entry was retired. entry names the list's entry the row
+ * is about (policy_bypass_key()): a retirement applies to that entry
+ * only, and a changed or re-added line is a new entry.
+ */
+#define STATE_BYPASS_KEY_MAX	400
+struct state_bypass {
+	char		 domain[STATE_DOMAIN_MAX];	/* lowercase, no dot */
+	char		 entry[STATE_BYPASS_KEY_MAX];
+	int64_t		 checked;	/* the last recheck; 0 never */
+	int		 ok;		/* DANE validated then */
+	char		 result[STATE_ERR_MAX];	/* what it found */
+	int64_t		 retired;	/* when retired; 0 not */
+};
+
 /* state.c */
 struct state *state_open(const struct state_conf *, char *err, size_t errlen);
 void	 state_close(struct state *);
@@ -189,5 +207,15 @@ int	 state_tlsrpt_valid(const struct state_tlsrpt *);
 void	 state_tlsrpt_clear(struct state_tlsrpt *);
 void	 state_tlsrpt_day_clear(struct state_tlsrpt_day *);
 void	 state_tlsrpt_post_clear(struct state_tlsrpt_post *);
+
+/* state_bypass.c */
+int	 state_bypass_get(struct state *, const char *domain,
+	    struct state_bypass *out, char *err, size_t errlen);
+int	 state_bypass_list(struct state *,
+	    int (*cb)(void *, const struct state_bypass *), void *arg,
+	    char *err, size_t errlen);
+int	 state_bypass_put(struct state *, const struct state_bypass *);
+int	 state_bypass_delete(struct state *, const char *domain);
+int	 state_bypass_valid(const struct state_bypass *);
 
 #endif /* DANEMX_STATE_H */

@@ -73,6 +73,17 @@ struct state_backend {
 			    const char *uri, char *err, size_t errlen);
 	int		 (*tlsrpt_expire)(void *conn, const char *before_day,
 			    char *err, size_t errlen);
+
+	/* The DANE bypass list's rechecks (serve_bypass.c). */
+	int		 (*bypass_get)(void *conn, const char *domain,
+			    struct state_bypass *out, char *err, size_t errlen);
+	int		 (*bypass_list)(void *conn,
+			    int (*cb)(void *, const struct state_bypass *),
+			    void *arg, char *err, size_t errlen);
+	int		 (*bypass_put)(void *conn, const struct state_bypass *,
+			    char *err, size_t errlen);
+	int		 (*bypass_delete)(void *conn, const char *domain,
+			    char *err, size_t errlen);
 };
 
 /* state.c */

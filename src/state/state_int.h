@@ -20,7 +20,9 @@ enum op_kind {
 	OP_TLSRPT_EXPIRE,	/* day */
 	OP_TLSRPT_POST_UPDATE,	/* post (no body) */
 	OP_TLSRPT_POST_DELETE,	/* post's report_id and uri */
-	OP_TLSRPT_CLAIM		/* claim: the caller's, who waits */
+	OP_TLSRPT_CLAIM,	/* claim: the caller's, who waits */
+	OP_BYPASS_PUT,		/* byp: owned copy */
+	OP_BYPASS_DELETE	/* domain */
 };
 
 struct state_claim;
@@ -33,6 +35,7 @@ struct state_op {
 	struct state_tlsrpt	*tr;		/* OP_TLSRPT_ADD: owned copy */
 	struct state_tlsrpt_post *post;		/* OP_TLSRPT_POST_*: owned */
 	struct state_claim	*claim;		/* OP_TLSRPT_CLAIM: borrowed */
+	struct state_bypass	*byp;		/* OP_BYPASS_PUT: owned copy */
 	char			 domain[STATE_DOMAIN_MAX];
 	char			 day[11];
 };
@@ -83,5 +86,9 @@ int	 state_tlsrpt_apply(struct state *, struct state_op *, char *err,
 	    size_t errlen);
 void	 state_tlsrpt_op_free(struct state_op *);
 void	 state_tlsrpt_claim_done(struct state_op *, int rv, const char *err);
+
+/* state_bypass.c */
+int	 state_bypass_apply(struct state *, struct state_op *, char *err,
+	    size_t errlen);
 
 #endif /* DANEMX_STATE_INT_H */

@@ -86,6 +86,15 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (report_id, uri)"
 	");"
 	"CREATE INDEX tlsrpt_post_next_try ON tlsrpt_post(next_try);",
+	/* 3: the DANE bypass list's rechecks and retirements (issue 14) */
+	"CREATE TABLE bypass_state ("
+	"  domain   TEXT PRIMARY KEY NOT NULL,"
+	"  entry    TEXT NOT NULL DEFAULT '',"
+	"  checked  INTEGER NOT NULL DEFAULT 0,"
+	"  ok       INTEGER NOT NULL DEFAULT 0,"
+	"  result   TEXT NOT NULL DEFAULT '',"
+	"  retired  INTEGER NOT NULL DEFAULT 0"
+	");",
 };
 #define SCHEMA_VERSION	((int)DMX_NELEM(migrations))
 
@@ -232,6 +241,8 @@ sq_close(void *conn)
 		sqlite3_finalize(c->stmt[i]);
 	for (i = 0; i < TQ_MAX; i++)
 		sqlite3_finalize(c->tstmt[i]);
+	for (i = 0; i < BQ_MAX; i++)
+		sqlite3_finalize(c->bstmt[i]);
 	sqlite3_close(c->db);
 	free(c);
 }
@@ -520,4 +531,8 @@ const struct state_backend state_backend_sqlite = {
 	.tlsrpt_post_update = sq_tlsrpt_post_update,
 	.tlsrpt_post_delete = sq_tlsrpt_post_delete,
 	.tlsrpt_expire = sq_tlsrpt_expire,
+	.bypass_get = sq_bypass_get,
+	.bypass_list = sq_bypass_list,
+	.bypass_put = sq_bypass_put,
+	.bypass_delete = sq_bypass_delete,
 };

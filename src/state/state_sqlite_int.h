@@ -27,10 +27,17 @@ enum tstmt {
 	TQ_MAX
 };
 
+/* state_sqlite_bypass.c's statements */
+enum bstmt {
+	BQ_GET, BQ_LIST, BQ_PUT, BQ_DELETE,
+	BQ_MAX
+};
+
 struct sq {
 	sqlite3		*db;
 	sqlite3_stmt	*stmt[Q_MAX];
 	sqlite3_stmt	*tstmt[TQ_MAX];
+	sqlite3_stmt	*bstmt[BQ_MAX];
 };
 
 /* state_sqlite.c */
@@ -61,5 +68,13 @@ int	 sq_tlsrpt_post_update(void *, const struct state_tlsrpt_post *,
 int	 sq_tlsrpt_post_delete(void *, const char *report_id, const char *uri,
 	    char *, size_t);
 int	 sq_tlsrpt_expire(void *, const char *before_day, char *, size_t);
+
+/* state_sqlite_bypass.c */
+int	 sq_bypass_get(void *, const char *domain, struct state_bypass *,
+	    char *, size_t);
+int	 sq_bypass_list(void *, int (*)(void *, const struct state_bypass *),
+	    void *, char *, size_t);
+int	 sq_bypass_put(void *, const struct state_bypass *, char *, size_t);
+int	 sq_bypass_delete(void *, const char *domain, char *, size_t);
 
 #endif /* DANEMX_STATE_SQLITE_INT_H */

@@ -52,6 +52,13 @@ test_tlsrpt_keys(void)
 	    c.tlsrpt_delay == 0, "tlsrpt_delay 0: %s", err);
 	T_CHECK(conf_set(&c, "tlsrpt_retry = 0", err, sizeof(err)) == -1,
 	    "tlsrpt_retry 0 refused");
+	T_CHECK(c.bypass_recheck_interval == 6 * 3600,
+	    "bypass_recheck_interval default: %lu", c.bypass_recheck_interval);
+	T_CHECK(conf_set(&c, "bypass_recheck_interval = 30m", err,
+	    sizeof(err)) == 0 && c.bypass_recheck_interval == 1800,
+	    "bypass_recheck_interval 30m: %s", err);
+	T_CHECK(conf_set(&c, "bypass_recheck_interval = 0", err,
+	    sizeof(err)) == -1, "bypass_recheck_interval 0 refused");
 	T_CHECK(conf_set(&c, "tlsrpt_send_all = yes", err, sizeof(err)) == 0 &&
 	    conf_set(&c, "tlsrpt_suppress = example.org, /etc/x", err,
 	    sizeof(err)) == 0 && c.tlsrpt_send_all == 1 &&
