@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "cli/check_scan.h"
 #include "cli/cli.h"
 #include "log/log.h"
 #include "deliver/deliver.h"
@@ -31,7 +32,8 @@
 enum {
 	OPT_POLICY = CLI_OPT_FIRST_COMMAND_OPT,
 	OPT_BYPASS, OPT_HELO, OPT_FROM, OPT_RCPT, OPT_NEXTHOP, OPT_QUIET,
-	OPT_SOURCE, OPT_CA_FILE, OPT_NO_STS
+	OPT_SOURCE, OPT_CA_FILE, OPT_NO_STS,
+	OPT_FILE, OPT_CONCURRENCY, OPT_SUGGEST_BYPASS
 };
 
 /* Exit codes of check (documented in --help and danemx(8)). */
@@ -154,14 +156,32 @@ struct job {
 	int			 no_sts;	/* --no-mta-sts */
 	char			 helobuf[256];
 	struct buf		 msg;
+	/* check --file: a scan of a list, at most concurrency at once */
+	struct scan_opts	 so;
+	struct scan		*scan;
+	size_t			 concurrency;
+	int			 worst;		/* the worst exit status yet */
 };
+
+static int	check_code(const struct deliver_result *);
+static int	check_rank(int);
 
 static void
 job_done(void *arg, struct deliver_result *r)
 {
 	struct job	*j = arg;
 	size_t		 i;
+	int		 code;
 
+	if (j->scan != NULL) {		/* printed now, then freed */
+		code = check_code(r);
+		if (check_rank(code) > check_rank(j->worst))
+			j->worst = code;
+		scan_result(j->scan, r, code);
+		deliver_result_free(r);
+		j->pending--;
+		return;
+	}
 	for (i = 0; i < j->ndom; i++) {
 		if (j->res[i] == NULL && strcmp(j->domains[i], r->domain) == 0) {
 			j->res[i] = r;
@@ -339,33 +359,72 @@ run_tables(struct job *j, struct policy_table *pol, struct policy_table *byp)
 	return 0;
 }
 
+/* start_one - a delivery to one domain, on base: the one path of check
+ * DOMAIN..., check --file, probe and send; 0 or an exit status */
+static int
+start_one(struct job *j, struct event_base *base, struct dmx_resolver *r,
+    const struct deliver_env *env, const char *domain)
+{
+	struct deliver_conf	 dc;
+	char			 err[512];
+
+	deliver_conf_for(&dc, env, domain, j->kind, time(NULL));
+	dc.mail_from = j->from;
+	dc.rcpts = j->rcpts;
+	dc.nrcpt = j->nrcpt;
+	dc.body.mem = j->msg.data ? j->msg.data : "";
+	dc.body.len = j->msg.len;
+	dc.done = job_done;
+	dc.arg = j;
+	if (deliver_start(base, r, &dc, err, sizeof(err)) == NULL) {
+		fprintf(stderr, "danemx %s: %s: %s\n", j->cmd, domain, err);
+		return EX_SOFTWARE;
+	}
+	j->pending++;
+	return 0;
+}
+
 /* run_start - a delivery to each domain, on base; 0 or an exit status */
 static int
 run_start(struct cli *c, struct job *j, struct event_base *base,
     struct dmx_resolver *r, const struct deliver_env *env)
 {
-	struct deliver_conf	 dc;
-	char			 err[512];
-	size_t			 i;
+	size_t	 i;
+	int	 rv;
 
-	for (i = 0; i < j->ndom; i++) {
-		deliver_conf_for(&dc, env, j->domains[i], j->kind, time(NULL));
-		dc.mail_from = j->from;
-		dc.rcpts = j->rcpts;
-		dc.nrcpt = j->nrcpt;
-		dc.body.mem = j->msg.data ? j->msg.data : "";
-		dc.body.len = j->msg.len;
-		dc.done = job_done;
-		dc.arg = j;
-		if (deliver_start(base, r, &dc, err, sizeof(err)) == NULL) {
-			fprintf(stderr, "danemx %s: %s: %s\n", j->cmd,
-			    dc.domain, err);
-			return EX_SOFTWARE;
-		}
-		j->pending++;
-	}
+	for (i = 0; i < j->ndom; i++)
+		if ((rv = start_one(j, base, r, env, j->domains[i])) != 0)
+			return rv;
 	(void)c;
 	return 0;
+}
+
+/*
+ * run_scan - check --file: keep up to concurrency checks running, taking
+ * the next domain from the list as each one ends (the list is never read
+ * ahead), then the summary; its exit status
+ */
+static int
+run_scan(struct job *j, struct event_base *base, struct dmx_resolver *r,
+    const struct deliver_env *env)
+{
+	char	 domain[DMX_NAME_MAX + 64];
+	int	 eof = 0, rv;
+
+	for (;;) {
+		while (!eof && j->pending < j->concurrency) {
+			if (scan_next(j->scan, domain, sizeof(domain)) != 1)
+				eof = 1;
+			else if ((rv = start_one(j, base, r, env, domain)) != 0)
+				return rv;
+		}
+		if (j->pending == 0)
+			break;
+		scan_progress(j->scan, j->pending);
+		if (event_base_loop(base, EVLOOP_ONCE) == -1)
+			return EX_SOFTWARE;
+	}
+	return scan_finish(j->scan, j->worst);
 }
 
 /* run_report - print each result; the exit status they earn */
@@ -481,6 +540,10 @@ run(struct cli *c, struct job *j)
 	env.helo = j->helo;
 	env.src4 = j->have4 ? &j->src4 : NULL;
 	env.src6 = j->have6 ? &j->src6 : NULL;
+	if (j->scan != NULL) {
+		rv = run_scan(j, base, r, &env);
+		goto out;
+	}
 	if ((rv = run_start(c, j, base, r, &env)) != 0)
 		goto out;
 	while (j->pending > 0)
@@ -503,6 +566,53 @@ out:
 	return rv;
 }
 
+/* parse_scan - check's --file, --concurrency N, --suggest-bypass[=Nd];
+ * -1 on usage error */
+static int
+parse_scan(struct job *j, int ch, const char *arg)
+{
+	char		*end;
+	unsigned long	 n;
+
+	switch (ch) {
+	case OPT_FILE:
+		if (arg[0] == '\0') {
+			cli_usage_error(j->cmd, "--file: empty name ('-' is "
+			    "stdin)");
+			return -1;
+		}
+		j->so.path = arg;
+		return 0;
+	case OPT_CONCURRENCY:
+		errno = 0;
+		n = strtoul(arg, &end, 10);
+		if (!isdigit((unsigned char)arg[0]) || *end != '\0' ||
+		    errno != 0 || n < 1 || n > SCAN_CONCURRENCY_MAX) {
+			cli_usage_error(j->cmd, "--concurrency: '%s' is not a "
+			    "number from 1 to %d", arg, SCAN_CONCURRENCY_MAX);
+			return -1;
+		}
+		j->concurrency = n;
+		return 0;
+	case OPT_SUGGEST_BYPASS:
+		j->so.suggest = 1;
+		if (arg == NULL)
+			return 0;
+		errno = 0;
+		n = strtoul(arg, &end, 10);
+		if (!isdigit((unsigned char)arg[0]) || strcmp(end, "d") != 0 ||
+		    errno != 0 || n < 1 || n > SCAN_BYPASS_DAYS_MAX) {
+			cli_usage_error(j->cmd, "--suggest-bypass: '%s' is not "
+			    "a number of days from 1d to %dd", arg,
+			    SCAN_BYPASS_DAYS_MAX);
+			return -1;
+		}
+		j->so.bypass_days = n;
+		return 0;
+	}
+	return -1;
+}
+
 /* parse - options shared by the three commands; -1 on usage error */
 static int
 parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
@@ -520,6 +630,10 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 		{ "source", required_argument, NULL, OPT_SOURCE },
 		{ "ca-file", required_argument, NULL, OPT_CA_FILE },
 		{ "no-mta-sts", no_argument, NULL, OPT_NO_STS },
+		{ "file", required_argument, NULL, OPT_FILE },
+		{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+		{ "suggest-bypass", optional_argument, NULL,
+		    OPT_SUGGEST_BYPASS },
 		{ NULL, 0, NULL, 0 }
 	};
 	int	 ch;
@@ -591,15 +705,26 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 			}
 			break;
 		}
-		case 'q':
 		case OPT_CA_FILE:
 			j->ca_file = optarg;
 			break;
 		case OPT_NO_STS:
 			j->no_sts = 1;
 			break;
+		case 'q':
 		case OPT_QUIET:
 			j->quiet = 1;
+			break;
+		case OPT_FILE:
+		case OPT_CONCURRENCY:
+		case OPT_SUGGEST_BYPASS:
+			if (j->kind != SMTP_JOB_CHECK) {
+				cli_usage_error(j->cmd, "--file, --concurrency "
+				    "and --suggest-bypass are for check");
+				return -1;
+			}
+			if (parse_scan(j, ch, optarg) == -1)
+				return -1;
 			break;
 		case '?':
 			cli_usage_error(j->cmd, "unknown option");
@@ -612,6 +737,35 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 	return 0;
 }
 
+/* check_file - danemx check --file FILE: a scan of a list of domains */
+static int
+check_file(struct cli *c, struct job *j, int argc, char **argv)
+{
+	char	 err[512];
+	int	 rv;
+
+	if (optind < argc)
+		return cli_usage_error("check", "--file and a DOMAIN ('%s'): "
+		    "put the domain in the file", argv[optind]);
+	if (j->so.suggest && c->json)
+		return cli_usage_error("check", "--suggest-bypass prints "
+		    "bypass entries, --json prints JSON lines (with "
+		    "bypass_suggested): choose one");
+	j->so.json = c->json;
+	j->so.progress = isatty(STDERR_FILENO);
+	if (!c->verbose)
+		j->quiet = 1;	/* one line a domain, not the steps */
+	j->from = "";
+	if ((j->scan = scan_open(&j->so, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "danemx check: --file %s\n", err);
+		return EX_NOINPUT;
+	}
+	rv = run(c, j);
+	scan_free(j->scan);
+	j->scan = NULL;
+	return rv;
+}
+
 /* cmd_check - danemx check DOMAIN... */
 int
 cmd_check(struct cli *c, int argc, char **argv)
@@ -622,8 +776,15 @@ cmd_check(struct cli *c, int argc, char **argv)
 	memset(&j, 0, sizeof(j));
 	j.cmd = "check";
 	j.kind = SMTP_JOB_CHECK;
+	j.concurrency = SCAN_CONCURRENCY_DEFAULT;
+	j.so.bypass_days = SCAN_BYPASS_DAYS_DEFAULT;
 	if ((r = parse(c, &j, argc, argv, check_help)) != 0)
 		return r > 0 ? 0 : EX_USAGE;
+	if (j.so.path != NULL)
+		return check_file(c, &j, argc, argv);
+	if (j.so.suggest || j.concurrency != SCAN_CONCURRENCY_DEFAULT)
+		return cli_usage_error("check", "--concurrency and "
+		    "--suggest-bypass go with --file");
 	if (optind >= argc)
 		return cli_usage_error("check", "expected DOMAIN...");
 	for (i = optind; i < argc; i++) {

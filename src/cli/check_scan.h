@@ -1,0 +1,39 @@
+/*
+ * check_scan.h - danemx check --file: the list of domains and what the
+ * scan prints (cmd_check_scan.c). The checking itself is cmd_deliver.c's,
+ * the same per-domain path as `danemx check DOMAIN`.
+ *
+ * scan_open() returns a scan that reads its file one line at a time, as
+ * slots free up; free it with scan_free(). Results are borrowed: the
+ * caller frees each after scan_result().
+ */
+#ifndef DANEMX_CHECK_SCAN_H
+#define DANEMX_CHECK_SCAN_H
+
+#include <stddef.h>
+
+struct deliver_result;
+struct scan;
+
+#define SCAN_CONCURRENCY_DEFAULT	50
+#define SCAN_CONCURRENCY_MAX		1000
+#define SCAN_BYPASS_DAYS_DEFAULT	7
+#define SCAN_BYPASS_DAYS_MAX		365
+
+struct scan_opts {
+	const char	*path;		/* "-": stdin */
+	int		 json;		/* one JSON object a line */
+	int		 suggest;	/* --suggest-bypass */
+	unsigned	 bypass_days;	/* the entries' expiry */
+	int		 progress;	/* a progress line on stderr */
+};
+
+/* cmd_check_scan.c */
+struct scan *scan_open(const struct scan_opts *, char *err, size_t errlen);
+int	 scan_next(struct scan *, char *domain, size_t len);
+void	 scan_result(struct scan *, const struct deliver_result *, int code);
+void	 scan_progress(struct scan *, size_t running);
+int	 scan_finish(struct scan *, int worst);
+void	 scan_free(struct scan *);
+
+#endif /* DANEMX_CHECK_SCAN_H */

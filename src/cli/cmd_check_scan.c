@@ -1,0 +1,562 @@
+/*
+ * cmd_check_scan.c - danemx check --file: read a list of domains one
+ * line at a time, and say what the check of each found, in one line (or
+ * one JSON object), then a summary: how many are DANE-verified, MTA-STS,
+ * opportunistic, failing and why. With --suggest-bypass, it prints the
+ * domains that fail DANE by their own records as bypass list entries
+ * with an expiry instead.
+ *
+ * The checks themselves run in cmd_deliver.c, on one event loop, through
+ * the same deliver_start() as `danemx check DOMAIN`; this file only
+ * reads the list and renders the results it is lent (deliver.h's
+ * records, read, never re-decided). Memory stays bounded: one line
+ * buffer, counters, and the results in flight (the caller's concurrency).
+ * scan_free() frees the scan and closes its file.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/check_scan.h"
+#include "cli/cli.h"
+#include "deliver/deliver.h"
+#include "util/util.h"
+
+#define SCAN_LINE_MAX	1000	/* longer lines are malformed */
+#define SCAN_CLASSES	32	/* distinct failure classes counted */
+
+/* The verdicts a domain can get, in the summary's order. */
+enum scan_verdict {
+	SV_DANE, SV_STS, SV_VERIFIED, SV_ENCRYPTED, SV_OPPORTUNISTIC,
+	SV_CLEARTEXT, SV_FAILED, SV_NVERDICT
+};
+static const char *const verdict_names[SV_NVERDICT] = {
+	"dane-verified", "sts-verified", "verified", "encrypted",
+	"opportunistic", "cleartext", "failed"
+};
+
+struct scan_class {
+	const char	*name;		/* static (fail_name()) */
+	size_t		 n;
+};
+
+struct scan {
+	struct scan_opts	 o;
+	FILE			*fp;
+	const char		*name;		/* for messages */
+	unsigned long		 lineno;
+	int			 ioerr;
+	size_t			 ndone, nmalformed, nsuggested;
+	size_t			 verdicts[SV_NVERDICT];
+	struct scan_class	 classes[SCAN_CLASSES];
+	size_t			 nclass;
+	struct timespec		 start, last_progress;
+	int			 progress_shown;
+	FILE			*out;		/* lines and summary */
+};
+
+static double
+elapsed(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) +
+	    (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* scan_open - open the list (or stdin for "-"); NULL and err on failure */
+struct scan *
+scan_open(const struct scan_opts *o, char *err, size_t errlen)
+{
+	struct scan	*s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->o = *o;
+	if (strcmp(o->path, "-") == 0) {
+		s->fp = stdin;
+		s->name = "stdin";
+	} else if ((s->fp = fopen(o->path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", o->path, strerror(errno));
+		free(s);
+		return NULL;
+	} else
+		s->name = o->path;
+	/* Bypass entries alone on stdout, ready for the bypass list. */
+	s->out = o->suggest ? stderr : stdout;
+	clock_gettime(CLOCK_MONOTONIC, &s->start);
+	s->last_progress = s->start;
+	return s;
+}
+
+/* scan_free - close the list and free the scan */
+void
+scan_free(struct scan *s)
+{
+	if (s == NULL)
+		return;
+	if (s->fp != NULL && s->fp != stdin)
+		fclose(s->fp);
+	free(s);
+}
+
+/* printable - a line as it may be shown: at most 60 characters, control
+ * and non-ASCII bytes as '?' */
+static const char *
+printable(const char *in, char *out, size_t outlen)
+{
+	size_t	 i;
+
+	for (i = 0; in[i] != '\0' && i + 4 < outlen && i < 60; i++)
+		out[i] = (unsigned char)in[i] < 0x20 ||
+		    (unsigned char)in[i] >= 0x7f ? '?' : in[i];
+	out[i] = '\0';
+	if (in[i] != '\0' && i + 3 < outlen)
+		strlcpy_(out + i, "...", outlen - i);
+	return out;
+}
+
+/*
+ * domain_why - NULL when t may be checked: a domain name (ASCII: letters,
+ * digits, '-', '_'; labels of 1 to 63 octets; at most 253 octets, one
+ * trailing dot allowed), or a bracketed destination ([192.0.2.1]:25,
+ * [mx.example]:587) that the check itself examines. Else why not.
+ */
+static const char *
+domain_why(const char *t)
+{
+	const unsigned char	*p;
+	size_t			 label = 0, len = strlen(t);
+
+	for (p = (const unsigned char *)t; *p != '\0'; p++) {
+		if (*p == ' ' || *p == '\t')
+			return "more than one word (one domain a line)";
+		if (*p < 0x20 || *p >= 0x7f)
+			return "not an ASCII domain name (write an IDN as "
+			    "its A-labels, xn--...)";
+	}
+	if (t[0] == '[') {
+		if (strchr(t, ']') == NULL)
+			return "'[' without ']'";
+		for (p = (const unsigned char *)t; *p != '\0'; p++)
+			if (!isalnum(*p) && strchr(".:-_[]", *p) == NULL)
+				return "not a destination like [192.0.2.1]:25";
+		return len > 300 ? "too long" : NULL;
+	}
+	if (len > 0 && t[len - 1] == '.')
+		len--;
+	if (len == 0)
+		return "not a domain name";
+	if (len > 253)
+		return "longer than 253 octets";
+	for (p = (const unsigned char *)t; p < (const unsigned char *)t + len;
+	    p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return "an empty label (\"..\" or a leading dot)";
+			label = 0;
+			continue;
+		}
+		if (!isalnum(*p) && *p != '-' && *p != '_')
+			return "not a domain name (letters, digits, '-', '_' "
+			    "and dots)";
+		if (++label > 63)
+			return "a label longer than 63 octets";
+	}
+	return NULL;
+}
+
+/* malformed - say which line is wrong and why; the scan goes on */
+static void
+malformed(struct scan *s, const char *line, const char *why)
+{
+	char	 show[80];
+
+	s->nmalformed++;
+	fprintf(stderr, "%sdanemx check: %s:%lu: '%s': %s; line skipped\n",
+	    s->progress_shown ? "\r\033[K" : "", s->name, s->lineno,
+	    printable(line, show, sizeof(show)), why);
+}
+
+/*
+ * scan_next - the next domain of the list into domain: 1, or 0 at the
+ * end of the list (or when it cannot be read: scan_finish() says so).
+ * Blank lines and '#' comments are skipped; a malformed line is reported
+ * with its number and skipped.
+ */
+int
+scan_next(struct scan *s, char *domain, size_t len)
+{
+	char		 line[SCAN_LINE_MAX + 2], *p, *e;
+	const char	*why;
+	size_t		 n;
+	int		 ch;
+
+	for (;;) {
+		if (s->fp == NULL || fgets(line, sizeof(line), s->fp) == NULL) {
+			if (s->fp != NULL && ferror(s->fp) && !s->ioerr) {
+				s->ioerr = errno ? errno : EIO;
+				fprintf(stderr, "danemx check: %s: read error "
+				    "after line %lu: %s\n", s->name, s->lineno,
+				    strerror(s->ioerr));
+			}
+			return 0;
+		}
+		s->lineno++;
+		n = strlen(line);
+		if (n > 0 && line[n - 1] != '\n' && n >= SCAN_LINE_MAX) {
+			while ((ch = getc(s->fp)) != EOF && ch != '\n')
+				;
+			malformed(s, line, "line longer than 1000 characters");
+			continue;
+		}
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		for (e = p + strlen(p); e > p && (e[-1] == ' ' ||
+		    e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'); e--)
+			;
+		*e = '\0';
+		if (*p == '\0')
+			continue;
+		if ((why = domain_why(p)) != NULL) {
+			malformed(s, p, why);
+			continue;
+		}
+		if (strlen(p) >= len) {
+			malformed(s, p, "too long");
+			continue;
+		}
+		strlcpy_(domain, p, len);
+		return 1;
+	}
+}
+
+/* verdict - what the check of one domain says: failed, or the weakest
+ * TLS among the hosts that passed (a delivery may take any of them) */
+static enum scan_verdict
+verdict(const struct deliver_result *r)
+{
+	const struct deliver_attempt	*a;
+	enum tls_achieved		 w = TLS_ACH_STS_VERIFIED;
+	size_t				 i, n = 0;
+
+	if (r->outcome != OUTCOME_ACCEPTED)
+		return SV_FAILED;
+	for (i = 0; i < r->natt; i++) {
+		a = &r->att[i];
+		if (a->skipped || !a->ok)
+			continue;
+		n++;
+		if (a->tls == TLS_ACH_DANE_VERIFIED && w == TLS_ACH_STS_VERIFIED)
+			w = TLS_ACH_DANE_VERIFIED;
+		else if (a->tls < TLS_ACH_DANE_VERIFIED && a->tls < w)
+			w = a->tls;
+	}
+	if (n == 0)
+		return SV_FAILED;
+	switch (w) {
+	case TLS_ACH_DANE_VERIFIED:	return SV_DANE;
+	case TLS_ACH_STS_VERIFIED:	return SV_STS;
+	case TLS_ACH_VERIFIED:		return SV_VERIFIED;
+	case TLS_ACH_ENCRYPTED:		return SV_ENCRYPTED;
+	case TLS_ACH_OPPORTUNISTIC:	return SV_OPPORTUNISTIC;
+	case TLS_ACH_NONE:		break;
+	}
+	return SV_CLEARTEXT;
+}
+
+/* fail_class - the name of a failed domain's failure class: the one its
+ * result names, else the route's, else its last session's */
+static const char *
+fail_class(const struct deliver_result *r)
+{
+	const struct deliver_attempt	*a;
+
+	if (r->fail != DMX_FAIL_NONE)
+		return fail_name(r->fail);
+	if (r->route == NULL)
+		return "dns-error";
+	if (r->route->null_mx)
+		return "null-mx";
+	if (r->route->mx_nxdomain)
+		return "no-such-domain";
+	if (r->route->failed)
+		return r->route->rt != DMX_FAIL_NONE ?
+		    fail_name(r->route->rt) : "dns-error";
+	if ((a = deliver_result_attempt(r)) != NULL && a->fail != DMX_FAIL_NONE)
+		return fail_name(a->fail);
+	return "unreachable";
+}
+
+/*
+ * suggest - does the domain fail DANE by its own records, so that a
+ * bypass entry would let its mail go (over unauthenticated TLS)? Only
+ * when no host passed and the failure is the server's certificate
+ * against the domain's secure TLSA records: no match (tlsa-invalid), or
+ * under DANE-TA a wrong name, an expired or unchained certificate. Not a
+ * bogus answer (an attacker, or our own resolver or clock, cannot be
+ * told from the receiver there), nor a missing STARTTLS (the bypass
+ * never means cleartext), nor DNS, connection or MTA-STS failures.
+ */
+static int
+suggest(const struct deliver_result *r)
+{
+	size_t	 i;
+
+	if (r->outcome == OUTCOME_ACCEPTED || r->used >= 0 ||
+	    r->route == NULL || r->route->bypass)
+		return 0;
+	switch (r->fail) {
+	case DMX_FAIL_TLSA_INVALID:
+	case DMX_FAIL_CERT_HOST_MISMATCH:
+	case DMX_FAIL_CERT_EXPIRED:
+	case DMX_FAIL_CERT_NOT_TRUSTED:
+	case DMX_FAIL_VALIDATION:
+		break;
+	default:
+		return 0;
+	}
+	for (i = 0; i < r->natt; i++)
+		if (r->att[i].dane_failed && !r->att[i].skipped &&
+		    r->att[i].fail == r->fail &&
+		    r->att[i].policy == DELIVER_POLICY_TLSA)
+			return 1;
+	return 0;
+}
+
+static void
+count_class(struct scan *s, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nclass; i++)
+		if (strcmp(s->classes[i].name, name) == 0) {
+			s->classes[i].n++;
+			return;
+		}
+	if (s->nclass < SCAN_CLASSES) {
+		s->classes[s->nclass].name = name;
+		s->classes[s->nclass++].n = 1;
+	}
+}
+
+/* json_line - one domain as one JSON object on one line */
+static void
+json_line(struct buf *b, const struct deliver_result *r,
+    enum scan_verdict v, const char *cls, int code, int sug)
+{
+	const struct deliver_attempt	*a, *u;
+	size_t				 i;
+
+	u = r->used >= 0 ? &r->att[r->used] : NULL;
+	buf_adds(b, "{");
+	json_kv_str(b, "domain", r->domain);
+	buf_adds(b, ",");
+	json_kv_str(b, "verdict", verdict_names[v]);
+	buf_adds(b, ",");
+	json_kv_int(b, "exit", code);
+	buf_adds(b, ",");
+	json_kv_str(b, "fail", cls);
+	buf_adds(b, ",");
+	json_kv_str(b, "why", r->why);
+	buf_adds(b, ",");
+	json_kv_str(b, "mx", u != NULL ? r->route->hosts[u->host].name : NULL);
+	buf_adds(b, ",");
+	json_kv_str(b, "address", u != NULL ? u->addr : NULL);
+	buf_adds(b, ",");
+	json_kv_str(b, "tls", u != NULL ? deliver_tls_str(u->tls) : NULL);
+	buf_adds(b, ",");
+	json_kv_str(b, "matched", u != NULL && u->have_verdict ?
+	    u->verdict.matched_text : NULL);
+	buf_adds(b, ",");
+	if (u != NULL && u->have_verdict && u->verdict.matched >= 0)
+		json_kv_int(b, "depth", u->verdict.depth);
+	else
+		buf_adds(b, "\"depth\":null");
+	buf_adds(b, ",");
+	json_kv_bool(b, "bypass", r->route != NULL && r->route->bypass);
+	buf_adds(b, ",");
+	json_kv_bool(b, "bypass_suggested", sug);
+	buf_adds(b, ",\"hosts\":[");
+	for (i = 0; i < r->natt; i++) {
+		a = &r->att[i];
+		buf_adds(b, i ? ",{" : "{");
+		json_kv_str(b, "host", r->route->hosts[a->host].name);
+		buf_adds(b, ",");
+		json_kv_str(b, "address", a->skipped ? NULL : a->addr);
+		buf_adds(b, ",");
+		json_kv_str(b, "tls", a->skipped ? NULL : deliver_tls_str(a->tls));
+		buf_adds(b, ",");
+		json_kv_str(b, "matched", a->have_verdict ?
+		    a->verdict.matched_text : NULL);
+		buf_adds(b, ",");
+		if (a->have_verdict && a->verdict.matched >= 0)
+			json_kv_int(b, "depth", a->verdict.depth);
+		else
+			buf_adds(b, "\"depth\":null");
+		buf_adds(b, ",");
+		json_kv_str(b, "fail", a->fail == DMX_FAIL_NONE ? NULL :
+		    fail_name(a->fail));
+		buf_adds(b, "}");
+	}
+	buf_adds(b, "]}");
+}
+
+/* text_line - one domain in one line */
+static void
+text_line(FILE *fp, const struct deliver_result *r, enum scan_verdict v,
+    const char *cls)
+{
+	const struct deliver_attempt	*u;
+
+	u = r->used >= 0 ? &r->att[r->used] : NULL;
+	if (v == SV_FAILED || u == NULL) {
+		fprintf(fp, "%s: failed [%s]: %s\n", r->domain, cls, r->why);
+		return;
+	}
+	fprintf(fp, "%s: %s via %s[%s]", r->domain, verdict_names[v],
+	    r->route->hosts[u->host].name, u->addr);
+	if (u->have_verdict && u->verdict.matched >= 0 &&
+	    u->tls == TLS_ACH_DANE_VERIFIED)
+		fprintf(fp, ": %u %u %u at depth %d", u->verdict.m_usage,
+		    u->verdict.m_selector, u->verdict.m_mtype, u->verdict.depth);
+	fputc('\n', fp);
+}
+
+/* scan_result - print one domain's result and count it; code is the
+ * exit status check gives it */
+void
+scan_result(struct scan *s, const struct deliver_result *r, int code)
+{
+	enum scan_verdict	 v = verdict(r);
+	const char		*cls = v == SV_FAILED ? fail_class(r) : NULL;
+	struct buf		 b;
+	int			 sug = v == SV_FAILED && suggest(r);
+
+	s->ndone++;
+	s->verdicts[v]++;
+	if (cls != NULL)
+		count_class(s, cls);
+	if (s->progress_shown) {
+		fputs("\r\033[K", stderr);
+		s->progress_shown = 0;
+	}
+	if (s->o.json) {
+		buf_init(&b, 1024 * 1024);
+		json_line(&b, r, v, cls, code, sug);
+		if (b.data != NULL)
+			printf("%s\n", b.data);
+		buf_free(&b);
+	} else
+		text_line(s->out, r, v, cls);
+	if (sug) {
+		s->nsuggested++;
+		if (s->o.suggest)
+			printf("%s for %u" "d # %s (danemx check)\n", r->domain,
+			    s->o.bypass_days, cls);
+	}
+	fflush(stdout);
+}
+
+/* scan_progress - the progress line on stderr, at most 5 times a second */
+void
+scan_progress(struct scan *s, size_t running)
+{
+	struct timespec	 now;
+	double		 t;
+
+	if (!s->o.progress)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (elapsed(&s->last_progress, &now) < 0.2)
+		return;
+	s->last_progress = now;
+	t = elapsed(&s->start, &now);
+	fprintf(stderr, "\rdanemx check: %zu checked, %zu running, %zu failed, "
+	    "%zu malformed, line %lu (%.1f domains/s)\033[K", s->ndone,
+	    running, s->verdicts[SV_FAILED], s->nmalformed, s->lineno,
+	    t > 0 ? (double)s->ndone / t : 0.0);
+	s->progress_shown = 1;
+}
+
+/* class_cmp - failure classes, most frequent first, then by name */
+static int
+class_cmp(const void *a, const void *b)
+{
+	const struct scan_class	*x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/*
+ * scan_finish - the summary; the exit status: worst (the worst status
+ * over the domains) if any failed, else 74 when the list could not be
+ * read to its end, 65 when a line was malformed, 0 when all is well
+ */
+int
+scan_finish(struct scan *s, int worst)
+{
+	struct timespec	 now;
+	struct buf	 b;
+	double		 t;
+	size_t		 i;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	t = elapsed(&s->start, &now);
+	qsort(s->classes, s->nclass, sizeof(s->classes[0]), class_cmp);
+	if (s->progress_shown)
+		fputs("\r\033[K", stderr);
+	if (s->o.json) {
+		buf_init(&b, 64 * 1024);
+		buf_printf(&b, "{\"summary\":{\"domains\":%zu,\"seconds\":%.3f,"
+		    "\"domains_per_second\":%.1f,\"verdicts\":{", s->ndone, t,
+		    t > 0 ? (double)s->ndone / t : 0.0);
+		for (i = 0; i < SV_NVERDICT; i++) {
+			if (i)
+				buf_adds(&b, ",");
+			json_kv_int(&b, verdict_names[i],
+			    (long long)s->verdicts[i]);
+		}
+		buf_adds(&b, "},\"failures\":{");
+		for (i = 0; i < s->nclass; i++) {
+			if (i)
+				buf_adds(&b, ",");
+			json_kv_int(&b, s->classes[i].name,
+			    (long long)s->classes[i].n);
+		}
+		buf_printf(&b, "},\"bypass_suggested\":%zu,\"malformed_lines\":"
+		    "%zu,\"complete\":%s}}", s->nsuggested, s->nmalformed,
+		    s->ioerr ? "false" : "true");
+		if (b.data != NULL)
+			printf("%s\n", b.data);
+		buf_free(&b);
+	} else {
+		fprintf(s->out, "summary: %zu domains in %.2f s (%.1f domains/s)\n",
+		    s->ndone, t, t > 0 ? (double)s->ndone / t : 0.0);
+		for (i = 0; i < SV_NVERDICT; i++)
+			fprintf(s->out, "  %-18s%zu\n", verdict_names[i],
+			    s->verdicts[i]);
+		for (i = 0; i < s->nclass; i++)
+			fprintf(s->out, "    %-28s%zu\n", s->classes[i].name,
+			    s->classes[i].n);
+		fprintf(s->out, "  %-18s%zu\n", "bypass suggested",
+		    s->nsuggested);
+		fprintf(s->out, "  %-18s%zu\n", "malformed lines",
+		    s->nmalformed);
+		if (s->ioerr)
+			fprintf(s->out, "  the list was not read to its end\n");
+	}
+	fflush(stdout);
+	if (worst != 0)
+		return worst;
+	if (s->ioerr)
+		return EX_IOERR;
+	return s->nmalformed > 0 ? EX_DATAERR : 0;
+}
