@@ -3,8 +3,8 @@
  * scan prints (cmd_check_scan.c). The checking itself is cmd_deliver.c's,
  * the same per-domain path as `danemx check DOMAIN`.
  *
- * scan_open() returns a scan that reads its file one line at a time, as
- * slots free up; free it with scan_free(). Results are borrowed: the
+ * scan_open() returns a scan that reads its file as slots free up (at
+ * most 64 KiB ahead), never blocking on a pipe; free it with scan_free(). Results are borrowed: the
  * caller frees each after scan_result().
  */
 #ifndef DANEMX_CHECK_SCAN_H
@@ -28,8 +28,14 @@ struct scan_opts {
 	int		 progress;	/* a progress line on stderr */
 };
 
+/* scan_next() */
+#define SCAN_END	0	/* the end of the list */
+#define SCAN_DOMAIN	1	/* a domain */
+#define SCAN_WAIT	2	/* no whole line yet: wait for scan_fd() */
+
 /* cmd_check_scan.c */
 struct scan *scan_open(const struct scan_opts *, char *err, size_t errlen);
+int	 scan_fd(const struct scan *);
 int	 scan_next(struct scan *, char *domain, size_t len);
 void	 scan_result(struct scan *, const struct deliver_result *, int code);
 void	 scan_progress(struct scan *, size_t running);

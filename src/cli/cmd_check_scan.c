@@ -15,10 +15,13 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/check_scan.h"
 #include "cli/cli.h"
@@ -26,6 +29,7 @@
 #include "util/util.h"
 
 #define SCAN_LINE_MAX	1000	/* longer lines are malformed */
+#define SCAN_BUF	65536	/* read-ahead of the list, at most */
 #define SCAN_CLASSES	32	/* distinct failure classes counted */
 
 /* The verdicts a domain can get, in the summary's order. */
@@ -45,15 +49,18 @@ struct scan_class {
 
 struct scan {
 	struct scan_opts	 o;
-	FILE			*fp;
+	int			 fd;		/* the list; -1 when closed */
 	const char		*name;		/* for messages */
+	char			 in[SCAN_BUF];	/* read, not yet taken */
+	size_t			 start, end;
+	int			 eof, skipping;	/* skipping a long line */
 	unsigned long		 lineno;
 	int			 ioerr;
 	size_t			 ndone, nmalformed, nsuggested;
 	size_t			 verdicts[SV_NVERDICT];
 	struct scan_class	 classes[SCAN_CLASSES];
 	size_t			 nclass;
-	struct timespec		 start, last_progress;
+	struct timespec		 t0, last_progress;
 	int			 progress_shown;
 	FILE			*out;		/* lines and summary */
 };
@@ -77,9 +84,9 @@ scan_open(const struct scan_opts *o, char *err, size_t errlen)
 	}
 	s->o = *o;
 	if (strcmp(o->path, "-") == 0) {
-		s->fp = stdin;
+		s->fd = STDIN_FILENO;
 		s->name = "stdin";
-	} else if ((s->fp = fopen(o->path, "r")) == NULL) {
+	} else if ((s->fd = open(o->path, O_RDONLY | O_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "%s: %s", o->path, strerror(errno));
 		free(s);
 		return NULL;
@@ -87,8 +94,8 @@ scan_open(const struct scan_opts *o, char *err, size_t errlen)
 		s->name = o->path;
 	/* Bypass entries alone on stdout, ready for the bypass list. */
 	s->out = o->suggest ? stderr : stdout;
-	clock_gettime(CLOCK_MONOTONIC, &s->start);
-	s->last_progress = s->start;
+	clock_gettime(CLOCK_MONOTONIC, &s->t0);
+	s->last_progress = s->t0;
 	return s;
 }
 
@@ -98,9 +105,17 @@ scan_free(struct scan *s)
 {
 	if (s == NULL)
 		return;
-	if (s->fp != NULL && s->fp != stdin)
-		fclose(s->fp);
+	if (s->fd > STDIN_FILENO)
+		close(s->fd);
 	free(s);
+}
+
+/* scan_fd - the list's descriptor: when scan_next() says SCAN_WAIT,
+ * wait until it is readable */
+int
+scan_fd(const struct scan *s)
+{
+	return s->fd;
 }
 
 /* printable - a line as it may be shown: at most 60 characters, control
@@ -169,9 +184,9 @@ domain_why(const char *t)
 	return NULL;
 }
 
-/* malformed - say which line is wrong and why; the scan goes on */
+/* malformed_line - say which line is wrong and why; the scan goes on */
 static void
-malformed(struct scan *s, const char *line, const char *why)
+malformed_line(struct scan *s, const char *line, const char *why)
 {
 	char	 show[80];
 
@@ -181,36 +196,107 @@ malformed(struct scan *s, const char *line, const char *why)
 	    printable(line, show, sizeof(show)), why);
 }
 
+/* fill - read more of the list without blocking on a pipe or terminal:
+ * 1 read something (or reached the end), 0 nothing to read yet */
+static int
+fill(struct scan *s)
+{
+	struct pollfd	 pfd;
+	ssize_t		 n;
+
+	if (s->start > 0) {
+		memmove(s->in, s->in + s->start, s->end - s->start);
+		s->end -= s->start;
+		s->start = 0;
+	}
+	pfd.fd = s->fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 0) == 0)
+		return 0;
+	n = read(s->fd, s->in + s->end, sizeof(s->in) - s->end);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n == -1) {
+		s->ioerr = errno;
+		fprintf(stderr, "danemx check: %s: read error after line %lu: "
+		    "%s\n", s->name, s->lineno, strerror(errno));
+	}
+	if (n <= 0)
+		s->eof = 1;
+	else
+		s->end += (size_t)n;
+	return 1;
+}
+
+/* take_line - the next whole line (NUL-terminated, newline dropped) and
+ * its length, or NULL when there is none yet (or at the end) */
+static char *
+take_line(struct scan *s, size_t *len)
+{
+	char	*p, *nl;
+
+	for (;;) {
+		p = s->in + s->start;
+		if ((nl = memchr(p, '\n', s->end - s->start)) != NULL) {
+			*nl = '\0';
+			*len = (size_t)(nl - p);
+			s->start += *len + 1;
+			if (s->skipping) {	/* the rest of a long line */
+				s->skipping = 0;
+				continue;
+			}
+			if (*len > SCAN_LINE_MAX) {
+				s->lineno++;
+				p[61] = '\0';
+				malformed_line(s, p, "longer than 1000 characters");
+				continue;
+			}
+			return p;
+		}
+		if (s->end - s->start > SCAN_LINE_MAX) {
+			if (!s->skipping) {
+				s->lineno++;
+				s->in[s->start + 61] = '\0';
+				malformed_line(s, p, "longer than 1000 characters");
+			}
+			s->skipping = 1;
+			s->start = s->end = 0;
+		}
+		if (s->eof) {
+			if (s->start == s->end || s->skipping)
+				return NULL;
+			/* a last line without newline */
+			s->in[s->end] = '\0';
+			*len = s->end - s->start;
+			p = s->in + s->start;
+			s->start = s->end;
+			return p;
+		}
+		if (!fill(s))
+			return NULL;
+	}
+}
+
 /*
- * scan_next - the next domain of the list into domain: 1, or 0 at the
- * end of the list (or when it cannot be read: scan_finish() says so).
- * Blank lines and '#' comments are skipped; a malformed line is reported
- * with its number and skipped.
+ * scan_next - the next domain of the list into domain: SCAN_DOMAIN, or
+ * SCAN_WAIT when the list has no whole line to read yet (wait for
+ * scan_fd()), or SCAN_END at its end (or when it cannot be read:
+ * scan_finish() says so). Blank lines and '#' comments are skipped; a
+ * malformed line is reported with its number and skipped.
  */
 int
 scan_next(struct scan *s, char *domain, size_t len)
 {
-	char		 line[SCAN_LINE_MAX + 2], *p, *e;
+	char		*line, *p, *e;
 	const char	*why;
 	size_t		 n;
-	int		 ch;
 
 	for (;;) {
-		if (s->fp == NULL || fgets(line, sizeof(line), s->fp) == NULL) {
-			if (s->fp != NULL && ferror(s->fp) && !s->ioerr) {
-				s->ioerr = errno ? errno : EIO;
-				fprintf(stderr, "danemx check: %s: read error "
-				    "after line %lu: %s\n", s->name, s->lineno,
-				    strerror(s->ioerr));
-			}
-			return 0;
-		}
+		if ((line = take_line(s, &n)) == NULL)
+			return s->eof ? SCAN_END : SCAN_WAIT;
 		s->lineno++;
-		n = strlen(line);
-		if (n > 0 && line[n - 1] != '\n' && n >= SCAN_LINE_MAX) {
-			while ((ch = getc(s->fp)) != EOF && ch != '\n')
-				;
-			malformed(s, line, "line longer than 1000 characters");
+		if (memchr(line, '\0', n) != NULL) {
+			malformed_line(s, line, "a NUL byte in the line");
 			continue;
 		}
 		if ((p = strchr(line, '#')) != NULL)
@@ -218,21 +304,21 @@ scan_next(struct scan *s, char *domain, size_t len)
 		for (p = line; *p == ' ' || *p == '\t'; p++)
 			;
 		for (e = p + strlen(p); e > p && (e[-1] == ' ' ||
-		    e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'); e--)
+		    e[-1] == '\t' || e[-1] == '\r'); e--)
 			;
 		*e = '\0';
 		if (*p == '\0')
 			continue;
 		if ((why = domain_why(p)) != NULL) {
-			malformed(s, p, why);
+			malformed_line(s, p, why);
 			continue;
 		}
 		if (strlen(p) >= len) {
-			malformed(s, p, "too long");
+			malformed_line(s, p, "too long");
 			continue;
 		}
 		strlcpy_(domain, p, len);
-		return 1;
+		return SCAN_DOMAIN;
 	}
 }
 
@@ -476,7 +562,7 @@ scan_progress(struct scan *s, size_t running)
 	if (elapsed(&s->last_progress, &now) < 0.2)
 		return;
 	s->last_progress = now;
-	t = elapsed(&s->start, &now);
+	t = elapsed(&s->t0, &now);
 	fprintf(stderr, "\rdanemx check: %zu checked, %zu running, %zu failed, "
 	    "%zu malformed, line %lu (%.1f domains/s)\033[K", s->ndone,
 	    running, s->verdicts[SV_FAILED], s->nmalformed, s->lineno,
@@ -509,7 +595,7 @@ scan_finish(struct scan *s, int worst)
 	size_t		 i;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	t = elapsed(&s->start, &now);
+	t = elapsed(&s->t0, &now);
 	qsort(s->classes, s->nclass, sizeof(s->classes[0]), class_cmp);
 	if (s->progress_shown)
 		fputs("\r\033[K", stderr);

@@ -399,6 +399,15 @@ run_start(struct cli *c, struct job *j, struct event_base *base,
 	return 0;
 }
 
+/* scan_readable - the list can be read again (run_scan() reads it) */
+static void
+scan_readable(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+}
+
 /*
  * run_scan - check --file: keep up to concurrency checks running, taking
  * the next domain from the list as each one ends (the list is never read
@@ -408,23 +417,41 @@ static int
 run_scan(struct job *j, struct event_base *base, struct dmx_resolver *r,
     const struct deliver_env *env)
 {
-	char	 domain[DMX_NAME_MAX + 64];
-	int	 eof = 0, rv;
+	struct event	*rd;
+	char		 domain[DMX_NAME_MAX + 64];
+	int		 next = SCAN_DOMAIN, rv = 0;
 
+	/* a pipe with no whole line yet: the loop wakes when it has one */
+	if ((rd = event_new(base, scan_fd(j->scan), EV_READ, scan_readable,
+	    NULL)) == NULL)
+		return EX_OSERR;
 	for (;;) {
-		while (!eof && j->pending < j->concurrency) {
-			if (scan_next(j->scan, domain, sizeof(domain)) != 1)
-				eof = 1;
-			else if ((rv = start_one(j, base, r, env, domain)) != 0)
-				return rv;
+		while (next != SCAN_END && j->pending < j->concurrency) {
+			next = scan_next(j->scan, domain, sizeof(domain));
+			if (next == SCAN_WAIT) {
+				if (!event_pending(rd, EV_READ, NULL) &&
+				    event_add(rd, NULL) == -1) {
+					rv = EX_OSERR;
+					goto out;
+				}
+				break;
+			}
+			if (next == SCAN_DOMAIN &&
+			    (rv = start_one(j, base, r, env, domain)) != 0)
+				goto out;
 		}
-		if (j->pending == 0)
+		if (j->pending == 0 && next == SCAN_END)
 			break;
 		scan_progress(j->scan, j->pending);
-		if (event_base_loop(base, EVLOOP_ONCE) == -1)
-			return EX_SOFTWARE;
+		if (event_base_loop(base, EVLOOP_ONCE) == -1) {
+			rv = EX_SOFTWARE;
+			goto out;
+		}
 	}
-	return scan_finish(j->scan, j->worst);
+	rv = scan_finish(j->scan, j->worst);
+out:
+	event_free(rd);
+	return rv;
 }
 
 /* run_report - print each result; the exit status they earn */
