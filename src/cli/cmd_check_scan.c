@@ -8,9 +8,10 @@
  *
  * The checks themselves run in cmd_deliver.c, on one event loop, through
  * the same deliver_start() as `danemx check DOMAIN`; this file only
- * reads the list and renders the results it is lent (deliver.h's
- * records, read, never re-decided). Memory stays bounded: one line
- * buffer, counters, and the results in flight (the caller's concurrency).
+ * reads the list (parsed by src/util/domlist.c) and renders the
+ * results it is lent (deliver.h's records, read, never re-decided).
+ * Memory stays bounded: the parser's 64 KiB, counters, and the results
+ * in flight (the caller's concurrency).
  * scan_free() frees the scan and closes its file.
  */
 #include <ctype.h>
@@ -26,10 +27,9 @@
 #include "cli/check_scan.h"
 #include "cli/cli.h"
 #include "deliver/deliver.h"
+#include "util/domlist.h"
 #include "util/util.h"
 
-#define SCAN_LINE_MAX	1000	/* longer lines are malformed */
-#define SCAN_BUF	65536	/* read-ahead of the list, at most */
 #define SCAN_CLASSES	32	/* distinct failure classes counted */
 
 /* The verdicts a domain can get, in the summary's order. */
@@ -49,12 +49,9 @@ struct scan_class {
 
 struct scan {
 	struct scan_opts	 o;
-	int			 fd;		/* the list; -1 when closed */
+	int			 fd;		/* the list */
 	const char		*name;		/* for messages */
-	char			 in[SCAN_BUF];	/* read, not yet taken */
-	size_t			 start, end;
-	int			 eof, skipping;	/* skipping a long line */
-	unsigned long		 lineno;
+	struct domlist		 dl;		/* its parser (64 KiB) */
 	int			 ioerr;
 	size_t			 ndone, nmalformed, nsuggested;
 	size_t			 verdicts[SV_NVERDICT];
@@ -83,6 +80,7 @@ scan_open(const struct scan_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	s->o = *o;
+	domlist_init(&s->dl);
 	if (strcmp(o->path, "-") == 0) {
 		s->fd = STDIN_FILENO;
 		s->name = "stdin";
@@ -118,163 +116,45 @@ scan_fd(const struct scan *s)
 	return s->fd;
 }
 
-/* printable - a line as it may be shown: at most 60 characters, control
- * and non-ASCII bytes as '?' */
-static const char *
-printable(const char *in, char *out, size_t outlen)
-{
-	size_t	 i;
-
-	for (i = 0; in[i] != '\0' && i + 4 < outlen && i < 60; i++)
-		out[i] = (unsigned char)in[i] < 0x20 ||
-		    (unsigned char)in[i] >= 0x7f ? '?' : in[i];
-	out[i] = '\0';
-	if (in[i] != '\0' && i + 3 < outlen)
-		strlcpy_(out + i, "...", outlen - i);
-	return out;
-}
-
-/*
- * domain_why - NULL when t may be checked: a domain name (ASCII: letters,
- * digits, '-', '_'; labels of 1 to 63 octets; at most 253 octets, one
- * trailing dot allowed), or a bracketed destination ([192.0.2.1]:25,
- * [mx.example]:587) that the check itself examines. Else why not.
- */
-static const char *
-domain_why(const char *t)
-{
-	const unsigned char	*p;
-	size_t			 label = 0, len = strlen(t);
-
-	for (p = (const unsigned char *)t; *p != '\0'; p++) {
-		if (*p == ' ' || *p == '\t')
-			return "more than one word (one domain a line)";
-		if (*p < 0x20 || *p >= 0x7f)
-			return "not an ASCII domain name (write an IDN as "
-			    "its A-labels, xn--...)";
-	}
-	if (t[0] == '[') {
-		if (strchr(t, ']') == NULL)
-			return "'[' without ']'";
-		for (p = (const unsigned char *)t; *p != '\0'; p++)
-			if (!isalnum(*p) && strchr(".:-_[]", *p) == NULL)
-				return "not a destination like [192.0.2.1]:25";
-		return len > 300 ? "too long" : NULL;
-	}
-	if (len > 0 && t[len - 1] == '.')
-		len--;
-	if (len == 0)
-		return "not a domain name";
-	if (len > 253)
-		return "longer than 253 octets";
-	for (p = (const unsigned char *)t; p < (const unsigned char *)t + len;
-	    p++) {
-		if (*p == '.') {
-			if (label == 0)
-				return "an empty label (\"..\" or a leading dot)";
-			label = 0;
-			continue;
-		}
-		if (!isalnum(*p) && *p != '-' && *p != '_')
-			return "not a domain name (letters, digits, '-', '_' "
-			    "and dots)";
-		if (++label > 63)
-			return "a label longer than 63 octets";
-	}
-	return NULL;
-}
-
 /* malformed_line - say which line is wrong and why; the scan goes on */
 static void
-malformed_line(struct scan *s, const char *line, const char *why)
+malformed_line(struct scan *s, const char *shown, const char *why)
 {
-	char	 show[80];
-
 	s->nmalformed++;
 	fprintf(stderr, "%sdanemx check: %s:%lu: '%s': %s; line skipped\n",
-	    s->progress_shown ? "\r\033[K" : "", s->name, s->lineno,
-	    printable(line, show, sizeof(show)), why);
+	    s->progress_shown ? "\r\033[K" : "", s->name, s->dl.lineno, shown,
+	    why);
 }
 
-/* fill - read more of the list without blocking on a pipe or terminal:
- * 1 read something (or reached the end), 0 nothing to read yet */
+/* fill - feed the parser what can be read now without blocking on a
+ * pipe or terminal: 1 read something (or reached the end), 0 nothing to
+ * read yet */
 static int
 fill(struct scan *s)
 {
 	struct pollfd	 pfd;
 	ssize_t		 n;
+	size_t		 room;
+	char		*p;
 
-	if (s->start > 0) {
-		memmove(s->in, s->in + s->start, s->end - s->start);
-		s->end -= s->start;
-		s->start = 0;
-	}
 	pfd.fd = s->fd;
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, 0) == 0)
 		return 0;
-	n = read(s->fd, s->in + s->end, sizeof(s->in) - s->end);
+	room = domlist_space(&s->dl, &p);
+	n = read(s->fd, p, room);
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return 0;
 	if (n == -1) {
 		s->ioerr = errno;
 		fprintf(stderr, "danemx check: %s: read error after line %lu: "
-		    "%s\n", s->name, s->lineno, strerror(errno));
+		    "%s\n", s->name, s->dl.lineno, strerror(errno));
 	}
 	if (n <= 0)
-		s->eof = 1;
+		domlist_end(&s->dl);
 	else
-		s->end += (size_t)n;
+		domlist_added(&s->dl, (size_t)n);
 	return 1;
-}
-
-/* take_line - the next whole line (NUL-terminated, newline dropped) and
- * its length, or NULL when there is none yet (or at the end) */
-static char *
-take_line(struct scan *s, size_t *len)
-{
-	char	*p, *nl;
-
-	for (;;) {
-		p = s->in + s->start;
-		if ((nl = memchr(p, '\n', s->end - s->start)) != NULL) {
-			*nl = '\0';
-			*len = (size_t)(nl - p);
-			s->start += *len + 1;
-			if (s->skipping) {	/* the rest of a long line */
-				s->skipping = 0;
-				continue;
-			}
-			if (*len > SCAN_LINE_MAX) {
-				s->lineno++;
-				p[61] = '\0';
-				malformed_line(s, p, "longer than 1000 characters");
-				continue;
-			}
-			return p;
-		}
-		if (s->end - s->start > SCAN_LINE_MAX) {
-			if (!s->skipping) {
-				s->lineno++;
-				s->in[s->start + 61] = '\0';
-				malformed_line(s, p, "longer than 1000 characters");
-			}
-			s->skipping = 1;
-			s->start = s->end = 0;
-		}
-		if (s->eof) {
-			if (s->start == s->end || s->skipping)
-				return NULL;
-			/* a last line without newline */
-			s->in[s->end] = '\0';
-			*len = s->end - s->start;
-			p = s->in + s->start;
-			s->start = s->end;
-			return p;
-		}
-		if (!fill(s))
-			return NULL;
-	}
 }
 
 /*
@@ -282,43 +162,27 @@ take_line(struct scan *s, size_t *len)
  * SCAN_WAIT when the list has no whole line to read yet (wait for
  * scan_fd()), or SCAN_END at its end (or when it cannot be read:
  * scan_finish() says so). Blank lines and '#' comments are skipped; a
- * malformed line is reported with its number and skipped.
+ * malformed line is reported with its number and skipped (domlist.c).
  */
 int
 scan_next(struct scan *s, char *domain, size_t len)
 {
-	char		*line, *p, *e;
+	char		 shown[DOMLIST_SHOW_MAX];
 	const char	*why;
-	size_t		 n;
 
 	for (;;) {
-		if ((line = take_line(s, &n)) == NULL)
-			return s->eof ? SCAN_END : SCAN_WAIT;
-		s->lineno++;
-		if (memchr(line, '\0', n) != NULL) {
-			malformed_line(s, line, "a NUL byte in the line");
+		switch (domlist_next(&s->dl, domain, len, &why)) {
+		case DOMLIST_DOMAIN:
+			return SCAN_DOMAIN;
+		case DOMLIST_BAD:
+			strlcpy_(shown, domain, sizeof(shown));
+			malformed_line(s, shown, why);
 			continue;
 		}
-		if ((p = strchr(line, '#')) != NULL)
-			*p = '\0';
-		for (p = line; *p == ' ' || *p == '\t'; p++)
-			;
-		for (e = p + strlen(p); e > p && (e[-1] == ' ' ||
-		    e[-1] == '\t' || e[-1] == '\r'); e--)
-			;
-		*e = '\0';
-		if (*p == '\0')
-			continue;
-		if ((why = domain_why(p)) != NULL) {
-			malformed_line(s, p, why);
-			continue;
-		}
-		if (strlen(p) >= len) {
-			malformed_line(s, p, "too long");
-			continue;
-		}
-		strlcpy_(domain, p, len);
-		return SCAN_DOMAIN;
+		if (s->dl.eof)
+			return SCAN_END;
+		if (!fill(s))
+			return SCAN_WAIT;
 	}
 }
 
@@ -565,7 +429,7 @@ scan_progress(struct scan *s, size_t running)
 	t = elapsed(&s->t0, &now);
 	fprintf(stderr, "\rdanemx check: %zu checked, %zu running, %zu failed, "
 	    "%zu malformed, line %lu (%.1f domains/s)\033[K", s->ndone,
-	    running, s->verdicts[SV_FAILED], s->nmalformed, s->lineno,
+	    running, s->verdicts[SV_FAILED], s->nmalformed, s->dl.lineno,
 	    t > 0 ? (double)s->ndone / t : 0.0);
 	s->progress_shown = 1;
 }
