@@ -36,6 +36,7 @@ struct scan_opts {
 /* cmd_check_scan.c */
 struct scan *scan_open(const struct scan_opts *, char *err, size_t errlen);
 int	 scan_fd(const struct scan *);
+size_t	 scan_fit(size_t);
 int	 scan_next(struct scan *, char *domain, size_t len);
 void	 scan_result(struct scan *, const struct deliver_result *, int code);
 void	 scan_progress(struct scan *, size_t running);

@@ -14,6 +14,8 @@
  * in flight (the caller's concurrency).
  * scan_free() frees the scan and closes its file.
  */
+#include <sys/resource.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -95,6 +97,36 @@ scan_open(const struct scan_opts *o, char *err, size_t errlen)
 	clock_gettime(CLOCK_MONOTONIC, &s->t0);
 	s->last_progress = s->t0;
 	return s;
+}
+
+/*
+ * scan_fit - how many checks may run at once, at most want: each takes
+ * up to two descriptors (an SMTP session and an MTA-STS fetch), and the
+ * resolver and the rest keep 64. The soft limit is raised toward the
+ * hard one if need be; if that is not enough, fewer run at once (said
+ * on stderr) rather than fail with "too many open files".
+ */
+size_t
+scan_fit(size_t want)
+{
+	struct rlimit	 rl;
+	rlim_t		 need = (rlim_t)want * 2 + 64;
+	size_t		 fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)
+		return want;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need)
+		rl.rlim_cur = need;
+	else
+		rl.rlim_cur = rl.rlim_max;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)
+		return want;
+	fit = rl.rlim_cur > 66 ? (size_t)(rl.rlim_cur - 64) / 2 : 1;
+	fprintf(stderr, "danemx check: %zu checks at once, not %zu: the limit "
+	    "of open files is %llu\n", fit, want,
+	    (unsigned long long)rl.rlim_cur);
+	return fit;
 }
 
 /* scan_free - close the list and free the scan */

@@ -815,6 +815,7 @@ check_file(struct cli *c, struct job *j, int argc, char **argv)
 	if (!c->verbose)
 		j->quiet = 1;	/* one line a domain, not the steps */
 	j->from = "";
+	j->concurrency = scan_fit(j->concurrency);
 	if ((j->scan = scan_open(&j->so, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "danemx check: --file %s\n", err);
 		return EX_NOINPUT;

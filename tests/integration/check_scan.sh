@@ -257,6 +257,17 @@ expect_eq "--file and a DOMAIN: usage" "$RC" 64
 dmx check --suggest-bypass dane-ee.test
 expect_eq "--suggest-bypass without --file: usage" "$RC" 64
 
+# Descriptors: fewer checks at once than asked when the hard limit of
+# open files is too low for them, said once; never "too many open files".
+(
+	ulimit -Sn 100 && ulimit -Hn 100 &&
+	exec "$DANEMX" -R "$CONF" --timeout 10 check --concurrency 500 \
+	    --file "$T_TMP/ok" >"$T_TMP/out" 2>"$T_TMP/err"
+)
+expect_eq "open files: exit status" "$?" 0
+expect_eq "open files: fewer at once" "$(cat "$T_TMP/err")" \
+    "danemx check: 18 checks at once, not 500: the limit of open files is 100"
+
 # 7. The progress line: on a terminal only (script(1) gives one).
 if command -v script >/dev/null 2>&1; then
 	rm -f "$T_TMP/fifo"
