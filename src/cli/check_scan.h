@@ -40,6 +40,7 @@ size_t	 scan_fit(size_t);
 int	 scan_next(struct scan *, char *domain, size_t len);
 void	 scan_result(struct scan *, const struct deliver_result *, int code);
 void	 scan_progress(struct scan *, size_t running);
+void	 scan_interrupted(struct scan *, size_t running);
 int	 scan_finish(struct scan *, int worst);
 void	 scan_free(struct scan *);
 

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,7 @@ struct scan {
 	const char		*name;		/* for messages */
 	struct domlist		 dl;		/* its parser (64 KiB) */
 	int			 ioerr;
+	int			 interrupted;	/* SIGINT: the list not read */
 	size_t			 ndone, nmalformed, nsuggested;
 	size_t			 verdicts[SV_NVERDICT];
 	struct scan_class	 classes[SCAN_CLASSES];
@@ -466,6 +468,21 @@ scan_progress(struct scan *s, size_t running)
 	s->progress_shown = 1;
 }
 
+/* scan_interrupted - SIGINT: no more of the list is read; say so */
+void
+scan_interrupted(struct scan *s, size_t running)
+{
+	s->interrupted = 1;
+	fprintf(stderr, "%sdanemx check: interrupted after line %lu",
+	    s->progress_shown ? "\r\033[K" : "", s->dl.lineno);
+	if (running > 0)
+		fprintf(stderr, "; finishing the %zu check%s running "
+		    "(interrupt again to quit now)", running,
+		    running == 1 ? "" : "s");
+	fputc('\n', stderr);
+	s->progress_shown = 0;
+}
+
 /* class_cmp - failure classes, most frequent first, then by name */
 static int
 class_cmp(const void *a, const void *b)
@@ -479,8 +496,9 @@ class_cmp(const void *a, const void *b)
 
 /*
  * scan_finish - the summary; the exit status: worst (the worst status
- * over the domains) if any failed, else 74 when the list could not be
- * read to its end, 65 when a line was malformed, 0 when all is well
+ * over the domains) if any failed, else 130 when interrupted, 74 when the
+ * list could not be read to its end, 65 when a line was malformed, 0
+ * when all is well
  */
 int
 scan_finish(struct scan *s, int worst)
@@ -514,8 +532,9 @@ scan_finish(struct scan *s, int worst)
 			    (long long)s->classes[i].n);
 		}
 		buf_printf(&b, "},\"bypass_suggested\":%zu,\"malformed_lines\":"
-		    "%zu,\"complete\":%s}}", s->nsuggested, s->nmalformed,
-		    s->ioerr ? "false" : "true");
+		    "%zu,\"complete\":%s,\"interrupted\":%s}}", s->nsuggested,
+		    s->nmalformed, s->ioerr || s->interrupted ? "false" : "true",
+		    s->interrupted ? "true" : "false");
 		if (b.data != NULL)
 			printf("%s\n", b.data);
 		buf_free(&b);
@@ -534,10 +553,15 @@ scan_finish(struct scan *s, int worst)
 		    s->nmalformed);
 		if (s->ioerr)
 			fprintf(s->out, "  the list was not read to its end\n");
+		if (s->interrupted)
+			fprintf(s->out, "  interrupted after line %lu\n",
+			    s->dl.lineno);
 	}
 	fflush(stdout);
 	if (worst != 0)
 		return worst;
+	if (s->interrupted)
+		return 128 + SIGINT;
 	if (s->ioerr)
 		return EX_IOERR;
 	return s->nmalformed > 0 ? EX_DATAERR : 0;

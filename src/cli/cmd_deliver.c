@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -74,7 +75,8 @@ static const char check_help[] =
 "fail, why, mx, address, tls, matched, depth, bypass, bypass_suggested,\n"
 "hosts), and a last line {\"summary\": ...}. Then a summary: how many\n"
 "domains got each verdict, failures by class. No log lines (unless -v);\n"
-"on a terminal, a progress line on stderr.\n"
+"on a terminal, a progress line on stderr. An interrupt (^C) stops\n"
+"reading the list; the checks running end, then the summary.\n"
 "\n"
 "Options:\n"
 "      --policy FILE   TLS policy table ('domain level' lines; levels none,\n"
@@ -110,8 +112,9 @@ static const char check_help[] =
 "  5   DNS error: SERVFAIL, timeout, no such domain or host\n"
 "  1   a server could not be reached or refused the session\n"
 "  0   every host is as good as its DNS allows\n"
-"  With --file, when no domain failed: 74 the file could not be read to\n"
-"  its end, 65 a line was malformed, 66 the file cannot be opened.\n"
+"  With --file, when no domain failed: 130 interrupted, 74 the file could\n"
+"  not be read to its end, 65 a line was malformed; 66 the file cannot be\n"
+"  opened.\n"
 "  64  usage error     78  configuration error\n"
 "\n"
 CLI_COMMON_HELP;
@@ -193,6 +196,8 @@ struct job {
 	struct scan		*scan;
 	size_t			 concurrency;
 	int			 worst;		/* the worst exit status yet */
+	struct event		*sigint;	/* SIGINT: read no more */
+	int			 interrupted;
 };
 
 static int	check_code(const struct deliver_result *);
@@ -431,6 +436,21 @@ run_start(struct cli *c, struct job *j, struct event_base *base,
 	return 0;
 }
 
+/* scan_interrupt - SIGINT during a scan: read no more of the list, let
+ * the checks running end, then the summary; a second SIGINT (the
+ * default action again) ends the process at once */
+static void
+scan_interrupt(evutil_socket_t sig, short ev, void *arg)
+{
+	struct job	*j = arg;
+
+	(void)sig;
+	(void)ev;
+	event_del(j->sigint);
+	j->interrupted = 1;
+	scan_interrupted(j->scan, j->pending);
+}
+
 /* scan_readable - the list can be read again (run_scan() reads it) */
 static void
 scan_readable(evutil_socket_t fd, short ev, void *arg)
@@ -457,8 +477,14 @@ run_scan(struct job *j, struct event_base *base, struct dmx_resolver *r,
 	if ((rd = event_new(base, scan_fd(j->scan), EV_READ, scan_readable,
 	    NULL)) == NULL)
 		return EX_OSERR;
+	if ((j->sigint = evsignal_new(base, SIGINT, scan_interrupt, j)) ==
+	    NULL || evsignal_add(j->sigint, NULL) == -1) {
+		rv = EX_OSERR;
+		goto out;
+	}
 	for (;;) {
-		while (next != SCAN_END && j->pending < j->concurrency) {
+		while (next != SCAN_END && !j->interrupted &&
+		    j->pending < j->concurrency) {
 			next = scan_next(j->scan, domain, sizeof(domain));
 			if (next == SCAN_WAIT) {
 				if (!event_pending(rd, EV_READ, NULL) &&
@@ -472,7 +498,7 @@ run_scan(struct job *j, struct event_base *base, struct dmx_resolver *r,
 			    (rv = start_one(j, base, r, env, domain)) != 0)
 				goto out;
 		}
-		if (j->pending == 0 && next == SCAN_END)
+		if (j->pending == 0 && (next == SCAN_END || j->interrupted))
 			break;
 		scan_progress(j->scan, j->pending);
 		if (event_base_loop(base, EVLOOP_ONCE) == -1) {
@@ -482,6 +508,9 @@ run_scan(struct job *j, struct event_base *base, struct dmx_resolver *r,
 	}
 	rv = scan_finish(j->scan, j->worst);
 out:
+	if (j->sigint != NULL)
+		event_free(j->sigint);
+	j->sigint = NULL;
 	event_free(rd);
 	return rv;
 }

@@ -6,8 +6,10 @@
 # the summary's counts; --json lines (each valid JSON, one per domain, then
 # the summary) that agree with `danemx check DOMAIN...`; the text lines;
 # --suggest-bypass's entries; a malformed line reported with its number;
-# stdin ("-"); a list read as it arrives (a FIFO); --concurrency 1 keeps
-# the list's order; the progress line on a terminal only; exit statuses.
+# stdin ("-"); a list read as it arrives (a FIFO); an interrupt (the
+# summary of what was checked); --concurrency 1 keeps the list's order;
+# fewer checks at once under a low limit of open files; the progress line
+# on a terminal only; exit statuses.
 # No ports of its own: it talks to the world's MX hosts on port 25.
 . "$DANEMX_SRCDIR/tests/lib.sh"
 . "$DANEMX_SRCDIR/tests/world/mxlib.sh"
@@ -118,7 +120,8 @@ expect_eq "json: dane-ta-badname.test" \
 nd=$(grep -c ' dane-verified ' "$T_TMP/want")
 expect_eq "json: summary" \
     "$(printf '%s\n' "$OUT" | tail -n 1 | jq -cS '.summary | del(.seconds, .domains_per_second)')" \
-    "$(jq -cnS "{domains: $nwant, complete: true, malformed_lines: 0, bypass_suggested: 4,
+    "$(jq -cnS "{domains: $nwant, complete: true, interrupted: false,
+        malformed_lines: 0, bypass_suggested: 4,
         verdicts: {\"dane-verified\": $nd, \"sts-verified\": 1, verified: 0,
             encrypted: 1, opportunistic: 6, cleartext: 0, failed: 17},
         failures: {\"dnssec-invalid\": 6, \"tlsa-invalid\": 4,
@@ -213,6 +216,30 @@ wait $pid
 expect_eq "fifo: exit status" "$?" 0
 expect_match "fifo: second line" "$(cat "$T_TMP/fifo.out")" \
     '^dane-ta\.test: dane-verified via '
+
+# An interrupt: no more of the list is read; the summary of what was
+# checked; exit 130 (nothing failed).
+"$DANEMX" -R "$CONF" --timeout 10 check --file "$T_TMP/fifo" \
+    >"$T_TMP/int.out" 2>"$T_TMP/int.err" &
+pid=$!
+exec 3>"$T_TMP/fifo"
+echo dane-ee.test >&3
+wait_for 20 grep -q '^dane-ee\.test: dane-verified ' "$T_TMP/int.out" ||
+	fail "interrupt: no result for the first line: $(cat "$T_TMP/int.out")"
+kill -INT $pid
+if ! wait_for 20 sh -c "! kill -0 $pid"; then
+	kill -9 $pid
+	fail "interrupt: still running 20 s after SIGINT"
+fi
+wait $pid
+expect_eq "interrupt: exit status" "$?" 130
+exec 3>&-
+expect_eq "interrupt: said" "$(cat "$T_TMP/int.err")" \
+    "danemx check: interrupted after line 1"
+expect_eq "interrupt: summary" "$(sed -n '3p;4p;$p' "$T_TMP/int.out")" \
+"  dane-verified     1
+  sts-verified      0
+  interrupted after line 1"
 
 # 5. --concurrency 1: one at a time, in the list's order.
 printf 'no-tlsa.test\ndane-ta.test\nnosuch.test\ndane-ee.test\ndane-unusable.test\n' \
