@@ -283,6 +283,7 @@ SCAN_HOSTS="dane-ee.test:mx dane-ee-expired.test:mx implicit-mx.test:@
 tlsa-cname.test:mx dane-ta.test:mx dane-ta-notsent.test:mx
 cname-exp.test:mx cname-orig.test:mx cname-orig.test:mx3"
 nh=$(echo "$SCAN_HOSTS" | wc -w)
+# shellcheck disable=SC2086
 printf '%s\n' $DOMAINS >"$work/scan.list"
 i=0
 for zh in $SCAN_HOSTS; do

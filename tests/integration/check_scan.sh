@@ -130,6 +130,7 @@ expect_eq "json: summary" \
 scan=$OUT
 
 # The same path as `danemx check DOMAIN...`: the same TLS and failure.
+# shellcheck disable=SC2046
 dmx --json check --ca-file "$CAF" $(awk '{ print $1 }' "$T_TMP/want")
 expect_eq "check DOMAIN...: exit status" "$RC" 2
 expect_eq "scan and check DOMAIN... agree: TLS and failure of each" \
@@ -287,7 +288,8 @@ expect_eq "--suggest-bypass without --file: usage" "$RC" 64
 # Descriptors: fewer checks at once than asked when the hard limit of
 # open files is too low for them, said once; never "too many open files".
 (
-	ulimit -Sn 100 && ulimit -Hn 100 &&
+	# shellcheck disable=SC3045
+	ulimit -n 100 &&
 	exec "$DANEMX" -R "$CONF" --timeout 10 check --concurrency 500 \
 	    --file "$T_TMP/ok" >"$T_TMP/out" 2>"$T_TMP/err"
 )
