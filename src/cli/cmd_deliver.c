@@ -462,8 +462,9 @@ scan_readable(evutil_socket_t fd, short ev, void *arg)
 
 /*
  * run_scan - check --file: keep up to concurrency checks running, taking
- * the next domain from the list as each one ends (the list is never read
- * ahead), then the summary; its exit status
+ * the next domain from the list as each one ends (the list is read only
+ * as far as that needs, 64 KiB at most ahead), then the summary; its exit
+ * status
  */
 static int
 run_scan(struct job *j, struct event_base *base, struct dmx_resolver *r,
