@@ -20,7 +20,31 @@
 # main.cf with smtp_dns_support_level = dnssec. The host's resolv.conf is
 # never touched.
 #
-# Timed (the ratio): one process per domain for both tools, each starting
+# The scan (the issue's goal, at least 10 times as many domains per
+# second as posttls-finger): `danemx check --file LIST`, ONE process for
+# the whole list, against posttls-finger run once per domain of the same
+# list, in the same run, rounds interleaved (BENCH_SCAN_N, default 3).
+# LIST is the DANE cases above plus BENCH_SCAN_DOMAINS (default 200) more
+# world domains that this benchmark adds to the world's DANE zones
+# (world.sh add): bN.ZONE with MX 10 at the zone's MX host of the case, so
+# each is a distinct domain (its own MX lookup) over a world DANE host, as
+# a real list has many domains on fewer MX hosts. The scan runs with
+# --no-mta-sts: posttls-finger looks up no MTA-STS, and both should do
+# the same work. As in the per-process ratio below, every process starts
+# with no DNS cache: the scan is one new process (its cache is its own and
+# fills as it goes); the unbound daemon is flushed before each
+# posttls-finger run, outside the timed interval. One untimed scan comes
+# first, so that the world's Postfix has started the smtpd processes that
+# concurrent sessions need (posttls-finger, one session at a time, finds
+# them started by the earlier parts). Also shown, with its own
+# ratio: posttls-finger with the daemon flushed only before each round
+# (warm for the rest of the list, as the scan's cache is). Every domain
+# must be DANE-verified by both (the scan's --json verdicts;
+# posttls-finger's "Matched DANE" and "Verified TLS connection" on every
+# run), else no ratio. Ratios are domains per second, danemx over
+# posttls-finger.
+#
+# Timed (the per-process ratio): one process per domain for both tools, each starting
 # with no DNS cache: danemx always does (its cache lives in the process);
 # the unbound daemon's cache is flushed before each posttls-finger run,
 # outside the timed interval. N rounds (BENCH_N, default 10) over the
@@ -40,7 +64,7 @@ if [ "${1:-}" = --in-namespace ]; then
 	# shellcheck source=/dev/null
 	. "$work/vars"
 	# shellcheck disable=SC2154
-	: "${N:?}" "${conf:?}" "${DOMAINS:?}" "${nd:?}"
+	: "${N:?}" "${conf:?}" "${DOMAINS:?}" "${nd:?}" "${SN:?}" "${nscan:?}"
 
 	now_ns() { date +%s%N; }
 	ubc() { unbound-control -c "$work/unbound.conf" "$@" >/dev/null; }
@@ -132,6 +156,65 @@ if [ "${1:-}" = --in-namespace ]; then
 	t1=$(now_ns)
 	pfw_ns=$((t1 - t0))
 
+	# 4. The scan: danemx check --file (one process) against
+	#    posttls-finger once per domain, the same list, rounds
+	#    interleaved: the scan, posttls-finger flushed before each
+	#    run, then posttls-finger flushed before the round only.
+	sc_ns=0 sp_ns=0 sw_ns=0 sc_v=0 sp_v=0 sw_v=0 sruns=0
+	: >"$work/sp_fail"
+	# Untimed, once: the world's Postfix starts an smtpd process for
+	# each session at once, which posttls-finger, one session at a
+	# time, never needs; they stay for the timed rounds (max_idle).
+	"$bdir/danemx" -R "$conf" --json check --no-mta-sts \
+	    --file "$work/scan.list" >/dev/null 2>&1 || true
+	r=0
+	while [ $r -lt "$SN" ]; do
+		t0=$(now_ns)
+		"$bdir/danemx" -R "$conf" --json check --no-mta-sts \
+		    --file "$work/scan.list" >"$work/scan.out" 2>"$work/scan.err" || true
+		t1=$(now_ns)
+		sc_ns=$((sc_ns + t1 - t0))
+		sc_v=$((sc_v + $(grep -c '"verdict":"dane-verified"' "$work/scan.out" || true)))
+		while read -r d; do
+			flush
+			t0=$(now_ns)
+			ptf_one "$d" || true
+			t1=$(now_ns)
+			sp_ns=$((sp_ns + t1 - t0))
+			if pf_ok; then sp_v=$((sp_v + 1)); else echo "$d" >>"$work/sp_fail"; fi
+		done <"$work/scan.list"
+		flush
+		while read -r d; do
+			t0=$(now_ns)
+			ptf_one "$d" || true
+			t1=$(now_ns)
+			sw_ns=$((sw_ns + t1 - t0))
+			if pf_ok; then sw_v=$((sw_v + 1)); else echo "$d" >>"$work/sp_fail"; fi
+		done <"$work/scan.list"
+		sruns=$((sruns + nscan))
+		r=$((r + 1))
+	done
+	spf=$(sort -u "$work/sp_fail" | head -n 5 | tr '\n' ' ')
+	if [ "$sc_v" -ne "$sruns" ]; then
+		echo "scan: danemx DANE-verified $sc_v of $sruns; last scan's failures:"
+		grep -v '"verdict":"dane-verified"' "$work/scan.out" | head -n 5
+	fi
+	awk -v sc="$sc_ns" -v sp="$sp_ns" -v sw="$sw_ns" -v n="$sruns" \
+	    -v nl="$nscan" -v sn="$SN" -v scv="$sc_v" -v spv="$sp_v" \
+	    -v swv="$sw_v" -v spf="$spf" 'BEGIN {
+		dr = n / (sc / 1e9); pr = n / (sp / 1e9); wr = n / (sw / 1e9)
+		printf "scan: danemx check --file, one process a list:   %d domains in %.3f s, %.1f domains/s (%d rounds of %d domains)\n", n, sc / 1e9, dr, sn, nl
+		printf "scan: posttls-finger, one process a domain:      %d domains in %.3f s, %.1f domains/s (resolver cache flushed before each)\n", n, sp / 1e9, pr
+		printf "scan: posttls-finger, warm through each round:   %d domains in %.3f s, %.1f domains/s (flushed before each round only)\n", n, sw / 1e9, wr
+		printf "scan: DANE-verified: danemx %d/%d, posttls-finger %d/%d and %d/%d\n", scv, n, spv, n, swv, n
+		if (spf != "") printf "scan: posttls-finger not verified: %s\n", spf
+		if (scv == n && spv == n && swv == n) {
+			printf "scan ratio (domains/s, danemx check --file / posttls-finger): %.1f (goal >= 10)\n", dr / pr
+			printf "scan ratio against posttls-finger warm through the round: %.1f\n", dr / wr
+		} else
+			printf "scan: no ratio: not every domain was DANE-verified by both\n"
+	}'
+
 	dxf=$(sort -u "$work/dx_fail" | tr '\n' ' ')
 	pff=$(sort -u "$work/pf_fail" | tr '\n' ' ')
 	awk -v dx="$dx_ns" -v pf="$pf_ns" -v n="$runs" -v nd="$nd" -v dxv="$dx_v" \
@@ -147,7 +230,9 @@ if [ "${1:-}" = --in-namespace ]; then
 		if (pff != "") printf "posttls-finger not verified: %s\n", pff
 		printf "also: danemx check of all %d domains in one process: %.4f s per domain; posttls-finger with a warm resolver cache: %.4f s per domain\n", nd, dxb / 1e9 / n, pfw / 1e9 / n
 	}'
-	[ "$dx_v" -eq "$runs" ] && [ "$pf_v" -eq "$runs" ]
+	[ "$dx_v" -eq "$runs" ] && [ "$pf_v" -eq "$runs" ] &&
+		[ "$sc_v" -eq "$sruns" ] && [ "$sp_v" -eq "$sruns" ] &&
+		[ "$sw_v" -eq "$sruns" ]
 	exit
 fi
 
@@ -190,6 +275,33 @@ trap 'exit 130' INT TERM
 WORLD_NET=$NET WORLD_MX_NET=$MXNET WORLD_MX_ADDR6='' \
 	sh "$src/tests/world/world.sh" start "$world" >/dev/null
 
+# The scan's extra domains: bN.ZONE -> the case's MX host, in the case's
+# zone (dane-ta-nexthop.test is left out: its certificate names the next
+# hop, dane-ta-nexthop.test itself, not bN.dane-ta-nexthop.test).
+NS=${BENCH_SCAN_DOMAINS:-200}
+SCAN_HOSTS="dane-ee.test:mx dane-ee-expired.test:mx implicit-mx.test:@
+tlsa-cname.test:mx dane-ta.test:mx dane-ta-notsent.test:mx
+cname-exp.test:mx cname-orig.test:mx cname-orig.test:mx3"
+nh=$(echo "$SCAN_HOSTS" | wc -w)
+# shellcheck disable=SC2086
+printf '%s\n' $DOMAINS >"$work/scan.list"
+i=0
+for zh in $SCAN_HOSTS; do
+	z=${zh%%:*} h=${zh#*:}
+	[ "$h" = @ ] && t="$z." || t="$h.$z."
+	: >"$work/add"
+	k=$i
+	while [ $k -lt "$NS" ]; do
+		echo "b$k MX 10 $t" >>"$work/add"
+		echo "b$k.$z" >>"$work/scan.list"
+		k=$((k + nh))
+	done
+	i=$((i + 1))
+	WORLD_NET=$NET WORLD_MX_NET=$MXNET WORLD_MX_ADDR6='' \
+		sh "$src/tests/world/world.sh" add "$world" "$z" "$work/add" >/dev/null
+done
+nscan=$(wc -l <"$work/scan.list")
+
 # A validating unbound daemon for the world (bench/lib.sh).
 start_world_unbound check
 mkdir "$work/postfix"
@@ -207,6 +319,8 @@ EOF
 	echo "conf='$world/unbound.conf'"
 	echo "DOMAINS='$(echo "$DOMAINS" | tr '\n' ' ')'"
 	echo "nd=$nd"
+	echo "SN='${BENCH_SCAN_N:-3}'"
+	echo "nscan=$nscan"
 } >"$work/vars"
 
 if ! unshare -m true 2>/dev/null; then
@@ -215,4 +329,5 @@ if ! unshare -m true 2>/dev/null; then
 	exit 1
 fi
 echo "danemx: $bdir/danemx -R WORLD/unbound.conf check DOMAIN; posttls-finger -c -l dane DOMAIN (AD bit from unbound on $ub_addr); $N rounds of $nd domains"
+echo "scan: $bdir/danemx -R WORLD/unbound.conf --json check --no-mta-sts --file LIST ($nscan domains: the $nd above and $NS more on their MX hosts); posttls-finger once per domain; ${BENCH_SCAN_N:-3} rounds"
 unshare -m sh "$self" --in-namespace "$work" "$bdir"

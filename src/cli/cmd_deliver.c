@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include "cli/check_scan.h"
 #include "cli/cli.h"
 #include "log/log.h"
 #include "deliver/deliver.h"
@@ -31,7 +33,8 @@
 enum {
 	OPT_POLICY = CLI_OPT_FIRST_COMMAND_OPT,
 	OPT_BYPASS, OPT_HELO, OPT_FROM, OPT_RCPT, OPT_NEXTHOP, OPT_QUIET,
-	OPT_SOURCE, OPT_CA_FILE, OPT_NO_STS, OPT_TRANSPORT
+	OPT_SOURCE, OPT_CA_FILE, OPT_NO_STS, OPT_TRANSPORT,
+	OPT_FILE, OPT_CONCURRENCY, OPT_SUGGEST_BYPASS
 };
 
 /* Exit codes of check (documented in --help and danemx(8)). */
@@ -45,6 +48,8 @@ enum {
 
 static const char check_help[] =
 "usage: danemx check [options] DOMAIN...\n"
+"       danemx check [options] --file FILE|- [--concurrency N]\n"
+"                    [--suggest-bypass[=DAYSd]]\n"
 "\n"
 "Diagnose mail delivery to each DOMAIN as danemx would deliver: look up\n"
 "its MX hosts with DNSSEC, their addresses and TLSA records, then connect\n"
@@ -60,6 +65,21 @@ static const char check_help[] =
 "With --transport, a DOMAIN the table routes elsewhere is checked at its\n"
 "next hop, and the route is shown.\n"
 "\n"
+"A scan of many domains: --file FILE (or - for stdin) has one domain a\n"
+"line; blank lines and '#' comments are skipped, a malformed line is\n"
+"reported with its number and skipped. The file is read as checks end\n"
+"(never all at once), and each domain is checked as above, N at a time\n"
+"on one event loop. Each domain gets one line on stdout: its verdict\n"
+"(dane-verified, sts-verified, verified, encrypted, opportunistic,\n"
+"cleartext: the weakest TLS of its hosts; or failed and the failure\n"
+"class), the MX a delivery would use, the TLSA record that matched and\n"
+"its depth. With --json, one JSON object a line (domain, verdict, exit,\n"
+"fail, why, mx, address, tls, matched, depth, bypass, bypass_suggested,\n"
+"hosts), and a last line {\"summary\": ...}. Then a summary: how many\n"
+"domains got each verdict, failures by class. No log lines (unless -v);\n"
+"on a terminal, a progress line on stderr. An interrupt (^C) stops\n"
+"reading the list; the checks running end, then the summary.\n"
+"\n"
 "Options:\n"
 "      --policy FILE   TLS policy table ('domain level' lines; levels none,\n"
 "                      may, encrypt, dane, dane-only, verify)\n"
@@ -72,6 +92,20 @@ static const char check_help[] =
 "                      secure levels, instead of the system's CA store\n"
 "      --no-mta-sts    leave MTA-STS (RFC 8461) out\n"
 "  -q, --quiet         no log lines, only the result\n"
+"      --file FILE     check the domains listed in FILE ('-': stdin)\n"
+"      --concurrency N domains checked at once with --file (default 50,\n"
+"                      at most 1000)\n"
+"      --suggest-bypass[=DAYSd]\n"
+"                      with --file: print bypass list entries\n"
+"                      ('example.com for 7d # tlsa-invalid (danemx check)')\n"
+"                      for the domains that fail DANE by their own records\n"
+"                      (no TLSA record matches the server's certificate,\n"
+"                      or a DANE-TA certificate has a wrong name, expired,\n"
+"                      or does not chain) and have no host that passes;\n"
+"                      never for bogus DNSSEC, missing STARTTLS, DNS or\n"
+"                      connection failures. The entries alone go to\n"
+"                      stdout, the lines and the summary to stderr.\n"
+"                      Expiry 7d unless given (1d to 365d).\n"
 "\n"
 "Exit status (the worst over all domains, in this order of precedence):\n"
 "  2   DANE failure: a TLSA record did not match, or dane-only without TLSA\n"
@@ -82,6 +116,9 @@ static const char check_help[] =
 "  5   DNS error: SERVFAIL, timeout, no such domain or host\n"
 "  1   a server could not be reached or refused the session\n"
 "  0   every host is as good as its DNS allows\n"
+"  With --file, when no domain failed: 130 interrupted, 74 the file could\n"
+"  not be read to its end, 65 a line was malformed; 66 the file cannot be\n"
+"  opened.\n"
 "  64  usage error     78  configuration error\n"
 "\n"
 CLI_COMMON_HELP;
@@ -165,7 +202,17 @@ struct job {
 	int			 no_sts;	/* --no-mta-sts */
 	char			 helobuf[256];
 	struct buf		 msg;
+	/* check --file: a scan of a list, at most concurrency at once */
+	struct scan_opts	 so;
+	struct scan		*scan;
+	size_t			 concurrency;
+	int			 worst;		/* the worst exit status yet */
+	struct event		*sigint;	/* SIGINT: read no more */
+	int			 interrupted;
 };
+
+static int	check_code(const struct deliver_result *);
+static int	check_rank(int);
 
 static void
 job_done(void *arg, struct deliver_result *r)
@@ -177,6 +224,21 @@ job_done(void *arg, struct deliver_result *r)
 		j->res[sl->i] = r;
 	else
 		deliver_result_free(r);
+	j->pending--;
+}
+
+/* scan_done - one domain of a scan ended: printed now, then freed */
+static void
+scan_done(void *arg, struct deliver_result *r)
+{
+	struct job	*j = arg;
+	int		 code;
+
+	code = check_code(r);
+	if (check_rank(code) > check_rank(j->worst))
+		j->worst = code;
+	scan_result(j->scan, r, code);
+	deliver_result_free(r);
 	j->pending--;
 }
 
@@ -357,49 +419,70 @@ run_tables(struct job *j, struct policy_table *pol, struct policy_table *byp,
 	return 0;
 }
 
+/*
+ * start_one - a delivery to one domain, on base: the one path of check
+ * DOMAIN..., check --file, probe and send. For the domains of the command
+ * line (slot i) the transport table routes it; a scan (i == SCAN_SLOT)
+ * checks each domain at its own MX hosts and prints it as it ends. 0 or
+ * an exit status.
+ */
+#define SCAN_SLOT	((size_t)-1)
+static int
+start_one(struct job *j, struct event_base *base, struct dmx_resolver *r,
+    const struct deliver_env *env, const char *domain, size_t i)
+{
+	struct deliver_conf	 dc;
+	char			 err[512], text[3 * DMX_NAME_MAX + 32];
+
+	if (i == SCAN_SLOT) {
+		deliver_conf_for(&dc, env, domain, j->kind, time(NULL));
+		dc.done = scan_done;
+		dc.arg = j;
+	} else {
+		if (j->nexthop != NULL || domain[0] == '[') {
+			/* An explicit next hop: no transport table. */
+			deliver_conf_for(&dc, env, domain, j->kind, time(NULL));
+			dc.route_via = "nexthop";
+			dc.route_domain = j->nrcpt > 0 ?
+			    rcpt_domain(j->rcpts[0]) : domain;
+			dc.route_nexthop = domain;
+		} else if ((j->fixed[i] = deliver_conf_route(&dc, env, domain,
+		    j->kind, time(NULL))) != NULL) {
+			/* discard or error: nothing to start */
+			log_info("%s: route: %s", domain, deliver_route_text(text,
+			    sizeof(text), "transport", domain,
+			    j->fixed[i]->pattern, j->fixed[i]->nexthop));
+			return 0;
+		}
+		dc.done = job_done;
+		j->slot[i].j = j;
+		j->slot[i].i = i;
+		dc.arg = &j->slot[i];
+	}
+	dc.mail_from = j->from;
+	dc.rcpts = j->rcpts;
+	dc.nrcpt = j->nrcpt;
+	dc.body.mem = j->msg.data ? j->msg.data : "";
+	dc.body.len = j->msg.len;
+	if (deliver_start(base, r, &dc, err, sizeof(err)) == NULL) {
+		fprintf(stderr, "danemx %s: %s: %s\n", j->cmd, domain, err);
+		return EX_SOFTWARE;
+	}
+	j->pending++;
+	return 0;
+}
+
 /* run_start - a delivery to each domain, on base; 0 or an exit status */
 static int
 run_start(struct cli *c, struct job *j, struct event_base *base,
     struct dmx_resolver *r, const struct deliver_env *env)
 {
-	struct deliver_conf	 dc;
-	char			 err[512], text[3 * DMX_NAME_MAX + 32];
-	size_t			 i;
+	size_t	 i;
+	int	 rv;
 
-	for (i = 0; i < j->ndom; i++) {
-		if (j->nexthop != NULL || j->domains[i][0] == '[') {
-			/* An explicit next hop: no transport table. */
-			deliver_conf_for(&dc, env, j->domains[i], j->kind,
-			    time(NULL));
-			dc.route_via = "nexthop";
-			dc.route_domain = j->nrcpt > 0 ?
-			    rcpt_domain(j->rcpts[0]) : j->domains[i];
-			dc.route_nexthop = j->domains[i];
-		} else if ((j->fixed[i] = deliver_conf_route(&dc, env,
-		    j->domains[i], j->kind, time(NULL))) != NULL) {
-			/* discard or error: nothing to start */
-			log_info("%s: route: %s", j->domains[i],
-			    deliver_route_text(text, sizeof(text), "transport",
-			    j->domains[i], j->fixed[i]->pattern,
-			    j->fixed[i]->nexthop));
-			continue;
-		}
-		dc.mail_from = j->from;
-		dc.rcpts = j->rcpts;
-		dc.nrcpt = j->nrcpt;
-		dc.body.mem = j->msg.data ? j->msg.data : "";
-		dc.body.len = j->msg.len;
-		dc.done = job_done;
-		j->slot[i].j = j;
-		j->slot[i].i = i;
-		dc.arg = &j->slot[i];
-		if (deliver_start(base, r, &dc, err, sizeof(err)) == NULL) {
-			fprintf(stderr, "danemx %s: %s: %s\n", j->cmd,
-			    dc.domain, err);
-			return EX_SOFTWARE;
-		}
-		j->pending++;
-	}
+	for (i = 0; i < j->ndom; i++)
+		if ((rv = start_one(j, base, r, env, j->domains[i], i)) != 0)
+			return rv;
 	(void)c;
 	return 0;
 }
@@ -451,6 +534,87 @@ report_fixed(struct cli *c, const struct job *j, size_t i)
 		    j->kind == SMTP_JOB_CHECK ? " (no host to check)" : "");
 	}
 	return discard ? 0 : EX_NOUSER;
+}
+
+/* scan_interrupt - SIGINT during a scan: read no more of the list, let
+ * the checks running end, then the summary; a second SIGINT (the
+ * default action again) ends the process at once */
+static void
+scan_interrupt(evutil_socket_t sig, short ev, void *arg)
+{
+	struct job	*j = arg;
+
+	(void)sig;
+	(void)ev;
+	event_del(j->sigint);
+	j->interrupted = 1;
+	scan_interrupted(j->scan, j->pending);
+}
+
+/* scan_readable - the list can be read again (run_scan() reads it) */
+static void
+scan_readable(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+}
+
+/*
+ * run_scan - check --file: keep up to concurrency checks running, taking
+ * the next domain from the list as each one ends (the list is read only
+ * as far as that needs, 64 KiB at most ahead), then the summary; its exit
+ * status
+ */
+static int
+run_scan(struct job *j, struct event_base *base, struct dmx_resolver *r,
+    const struct deliver_env *env)
+{
+	struct event	*rd;
+	char		 domain[DMX_NAME_MAX + 64];
+	int		 next = SCAN_DOMAIN, rv = 0;
+
+	/* a pipe with no whole line yet: the loop wakes when it has one */
+	if ((rd = event_new(base, scan_fd(j->scan), EV_READ, scan_readable,
+	    NULL)) == NULL)
+		return EX_OSERR;
+	if ((j->sigint = evsignal_new(base, SIGINT, scan_interrupt, j)) ==
+	    NULL || evsignal_add(j->sigint, NULL) == -1) {
+		rv = EX_OSERR;
+		goto out;
+	}
+	for (;;) {
+		while (next != SCAN_END && !j->interrupted &&
+		    j->pending < j->concurrency) {
+			next = scan_next(j->scan, domain, sizeof(domain));
+			if (next == SCAN_WAIT) {
+				if (!event_pending(rd, EV_READ, NULL) &&
+				    event_add(rd, NULL) == -1) {
+					rv = EX_OSERR;
+					goto out;
+				}
+				break;
+			}
+			if (next == SCAN_DOMAIN &&
+			    (rv = start_one(j, base, r, env, domain,
+			    SCAN_SLOT)) != 0)
+				goto out;
+		}
+		if (j->pending == 0 && (next == SCAN_END || j->interrupted))
+			break;
+		scan_progress(j->scan, j->pending);
+		if (event_base_loop(base, EVLOOP_ONCE) == -1) {
+			rv = EX_SOFTWARE;
+			goto out;
+		}
+	}
+	rv = scan_finish(j->scan, j->worst);
+out:
+	if (j->sigint != NULL)
+		event_free(j->sigint);
+	j->sigint = NULL;
+	event_free(rd);
+	return rv;
 }
 
 /* run_report - print each result; the exit status they earn */
@@ -575,6 +739,10 @@ run(struct cli *c, struct job *j)
 	env.helo = j->helo;
 	env.src4 = j->have4 ? &j->src4 : NULL;
 	env.src6 = j->have6 ? &j->src6 : NULL;
+	if (j->scan != NULL) {
+		rv = run_scan(j, base, r, &env);
+		goto out;
+	}
 	if ((rv = run_start(c, j, base, r, &env)) != 0)
 		goto out;
 	while (j->pending > 0)
@@ -598,6 +766,53 @@ out:
 	return rv;
 }
 
+/* parse_scan - check's --file, --concurrency N, --suggest-bypass[=Nd];
+ * -1 on usage error */
+static int
+parse_scan(struct job *j, int ch, const char *arg)
+{
+	char		*end;
+	unsigned long	 n;
+
+	switch (ch) {
+	case OPT_FILE:
+		if (arg[0] == '\0') {
+			cli_usage_error(j->cmd, "--file: empty name ('-' is "
+			    "stdin)");
+			return -1;
+		}
+		j->so.path = arg;
+		return 0;
+	case OPT_CONCURRENCY:
+		errno = 0;
+		n = strtoul(arg, &end, 10);
+		if (!isdigit((unsigned char)arg[0]) || *end != '\0' ||
+		    errno != 0 || n < 1 || n > SCAN_CONCURRENCY_MAX) {
+			cli_usage_error(j->cmd, "--concurrency: '%s' is not a "
+			    "number from 1 to %d", arg, SCAN_CONCURRENCY_MAX);
+			return -1;
+		}
+		j->concurrency = n;
+		return 0;
+	case OPT_SUGGEST_BYPASS:
+		j->so.suggest = 1;
+		if (arg == NULL)
+			return 0;
+		errno = 0;
+		n = strtoul(arg, &end, 10);
+		if (!isdigit((unsigned char)arg[0]) || strcmp(end, "d") != 0 ||
+		    errno != 0 || n < 1 || n > SCAN_BYPASS_DAYS_MAX) {
+			cli_usage_error(j->cmd, "--suggest-bypass: '%s' is not "
+			    "a number of days from 1d to %dd", arg,
+			    SCAN_BYPASS_DAYS_MAX);
+			return -1;
+		}
+		j->so.bypass_days = n;
+		return 0;
+	}
+	return -1;
+}
+
 /* parse - options shared by the three commands; -1 on usage error */
 static int
 parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
@@ -616,6 +831,10 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 		{ "ca-file", required_argument, NULL, OPT_CA_FILE },
 		{ "no-mta-sts", no_argument, NULL, OPT_NO_STS },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
+		{ "file", required_argument, NULL, OPT_FILE },
+		{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+		{ "suggest-bypass", optional_argument, NULL,
+		    OPT_SUGGEST_BYPASS },
 		{ NULL, 0, NULL, 0 }
 	};
 	int	 ch;
@@ -690,15 +909,26 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 			}
 			break;
 		}
-		case 'q':
 		case OPT_CA_FILE:
 			j->ca_file = optarg;
 			break;
 		case OPT_NO_STS:
 			j->no_sts = 1;
 			break;
+		case 'q':
 		case OPT_QUIET:
 			j->quiet = 1;
+			break;
+		case OPT_FILE:
+		case OPT_CONCURRENCY:
+		case OPT_SUGGEST_BYPASS:
+			if (j->kind != SMTP_JOB_CHECK) {
+				cli_usage_error(j->cmd, "--file, --concurrency "
+				    "and --suggest-bypass are for check");
+				return -1;
+			}
+			if (parse_scan(j, ch, optarg) == -1)
+				return -1;
 			break;
 		case '?':
 			cli_usage_error(j->cmd, "unknown option");
@@ -711,6 +941,39 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 	return 0;
 }
 
+/* check_file - danemx check --file FILE: a scan of a list of domains */
+static int
+check_file(struct cli *c, struct job *j, int argc, char **argv)
+{
+	char	 err[512];
+	int	 rv;
+
+	if (optind < argc)
+		return cli_usage_error("check", "--file and a DOMAIN ('%s'): "
+		    "put the domain in the file", argv[optind]);
+	if (j->transport_file != NULL)
+		return cli_usage_error("check", "--file and --transport: a "
+		    "scan checks each domain at its own MX hosts");
+	if (j->so.suggest && c->json)
+		return cli_usage_error("check", "--suggest-bypass prints "
+		    "bypass entries, --json prints JSON lines (with "
+		    "bypass_suggested): choose one");
+	j->so.json = c->json;
+	j->so.progress = isatty(STDERR_FILENO);
+	if (!c->verbose)
+		j->quiet = 1;	/* one line a domain, not the steps */
+	j->from = "";
+	j->concurrency = scan_fit(j->concurrency);
+	if ((j->scan = scan_open(&j->so, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "danemx check: --file %s\n", err);
+		return EX_NOINPUT;
+	}
+	rv = run(c, j);
+	scan_free(j->scan);
+	j->scan = NULL;
+	return rv;
+}
+
 /* cmd_check - danemx check DOMAIN... */
 int
 cmd_check(struct cli *c, int argc, char **argv)
@@ -721,8 +984,15 @@ cmd_check(struct cli *c, int argc, char **argv)
 	memset(&j, 0, sizeof(j));
 	j.cmd = "check";
 	j.kind = SMTP_JOB_CHECK;
+	j.concurrency = SCAN_CONCURRENCY_DEFAULT;
+	j.so.bypass_days = SCAN_BYPASS_DAYS_DEFAULT;
 	if ((r = parse(c, &j, argc, argv, check_help)) != 0)
 		return r > 0 ? 0 : EX_USAGE;
+	if (j.so.path != NULL)
+		return check_file(c, &j, argc, argv);
+	if (j.so.suggest || j.concurrency != SCAN_CONCURRENCY_DEFAULT)
+		return cli_usage_error("check", "--concurrency and "
+		    "--suggest-bypass go with --file");
 	if (optind >= argc)
 		return cli_usage_error("check", "expected DOMAIN...");
 	for (i = optind; i < argc; i++) {
