@@ -31,6 +31,7 @@
 #include "sched/sched.h"
 #include "server/server.h"
 #include "http/http.h"
+#include "destmem/destmem.h"
 #include "state/state.h"
 #include "sts/sts.h"
 #include "tlsrpt/tlsrpt.h"
@@ -93,6 +94,7 @@ struct serve {
 	struct dmx_resolver	*res;
 	SSL_CTX			*dane_ctx, *pkix_ctx;
 	struct state		*state;		/* state_dir's store */
+	struct destmem		*destmem;	/* each destination's memory */
 	struct http_client	*http;		/* MTA-STS fetches */
 	struct sts		*sts;		/* MTA-STS policies */
 	struct tlsrpt_suppress	*tlsrpt_suppress; /* no reports to these */
@@ -244,6 +246,9 @@ reload_conf(struct serve *sv)
 	sv->conf.tlsrpt_send_all = nc.tlsrpt_send_all;
 	sv->conf.tlsrpt_delay = nc.tlsrpt_delay;
 	sv->conf.tlsrpt_retry = nc.tlsrpt_retry;
+	swap_str(&sv->conf.downgrade_action, &nc.downgrade_action);
+	swap_str(&sv->conf.downgrade_command, &nc.downgrade_command);
+	sv->conf.downgrade_command_timeout = nc.downgrade_command_timeout;
 	sv->conf.tls_opportunistic_min_version =
 	    nc.tls_opportunistic_min_version;
 	if (nc.nlisten != sv->conf.nlisten)
@@ -312,6 +317,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 		break;
 	case SIGUSR1:
 		sched_flush(sv->sched);
+		destmem_recheck(sv->destmem);	/* danemx domains accept */
 		break;
 	case SIGUSR2:
 		sched_flush_all(sv->sched);
@@ -569,6 +575,13 @@ serve_listen(struct serve *sv, struct cli *c)
 	return -1;
 }
 
+/* serve_release - an accepted domain's held mail goes now */
+static void
+serve_release(void *sched, const char *domain)
+{
+	sched_flush_dest(sched, domain);
+}
+
 /* serve_run_tlsrpt - the TLS report sender, when there is a store */
 static void
 serve_run_tlsrpt(struct serve *sv)
@@ -620,9 +633,14 @@ serve_run(struct serve *sv, struct cli *c)
 	(void)tlsrpt_now();	/* a test clock starts now (tlsrpt_clock.c) */
 	sc.helo = sv->conf.helo_name;
 	sc.self = sv->self;
+	if ((sv->destmem = destmem_new(sv->base, sv->state, &sv->conf)) ==
+	    NULL)
+		return EX_OSERR;
+	sc.destmem = sv->destmem;
 	if ((sv->sched = sched_new(sv->base, &sc)) == NULL)
 		return EX_OSERR;
 	smtpd_set_sched(sv->smtpd, sv->sched);
+	destmem_set_release(sv->destmem, serve_release, sv->sched);
 	if ((sv->pickup = pickup_new(sv->base, sv->q, &sv->conf, sv->sched,
 	    sv->conf.helo_name)) == NULL)
 		return EX_OSERR;
@@ -651,6 +669,7 @@ serve_free(struct serve *sv)
 	pickup_free(sv->pickup);
 	sched_free(sv->sched);		/* report mail being queued: done */
 	serve_tlsrpt_free(sv->tlsrpt);
+	destmem_free(sv->destmem);	/* the last counts to the store */
 	sts_free(sv->sts);
 	http_client_free(sv->http);
 	if (sv->state != NULL && state_sync(sv->state) == -1)

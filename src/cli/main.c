@@ -32,6 +32,7 @@ static const struct {
 	{ "sendmail", cmd_sendmail, "queue a message from stdin (sendmail(8))" },
 	{ "queue", cmd_queue, "list, show, delete, hold, release, flush" },
 	{ "tlsrpt", cmd_tlsrpt, "TLS reports (RFC 8460): list, show, send" },
+	{ "domains", cmd_domains, "what the relay knows of each destination" },
 };
 
 static void

@@ -85,6 +85,10 @@ struct dmx_conf {
 	unsigned long	 tlsrpt_delay;		/* s of random delay after 00:00 */
 	unsigned long	 tlsrpt_retry;		/* s before a failed POST's retry */
 	char		*tlsrpt_suppress;	/* domains, addresses, /files */
+	/* Destination memory and downgrades (docs/domains.md). */
+	char		*downgrade_action;	/* alert, defer */
+	char		*downgrade_command;	/* /path and arguments, or "" */
+	unsigned long	 downgrade_command_timeout;	/* seconds */
 };
 
 /* conf.c */

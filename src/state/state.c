@@ -47,6 +47,7 @@ state_op_free(struct state_op *op)
 		free(op->sts);
 	}
 	state_tlsrpt_op_free(op);
+	free(op->dest);
 	free(op);
 }
 
@@ -74,6 +75,8 @@ apply(struct state *st, struct state_op *op, char *err, size_t errlen)
 		return st->be->sts_delete(st->wconn, op->domain, err, errlen);
 	case OP_STS_EXPIRE:
 		return st->be->sts_expire(st->wconn, op->when, err, errlen);
+	case OP_DEST:
+		return st->be->dest_write(st->wconn, op->dest, err, errlen);
 	default:
 		return state_tlsrpt_apply(st, op, err, errlen);
 	}

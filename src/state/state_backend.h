@@ -20,6 +20,8 @@
 
 #include "state/state.h"
 
+struct state_dest_op;
+
 struct state_backend {
 	const char	*name;
 	void		*(*open)(const struct state_conf *, int writer,
@@ -72,6 +74,16 @@ struct state_backend {
 	int		 (*tlsrpt_post_delete)(void *conn, const char *report_id,
 			    const char *uri, char *err, size_t errlen);
 	int		 (*tlsrpt_expire)(void *conn, const char *before_day,
+			    char *err, size_t errlen);
+
+	/* Destination memory (state_dest.c). dest_write applies one
+	 * merged write (a struct state_dest_op, state_int.h). */
+	int		 (*dest_get)(void *conn, const char *domain,
+			    struct state_dest *out, char *err, size_t errlen);
+	int		 (*dest_list)(void *conn,
+			    int (*cb)(void *, const struct state_dest *),
+			    void *arg, char *err, size_t errlen);
+	int		 (*dest_write)(void *conn, const struct state_dest_op *,
 			    char *err, size_t errlen);
 };
 

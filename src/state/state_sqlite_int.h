@@ -9,7 +9,7 @@
 
 #include <sqlite3.h>
 
-#include "state/state_backend.h"
+#include "state/state_int.h"
 
 /* state_sqlite.c's statements */
 enum stmt {
@@ -27,10 +27,17 @@ enum tstmt {
 	TQ_MAX
 };
 
+/* state_sqlite_dest.c's statements */
+enum dstmt {
+	DQ_GET, DQ_LIST, DQ_SEEN, DQ_DOWNGRADE, DQ_COUNT, DQ_ACCEPT,
+	DQ_MAX
+};
+
 struct sq {
 	sqlite3		*db;
 	sqlite3_stmt	*stmt[Q_MAX];
 	sqlite3_stmt	*tstmt[TQ_MAX];
+	sqlite3_stmt	*dstmt[DQ_MAX];
 };
 
 /* state_sqlite.c */
@@ -61,5 +68,12 @@ int	 sq_tlsrpt_post_update(void *, const struct state_tlsrpt_post *,
 int	 sq_tlsrpt_post_delete(void *, const char *report_id, const char *uri,
 	    char *, size_t);
 int	 sq_tlsrpt_expire(void *, const char *before_day, char *, size_t);
+
+/* state_sqlite_dest.c */
+int	 sq_dest_get(void *, const char *domain, struct state_dest *, char *,
+	    size_t);
+int	 sq_dest_list(void *, int (*)(void *, const struct state_dest *),
+	    void *, char *, size_t);
+int	 sq_dest_write(void *, const struct state_dest_op *, char *, size_t);
 
 #endif /* DANEMX_STATE_SQLITE_INT_H */
