@@ -355,7 +355,7 @@ static void
 alert(struct destmem *m, const struct entry *e, const struct destmem_obs *o,
     const char *what, const char *action, time_t now)
 {
-	char	 v[8][DESTMEM_WHAT_MAX + 32];
+	char	 v[8][DESTMEM_WHAT_MAX + 128];
 	char	*env[10];
 	size_t	 i;
 

@@ -68,16 +68,26 @@ out:
 	EVP_MD_CTX_free(md);
 }
 
+/* append - s at the end of dst (size octets), cut to fit */
+static void
+append(char *dst, size_t size, const char *s)
+{
+	size_t	 n = strlen(dst);
+
+	while (*s != '\0' && n + 1 < size)
+		dst[n++] = *s++;
+	dst[n] = '\0';
+}
+
 /* add_what - "HOST: why" to o->what, "; " between */
 static void
 add_what(struct destmem_obs *o, const char *host, const char *why)
 {
-	size_t	 n = strlen(o->what);
-
-	if (n + 4 >= sizeof(o->what))
-		return;
-	snprintf(o->what + n, sizeof(o->what) - n, "%s%s: %s", n ? "; " : "",
-	    host, why);
+	if (o->what[0] != '\0')
+		append(o->what, sizeof(o->what), "; ");
+	append(o->what, sizeof(o->what), host);
+	append(o->what, sizeof(o->what), ": ");
+	append(o->what, sizeof(o->what), why);
 }
 
 /* destmem_observe - the route rt (and the MTA-STS policy sts found) as
