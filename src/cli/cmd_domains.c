@@ -391,18 +391,22 @@ do_list(struct cli *c, struct state *st, const struct domains_opts *o)
 	time_t		 now = time(NULL);
 	char		 err[512];
 	size_t		 i;
+	int		 n;
 
 	memset(&lc, 0, sizeof(lc));
 	lc.o = o;
 	gmtime_r(&now, &tm);
 	strftime(lc.today, sizeof(lc.today), "%Y-%m-%d", &tm);
-	if (state_dest_list(st, collect, &lc, err, sizeof(err)) == -1 ||
+	if ((n = state_dest_list(st, collect, &lc, err, sizeof(err))) == -1 ||
 	    lc.nomem) {
 		fprintf(stderr, "danemx domains: %s\n", lc.nomem ?
 		    "out of memory" : err);
 		free(lc.rows);
 		return EX_SOFTWARE;
 	}
+	if (n >= STATE_DEST_LIST_MAX)
+		fprintf(stderr, "danemx domains: only the first %d domains (by "
+		    "name) are listed\n", STATE_DEST_LIST_MAX);
 	if (lc.n > 0)
 		qsort(lc.rows, lc.n, sizeof(*lc.rows), cmp_row);
 	if (!c->json && lc.n > 0)

@@ -58,6 +58,7 @@ struct destmem {
 	struct event		*flush_ev;
 	int			 flush_armed;
 	time_t			 day_until;	/* day[] is good before this */
+	time_t			 next_expire;	/* old rows go once a day */
 	char			 day[11];
 	int			 full_logged;
 	struct destmem_alerts	*alerts;
@@ -88,6 +89,10 @@ flush(struct destmem *m)
 
 	while ((e = TAILQ_FIRST(&m->dirty)) != NULL)
 		flush_one(m, e, now);
+	if (m->st != NULL && now >= m->next_expire) {
+		state_dest_expire(m->st, (int64_t)now - STATE_DEST_MAX_AGE);
+		m->next_expire = now + 86400;
+	}
 }
 
 static void	held_cb(evutil_socket_t, short, void *);

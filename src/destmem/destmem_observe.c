@@ -68,14 +68,15 @@ out:
 	EVP_MD_CTX_free(md);
 }
 
-/* append - s at the end of dst (size octets), cut to fit */
+/* append - s at the end of dst (size octets), cut to fit; anything but
+ * printable ASCII becomes '?' (names came from DNS) */
 static void
 append(char *dst, size_t size, const char *s)
 {
 	size_t	 n = strlen(dst);
 
-	while (*s != '\0' && n + 1 < size)
-		dst[n++] = *s++;
+	for (; *s != '\0' && n + 1 < size; s++)
+		dst[n++] = *s < ' ' || *s > '~' ? '?' : *s;
 	dst[n] = '\0';
 }
 

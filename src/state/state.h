@@ -73,7 +73,9 @@ struct state;
 /* The memory of one destination domain (state_dest.c). */
 #define STATE_DEST_POLICY_MAX	16	/* "sts-enforce" and its NUL */
 #define STATE_DEST_FP_MAX	65	/* SHA-256 in hex, or an STS id */
-#define STATE_DEST_LIST_MAX	1000000	/* rows a list reads at most */
+#define STATE_DEST_LIST_MAX	100000	/* rows a list reads at most */
+#define STATE_DEST_MAX_AGE	(400 * 86400)	/* a domain not seen for this
+					   long is forgotten (not if held) */
 enum state_dest_n {
 	STATE_DEST_DANE,	/* messages sent dane-verified */
 	STATE_DEST_STS,		/* ... sts-verified */
@@ -244,6 +246,7 @@ int	 state_dest_count(struct state *, const char *domain, const char *day,
 	    const uint64_t n[STATE_DEST_NCOUNT], const char *last,
 	    int64_t when);
 int	 state_dest_accept(struct state *, const char *domain, int64_t when);
+int	 state_dest_expire(struct state *, int64_t unseen_before);
 const char *state_dest_count_name(enum state_dest_n);
 
 #endif /* DANEMX_STATE_H */

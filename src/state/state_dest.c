@@ -263,3 +263,21 @@ state_dest_accept(struct state *st, const char *domain, int64_t when)
 	op->dest->accept = 1;
 	return state_enqueue(st, op, 1);
 }
+
+/* state_dest_expire - forget every domain not seen since unseen_before
+ * (unless its mail is held) */
+int
+state_dest_expire(struct state *st, int64_t unseen_before)
+{
+	struct state_op	*op;
+
+	if ((op = state_op_new(OP_DEST, NULL, unseen_before)) == NULL)
+		return -1;
+	if ((op->dest = calloc(1, sizeof(*op->dest))) == NULL) {
+		state_op_free(op);
+		return -1;
+	}
+	op->dest->expire = 1;
+	op->dest->when = unseen_before;
+	return state_enqueue(st, op, 0);
+}

@@ -41,6 +41,8 @@ struct state_dest_op {
 	uint64_t	 n[STATE_DEST_NCOUNT];
 	char		 last_outcome[10];	/* of the batch's last message */
 	int		 accept;	/* held = 0, accepted = when */
+	int		 expire;	/* every row not seen since when
+					   (and not held) goes */
 };
 
 struct state_claim;

@@ -68,6 +68,7 @@ static const char *const dsql[DQ_MAX] = {
 	    " last_seen = MAX(last_seen, ?3)"),
 	[DQ_ACCEPT] = ("UPDATE dest SET held = 0, accepted = ?2"
 	    " WHERE domain = ?1"),
+	[DQ_EXPIRE] = "DELETE FROM dest WHERE last_seen < ?1 AND held = 0",
 };
 
 /* dprep - the cached statement q, reset and unbound */
@@ -223,6 +224,13 @@ sq_dest_write(void *conn, const struct state_dest_op *o, char *err,
 			sqlite3_bind_int64(s, 4 + i, (sqlite3_int64)o->n[i]);
 		sqlite3_bind_text(s, 9, o->last_outcome, -1, SQLITE_STATIC);
 		if (sq_step_done(c, s, "write", err, errlen) == -1)
+			return -1;
+	}
+	if (o->expire) {
+		if ((s = dprep(c, DQ_EXPIRE, err, errlen)) == NULL)
+			return -1;
+		sqlite3_bind_int64(s, 1, o->when);
+		if (sq_step_done(c, s, "expire", err, errlen) == -1)
 			return -1;
 	}
 	if (o->accept) {

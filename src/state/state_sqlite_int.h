@@ -29,7 +29,7 @@ enum tstmt {
 
 /* state_sqlite_dest.c's statements */
 enum dstmt {
-	DQ_GET, DQ_LIST, DQ_SEEN, DQ_DOWNGRADE, DQ_COUNT, DQ_ACCEPT,
+	DQ_GET, DQ_LIST, DQ_SEEN, DQ_DOWNGRADE, DQ_COUNT, DQ_ACCEPT, DQ_EXPIRE,
 	DQ_MAX
 };
 

@@ -243,6 +243,16 @@ test_list_hostile(void)
 	T_CHECK(state_dest_get(st, "bad.example", &d, err, sizeof(err)) ==
 	    -1 && strstr(err, "malformed") != NULL, "get of a malformed row: "
 	    "%s", err);
+	/* expire: not seen since 5 (the hostile rows were never seen), but
+	 * a held one stays */
+	state_dest_seen(st, "m.example", "dane", "ff", 10);
+	state_dest_downgrade(st, "z.example", "dane", "none", "x", 1, 3);
+	state_dest_expire(st, 5);
+	state_sync(st);
+	memset(&s, 0, sizeof(s));
+	T_CHECK(state_dest_list(st, name_of, &s, err, sizeof(err)) == 2 &&
+	    strcmp(s.text, "m.example z.example ") == 0,
+	    "after expire: '%s' (%d)", s.text, s.n);
 	state_close(st);
 }
 
