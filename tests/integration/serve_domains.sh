@@ -174,6 +174,8 @@ serve -o downgrade_action=defer
 "$DANEMX" queue -o user= -o queue_dir="$Q" -o pid_file="$T_TMP/pid" flush >/dev/null 2>&1
 wait_for 30 sh -c "[ \$(grep -c 'to=<$r5>.*status=deferred' '$T_TMP/relay.log') -ge 2 ]" ||
 	fail "4: not deferred after a restart: $(tail -5 "$T_TMP/relay.log")"
+expect_eq "4: the hold was remembered, not found again" \
+	"$(grep -c "^danemx: $D: TLS downgrade" "$T_TMP/relay.log")" 1
 
 # 5. The operator accepts: the running relay lets the mail go.
 run_cmd domains -o pid_file="$T_TMP/pid" accept "$D"
