@@ -7,7 +7,8 @@
  * The command is an absolute path and arguments separated by blanks (no
  * quoting, no shell). It gets an environment of its own (the caller's
  * DANEMX_* variables and a PATH, nothing of the relay's), stdin, stdout
- * and stderr on /dev/null, and a process group of its own. At most
+ * and stderr on /dev/null, no other descriptor (closefrom, glibc 2.34),
+ * and a process group of its own. At most
  * DESTMEM_ALERTS_MAX run at once; up to DESTMEM_ALERTQ_MAX more wait
  * their turn, past that an alert is dropped (and logged: the warning
  * line is the alert of record). A timer polls the running ones
@@ -136,6 +137,11 @@ spawn(struct alert *a)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && \
+    __GLIBC_MINOR__ >= 34))
+	/* Nothing of the relay's: sockets, the queue, the store. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
 	posix_spawnattr_init(&at);
 	sigemptyset(&none);
 	sigfillset(&def);

@@ -63,8 +63,12 @@ dj() { domains --json | jq -c "select(.domain == \"$1\") | $2"; }
 
 cat >"$T_TMP/alert.sh" <<'EOF2'
 #!/bin/sh
-# the alert: what it was told, and as whom it ran
-{ env | grep '^DANEMX_' | sort; echo "uid=$(id -u)"; } >"$1.$DANEMX_DOMAIN.tmp"
+# the alert: what it was told, as whom it ran, and how many of the
+# relay's descriptors it got (sockets, the queue, the store)
+leaked=$(for f in /proc/$$/fd/*; do readlink "$f"; done |
+    grep -c -E '^socket:|state\.db|queue')
+{ env | grep '^DANEMX_' | sort; echo "uid=$(id -u)"; echo "leaked=$leaked"; } \
+    >"$1.$DANEMX_DOMAIN.tmp"
 mv "$1.$DANEMX_DOMAIN.tmp" "$1.$DANEMX_DOMAIN"
 EOF2
 chmod 755 "$T_TMP/alert.sh"
@@ -109,7 +113,7 @@ expect_match "2: still dane-verified" "$(grep -F "to=<$r2>" "$T_TMP/relay.log")"
 expect_match "2: the rollover is logged" "$(cat "$T_TMP/relay.log")" \
 	"^$A: TLSA records changed \(rollover\), still usable: fingerprint [0-9a-f]{16} replaces $(echo "$fp1" | cut -c2-17)\$"
 expect_eq "2: no downgrade" "$(grep -c "TLS downgrade" "$T_TMP/relay.log")" 0
-expect_eq "2: no alert" "$(ls "$T_TMP" | grep -c '^alert\.h14a')" 0
+expect_eq "2: no alert" "$(find "$T_TMP" -name 'alert.h14a*' | grep -c .)" 0
 wait_for 10 sh -c "[ \"\$(\"$DANEMX\" domains -o user= -o state_dir='$STATE' --json | jq -r 'select(.domain == \"$A\") | .fingerprint')\" != $fp1 ]" ||
 	fail "2: fingerprint not changed: $(domains --json)"
 
@@ -131,7 +135,8 @@ DANEMX_NEW_FINGERPRINT=
 DANEMX_NEW_POLICY=none
 DANEMX_OLD_POLICY=dane
 DANEMX_WHAT=DANE lost: mx.$A: no TLSA records for mx.$A (falling back to optional TLS)
-uid=0"
+uid=0
+leaked=0"
 expect_match "3: the old fingerprint" "$(grep '^DANEMX_OLD_FINGERPRINT=' "$T_TMP/alert.$A")" \
 	'^DANEMX_OLD_FINGERPRINT=[0-9a-f]{64}$'
 wait_for 10 grep -q "downgrade_command (pid [0-9]*) done" "$T_TMP/relay.log" ||
