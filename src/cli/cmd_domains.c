@@ -48,7 +48,7 @@ static const char domains_help[] =
 "  list     (the default) every domain, worst first:\n"
 "             held        its mail is held after a downgrade (defer)\n"
 "             failing     its last delivery was deferred\n"
-"             downgraded  its last change was a downgrade\n"
+"             downgraded  its policy is still what a downgrade left\n"
 "           then by policy: none, sts-testing, sts-enforce, dane;\n"
 "           within each, by name\n"
 "  accept   the operator accepts DOMAIN's downgrade: its held mail goes\n"
@@ -210,7 +210,8 @@ struct list_ctx {
 
 /*
  * rank - worst first: 0 held; 1 failing (its last delivery was
- * deferred); 2 downgraded
+ * deferred); 2 downgraded (the policy is still the one its last
+ * downgrade went to)
  * (the last change was a downgrade); then by policy: 3 none (or not yet
  * known), 4 sts-testing, 5 sts-enforce, 6 dane
  */
@@ -226,7 +227,7 @@ rank(const struct state_dest *d, const char **status)
 		*status = "failing";
 		return 1;
 	}
-	if (d->downgraded > 0 && d->downgraded >= d->changed) {
+	if (d->downgraded > 0 && strcmp(d->policy, d->down_to) == 0) {
 		*status = "downgraded";
 		return 2;
 	}

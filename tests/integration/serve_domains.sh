@@ -209,5 +209,22 @@ expect_eq "6: --changed-since the future" "$(domains --json --changed-since "$((
 expect_eq "6: --changed-since 1h" "$(domains --json --changed-since 1h | jq -r .domain | grep -c "$TAG")" 2
 run_cmd domains --changed-since yesterday
 expect_eq "6: a bad time" "$RC" 64
+
+# 7. h14a-a gets DANE back: an info line, and it is no longer downgraded.
+{ base_records | sed 's/^h14a-d\(.*\)MX.*/h14a-d\1MX	10 ih.insecure.test./'
+  echo "_25._tcp.mx.h14a-a 1 TLSA 3 1 1 @TLSA_EE_311@"; } |
+	zone_set || fail "world.sh set (7)"
+sleep 2
+r7=$(rcpt seven "$A")
+send_one "$r7" d7 sent
+expect_match "7: dane-verified again" "$(grep -F "to=<$r7>" "$T_TMP/relay.log")" \
+	"tls=dane-verified, .*status=sent"
+expect_match "7: the change is logged" "$(cat "$T_TMP/relay.log")" \
+	"^$A: TLS policy changed from no policy \(-\) to DANE \([0-9a-f]{16}\)\$"
+wait_for 10 sh -c "[ \"\$(\"$DANEMX\" domains -o user= -o state_dir='$STATE' --json | jq -r 'select(.domain == \"$A\") | .total[\"dane-verified\"]')\" = 3 ]" ||
+	fail "7: not counted: $(domains --json)"
+expect_eq "7: the memory" "$(dj "$A" '[.policy, .status, .downgrade.to]')" '["dane","ok","none"]'
+expect_eq "7: worst first: D (downgraded, none) before A (dane)" \
+	"$(domains --json | jq -r .domain | grep "$TAG" | tr '\n' ' ')" "$D $A "
 stop
 done_ok
