@@ -34,7 +34,7 @@
 #define DESTMEM_WHAT_MAX	STATE_ERR_MAX	/* what changed, one line */
 #define DESTMEM_MAX		100000	/* domains kept in memory */
 #define DESTMEM_FLUSH_MS	2000	/* counts wait at most this */
-#define DESTMEM_HELD_POLL	10	/* s between looks for accepts */
+#define DESTMEM_HELD_POLL	30	/* s between looks for accepts */
 #define DESTMEM_ALERTS_MAX	4	/* alert commands at once; more wait */
 #define DESTMEM_ALERTQ_MAX	64	/* ... at most this many; then dropped */
 

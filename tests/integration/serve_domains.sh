@@ -187,7 +187,7 @@ run_cmd domains -o pid_file="$T_TMP/pid" accept "$D"
 expect_eq "5: accept exit" "$RC" 0
 expect_match "5: accept says what" "$OUT" "^$D: downgrade from dane to none accepted"
 expect_match "5: accept woke the relay" "$OUT" "the relay \(pid [0-9]+\) delivers its mail now"
-wait_for 8 grep -q "to=<$r5>.*status=sent" "$T_TMP/relay.log" ||
+wait_for 20 grep -q "to=<$r5>.*status=sent" "$T_TMP/relay.log" ||
 	fail "5: not delivered after accept: $(tail -20 "$T_TMP/relay.log")"
 expect_match "5: opportunistic, to the insecure host" "$(grep -F "to=<$r5>" "$T_TMP/relay.log" | tail -1)" \
 	"relay=ih\.insecure\.test\[$NET\.24\], tls=opportunistic, .*status=sent"
