@@ -112,6 +112,7 @@ int	 cli_tlsa_connect(struct cli *, const char *spec, unsigned long *port,
 	    char *name, size_t namelen, STACK_OF(X509) **chain);
 int	 cmd_sts(struct cli *, int, char **);
 int	 cmd_tlsrpt(struct cli *, int, char **);
+int	 cmd_domains(struct cli *, int, char **);
 /* serve_tlsrpt.c - the relay's TLS report sender */
 struct serve_tlsrpt;
 struct serve_tlsrpt_env {

@@ -33,6 +33,7 @@
 #include "sched/sched.h"
 #include "server/server.h"
 #include "http/http.h"
+#include "destmem/destmem.h"
 #include "state/state.h"
 #include "sts/sts.h"
 #include "tlsrpt/tlsrpt.h"
@@ -67,12 +68,19 @@ static const char serve_help[] =
 "table, the bypass list and the transport table again, USR1 lifts\n"
 "destination holds and reads the queue again (danemx queue release sends\n"
 "it), USR2 also makes every waiting message due now (danemx queue flush\n"
+"sends it). USR1 also reads again the holds of domains whose mail a\n"
+"downgrade holds (downgrade_action = defer; danemx domains accept\n"
 "sends it).\n"
 "\n"
 "Each exact domain of the DANE bypass list is rechecked every\n"
 "bypass_recheck_interval (default 6h) as danemx check does; an entry\n"
 "whose domain validates with DANE again is retired (kept in state_dir)\n"
 "and logged (danemx bypass list shows it).\n"
+"\n"
+"Each destination's TLS policy is remembered in state_dir and compared\n"
+"with every new route: a downgrade (DANE lost, or an MTA-STS enforce\n"
+"policy gone) is logged as a warning and runs downgrade_command; see\n"
+"danemx domains --help.\n"
 "\n"
 "Connections are reused: a connection carries its destination's next\n"
 "messages over the same DANE-verified session and waits 2 s for more.\n"
@@ -101,6 +109,7 @@ struct serve {
 	struct dmx_resolver	*res;
 	SSL_CTX			*dane_ctx, *pkix_ctx;
 	struct state		*state;		/* state_dir's store */
+	struct destmem		*destmem;	/* each destination's memory */
 	struct http_client	*http;		/* MTA-STS fetches */
 	struct sts		*sts;		/* MTA-STS policies */
 	struct tlsrpt_suppress	*tlsrpt_suppress; /* no reports to these */
@@ -272,6 +281,9 @@ reload_conf(struct serve *sv)
 	sv->conf.tlsrpt_delay = nc.tlsrpt_delay;
 	sv->conf.tlsrpt_retry = nc.tlsrpt_retry;
 	sv->conf.bypass_recheck_interval = nc.bypass_recheck_interval;
+	swap_str(&sv->conf.downgrade_action, &nc.downgrade_action);
+	swap_str(&sv->conf.downgrade_command, &nc.downgrade_command);
+	sv->conf.downgrade_command_timeout = nc.downgrade_command_timeout;
 	sv->conf.tls_opportunistic_min_version =
 	    nc.tls_opportunistic_min_version;
 	if (nc.nlisten != sv->conf.nlisten)
@@ -341,6 +353,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 		break;
 	case SIGUSR1:
 		sched_flush(sv->sched);
+		destmem_recheck(sv->destmem);	/* danemx domains accept */
 		break;
 	case SIGUSR2:
 		sched_flush_all(sv->sched);
@@ -603,6 +616,13 @@ serve_listen(struct serve *sv, struct cli *c)
 	return -1;
 }
 
+/* serve_release - an accepted domain's held mail goes now */
+static void
+serve_release(void *sched, const char *domain)
+{
+	sched_flush_dest(sched, domain);
+}
+
 /* serve_run_tlsrpt - the TLS report sender, when there is a store */
 static void
 serve_run_tlsrpt(struct serve *sv)
@@ -675,9 +695,14 @@ serve_run(struct serve *sv, struct cli *c)
 	(void)tlsrpt_now();	/* a test clock starts now (tlsrpt_clock.c) */
 	sc.helo = sv->conf.helo_name;
 	sc.self = sv->self;
+	if ((sv->destmem = destmem_new(sv->base, sv->state, &sv->conf)) ==
+	    NULL)
+		return EX_OSERR;
+	sc.destmem = sv->destmem;
 	if ((sv->sched = sched_new(sv->base, &sc)) == NULL)
 		return EX_OSERR;
 	smtpd_set_sched(sv->smtpd, sv->sched);
+	destmem_set_release(sv->destmem, serve_release, sv->sched);
 	if ((sv->pickup = pickup_new(sv->base, sv->q, &sv->conf, sv->sched,
 	    sv->conf.helo_name)) == NULL)
 		return EX_OSERR;
@@ -708,6 +733,7 @@ serve_free(struct serve *sv)
 	sched_free(sv->sched);		/* report mail being queued: done */
 	serve_bypass_free(sv->byp);	/* rechecks in flight: stopped */
 	serve_tlsrpt_free(sv->tlsrpt);
+	destmem_free(sv->destmem);	/* the last counts to the store */
 	sts_free(sv->sts);
 	http_client_free(sv->http);
 	if (sv->state != NULL && state_sync(sv->state) == -1)

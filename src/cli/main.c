@@ -33,6 +33,7 @@ static const struct {
 	{ "queue", cmd_queue, "list, show, delete, hold, release, flush" },
 	{ "tlsrpt", cmd_tlsrpt, "TLS reports (RFC 8460): list, show, send" },
 	{ "bypass", cmd_bypass, "the DANE bypass list: list, add, remove, recheck" },
+	{ "domains", cmd_domains, "what the relay knows of each destination" },
 };
 
 static void

@@ -103,6 +103,9 @@ static const struct key {
 	{ "tlsrpt_retry", K_TIME, S(tlsrpt_retry) },
 	{ "tlsrpt_suppress", K_STR, S(tlsrpt_suppress) },
 	{ "bypass_recheck_interval", K_TIME, S(bypass_recheck_interval) },
+	{ "downgrade_action", K_STR, S(downgrade_action) },
+	{ "downgrade_command", K_STR, S(downgrade_command) },
+	{ "downgrade_command_timeout", K_TIME, S(downgrade_command_timeout) },
 #undef S
 };
 
@@ -113,6 +116,7 @@ static const struct {
 } choices[] = {
 	{ "smtpd_forbid_bare_newline", { "yes", "no", "mynetworks-exempt" } },
 	{ "smtpd_client_limit_exempt", { "mynetworks", "none" } },
+	{ "downgrade_action", { "alert", "defer" } },
 };
 
 /* Numbers that may not be 0 (durations never may, but one) and floors. */
@@ -211,6 +215,8 @@ conf_defaults(struct dmx_conf *c)
 	c->tlsrpt_delay = 3600;
 	c->tlsrpt_retry = 300;
 	c->bypass_recheck_interval = 6 * 3600;
+	c->downgrade_action = strdup("alert");
+	c->downgrade_command_timeout = 30;
 }
 
 /* conf_free - release the strings */
@@ -338,6 +344,14 @@ check_str(const char *key, const char *val, char *err, size_t errlen)
 	    == 0) && val[0] != '\0' && !tlsrpt_domain_ok(val, strlen(val))) {
 		snprintf(err, errlen, "%s: '%.64s' is not a domain name (letters, "
 		    "digits, '-' and '.')", key, val);
+		return -1;
+	}
+	/* The alert: an absolute path (no shell runs it), then arguments. */
+	if (strcmp(key, "downgrade_command") == 0 && val[0] != '\0' &&
+	    (val[0] != '/' || strpbrk(val, "\r\n") != NULL)) {
+		snprintf(err, errlen, "downgrade_command: '%.64s' does not "
+		    "begin with an absolute path (it runs without a shell)",
+		    val);
 		return -1;
 	}
 	if (strcmp(key, "dkim_key_file") == 0 && val[0] != '\0' &&

@@ -88,6 +88,10 @@ struct dmx_conf {
 	char		*tlsrpt_suppress;	/* domains, addresses, /files */
 	/* The DANE bypass list that heals itself (serve_bypass.c). */
 	unsigned long	 bypass_recheck_interval;	/* seconds */
+	/* Destination memory and downgrades (docs/domains.md). */
+	char		*downgrade_action;	/* alert, defer */
+	char		*downgrade_command;	/* /path and arguments, or "" */
+	unsigned long	 downgrade_command_timeout;	/* seconds */
 };
 
 /* conf.c */

@@ -465,6 +465,7 @@ void
 deliver_ready(struct deliver *d)
 {
 	struct route	*rt = d->waiting;
+	char		 why[sizeof(d->r->why)];
 
 	d->waiting = NULL;
 	d->route = rt;
@@ -489,6 +490,12 @@ deliver_ready(struct deliver *d)
 	if (self_cut(d)) {
 		finish(d, OUTCOME_REJECTED, DMX_FAIL_NONE, "5.4.6 mail for %s "
 		    "loops back to myself", rt->domain);
+		return;
+	}
+	if (d->conf.route_check != NULL && d->conf.route_check(
+	    d->conf.route_check_arg, d->r, why, sizeof(why)) == -1) {
+		d->r->held = 1;
+		finish(d, OUTCOME_DEFERRED, DMX_FAIL_DANE_REQUIRED, "%s", why);
 		return;
 	}
 	deliver_next(d);

@@ -159,6 +159,7 @@ struct deliver_result {
 	char			 why[512];
 	int			 kept;		/* session parked: next_msg or quit */
 	struct deliver_route	 rte;		/* the route taken */
+	int			 held;		/* deferred by conf.route_check */
 	/* Per-recipient outcome (probe and send). */
 	size_t			 nrcpt;
 	struct smtp_rcpt_result	*rcpt;
@@ -201,6 +202,13 @@ struct deliver_conf {
 	 * one that is are not used (RFC 5321 5.1). NULL: never. */
 	int			(*is_self)(void *, const struct sockaddr *);
 	void			*self_arg;
+	/* Once the route and the MTA-STS policy are known, before the
+	 * first session: may the delivery go on? 0 yes; -1 defers it with
+	 * why (the result's held is set). NULL: always. (The relay's
+	 * destination memory: src/destmem.) */
+	int			(*route_check)(void *, const struct deliver_result *,
+				    char *why, size_t whylen);
+	void			*route_check_arg;
 	void			(*done)(void *arg, struct deliver_result *);
 	void			*arg;
 	/* Which route this is, for the log, the result and its JSON: via

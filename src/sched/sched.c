@@ -310,3 +310,36 @@ sched_free(struct sched *s)
 		event_free(s->kick);
 	free(s);
 }
+
+/*
+ * sched_flush_dest - destination name's hold is lifted and its waiting
+ * items are due now (the operator accepted its downgrade: src/destmem).
+ * With a relayhost, that is the one destination.
+ */
+void
+sched_flush_dest(struct sched *s, const char *name)
+{
+	struct dest	 *d;
+	struct item	**its;
+	size_t		  i, n = 0;
+
+	if ((d = htab_get(&s->dests, name)) == NULL &&
+	    s->c.conf->relayhost != NULL)
+		d = htab_get(&s->dests, s->c.conf->relayhost);
+	if (d == NULL)
+		return;
+	d->hold_until = 0;
+	if (s->nheap > 0 && (its = calloc(s->nheap, sizeof(*its))) != NULL) {
+		for (i = 0; i < s->nheap; i++)
+			if (s->heap[i]->dst == d)
+				its[n++] = s->heap[i];
+		for (i = 0; i < n; i++) {
+			its[i]->force = 1;
+			sched_item_due(s, its[i], 0);
+		}
+		free(its);
+	}
+	log_info("%s: hold lifted, %zu waiting deliveries due now", d->name,
+	    n);
+	sched_kick(s);
+}

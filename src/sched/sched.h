@@ -36,6 +36,7 @@
 
 struct sched;
 struct sched_selfaddr;
+struct destmem;
 struct state;
 struct event_base;
 struct dmx_resolver;
@@ -54,12 +55,14 @@ struct sched_conf {
 						   conf->tlsrpt; NULL: nowhere */
 	const char		*helo;
 	struct sched_selfaddr	*self;		/* never deliver here */
+	struct destmem		*destmem;	/* destination memory, or NULL */
 };
 struct sched *sched_new(struct event_base *, const struct sched_conf *);
 void	 sched_kick(struct sched *);		/* look at the queue now */
 void	 sched_enqueue(struct sched *, const char *id); /* just queued */
 void	 sched_flush(struct sched *);		/* lift holds, look now */
 void	 sched_flush_all(struct sched *);	/* ... and all due now */
+void	 sched_flush_dest(struct sched *, const char *name); /* one dest */
 void	 sched_drain(struct sched *);		/* start nothing new */
 size_t	 sched_active(const struct sched *);
 int	 sched_submit(struct sched *, const char *from,

@@ -30,6 +30,7 @@
 
 #include <event2/event.h>
 
+#include "destmem/destmem.h"
 #include "log/log.h"
 #include "sched/sched_int.h"
 #include "tlsrpt/tlsrpt.h"
@@ -130,8 +131,12 @@ conn_done(void *arg, struct deliver_result *r)
 	s->nbusy--;
 	/* TLS reporting: the store merges and writes off the loop. A
 	 * message that said TLS-Required: No records nothing. */
-	if (s->c.conf->tlsrpt && s->c.state != NULL && !j->tls_required_no)
+	if (s->c.conf->tlsrpt && s->c.state != NULL && !j->tls_required_no &&
+	    !r->held)
 		tlsrpt_record(s->c.state, r, tlsrpt_now());
+	/* The destination's memory counts it (merged; written later). */
+	if (s->c.destmem != NULL)
+		destmem_count(s->c.destmem, r);
 	sched_job_result(s, j, r);
 	sched_job_free(j);
 	if (deliver_result_hold(r)) {
@@ -238,6 +243,12 @@ conn_take(struct conn *c)
 	dc.msgid = j->id;
 	dc.done = conn_done;
 	dc.arg = j;
+	/* A downgrade may hold the destination (not a message that said
+	 * TLS-Required: No). */
+	if (s->c.destmem != NULL && !j->tls_required_no) {
+		dc.route_check = destmem_check;
+		dc.route_check_arg = s->c.destmem;
+	}
 	if ((c->d = deliver_start(s->base, s->c.res, &dc, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("%s: cannot start delivery to %s: %s", j->id,

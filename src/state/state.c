@@ -48,6 +48,7 @@ state_op_free(struct state_op *op)
 	}
 	state_tlsrpt_op_free(op);
 	free(op->byp);
+	free(op->dest);
 	free(op);
 }
 
@@ -78,6 +79,8 @@ apply(struct state *st, struct state_op *op, char *err, size_t errlen)
 	case OP_BYPASS_PUT:
 	case OP_BYPASS_DELETE:
 		return state_bypass_apply(st, op, err, errlen);
+	case OP_DEST:
+		return st->be->dest_write(st->wconn, op->dest, err, errlen);
 	default:
 		return state_tlsrpt_apply(st, op, err, errlen);
 	}

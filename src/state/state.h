@@ -38,6 +38,13 @@
  * The same holds for the TLS-RPT records' pointers (state_tlsrpt_clear(),
  * state_tlsrpt_day_clear(), state_tlsrpt_post_clear()); records passed
  * to a write verb are copied, and stay the caller's.
+ *
+ * Destination memory (state_dest.c, docs/domains.md): one row per
+ * destination domain the relay delivers to, with its TLS policy, its
+ * TLSA fingerprint or MTA-STS id, when they changed, the last downgrade,
+ * whether its mail is held for the operator, and message counts. The
+ * relay merges counts in memory and hands them over in batches
+ * (state_dest_count); a struct state_dest owns nothing.
  */
 #ifndef DANEMX_STATE_H
 #define DANEMX_STATE_H
@@ -63,6 +70,39 @@
 #define STATE_DEFAULT_DIR	"/var/lib/danemx"
 
 struct state;
+
+/* The memory of one destination domain (state_dest.c). */
+#define STATE_DEST_POLICY_MAX	16	/* "sts-enforce" and its NUL */
+#define STATE_DEST_FP_MAX	65	/* SHA-256 in hex, or an STS id */
+#define STATE_DEST_LIST_MAX	100000	/* rows a list reads at most */
+#define STATE_DEST_MAX_AGE	(400 * 86400)	/* a domain not seen for this
+					   long is forgotten (not if held) */
+enum state_dest_n {
+	STATE_DEST_DANE,	/* messages sent dane-verified */
+	STATE_DEST_STS,		/* ... sts-verified */
+	STATE_DEST_ENCRYPTED,	/* ... over TLS not authenticated by policy */
+	STATE_DEST_OPPORTUNISTIC, /* ... opportunistic TLS or cleartext */
+	STATE_DEST_DEFERRED,	/* deliveries deferred */
+	STATE_DEST_NCOUNT
+};
+struct state_dest {
+	char		 domain[STATE_DOMAIN_MAX];	/* lowercase */
+	char		 policy[STATE_DEST_POLICY_MAX];	/* dane, sts-enforce,
+					   sts-testing, none; "" unknown */
+	char		 fingerprint[STATE_DEST_FP_MAX]; /* dane: SHA-256 of
+					   the TLSA RRsets; sts: the id */
+	int64_t		 first_seen, changed, last_seen;
+	int64_t		 downgraded;	/* the last downgrade; 0 never */
+	char		 down_from[STATE_DEST_POLICY_MAX];
+	char		 down_to[STATE_DEST_POLICY_MAX];
+	char		 down_what[STATE_ERR_MAX];	/* what changed */
+	int		 held;		/* downgrade_action = defer: mail
+					   waits for `danemx domains accept` */
+	int64_t		 accepted;	/* the operator's last accept */
+	char		 day[11];	/* the day of today[] (UTC) */
+	uint64_t	 today[STATE_DEST_NCOUNT], total[STATE_DEST_NCOUNT];
+	char		 last_outcome[10];	/* "sent", "deferred" or "" */
+};
 
 /* What the worker did, for tests, logs and (later) metrics. */
 struct state_stats {
@@ -217,5 +257,23 @@ int	 state_bypass_list(struct state *,
 int	 state_bypass_put(struct state *, const struct state_bypass *);
 int	 state_bypass_delete(struct state *, const char *domain);
 int	 state_bypass_valid(const struct state_bypass *);
+/* state_dest.c */
+int	 state_dest_valid(const struct state_dest *);
+int	 state_dest_get(struct state *, const char *domain,
+	    struct state_dest *out, char *err, size_t errlen);
+int	 state_dest_list(struct state *,
+	    int (*cb)(void *, const struct state_dest *), void *arg,
+	    char *err, size_t errlen);
+int	 state_dest_seen(struct state *, const char *domain,
+	    const char *policy, const char *fingerprint, int64_t when);
+int	 state_dest_downgrade(struct state *, const char *domain,
+	    const char *from, const char *to, const char *what, int held,
+	    int64_t when);
+int	 state_dest_count(struct state *, const char *domain, const char *day,
+	    const uint64_t n[STATE_DEST_NCOUNT], const char *last,
+	    int64_t when);
+int	 state_dest_accept(struct state *, const char *domain, int64_t when);
+int	 state_dest_expire(struct state *, int64_t unseen_before);
+const char *state_dest_count_name(enum state_dest_n);
 
 #endif /* DANEMX_STATE_H */

@@ -20,6 +20,8 @@
 
 #include "state/state.h"
 
+struct state_dest_op;
+
 struct state_backend {
 	const char	*name;
 	void		*(*open)(const struct state_conf *, int writer,
@@ -83,6 +85,16 @@ struct state_backend {
 	int		 (*bypass_put)(void *conn, const struct state_bypass *,
 			    char *err, size_t errlen);
 	int		 (*bypass_delete)(void *conn, const char *domain,
+			    char *err, size_t errlen);
+
+	/* Destination memory (state_dest.c). dest_write applies one
+	 * merged write (a struct state_dest_op, state_int.h). */
+	int		 (*dest_get)(void *conn, const char *domain,
+			    struct state_dest *out, char *err, size_t errlen);
+	int		 (*dest_list)(void *conn,
+			    int (*cb)(void *, const struct state_dest *),
+			    void *arg, char *err, size_t errlen);
+	int		 (*dest_write)(void *conn, const struct state_dest_op *,
 			    char *err, size_t errlen);
 };
 

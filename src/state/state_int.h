@@ -22,7 +22,29 @@ enum op_kind {
 	OP_TLSRPT_POST_DELETE,	/* post's report_id and uri */
 	OP_TLSRPT_CLAIM,	/* claim: the caller's, who waits */
 	OP_BYPASS_PUT,		/* byp: owned copy */
-	OP_BYPASS_DELETE	/* domain */
+	OP_BYPASS_DELETE,	/* domain */
+	OP_DEST			/* dest: what to write (state_dest.c) */
+};
+
+/* A write of destination memory: one or more of its parts. */
+struct state_dest_op {
+	char		 domain[STATE_DOMAIN_MAX];
+	int64_t		 when;
+	int		 seen;		/* policy and fingerprint */
+	char		 policy[STATE_DEST_POLICY_MAX];
+	char		 fingerprint[STATE_DEST_FP_MAX];
+	int		 downgrade;	/* down_* and held */
+	char		 down_from[STATE_DEST_POLICY_MAX];
+	char		 down_to[STATE_DEST_POLICY_MAX];
+	char		 down_what[STATE_ERR_MAX];
+	int		 held;
+	int		 count;		/* add n[] under day */
+	char		 day[11];
+	uint64_t	 n[STATE_DEST_NCOUNT];
+	char		 last_outcome[10];	/* of the batch's last message */
+	int		 accept;	/* held = 0, accepted = when */
+	int		 expire;	/* every row not seen since when
+					   (and not held) goes */
 };
 
 struct state_claim;
@@ -36,6 +58,7 @@ struct state_op {
 	struct state_tlsrpt_post *post;		/* OP_TLSRPT_POST_*: owned */
 	struct state_claim	*claim;		/* OP_TLSRPT_CLAIM: borrowed */
 	struct state_bypass	*byp;		/* OP_BYPASS_PUT: owned copy */
+	struct state_dest_op	*dest;		/* OP_DEST: owned */
 	char			 domain[STATE_DOMAIN_MAX];
 	char			 day[11];
 };

@@ -95,6 +95,33 @@ static const char *const migrations[] = {
 	"  result   TEXT NOT NULL DEFAULT '',"
 	"  retired  INTEGER NOT NULL DEFAULT 0"
 	");",
+	/* 4: destination memory (docs/domains.md) */
+	"CREATE TABLE dest ("
+	"  domain      TEXT PRIMARY KEY NOT NULL,"
+	"  policy      TEXT NOT NULL DEFAULT '',"
+	"  fingerprint TEXT NOT NULL DEFAULT '',"
+	"  first_seen  INTEGER NOT NULL DEFAULT 0,"
+	"  changed     INTEGER NOT NULL DEFAULT 0,"
+	"  last_seen   INTEGER NOT NULL DEFAULT 0,"
+	"  downgraded  INTEGER NOT NULL DEFAULT 0,"
+	"  down_from   TEXT NOT NULL DEFAULT '',"
+	"  down_to     TEXT NOT NULL DEFAULT '',"
+	"  down_what   TEXT NOT NULL DEFAULT '',"
+	"  held        INTEGER NOT NULL DEFAULT 0,"
+	"  accepted    INTEGER NOT NULL DEFAULT 0,"
+	"  day         TEXT NOT NULL DEFAULT '',"
+	"  dane_today  INTEGER NOT NULL DEFAULT 0,"
+	"  sts_today   INTEGER NOT NULL DEFAULT 0,"
+	"  enc_today   INTEGER NOT NULL DEFAULT 0,"
+	"  opp_today   INTEGER NOT NULL DEFAULT 0,"
+	"  def_today   INTEGER NOT NULL DEFAULT 0,"
+	"  dane_total  INTEGER NOT NULL DEFAULT 0,"
+	"  sts_total   INTEGER NOT NULL DEFAULT 0,"
+	"  enc_total   INTEGER NOT NULL DEFAULT 0,"
+	"  opp_total   INTEGER NOT NULL DEFAULT 0,"
+	"  def_total   INTEGER NOT NULL DEFAULT 0,"
+	"  last_outcome TEXT NOT NULL DEFAULT ''"
+	");",
 };
 #define SCHEMA_VERSION	((int)DMX_NELEM(migrations))
 
@@ -243,6 +270,8 @@ sq_close(void *conn)
 		sqlite3_finalize(c->tstmt[i]);
 	for (i = 0; i < BQ_MAX; i++)
 		sqlite3_finalize(c->bstmt[i]);
+	for (i = 0; i < DQ_MAX; i++)
+		sqlite3_finalize(c->dstmt[i]);
 	sqlite3_close(c->db);
 	free(c);
 }
@@ -535,4 +564,7 @@ const struct state_backend state_backend_sqlite = {
 	.bypass_list = sq_bypass_list,
 	.bypass_put = sq_bypass_put,
 	.bypass_delete = sq_bypass_delete,
+	.dest_get = sq_dest_get,
+	.dest_list = sq_dest_list,
+	.dest_write = sq_dest_write,
 };

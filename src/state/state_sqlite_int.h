@@ -9,7 +9,7 @@
 
 #include <sqlite3.h>
 
-#include "state/state_backend.h"
+#include "state/state_int.h"
 
 /* state_sqlite.c's statements */
 enum stmt {
@@ -33,11 +33,18 @@ enum bstmt {
 	BQ_MAX
 };
 
+/* state_sqlite_dest.c's statements */
+enum dstmt {
+	DQ_GET, DQ_LIST, DQ_SEEN, DQ_DOWNGRADE, DQ_COUNT, DQ_ACCEPT, DQ_EXPIRE,
+	DQ_MAX
+};
+
 struct sq {
 	sqlite3		*db;
 	sqlite3_stmt	*stmt[Q_MAX];
 	sqlite3_stmt	*tstmt[TQ_MAX];
 	sqlite3_stmt	*bstmt[BQ_MAX];
+	sqlite3_stmt	*dstmt[DQ_MAX];
 };
 
 /* state_sqlite.c */
@@ -76,5 +83,11 @@ int	 sq_bypass_list(void *, int (*)(void *, const struct state_bypass *),
 	    void *, char *, size_t);
 int	 sq_bypass_put(void *, const struct state_bypass *, char *, size_t);
 int	 sq_bypass_delete(void *, const char *domain, char *, size_t);
+/* state_sqlite_dest.c */
+int	 sq_dest_get(void *, const char *domain, struct state_dest *, char *,
+	    size_t);
+int	 sq_dest_list(void *, int (*)(void *, const struct state_dest *),
+	    void *, char *, size_t);
+int	 sq_dest_write(void *, const struct state_dest_op *, char *, size_t);
 
 #endif /* DANEMX_STATE_SQLITE_INT_H */

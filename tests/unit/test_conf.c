@@ -111,6 +111,11 @@ main(void)
 		{ "tls_min_version = TLSv1.4\n", "tls_min_version: 'TLSv1.4' "
 		    "is not TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3" },
 		{ "smtpd_tls_min_version = 1.2\n", "is not TLSv1" },
+		{ "downgrade_action = pin\n", "downgrade_action: 'pin' is not "
+		    "one of: alert, defer" },
+		{ "downgrade_command = alert.sh\n", "downgrade_command: "
+		    "'alert.sh' does not begin with an absolute path" },
+		{ "downgrade_command_timeout = 0\n", "must be more than 0" },
 	};
 	char		*dump;
 	struct dmx_conf	 c;
@@ -212,6 +217,16 @@ main(void)
 	    c.postmaster[0] == '\0', "empty postmaster: %s", err);
 	T_CHECK(c.dkim_domain == NULL && c.dkim_selector == NULL &&
 	    c.dkim_key_file == NULL, "no DKIM key by default");
+	T_CHECK(strcmp(c.downgrade_action, "alert") == 0 &&
+	    c.downgrade_command == NULL && c.downgrade_command_timeout == 30,
+	    "downgrade defaults: alert, no command, 30s");
+	T_CHECK(conf_set(&c, "downgrade_action=defer", err, sizeof(err)) ==
+	    0 && strcmp(c.downgrade_action, "defer") == 0 && conf_set(&c,
+	    "downgrade_command = /usr/local/bin/page-oncall --dane", err,
+	    sizeof(err)) == 0 && strcmp(c.downgrade_command,
+	    "/usr/local/bin/page-oncall --dane") == 0 && conf_set(&c,
+	    "downgrade_command_timeout=2m", err, sizeof(err)) == 0 &&
+	    c.downgrade_command_timeout == 120, "downgrade keys: %s", err);
 	T_CHECK(conf_set(&c, "dkim_domain = Mail.Example.org", err,
 	    sizeof(err)) == 0 && conf_set(&c, "dkim_selector=tlsrpt-2026.a",
 	    err, sizeof(err)) == 0 && conf_set(&c, "dkim_key_file=/etc/danemx/"

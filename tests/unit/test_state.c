@@ -172,9 +172,9 @@ test_roundtrip(void)
 	    stats.errors, stats.queued);
 	state_close(st);
 
-	/* WAL mode and schema version 3, as another program sees them */
-	T_CHECK(sql1(dir, "PRAGMA user_version", &v) == 0 && v == 3,
-	    "user_version %d, want 3", v);
+	/* WAL mode and schema version 4, as another program sees them */
+	T_CHECK(sql1(dir, "PRAGMA user_version", &v) == 0 && v == 4,
+	    "user_version %d, want 4", v);
 	{
 		sqlite3		*db;
 		sqlite3_stmt	*s;
@@ -383,7 +383,7 @@ test_schema(void)
 	st = open_dir(dir, 0, err, sizeof(err));
 	T_CHECK(st != NULL, "open of a version 0 file: %s", err);
 	state_close(st);
-	T_CHECK(sql1(dir, "PRAGMA user_version", &v) == 0 && v == 3,
+	T_CHECK(sql1(dir, "PRAGMA user_version", &v) == 0 && v == 4,
 	    "migrated to %d", v);
 
 	/* a newer file is refused, read-write and read-only */

@@ -529,8 +529,8 @@ test_migrate_v1(void)
 	    sql1(dir, "PRAGMA user_version = 1", NULL) == 0, "a v1 file");
 	if ((st = open_dir(dir, 0)) == NULL)
 		return;
-	T_CHECK(sql1(dir, "PRAGMA user_version", &v) == 0 && v == 3,
-	    "migrated to %d, want 3", v);
+	T_CHECK(sql1(dir, "PRAGMA user_version", &v) == 0 && v == 4,
+	    "migrated to %d, want 4", v);
 	T_CHECK(state_sts_get(st, "kept.example", &got, err, sizeof(err)) ==
 	    1 && strcmp(got.id, "k1") == 0, "the v1 row is kept: %s", err);
 	state_sts_clear(&got);
