@@ -15,7 +15,8 @@ set -u
 # 14000-15999, serve_dane 16000-16999, smtpd_limits 17000-17999,
 # serve_commit 18000-18999, serve_reuse 19000-19999, smtp_faults
 # 20000-31999, tls_required 1000-1499 (and port 25 on 127.0.74.1),
-# tlsrpt_record 2000-2999, tlsrpt_send 6000-6499. Keep new tests out of
+# tlsrpt_record 2000-2999, tlsrpt_send 6000-6499, serve_metrics 9000-9999.
+# Keep new tests out of
 # these ranges. (sts_fetch takes none:
 # it uses the world's HTTPS servers on port 443.)
 T_NAME=$(basename "$0" .sh)

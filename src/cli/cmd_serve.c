@@ -11,6 +11,8 @@
  * rounds, lets running ones finish (30 s at most; what is cut short
  * stays queued), empties the pid file and exits. SIGHUP reads danemx.conf,
  * the policy table and the bypass list again; SIGUSR1 scans the queue.
+ * With metrics_listen, GET /metrics on that loopback address gives the
+ * relay's counters (serve_metrics.c), bound with the SMTP listener.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -98,6 +100,7 @@ struct serve {
 	struct tlsrpt_suppress	*tlsrpt_suppress; /* no reports to these */
 	struct tlsrpt_dkim	*dkim;		/* signs TLS report mail */
 	struct serve_tlsrpt	*tlsrpt;	/* sends TLS reports */
+	struct serve_metrics	*metrics;	/* metrics_listen, or NULL */
 	struct event		*sigs[5];
 	struct netlist		*mynet;
 	struct sched_selfaddr	*self;		/* our listen addrs */
@@ -256,9 +259,11 @@ reload_conf(struct serve *sv)
 	    str_changed(nc.pid_file, sv->conf.pid_file) ||
 	    str_changed(nc.resolver_config, sv->conf.resolver_config) ||
 	    str_changed(nc.tls_cert_file, sv->conf.tls_cert_file) ||
-	    nc.smtpd_tls_min_version != sv->conf.smtpd_tls_min_version)
-		log_warnx("reload: listen, queue_dir, user, pid_file, resolver "
-		    "and TLS settings take effect at the next restart");
+	    nc.smtpd_tls_min_version != sv->conf.smtpd_tls_min_version ||
+	    str_changed(nc.metrics_listen, sv->conf.metrics_listen))
+		log_warnx("reload: listen, metrics_listen, queue_dir, user, "
+		    "pid_file, resolver and TLS settings take effect at the "
+		    "next restart");
 	conf_free(&nc);
 	serve_tlsrpt_update(sv->tlsrpt, &sv->conf, sv->tlsrpt_suppress);
 	log_info("reload: configuration read again");
@@ -560,6 +565,12 @@ serve_listen(struct serve *sv, struct cli *c)
 		log_warnx("%s", err);
 		return EX_OSERR;
 	}
+	if (sv->conf.metrics_listen != NULL && sv->conf.metrics_listen[0] &&
+	    (sv->metrics = serve_metrics_new(sv->base, sv->conf.metrics_listen,
+	    err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		return EX_OSERR;
+	}
 	if ((sv->pidfd = cli_pidfile_lock(sv->conf.pid_file, err,
 	    sizeof(err))) == -1 || cli_priv_drop(&sv->ru, err,
 	    sizeof(err)) == -1) {
@@ -598,6 +609,7 @@ serve_run(struct serve *sv, struct cli *c)
 	static const int	 signums[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
 	    SIGUSR2 };
 	struct sched_conf	 sc;
+	struct serve_metrics_env me;
 	size_t			 i;
 	int			 rv;
 
@@ -627,6 +639,11 @@ serve_run(struct serve *sv, struct cli *c)
 	    sv->conf.helo_name)) == NULL)
 		return EX_OSERR;
 	serve_run_tlsrpt(sv);
+	me.sched = sv->sched;
+	me.smtpd = sv->smtpd;
+	me.res = sv->res;
+	me.bypass = &sv->bypass;
+	serve_metrics_attach(sv->metrics, &me);
 	sv->drain_timer = evtimer_new(sv->base, check_drained, sv);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < DMX_NELEM(signums); i++) {
@@ -637,6 +654,9 @@ serve_run(struct serve *sv, struct cli *c)
 	    "queue %s, %s", DANEMX_VERSION, sv->conf.nlisten,
 	    sv->conf.nlisten == 1 ? "" : "es", sv->conf.queue_dir,
 	    dmx_resolver_anchor(sv->res));
+	if (sv->metrics != NULL)
+		log_info("metrics: serving GET /metrics on %s",
+		    sv->conf.metrics_listen);
 	event_base_dispatch(sv->base);
 	log_info("danemx: stopped");
 	return 0;
@@ -648,6 +668,7 @@ serve_free(struct serve *sv)
 {
 	size_t	 i;
 
+	serve_metrics_free(sv->metrics);	/* reads what follows */
 	pickup_free(sv->pickup);
 	sched_free(sv->sched);		/* report mail being queued: done */
 	serve_tlsrpt_free(sv->tlsrpt);

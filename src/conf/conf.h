@@ -85,6 +85,9 @@ struct dmx_conf {
 	unsigned long	 tlsrpt_delay;		/* s of random delay after 00:00 */
 	unsigned long	 tlsrpt_retry;		/* s before a failed POST's retry */
 	char		*tlsrpt_suppress;	/* domains, addresses, /files */
+	/* Metrics (docs/metrics.md): GET /metrics on this loopback
+	 * ADDR:PORT; NULL or "": none. */
+	char		*metrics_listen;
 };
 
 /* conf.c */

@@ -132,6 +132,7 @@ conn_done(void *arg, struct deliver_result *r)
 	 * message that said TLS-Required: No records nothing. */
 	if (s->c.conf->tlsrpt && s->c.state != NULL && !j->tls_required_no)
 		tlsrpt_record(s->c.state, r, tlsrpt_now());
+	sched_count_result(s, r);
 	sched_job_result(s, j, r);
 	sched_job_free(j);
 	if (deliver_result_hold(r)) {
