@@ -126,7 +126,7 @@ expect_eq "start: bypass entries" "$(val danemx_bypass_entries)" 2
 expect_eq "start: no bogus lookup" \
 	"$(val 'danemx_dns_lookups_total{status="bogus"}')" 0
 expect_eq "start: every series" "$(wc -l <"$T_TMP/samples")" 48
-expect_eq "start: content type" "$(curl -sS -o /dev/null -w '%{content_type}' \
+expect_eq "start: content type" "$(curl -sS --max-time 2 -o /dev/null -w '%{content_type}' \
 	"http://127.0.0.1:$M/metrics")" "text/plain; version=0.0.4; charset=utf-8"
 expect_eq "404: another path" "$(scrape /)" 404
 expect_eq "404: below /metrics" "$(scrape /metrics/x)" 404
@@ -179,7 +179,7 @@ expect_eq "A: secure and insecure lookups" \
 	"$([ "$(val 'danemx_dns_lookups_total{status="secure"}')" -ge 5 ] &&
 	[ "$(val 'danemx_dns_lookups_total{status="insecure"}')" -ge 1 ] && echo yes)" yes
 # The oldest message ages.
-wait_for 10 sh -c "curl -s http://127.0.0.1:$M/metrics |
+wait_for 10 sh -c "curl -s --max-time 2 http://127.0.0.1:$M/metrics |
 	grep -q '^danemx_queue_oldest_age_seconds [2-9]'" ||
 	fail "oldest age: $(grep oldest "$T_TMP/scrape")"
 pass
@@ -192,16 +192,16 @@ s.recv(512)
 time.sleep(30)' $RELAY &
 client=$!
 bg $client
-wait_for 10 sh -c "curl -s http://127.0.0.1:$M/metrics |
+wait_for 10 sh -c "curl -s --max-time 2 http://127.0.0.1:$M/metrics |
 	grep -q '^danemx_sessions_open{direction=\"inbound\"} 1\$'" ||
 	fail "inbound session not seen: $(cat "$T_TMP/scrape")"
 pass
-wait_for 10 sh -c "curl -s http://127.0.0.1:$M/metrics |
+wait_for 10 sh -c "curl -s --max-time 2 http://127.0.0.1:$M/metrics |
 	grep -q '^danemx_sessions_open{direction=\"outbound\"} 0\$'" ||
 	fail "outbound sessions: $(cat "$T_TMP/scrape")"
 pass
 kill $client
-wait_for 10 sh -c "curl -s http://127.0.0.1:$M/metrics |
+wait_for 10 sh -c "curl -s --max-time 2 http://127.0.0.1:$M/metrics |
 	grep -q '^danemx_sessions_open{direction=\"inbound\"} 0\$'" ||
 	fail "inbound session did not end"
 pass
@@ -236,7 +236,7 @@ wait_for 30 sh -c "grep -q 'to=<$ok2>.*status=sent' '$T_TMP/relay.log' &&
 	grep -q 'to=<$snd>.*status=sent' '$T_TMP/relay.log'" ||
 	fail "B not done: $(tail -20 "$T_TMP/relay.log")"
 kill $holders
-wait_for 5 sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' \
+wait_for 5 sh -c "[ \$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' \
 	http://127.0.0.1:$M/metrics) = 200 ]" ||
 	fail "no scrape after the holders left"
 pass
