@@ -5,7 +5,7 @@
 # counts of recipients by status and TLS, DANE verdicts, failure classes,
 # the queue and its oldest message, sessions open, DNS lookups by DNSSEC
 # status and the bypass list's size; a second scrape after more
-# deliveries shows the increments. Only GET /metrics answers (404 for
+# deliveries shows the increments, a third the bypass list read again. Only GET /metrics answers (404 for
 # other paths, 405 for other methods); a non-loopback address is refused;
 # without metrics_listen nothing more listens. The limits: an idle
 # connection is closed after 5 s, a trickling one after 15 s in all, a
@@ -262,7 +262,15 @@ expect_eq "B: bogus lookups unchanged" \
 	"$(val 'danemx_dns_lookups_total{status="bogus"}')" "$bogus1"
 expect_eq "B: queue" "$(val danemx_queue_messages)" 2
 
-# 10. A clean stop: no sanitizer report about what the server held.
+# 10. The bypass list read again (SIGHUP): its new size.
+printf 'third.example\n' >>"$T_TMP/bypass"
+kill -HUP "$(cat "$T_TMP/pid")"
+wait_for 10 grep -q 'bypass list 3 entries' "$T_TMP/relay.log" ||
+	fail "no reload: $(tail -3 "$T_TMP/relay.log")"
+scrape_ok
+expect_eq "reload: bypass entries" "$(val danemx_bypass_entries)" 3
+
+# 11. A clean stop: no sanitizer report about what the server held.
 kill "$(cat "$T_TMP/pid")"
 wait_for 20 sh -c "grep -q 'danemx: stopped' '$T_TMP/relay.log' &&
 	! kill -0 $(cat "$T_TMP/pid")" || fail "relay did not stop"
