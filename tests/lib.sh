@@ -16,9 +16,9 @@ set -u
 # serve_commit 18000-18999, serve_reuse 19000-19999, smtp_faults
 # 20000-31999, tls_required 1000-1499 (and port 25 on 127.0.74.1),
 # tlsrpt_record 2000-2999, tlsrpt_send 6000-6499, transport 6500-6999,
-# bypass_heal 3500-3999, serve_domains 1500-1999. Keep new tests out of
-# these ranges. (check_scan takes none: it talks to the world's MX hosts on
-# port 25. sts_fetch takes none:
+# bypass_heal 3500-3999, serve_domains 1500-1999, serve_metrics
+# 9000-9999. Keep new tests out of these ranges. (check_scan takes none: it
+# talks to the world's MX hosts on port 25. sts_fetch takes none:
 # it uses the world's HTTPS servers on port 443.)
 T_NAME=$(basename "$0" .sh)
 T_PASS=0

@@ -129,6 +129,19 @@ struct serve_tlsrpt *serve_tlsrpt_new(const struct serve_tlsrpt_env *);
 void	 serve_tlsrpt_update(struct serve_tlsrpt *, const struct dmx_conf *,
 	    const struct tlsrpt_suppress *);
 void	 serve_tlsrpt_free(struct serve_tlsrpt *);
+/* serve_metrics.c - the relay's metrics on metrics_listen */
+struct serve_metrics;
+struct serve_metrics_env {
+	const struct sched	*sched;
+	const struct smtpd	*smtpd;
+	const struct dmx_resolver *res;
+	const struct policy_table *bypass;	/* its n, as last read */
+};
+struct serve_metrics *serve_metrics_new(struct event_base *, const char *spec,
+	    char *err, size_t errlen);
+void	 serve_metrics_attach(struct serve_metrics *,
+	    const struct serve_metrics_env *);
+void	 serve_metrics_free(struct serve_metrics *);
 /* cmd_tlsrpt_send.c */
 int	 cli_tlsrpt_send(struct cli *, struct dmx_conf *, const char *day,
 	    const char *domain);

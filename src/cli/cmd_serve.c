@@ -13,6 +13,8 @@
  * the policy table, the bypass list and the transport table again;
  * SIGUSR1 scans the queue.
  * The bypass list's entries are rechecked on a timer (serve_bypass.c).
+ * With metrics_listen, GET /metrics on that loopback address gives the
+ * relay's counters (serve_metrics.c), bound with the SMTP listener.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -87,6 +89,10 @@ static const char serve_help[] =
 "danemx sendmail run by other users drops into the queue's maildrop/,\n"
 "which the relay picks up every second.\n"
 "\n"
+"With metrics_listen (a loopback ADDR:PORT; off by default), GET\n"
+"/metrics there gives the relay's counters in the Prometheus text\n"
+"format (docs/metrics.md).\n"
+"\n"
 "As root it binds, locks pid_file and becomes the relay's user (user,\n"
 "default danemx, which must exist); the queue directory is root's, its\n"
 "subdirectories that user's, and a layout that is not so is refused\n"
@@ -116,6 +122,7 @@ struct serve {
 	struct tlsrpt_dkim	*dkim;		/* signs TLS report mail */
 	struct serve_tlsrpt	*tlsrpt;	/* sends TLS reports */
 	struct serve_bypass	*byp;		/* rechecks the bypass list */
+	struct serve_metrics	*metrics;	/* metrics_listen, or NULL */
 	struct event		*sigs[5];
 	struct netlist		*mynet;
 	struct sched_selfaddr	*self;		/* our listen addrs */
@@ -296,9 +303,11 @@ reload_conf(struct serve *sv)
 	    str_changed(nc.pid_file, sv->conf.pid_file) ||
 	    str_changed(nc.resolver_config, sv->conf.resolver_config) ||
 	    str_changed(nc.tls_cert_file, sv->conf.tls_cert_file) ||
-	    nc.smtpd_tls_min_version != sv->conf.smtpd_tls_min_version)
-		log_warnx("reload: listen, queue_dir, user, pid_file, resolver "
-		    "and TLS settings take effect at the next restart");
+	    nc.smtpd_tls_min_version != sv->conf.smtpd_tls_min_version ||
+	    str_changed(nc.metrics_listen, sv->conf.metrics_listen))
+		log_warnx("reload: listen, metrics_listen, queue_dir, user, "
+		    "pid_file, resolver and TLS settings take effect at the "
+		    "next restart");
 	conf_free(&nc);
 	serve_tlsrpt_update(sv->tlsrpt, &sv->conf, sv->tlsrpt_suppress);
 	log_info("reload: configuration read again");
@@ -607,6 +616,12 @@ serve_listen(struct serve *sv, struct cli *c)
 		log_warnx("%s", err);
 		return EX_OSERR;
 	}
+	if (sv->conf.metrics_listen != NULL && sv->conf.metrics_listen[0] &&
+	    (sv->metrics = serve_metrics_new(sv->base, sv->conf.metrics_listen,
+	    err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		return EX_OSERR;
+	}
 	if ((sv->pidfd = cli_pidfile_lock(sv->conf.pid_file, err,
 	    sizeof(err))) == -1 || cli_priv_drop(&sv->ru, err,
 	    sizeof(err)) == -1) {
@@ -672,6 +687,7 @@ serve_run(struct serve *sv, struct cli *c)
 	static const int	 signums[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
 	    SIGUSR2 };
 	struct sched_conf	 sc;
+	struct serve_metrics_env me;
 	size_t			 i;
 	int			 rv;
 
@@ -708,6 +724,11 @@ serve_run(struct serve *sv, struct cli *c)
 		return EX_OSERR;
 	serve_run_tlsrpt(sv);
 	serve_run_bypass(sv);
+	me.sched = sv->sched;
+	me.smtpd = sv->smtpd;
+	me.res = sv->res;
+	me.bypass = &sv->bypass;
+	serve_metrics_attach(sv->metrics, &me);
 	sv->drain_timer = evtimer_new(sv->base, check_drained, sv);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < DMX_NELEM(signums); i++) {
@@ -718,6 +739,9 @@ serve_run(struct serve *sv, struct cli *c)
 	    "queue %s, %s", DANEMX_VERSION, sv->conf.nlisten,
 	    sv->conf.nlisten == 1 ? "" : "es", sv->conf.queue_dir,
 	    dmx_resolver_anchor(sv->res));
+	if (sv->metrics != NULL)
+		log_info("metrics: serving GET /metrics on %s",
+		    sv->conf.metrics_listen);
 	event_base_dispatch(sv->base);
 	log_info("danemx: stopped");
 	return 0;
@@ -729,6 +753,7 @@ serve_free(struct serve *sv)
 {
 	size_t	 i;
 
+	serve_metrics_free(sv->metrics);	/* reads what follows */
 	pickup_free(sv->pickup);
 	sched_free(sv->sched);		/* report mail being queued: done */
 	serve_bypass_free(sv->byp);	/* rechecks in flight: stopped */

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "metrics/metrics.h"
 #include "tls/tls.h"
 #include "tlsrpt/tlsrpt_mail.h"
 #include "util/util.h"
@@ -106,6 +107,7 @@ static const struct key {
 	{ "downgrade_action", K_STR, S(downgrade_action) },
 	{ "downgrade_command", K_STR, S(downgrade_command) },
 	{ "downgrade_command_timeout", K_TIME, S(downgrade_command_timeout) },
+	{ "metrics_listen", K_STR, S(metrics_listen) },
 #undef S
 };
 
@@ -537,12 +539,15 @@ conf_parse(struct dmx_conf *c, const char *text, size_t len, char *err,
 
 /*
  * conf_check - settings that depend on each other, once all are read:
- * TLS reports (tlsrpt = yes) must say who makes them (RFC 8460 4.4).
- * 0, or -1 with err.
+ * TLS reports (tlsrpt = yes) must say who makes them (RFC 8460 4.4);
+ * metrics_listen is a loopback ADDR:PORT. 0, or -1 with err.
  */
 int
 conf_check(const struct dmx_conf *c, char *err, size_t errlen)
 {
+	struct sockaddr_storage	 ss;
+	int			 sslen;
+
 	if (c->tlsrpt && (c->organization_name == NULL ||
 	    c->organization_name[0] == '\0' || c->contact_info == NULL ||
 	    c->contact_info[0] == '\0')) {
@@ -550,6 +555,10 @@ conf_check(const struct dmx_conf *c, char *err, size_t errlen)
 		    "contact_info (who makes the reports, RFC 8460 4.4)");
 		return -1;
 	}
+	if (c->metrics_listen != NULL && c->metrics_listen[0] != '\0' &&
+	    metrics_addr_parse(c->metrics_listen, &ss, &sslen, err, errlen) ==
+	    -1)
+		return -1;
 	return 0;
 }
 

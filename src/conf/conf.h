@@ -92,6 +92,9 @@ struct dmx_conf {
 	char		*downgrade_action;	/* alert, defer */
 	char		*downgrade_command;	/* /path and arguments, or "" */
 	unsigned long	 downgrade_command_timeout;	/* seconds */
+	/* Metrics (docs/metrics.md): GET /metrics on this loopback
+	 * ADDR:PORT; NULL or "": none. */
+	char		*metrics_listen;
 };
 
 /* conf.c */

@@ -31,6 +31,10 @@ typedef struct dmx_dns_result *(*dns_canned_fn)(void *arg, const char *name,
 /* dns_resolver.c */
 struct dmx_resolver *dns_resolver_canned_new(struct event_base *,
 	    dns_canned_fn, void *arg);
+/* Lookups answered since the resolver was made, by status (enum
+ * dmx_dns_status; [DNS_NSTATUS - 1] and below), for the metrics. */
+#define DNS_NSTATUS	(DMX_DNS_MALFORMED + 1)
+const uint64_t *dns_resolver_counts(const struct dmx_resolver *);
 
 /* dns_wire.c */
 int	 dns_name_read(const unsigned char *msg, size_t msglen, size_t *off,

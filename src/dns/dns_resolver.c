@@ -66,6 +66,7 @@ struct dmx_resolver {
 	TAILQ_HEAD(, dns_query)	 queries;
 	FILE			*devnull;
 	char			 anchor[1024];
+	uint64_t		 counts[DNS_NSTATUS];	/* answers by status */
 };
 
 static void	resolver_readable(evutil_socket_t, short, void *);
@@ -107,6 +108,8 @@ query_finish(struct dns_query *q, struct dmx_dns_result *res)
 
 	if (res == q->res)
 		q->res = NULL;		/* the callback's now */
+	if (res != NULL && (unsigned)res->status < DNS_NSTATUS)
+		r->counts[res->status]++;
 	TAILQ_REMOVE(&r->queries, q, entry);
 	query_free(q);
 	cb(arg, res);
@@ -466,6 +469,13 @@ struct event_base *
 dmx_resolver_base(const struct dmx_resolver *r)
 {
 	return r->base;
+}
+
+/* dns_resolver_counts - lookups answered, by status (DNS_NSTATUS) */
+const uint64_t *
+dns_resolver_counts(const struct dmx_resolver *r)
+{
+	return r->counts;
 }
 
 /* dmx_resolver_anchor - the trust configuration, for logs */

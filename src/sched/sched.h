@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "conf/conf.h"
@@ -74,6 +75,40 @@ void	 sched_free(struct sched *);
 /* sched_index.c - the relayhost or the transport table changed (SIGHUP):
  * queued items move to their new destinations */
 void	 sched_reroute(struct sched *);
+/*
+ * sched_stats.c - what the scheduler counted since it started (for the
+ * metrics), updated where each thing is decided and logged: plain
+ * integers on the loop. A recipient's outcome is counted once per log
+ * line (status=sent, deferred or bounced) with the TLS of the attempt
+ * that decided it; a session's DANE verdict and failure class once per
+ * attempt (not for a message over a reused session: its TLS was judged
+ * when it was made).
+ */
+enum sched_status { SCHED_SENT, SCHED_DEFERRED, SCHED_BOUNCED, SCHED_NSTATUS };
+#define SCHED_NTLS	(TLS_ACH_STS_VERIFIED + 1)
+enum sched_dane {
+	SCHED_DANE_VALIDATED,	/* authenticated by TLSA */
+	SCHED_DANE_FAILED,	/* TLSA present, no match: not delivered */
+	SCHED_DANE_BYPASSED,	/* ... delivered under the bypass list */
+	SCHED_DANE_RELAXED,	/* ... delivered for TLS-Required: No */
+	SCHED_DANE_NVERDICT
+};
+#define SCHED_NFAIL	(DMX_FAIL_SMTP + 1)
+struct sched_stats {
+	uint64_t	 rcpt[SCHED_NSTATUS][SCHED_NTLS];
+	uint64_t	 dane[SCHED_DANE_NVERDICT];
+	uint64_t	 fail[SCHED_NFAIL];	/* per attempt, or per route
+						   that failed before any;
+						   [0]: none, not counted */
+};
+const struct sched_stats *sched_stats(const struct sched *);
+size_t	 sched_queue_size(const struct sched *, time_t *oldest);
+size_t	 sched_connections(const struct sched *);
+const char *sched_status_str(enum sched_status);
+const char *sched_dane_str(enum sched_dane);
+void	 sched_count_rcpt(struct sched *, enum sched_status,
+	    enum tls_achieved);
+void	 sched_count_result(struct sched *, const struct deliver_result *);
 
 /* sched_selfaddr.c - the relay's own listening addresses (mail loops) */
 struct sched_selfaddr *sched_selfaddr_new(char * const *listen, size_t n,

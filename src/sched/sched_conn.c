@@ -137,6 +137,7 @@ conn_done(void *arg, struct deliver_result *r)
 	/* The destination's memory counts it (merged; written later). */
 	if (s->c.destmem != NULL)
 		destmem_count(s->c.destmem, r);
+	sched_count_result(s, r);
 	sched_job_result(s, j, r);
 	sched_job_free(j);
 	if (deliver_result_hold(r)) {

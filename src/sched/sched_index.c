@@ -437,6 +437,7 @@ index_env(struct sched *s, struct queue_env *e)
 	memcpy(m->id, e->id, sizeof(m->id));
 	TAILQ_INIT(&m->items);
 	m->tls_required_no = e->tls_required_no;
+	m->created = e->created;
 	if (e->held) {
 		m->held = 1;
 		return;

@@ -44,6 +44,7 @@ struct qmsg {
 						   scan makes it again */
 	int			 tls_required_no; /* RFC 8689: a destination's
 						   hold does not stop it */
+	time_t			 created;	/* queued (the envelope's) */
 };
 
 enum item_state { IT_READY, IT_WAIT, IT_ACTIVE };
@@ -124,6 +125,7 @@ struct sched {
 	size_t			 nconn, nbusy, peak;
 	int			 draining;
 	char			 tlsrpt_day[11];	/* expired up to */
+	struct sched_stats	 stats;		/* sched_stats.c */
 };
 
 /* sched_index.c */

@@ -71,6 +71,7 @@ sched_job_result(struct sched *s, struct job *j,
 	size_t			 k, nfinal = 0;
 	int			 code;
 	const char		*status;
+	enum sched_status	 st;
 
 	m->active--;
 	it->busy = 0;
@@ -103,7 +104,7 @@ sched_job_result(struct sched *s, struct job *j,
 		if (r->outcome == OUTCOME_DELIVERED && code >= 200 && code < 300) {
 			qr->state = RCPT_SENT;
 			snprintf(last, sizeof(last), "%s", r->why);
-			status = "sent";
+			st = SCHED_SENT;
 		} else if (code >= 500 || (r->outcome == OUTCOME_REJECTED &&
 		    (code == 0 || code < 400 || code >= 500))) {
 			qr->state = RCPT_FAILED;
@@ -111,7 +112,7 @@ sched_job_result(struct sched *s, struct job *j,
 			if (code >= 500)
 				snprintf(last, sizeof(last), "%d %s", code,
 				    r->rcpt[k].text);
-			status = "bounced";
+			st = SCHED_BOUNCED;
 		} else {
 			qr->attempts++;
 			qr->next_try = now + sched_backoff(s, qr->attempts);
@@ -123,7 +124,7 @@ sched_job_result(struct sched *s, struct job *j,
 			    " [" : "", r->fail != DMX_FAIL_NONE ?
 			    fail_name(r->fail) : "",
 			    r->fail != DMX_FAIL_NONE ? "]" : "");
-			status = "deferred";
+			st = SCHED_DEFERRED;
 			if ((unsigned long)(now - e.created) >=
 			    s->c.conf->max_queue_lifetime) {
 				qr->state = RCPT_FAILED;
@@ -131,9 +132,12 @@ sched_job_result(struct sched *s, struct job *j,
 				    strlen(last), " (gave up after %lu days in "
 				    "the queue)", (unsigned long)(now - e.created) /
 				    86400);
-				status = "bounced";
+				st = SCHED_BOUNCED;
 			}
 		}
+		status = sched_status_str(st);
+		sched_count_rcpt(s, st, a != NULL && !a->skipped ? a->tls :
+		    TLS_ACH_NONE);
 		free(qr->last);
 		qr->last = strdup(last);
 		log_info("%s: to=<%s>, relay=%s%s%s, tls=%s, dane=%s, "
@@ -222,6 +226,7 @@ sched_bounce_now(struct sched *s, struct item *it, struct queue_env *e,
 			log_info("%s: to=<%s>, relay=none, delay=%llds, "
 			    "status=bounced (%s)", e->id, e->rcpt[i].addr,
 			    (long long)(now - e->created), why);
+			sched_count_rcpt(s, SCHED_BOUNCED, TLS_ACH_NONE);
 		}
 		if (e->rcpt[i].state != RCPT_PENDING)
 			nfinal++;
@@ -328,6 +333,7 @@ sched_expire(struct sched *s, struct item *it, struct queue_env *e)
 		log_info("%s: to=<%s>, status=bounced (gave up after the "
 		    "queue lifetime: %s)", e->id, e->rcpt[i].addr,
 		    e->rcpt[i].last ? e->rcpt[i].last : "never delivered");
+		sched_count_rcpt(s, SCHED_BOUNCED, TLS_ACH_NONE);
 	}
 	if (it->m->active == 0) {
 		sched_msg_drop(s, it->m, 0);

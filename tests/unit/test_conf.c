@@ -1,7 +1,7 @@
 /*
  * test_conf.c - danemx.conf: defaults, units, listen replacement, the
- * TLS reporting keys and their check, and errors that name the line or
- * the key.
+ * TLS reporting keys and their check, metrics_listen (off by default,
+ * loopback only), and errors that name the line or the key.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +64,51 @@ test_tlsrpt_keys(void)
 	    sizeof(err)) == 0 && c.tlsrpt_send_all == 1 &&
 	    strcmp(c.tlsrpt_suppress, "example.org, /etc/x") == 0,
 	    "send_all, suppress: %s", err);
+	conf_free(&c);
+}
+
+/* test_metrics_listen - off by default; a loopback ADDR:PORT only */
+static void
+test_metrics_listen(void)
+{
+	static const struct {
+		const char	*val, *want;	/* want: NULL if accepted */
+	} cases[] = {
+		{ "127.0.0.1:9425", NULL },
+		{ "127.1.2.3:9425", NULL },
+		{ "[::1]:9425", NULL },
+		{ "", NULL },				/* off */
+		{ "192.0.2.1:9425", "is not a loopback address" },
+		{ "0.0.0.0:9425", "is not a loopback address" },
+		{ "[::]:9425", "is not a loopback address" },
+		{ "[2001:db8::1]:9425", "is not a loopback address" },
+		{ "localhost:9425", "is not ADDR:PORT" },
+		{ "127.0.0.1", "has no port" },
+		{ "127.0.0.1:0", "is not ADDR:PORT" },
+		{ "127.0.0.1:99999", "is not ADDR:PORT" },
+	};
+	struct dmx_conf	 c;
+	char		 err[256], kv[100];
+	size_t		 i;
+	int		 r;
+
+	conf_defaults(&c);
+	T_CHECK(c.metrics_listen == NULL && conf_check(&c, err,
+	    sizeof(err)) == 0, "metrics are off by default");
+	for (i = 0; i < DMX_NELEM(cases); i++) {
+		err[0] = '\0';
+		snprintf(kv, sizeof(kv), "metrics_listen = %s", cases[i].val);
+		r = conf_set(&c, kv, err, sizeof(err));
+		if (r == 0)
+			r = conf_check(&c, err, sizeof(err));
+		if (cases[i].want == NULL)
+			T_CHECK(r == 0, "%s refused: %s", cases[i].val, err);
+		else
+			T_CHECK(r == -1 && strstr(err, cases[i].want) != NULL &&
+			    strstr(err, "metrics_listen") != NULL,
+			    "%s: got '%s', want '%s'", cases[i].val, err,
+			    cases[i].want);
+	}
 	conf_free(&c);
 }
 
@@ -186,6 +231,7 @@ main(void)
 	conf_free(&c);
 
 	test_tlsrpt_keys();
+	test_metrics_listen();
 
 	/* The listener's limits: defaults, and the values that may be 0. */
 	conf_defaults(&c);
