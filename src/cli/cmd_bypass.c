@@ -142,10 +142,12 @@ bfile_lock(struct bfile *f, const char *path, char *err, size_t errlen)
 		    strerror(errno));
 		return -1;
 	}
+	/* One link: not another file of ours linked in (a sticky dir). */
 	if (fstat(f->lockfd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid()) {
+	    st.st_uid != geteuid() || st.st_nlink != 1) {
 		snprintf(err, errlen, "%s: lock file %s: not a regular file of "
-		    "uid %u: remove it", path, name, (unsigned)geteuid());
+		    "uid %u with one link: remove it", path, name,
+		    (unsigned)geteuid());
 		return -1;
 	}
 	if ((st.st_mode & 077) != 0)

@@ -120,6 +120,12 @@ expect_eq "the other editor's entry is kept" "$(grep -c '^other1\.test' "$T_TMP/
 expect_eq "and add's entry too" "$(grep -c '^other2\.test ' "$T_TMP/etc/bypass")" 1
 byp remove other1.test other2.test
 expect_eq "remove both: exit" "$RC" 0
+expect_eq "the lock file is 0600" "$(stat -c %a "$T_TMP/etc/.bypass.lock")" 600
+ln "$T_TMP/etc/.bypass.lock" "$T_TMP/etc/lock-link"
+byp add other3.test
+expect_eq "a lock file with a second link is refused" "$RC" 73
+expect_eq "its mode is not touched" "$(stat -c %a "$T_TMP/etc/lock-link")" 600
+rm "$T_TMP/etc/lock-link"
 byp remove scan1.test scan2.test
 expect_eq "remove two: exit" "$RC" 0
 expect_eq "remove two: said" "$OUT" "removed 2 lines
