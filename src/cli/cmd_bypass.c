@@ -4,7 +4,9 @@
  *
  * add and remove rewrite the file atomically: a new file in the same
  * directory (same owner and mode), fsync, rename over the old one, fsync
- * of the directory. Run by root, the directory is opened so that no
+ * of the directory. One editor at a time: each holds a lock on
+ * ".NAME.lock" beside the list from its read to its rename, so that two
+ * edits at once never undo each other. Run by root, the directory is opened so that no
  * other user can have steered the path (file_open_trusted_dir()) and the
  * file itself is never followed if it is a symbolic link: root never
  * writes through a name an unprivileged user could have planted. Other
@@ -21,6 +23,7 @@
  *
  * Everything allocated is freed before the command returns.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -69,7 +72,8 @@ static const char bypass_help[] =
 "             line; the line is stamped 'added NOW', so an entry the relay\n"
 "             retired applies again. --for 7d writes 'until' NOW + 7 days.\n"
 "             'add -' reads lines 'domain [for DURATION | until DATE]\n"
-"             [# comment]' from stdin (danemx check --suggest-bypass)\n"
+"             [# comment]' from stdin (danemx check --suggest-bypass);\n"
+"             a bad line adds none of them\n"
 "  remove     remove the lines of each DOMAIN\n"
 "  recheck    check each domain now (every exact entry that applies, or\n"
 "             those named) as danemx check does, without the bypass, and\n"
@@ -84,7 +88,8 @@ static const char bypass_help[] =
 "      --comment TEXT kept after '#' on the line\n"
 "      --no-reload    do not tell the running relay\n"
 "\n"
-"add and remove rewrite the file atomically (same owner and mode) and\n"
+"add and remove rewrite the file atomically (same owner and mode; one\n"
+"at a time, under the lock file .NAME.lock beside it) and\n"
 "send the running relay SIGHUP, which reads the list again. Run by root,\n"
 "they never follow a symbolic link to the file, nor a directory another\n"
 "user could have changed. list and recheck read the relay's state_dir\n"
@@ -106,6 +111,7 @@ struct bopts {
 
 struct bfile {
 	int		 dfd;		/* its directory */
+	int		 lockfd;	/* ".NAME.lock" beside it, or -1 */
 	char		 base[256];
 	struct buf	 text;		/* the content */
 	int		 exists;
@@ -114,9 +120,60 @@ struct bfile {
 	mode_t		 mode;
 };
 
-/* bfile_open - the directory and content of path; -1 with err */
+#define BYPASS_LOCK_WAIT	100	/* tenths of a second */
+
+/*
+ * bfile_lock - one editor at a time: an exclusive flock() on ".NAME.lock"
+ * beside the list, waited for at most BYPASS_LOCK_WAIT. The lock file is
+ * ours and 0600 (no other user may open it and hold the lock); one of
+ * another user's is refused. -1 with err.
+ */
 static int
-bfile_open(struct bfile *f, const char *path, char *err, size_t errlen)
+bfile_lock(struct bfile *f, const char *path, char *err, size_t errlen)
+{
+	char		 name[300];
+	struct stat	 st;
+	int		 i;
+
+	snprintf(name, sizeof(name), ".%.200s.lock", f->base);
+	if ((f->lockfd = openat(f->dfd, name, O_RDONLY | O_CREAT |
+	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600)) == -1) {
+		snprintf(err, errlen, "%s: lock file %s: %s", path, name,
+		    strerror(errno));
+		return -1;
+	}
+	/* One link: not another file of ours linked in (a sticky dir). */
+	if (fstat(f->lockfd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || st.st_nlink != 1) {
+		snprintf(err, errlen, "%s: lock file %s: not a regular file of "
+		    "uid %u with one link: remove it", path, name,
+		    (unsigned)geteuid());
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0)
+		(void)fchmod(f->lockfd, 0600);
+	for (i = 0; flock(f->lockfd, LOCK_EX | LOCK_NB) == -1; i++) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK || i == BYPASS_LOCK_WAIT) {
+			snprintf(err, errlen, "%s: lock file %s: %s", path, name,
+			    errno == EWOULDBLOCK ? "another process still "
+			    "edits the list; try again" : strerror(errno));
+			return -1;
+		}
+		if (i == 0)
+			fprintf(stderr, "danemx bypass: waiting for %s (another "
+			    "process edits the list)\n", name);
+		usleep(100000);
+	}
+	return 0;
+}
+
+/* bfile_open - the directory and content of path, locked for an edit
+ * when lock is set; -1 with err */
+static int
+bfile_open(struct bfile *f, const char *path, int lock, char *err,
+    size_t errlen)
 {
 	char		 dir[1024];
 	const char	*slash;
@@ -126,7 +183,7 @@ bfile_open(struct bfile *f, const char *path, char *err, size_t errlen)
 	int		 fd;
 
 	memset(f, 0, sizeof(*f));
-	f->dfd = -1;
+	f->dfd = f->lockfd = -1;
 	buf_init(&f->text, BYPASS_FILE_MAX);
 	if (path[0] != '/' || (slash = strrchr(path, '/')) == NULL ||
 	    slash[1] == '\0' || (size_t)(slash - path) >= sizeof(dir) ||
@@ -145,7 +202,7 @@ bfile_open(struct bfile *f, const char *path, char *err, size_t errlen)
 	else if ((f->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1)
 		snprintf(err, errlen, "%.900s: %s", dir, strerror(errno));
-	if (f->dfd == -1)
+	if (f->dfd == -1 || (lock && bfile_lock(f, path, err, errlen) == -1))
 		return -1;
 	f->uid = geteuid();
 	f->gid = getegid();
@@ -185,9 +242,11 @@ bfile_open(struct bfile *f, const char *path, char *err, size_t errlen)
 static void
 bfile_close(struct bfile *f)
 {
+	if (f->lockfd != -1)
+		close(f->lockfd);	/* the lock goes with it */
 	if (f->dfd != -1)
 		close(f->dfd);
-	f->dfd = -1;
+	f->dfd = f->lockfd = -1;
 	buf_free(&f->text);
 }
 
@@ -414,7 +473,7 @@ edit(const struct dmx_conf *conf, const char * const *doms, size_t ndom,
 	int			 rv = EX_CANTCREAT;
 
 	buf_init(&out, BYPASS_FILE_MAX);
-	if (bfile_open(&f, conf->bypass_file, err, sizeof(err)) == -1) {
+	if (bfile_open(&f, conf->bypass_file, 1, err, sizeof(err)) == -1) {
 		fprintf(stderr, "danemx bypass: %s\n", err);
 		goto out;
 	}
@@ -458,23 +517,26 @@ out:
 	return rv;
 }
 
-/* add_stdin - 'add -': each line of stdin an entry; the exit status */
+/* add_stdin - 'add -': each line of stdin an entry, every line checked
+ * before the list is touched (a bad line adds nothing); the exit status */
 static int
 add_stdin(const struct dmx_conf *conf, int no_reload)
 {
 	char		 line[POLICY_LINE_MAX + 2], entry[POLICY_LINE_MAX + 100];
 	char		*w[8], *save = NULL, *comment, *p, err[300], d[300];
-	const char	*dom[1];
+	const char	*dom[1], *q;
+	struct buf	 todo;		/* "domain\0entry\0" for each line */
 	size_t		 n, lineno = 0, added = 0;
 	time_t		 now = time(NULL);
-	int		 rv;
+	int		 rv = EX_DATAERR;
 
+	buf_init(&todo, BYPASS_FILE_MAX);
 	while (fgets(line, sizeof(line), stdin) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(stdin)) {
 			fprintf(stderr, "danemx bypass: stdin line %zu: longer "
 			    "than %d octets\n", lineno, POLICY_LINE_MAX);
-			return EX_DATAERR;
+			goto out;
 		}
 		if ((comment = strchr(line, '#')) != NULL) {
 			*comment++ = '\0';
@@ -493,7 +555,7 @@ add_stdin(const struct dmx_conf *conf, int no_reload)
 			fprintf(stderr, "danemx bypass: stdin line %zu: expected "
 			    "'domain [for DURATION | until DATE] [# comment]'\n",
 			    lineno);
-			return EX_DATAERR;
+			goto out;
 		}
 		if (entry_line(w[0], n == 3 && strcasecmp(w[1], "until") == 0 ?
 		    w[2] : NULL, n == 3 && strcasecmp(w[1], "for") == 0 ? w[2] :
@@ -501,12 +563,23 @@ add_stdin(const struct dmx_conf *conf, int no_reload)
 		    sizeof(err)) == -1) {
 			fprintf(stderr, "danemx bypass: stdin line %zu: %s\n",
 			    lineno, err);
-			return EX_DATAERR;
+			goto out;
 		}
 		canon(w[0], d, sizeof(d));
-		dom[0] = d;
-		if ((rv = edit(conf, dom, 1, entry, 1)) != 0)
-			return rv;
+		if (buf_add(&todo, d, strlen(d) + 1) == -1 ||
+		    buf_add(&todo, entry, strlen(entry) + 1) == -1) {
+			fprintf(stderr, "danemx bypass: stdin: more than %d "
+			    "octets\n", BYPASS_FILE_MAX);
+			goto out;
+		}
+	}
+	rv = 0;
+	for (q = todo.data; q != NULL && q < todo.data + todo.len;
+	    q += strlen(q) + 1) {
+		dom[0] = q;
+		q += strlen(q) + 1;
+		if ((rv = edit(conf, dom, 1, q, 1)) != 0)
+			break;		/* what was written is told */
 		added++;
 	}
 	if (added > 0 && !no_reload) {
@@ -515,7 +588,9 @@ add_stdin(const struct dmx_conf *conf, int no_reload)
 		tell_relay(conf, cli_pidfile_owner(conf->pid_file, why,
 		    sizeof(why)), why);
 	}
-	return 0;
+out:
+	buf_free(&todo);
+	return rv;
 }
 
 /* ------------------------------------------------------------------ */
@@ -531,7 +606,7 @@ load(const struct dmx_conf *conf, struct policy_table *t)
 
 	t->e = NULL;
 	t->n = 0;
-	if (bfile_open(&f, conf->bypass_file, err, sizeof(err)) == -1)
+	if (bfile_open(&f, conf->bypass_file, 0, err, sizeof(err)) == -1)
 		fprintf(stderr, "danemx bypass: %s\n", err);
 	else if (policy_table_parse(t, f.text.data ? f.text.data : "",
 	    f.text.len, 1, sub, sizeof(sub)) == -1)

@@ -99,10 +99,33 @@ expect_match "add -: for made absolute, comment kept" "$(grep '^scan1\.test ' "$
 	"^scan1\.test until [0-9-]{10}T[0-9:]{8}Z added [0-9-]{10}T[0-9:]{8}Z # from the scan\$"
 expect_match "add -: a bare domain" "$(grep '^scan2\.test ' "$T_TMP/etc/bypass")" \
 	"^scan2\.test added [0-9-]{10}T[0-9:]{8}Z\$"
-printf 'scan3.test for 7d extra\n' >"$T_TMP/scan"
+printf 'scan4.test\nscan3.test for 7d extra\n' >"$T_TMP/scan"
 byp add - <"$T_TMP/scan"
 expect_eq "add -: a bad line" "$RC" 65
 expect_eq "add -: a bad line adds nothing" "$(grep -c '^scan3' "$T_TMP/etc/bypass")" 0
+expect_eq "add -: nor the good lines before it" "$(grep -c '^scan4' "$T_TMP/etc/bypass")" 0
+# One editor at a time: another editor's read-modify-write under the
+# lock beside the list is not undone by add, which waits for the lock
+# and then reads the list again.
+flock -x "$T_TMP/etc/.bypass.lock" sh -c "cp '$T_TMP/etc/bypass' '$T_TMP/snap' &&
+	echo 'other1.test' >>'$T_TMP/snap' && : >'$T_TMP/locked' && sleep 1 &&
+	cat '$T_TMP/snap' >'$T_TMP/etc/bypass'" &
+LOCKER=$!
+wait_for 5 test -e "$T_TMP/locked" || fail "flock: no lock"
+byp add other2.test
+wait $LOCKER
+expect_eq "add under another editor's lock: exit" "$RC" 0
+expect_match "add under another editor's lock: waited" "$ERR" "waiting for .*\.bypass\.lock"
+expect_eq "the other editor's entry is kept" "$(grep -c '^other1\.test' "$T_TMP/etc/bypass")" 1
+expect_eq "and add's entry too" "$(grep -c '^other2\.test ' "$T_TMP/etc/bypass")" 1
+byp remove other1.test other2.test
+expect_eq "remove both: exit" "$RC" 0
+expect_eq "the lock file is 0600" "$(stat -c %a "$T_TMP/etc/.bypass.lock")" 600
+ln "$T_TMP/etc/.bypass.lock" "$T_TMP/etc/lock-link"
+byp add other3.test
+expect_eq "a lock file with a second link is refused" "$RC" 73
+expect_eq "its mode is not touched" "$(stat -c %a "$T_TMP/etc/lock-link")" 600
+rm "$T_TMP/etc/lock-link"
 byp remove scan1.test scan2.test
 expect_eq "remove two: exit" "$RC" 0
 expect_eq "remove two: said" "$OUT" "removed 2 lines
