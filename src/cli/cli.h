@@ -135,7 +135,7 @@ struct serve_metrics_env {
 	const struct sched	*sched;
 	const struct smtpd	*smtpd;
 	const struct dmx_resolver *res;
-	const struct policy_table *bypass;	/* its n, as last read */
+	const struct policy_table *bypass;	/* the entries that apply */
 };
 struct serve_metrics *serve_metrics_new(struct event_base *, const char *spec,
 	    char *err, size_t errlen);

@@ -195,8 +195,10 @@ swap_str(char **dst, char **src)
 /*
  * reload_conf - SIGHUP: read danemx.conf and -o again and apply what can
  * change while running (limits, retries, timeouts, mynetworks, relayhost,
- * the policy and bypass files). Addresses, queue, user and resolver need
- * a restart, and say so. A bad file changes nothing.
+ * the policy, bypass and transport files, the TLS-RPT, bypass recheck and
+ * downgrade settings). Addresses, queue, user, state_dir, helo_name,
+ * resolver, TLS files, ca_file and DKIM need a restart, and say so. A bad
+ * file changes nothing.
  */
 static void
 reload_conf(struct serve *sv)
@@ -303,11 +305,21 @@ reload_conf(struct serve *sv)
 	    str_changed(nc.pid_file, sv->conf.pid_file) ||
 	    str_changed(nc.resolver_config, sv->conf.resolver_config) ||
 	    str_changed(nc.tls_cert_file, sv->conf.tls_cert_file) ||
+	    str_changed(nc.tls_key_file, sv->conf.tls_key_file) ||
 	    nc.smtpd_tls_min_version != sv->conf.smtpd_tls_min_version ||
-	    str_changed(nc.metrics_listen, sv->conf.metrics_listen))
+	    str_changed(nc.metrics_listen, sv->conf.metrics_listen) ||
+	    str_changed(nc.trust_anchor, sv->conf.trust_anchor) ||
+	    str_changed(nc.forwarder, sv->conf.forwarder) ||
+	    str_changed(nc.state_dir, sv->conf.state_dir) ||
+	    str_changed(nc.ca_file, sv->conf.ca_file) ||
+	    str_changed(nc.dkim_domain, sv->conf.dkim_domain) ||
+	    str_changed(nc.dkim_selector, sv->conf.dkim_selector) ||
+	    str_changed(nc.dkim_key_file, sv->conf.dkim_key_file) ||
+	    (nc.helo_name != NULL &&
+	    str_changed(nc.helo_name, sv->conf.helo_name)))
 		log_warnx("reload: listen, metrics_listen, queue_dir, user, "
-		    "pid_file, resolver and TLS settings take effect at the "
-		    "next restart");
+		    "pid_file, state_dir, helo_name, resolver, TLS, ca_file "
+		    "and DKIM settings take effect at the next restart");
 	conf_free(&nc);
 	serve_tlsrpt_update(sv->tlsrpt, &sv->conf, sv->tlsrpt_suppress);
 	log_info("reload: configuration read again");

@@ -2,7 +2,8 @@
  * serve_bypass.c - the relay's DANE bypass list that heals itself.
  *
  * Every bypass_recheck_interval (first 30 s after the start, or sooner
- * when the interval is shorter) each exact domain of the list that
+ * when the interval is shorter; the same after a reload that changed
+ * it) each exact domain of the list that
  * still applies is checked as `danemx check` checks it: deliver_start()
  * with SMTP_JOB_CHECK, the policy table but not the bypass list, on the
  * relay's event loop, every host and address, TLS and QUIT, nothing
@@ -63,6 +64,7 @@ struct serve_bypass {
 	struct recheck		*rc;		/* this pass's domains */
 	size_t			 nrc, next, running;
 	size_t			 cursor;	/* where the next pass starts */
+	unsigned long		 armed;		/* the interval tick runs at */
 };
 
 /* exact - a pattern the recheck can check: one domain */
@@ -311,7 +313,8 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	tv.tv_sec = (time_t)sb->env.conf->bypass_recheck_interval;
+	sb->armed = sb->env.conf->bypass_recheck_interval;
+	tv.tv_sec = (time_t)sb->armed;
 	evtimer_add(sb->tick, &tv);
 	if (sb->running > 0)
 		return;		/* the last pass is not over: skip one */
@@ -407,10 +410,15 @@ serve_bypass_update(struct serve_bypass *sb)
 	    EXPIRY_TIMER_MAX;
 	evtimer_del(sb->expiry);
 	evtimer_add(sb->expiry, &tv);
-	if (!evtimer_pending(sb->tick, NULL)) {
-		tv.tv_sec = (time_t)sb->env.conf->bypass_recheck_interval;
+	/* The first pass, or a bypass_recheck_interval changed by the
+	 * reload: the next pass comes as after a start. */
+	if (!evtimer_pending(sb->tick, NULL) ||
+	    sb->armed != sb->env.conf->bypass_recheck_interval) {
+		sb->armed = sb->env.conf->bypass_recheck_interval;
+		tv.tv_sec = (time_t)sb->armed;
 		if (tv.tv_sec > RECHECK_FIRST)
 			tv.tv_sec = RECHECK_FIRST;
+		evtimer_del(sb->tick);
 		evtimer_add(sb->tick, &tv);
 	}
 }

@@ -102,6 +102,21 @@ render_sched(struct buf *b, const struct sched *s, time_t now)
 	return 0;
 }
 
+/* bypass_in_force - the bypass list's entries that apply now: neither
+ * expired nor retired by a recheck (policy_table_match() skips those) */
+static uint64_t
+bypass_in_force(const struct policy_table *t, time_t now)
+{
+	uint64_t	 n = 0;
+	size_t		 i;
+
+	for (i = 0; i < t->n; i++)
+		if (!t->e[i].retired && (t->e[i].expires == 0 ||
+		    now <= t->e[i].expires))
+			n++;
+	return n;
+}
+
 /* render - the whole scrape */
 static int
 render(struct buf *b, void *arg)
@@ -146,7 +161,8 @@ render(struct buf *b, void *arg)
 			return -1;
 	}
 	if (gauge(b, "danemx_bypass_entries", "Domains in the DANE bypass "
-	    "list (bypass_file) as last read.", e->bypass->n) == -1)
+	    "list (bypass_file) that apply: neither expired nor retired.",
+	    bypass_in_force(e->bypass, now)) == -1)
 		return -1;
 	return 0;
 }

@@ -23,6 +23,7 @@
 
 #include <event2/event.h>
 
+#include "destmem/destmem.h"
 #include "log/log.h"
 #include "sched/sched_int.h"
 #include "state/state.h"
@@ -311,23 +312,31 @@ sched_free(struct sched *s)
 	free(s);
 }
 
-/*
- * sched_flush_dest - destination name's hold is lifted and its waiting
- * items are due now (the operator accepted its downgrade: src/destmem).
- * With a relayhost, that is the one destination.
- */
-void
-sched_flush_dest(struct sched *s, const char *name)
+struct flush_ctx {
+	const char	 *key;
+	struct dest	**d;
+	size_t		  n, cap;
+};
+
+/* flush_match - a destination whose name is the memory's key */
+static void
+flush_match(const char *name, void *val, void *arg)
 {
-	struct dest	 *d;
+	struct flush_ctx	*c = arg;
+	char			 key[STATE_DOMAIN_MAX];
+
+	if (c->n < c->cap && destmem_domain_key(name, key, sizeof(key)) == 0 &&
+	    strcmp(key, c->key) == 0)
+		c->d[c->n++] = val;
+}
+
+/* flush_one - d's hold is lifted and its waiting items are due now */
+static void
+flush_one(struct sched *s, struct dest *d)
+{
 	struct item	**its;
 	size_t		  i, n = 0;
 
-	if ((d = htab_get(&s->dests, name)) == NULL &&
-	    s->c.conf->relayhost != NULL)
-		d = htab_get(&s->dests, s->c.conf->relayhost);
-	if (d == NULL)
-		return;
 	d->hold_until = 0;
 	if (s->nheap > 0 && (its = calloc(s->nheap, sizeof(*its))) != NULL) {
 		for (i = 0; i < s->nheap; i++)
@@ -341,5 +350,31 @@ sched_flush_dest(struct sched *s, const char *name)
 	}
 	log_info("%s: hold lifted, %zu waiting deliveries due now", d->name,
 	    n);
-	sched_kick(s);
+}
+
+/*
+ * sched_flush_dest - the operator accepted the downgrade of the domain
+ * the destination memory calls key (src/destmem: a next hop's name,
+ * lowercase, without brackets or port): every destination of that name
+ * ("example.org", "[mx.example.org]:2525", "Example.ORG:25" all are
+ * mx.example.org or example.org's) has its hold lifted and its waiting
+ * items due now.
+ */
+void
+sched_flush_dest(struct sched *s, const char *key)
+{
+	struct flush_ctx	 c;
+	size_t			 i;
+
+	memset(&c, 0, sizeof(c));
+	c.key = key;
+	c.cap = s->dests.n;
+	if (c.cap == 0 || (c.d = calloc(c.cap, sizeof(*c.d))) == NULL)
+		return;
+	htab_foreach(&s->dests, flush_match, &c);
+	for (i = 0; i < c.n; i++)
+		flush_one(s, c.d[i]);
+	free(c.d);
+	if (c.n > 0)
+		sched_kick(s);
 }

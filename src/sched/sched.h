@@ -63,7 +63,7 @@ void	 sched_kick(struct sched *);		/* look at the queue now */
 void	 sched_enqueue(struct sched *, const char *id); /* just queued */
 void	 sched_flush(struct sched *);		/* lift holds, look now */
 void	 sched_flush_all(struct sched *);	/* ... and all due now */
-void	 sched_flush_dest(struct sched *, const char *name); /* one dest */
+void	 sched_flush_dest(struct sched *, const char *key); /* destmem key */
 void	 sched_drain(struct sched *);		/* start nothing new */
 size_t	 sched_active(const struct sched *);
 int	 sched_submit(struct sched *, const char *from,

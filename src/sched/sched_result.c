@@ -271,6 +271,7 @@ sched_discard_now(struct sched *s, struct item *it, struct queue_env *e,
 			log_info("%s: to=<%s>, relay=none, delay=%llds, "
 			    "status=sent (%s)", e->id, e->rcpt[i].addr,
 			    (long long)(now - e->created), why);
+			sched_count_rcpt(s, SCHED_SENT, TLS_ACH_NONE);
 		}
 		if (e->rcpt[i].state != RCPT_PENDING)
 			nfinal++;

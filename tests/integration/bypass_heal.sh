@@ -17,7 +17,10 @@
 #     relay is told with SIGHUP), and it is retired again by the recheck;
 #   - danemx bypass recheck checks now and prints the verdict (a domain
 #     without DANE now is kept, not retired);
-#   - a restart keeps the retirement (state_dir).
+#   - a restart keeps the retirement (state_dir);
+#   - a bypass_recheck_interval changed on SIGHUP applies at once (the
+#     pass comes at the new interval, not when the old one ends), and a
+#     helo_name changed with it is said to need a restart.
 . "$DANEMX_SRCDIR/tests/lib.sh"
 . "$DANEMX_SRCDIR/tests/world/mxlib.sh"
 
@@ -229,19 +232,36 @@ expect_eq "recheck without DANE: kept" "$OUT" \
 byp remove opp.insecure.test --no-reload
 expect_eq "recheck without DANE: removed" "$RC" 0
 
-# 8. A restart keeps the retirement.
+# 8. A restart keeps the retirement. (It runs with an interval of 1h.)
 pid=$(cat "$T_TMP/pid")
 kill "$pid"
 wait_for 40 sh -c "! kill -0 $pid 2>/dev/null" || fail "relay did not stop"
+sed -i 's/^bypass_recheck_interval = 2s$/bypass_recheck_interval = 1h/' \
+	"$T_TMP/danemx.conf"
 "$DANEMX" serve -c "$T_TMP/danemx.conf" --foreground >>"$LOG" 2>&1 &
 wait_for 15 sh -c "[ \$(grep -c 'relay started' '$LOG') -ge 2 ] && [ -s '$T_TMP/pid' ]" ||
 	fail "relay did not start again: $(tail -5 "$LOG")"
 expect_eq "restart: the retirement is kept" \
 	"$(grep 'DANE bypass list: ' "$LOG" | grep -v rechecking | tail -1)" \
-	"DANE bypass list: 2 entries, 1 retired, 1 expired; rechecked every 2s"
+	"DANE bypass list: 2 entries, 1 retired, 1 expired; rechecked every 3600s"
 byp remove "$EXP"
 expect_eq "remove: exit" "$RC" 0
 expect_eq "remove: one line left" "$(wc -l <"$T_TMP/etc/bypass")" 1
+
+# 9. bypass_recheck_interval changed on SIGHUP: the next pass comes at
+# the new interval, not at the end of the old one. helo_name changed in
+# the same reload is said to need a restart.
+byp add "$EXP" --for 1d
+expect_eq "add again: exit" "$RC" 0
+n=$(grep -c "DANE bypass list: rechecking" "$LOG")
+sed -i -e 's/^bypass_recheck_interval = 1h$/bypass_recheck_interval = 2s/' \
+	-e 's/^helo_name = relay.test$/helo_name = other.test/' "$T_TMP/danemx.conf"
+kill -HUP "$(cat "$T_TMP/pid")"
+wait_for 10 sh -c "[ \$(grep -c 'DANE bypass list: rechecking' '$LOG') -gt $n ]" ||
+	fail "reload: the new interval did not apply: $(tail -5 "$LOG")"
+pass
+expect_eq "reload: a restart setting changed is said" \
+	"$(grep -c 'reload: .*helo_name.* take effect at the next restart' "$LOG")" 1
 pid=$(cat "$T_TMP/pid")
 kill "$pid"
 wait_for 40 sh -c "! kill -0 $pid 2>/dev/null" || fail "relay did not stop"

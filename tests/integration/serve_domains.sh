@@ -8,7 +8,8 @@
 # its environment, and the mail goes (opportunistic). h14a-d
 # (downgrade_action = defer): its MX host moves to an insecure zone; the
 # mail is held with the reason (log, danemx queue) until `danemx domains
-# accept`, which reaches the running relay and lets it go. `danemx
+# accept`, which reaches the running relay and lets it go (also for a
+# domain the transport table routes to h14a-d's MX hosts). `danemx
 # domains --json` shows the exact policy, downgrade and counts.
 . "$DANEMX_SRCDIR/tests/lib.sh"
 . "$DANEMX_SRCDIR/tests/world/mxlib.sh"
@@ -148,8 +149,13 @@ expect_eq "3: the memory" "$(dj "$A" '[.policy, .fingerprint, .status, .held, .d
 stop
 
 # 4. downgrade_action = defer: h14a-d's MX host moves into the unsigned
-# insecure.test. Its mail is held, with the reason, until accepted.
-serve -o downgrade_action=defer
+# insecure.test. Its mail is held, with the reason, until accepted. The
+# held message is for via.h14a-d, which the transport table sends to
+# h14a-d's MX hosts (next hop "h14a-d...:25"): the memory's key is the
+# next hop's name, h14a-d, and the accept must find the relay's
+# destination all the same.
+printf 'via.%s %s:25\n' "$D" "$D" >"$T_TMP/transport"
+serve -o downgrade_action=defer -o transport_file="$T_TMP/transport"
 r4=$(rcpt four "$D")
 send_one "$r4" d4 sent
 expect_match "4: dane-verified first" "$(grep -F "to=<$r4>" "$T_TMP/relay.log")" \
@@ -157,7 +163,7 @@ expect_match "4: dane-verified first" "$(grep -F "to=<$r4>" "$T_TMP/relay.log")"
 base_records | sed 's/^h14a-d\(.*\)MX.*/h14a-d\1MX	10 ih.insecure.test./' | zone_set ||
 	fail "world.sh set (4)"
 sleep 2
-r5=$(rcpt five "$D")
+r5=$(rcpt five "via.$D")
 send_one "$r5" d5 deferred
 why="TLS downgrade of $D held \(downgrade_action = defer\): DANE lost: ih\.insecure\.test: insecure name ih\.insecure\.test \(falling back to optional TLS\); \`danemx domains accept $D\` lets its mail go"
 expect_match "4: the warning" "$(cat "$T_TMP/relay.log")" \
@@ -175,7 +181,7 @@ wait_for 10 sh -c "[ \"\$(\"$DANEMX\" domains -o user= -o state_dir='$STATE' --j
 expect_match "4: the list puts it first, held" "$(domains | sed -n 2p)" "^$D +dane +held "
 # another restart keeps the hold
 stop
-serve -o downgrade_action=defer
+serve -o downgrade_action=defer -o transport_file="$T_TMP/transport"
 "$DANEMX" queue -o user= -o queue_dir="$Q" -o pid_file="$T_TMP/pid" flush >/dev/null 2>&1
 wait_for 30 sh -c "[ \$(grep -c 'to=<$r5>.*status=deferred' '$T_TMP/relay.log') -ge 2 ]" ||
 	fail "4: not deferred after a restart: $(tail -5 "$T_TMP/relay.log")"
@@ -190,7 +196,7 @@ expect_match "5: accept woke the relay" "$OUT" "the relay \(pid [0-9]+\) deliver
 wait_for 20 grep -q "to=<$r5>.*status=sent" "$T_TMP/relay.log" ||
 	fail "5: not delivered after accept: $(tail -20 "$T_TMP/relay.log")"
 expect_match "5: opportunistic, to the insecure host" "$(grep -F "to=<$r5>" "$T_TMP/relay.log" | tail -1)" \
-	"relay=ih\.insecure\.test\[$NET\.24\], tls=opportunistic, .*status=sent"
+	"relay=ih\.insecure\.test\[$NET\.24\], route=transport via\.$D -> $D:25, tls=opportunistic, .*status=sent"
 expect_match "5: the relay says so" "$(cat "$T_TMP/relay.log")" \
 	"^$D: downgrade accepted by the operator; mail goes out under no policy\$"
 wait_for 10 sh -c "[ \"\$(\"$DANEMX\" domains -o user= -o state_dir='$STATE' --json | jq -r 'select(.domain == \"$D\") | .total.opportunistic')\" = 1 ]" ||

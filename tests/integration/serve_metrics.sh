@@ -5,9 +5,11 @@
 # counts of recipients by status and TLS, DANE verdicts, failure classes,
 # the queue and its oldest message, sessions open, DNS lookups by DNSSEC
 # status and the bypass list's size; a second scrape after more
-# deliveries shows the increments, a third the bypass list read again. Only GET /metrics answers (404 for
-# other paths, 405 for other methods); a non-loopback address is refused;
-# without metrics_listen nothing more listens. The limits: an idle
+# deliveries shows the increments, a third the bypass list read again
+# (only the entries in force count) and a discarded recipient. Only GET
+# /metrics answers (404 for other paths, 405 for other methods); a
+# non-loopback address is refused; without metrics_listen nothing more
+# listens. The limits: an idle
 # connection is closed after 5 s, a trickling one after 15 s in all, a
 # request header past 8 KiB is refused, past 16 connections the listener
 # waits while SMTP goes on, and it serves again once they are gone.
@@ -77,8 +79,10 @@ wait_for 15 sh -c "! kill -0 $pid" || fail "relay did not stop"
 # 3. The relay with metrics and a bypass list of two entries.
 printf 'only.dane-mismatch.test 2099-12-31 # rollover gone wrong\nexample.invalid\n' \
 	>"$T_TMP/bypass"
+: >"$T_TMP/transport"
 "$DANEMX" -R "$CONF" serve --foreground -o listen=127.0.0.1:$RELAY \
 	-o metrics_listen=127.0.0.1:$M -o bypass_file="$T_TMP/bypass" \
+	-o transport_file="$T_TMP/transport" \
 	-o queue_dir="$Q" -o user= -o pid_file="$T_TMP/pid" \
 	-o state_dir="$T_TMP/state" -o helo_name=relay.test \
 	-o retry_min=1h -o retry_max=2h -o dest_concurrency=1 \
@@ -262,13 +266,25 @@ expect_eq "B: bogus lookups unchanged" \
 	"$(val 'danemx_dns_lookups_total{status="bogus"}')" "$bogus1"
 expect_eq "B: queue" "$(val danemx_queue_messages)" 2
 
-# 10. The bypass list read again (SIGHUP): its new size.
-printf 'third.example\n' >>"$T_TMP/bypass"
+# 10. The bypass list read again (SIGHUP): its new size, counting only
+# the entries in force (an expired one is read but no longer applies).
+# The transport table read again too: a discarded recipient is one
+# status=sent line, so it counts as sent without TLS.
+printf 'third.example\nold.example until 2020-01-01\n' >>"$T_TMP/bypass"
+printf 'drop.example discard\n' >"$T_TMP/transport"
 kill -HUP "$(cat "$T_TMP/pid")"
-wait_for 10 grep -q 'bypass list 3 entries' "$T_TMP/relay.log" ||
+wait_for 10 grep -q 'bypass list 4 entries' "$T_TMP/relay.log" ||
 	fail "no reload: $(tail -3 "$T_TMP/relay.log")"
 scrape_ok
-expect_eq "reload: bypass entries" "$(val danemx_bypass_entries)" 3
+expect_eq "reload: bypass entries in force" "$(val danemx_bypass_entries)" 3
+sent0=$(val "$R{status=\"sent\",tls=\"none\"}")
+drop=$(rcpt metrics-drop drop.example)
+python3 "$INJ" 127.0.0.1 $RELAY a@client.test "$drop" 1 m-drop >/dev/null
+wait_for 30 grep -q "to=<$drop>.*status=sent (discarded" "$T_TMP/relay.log" ||
+	fail "not discarded: $(tail -3 "$T_TMP/relay.log")"
+scrape_ok
+expect_eq "discard: one more sent without TLS" \
+	"$(val "$R{status=\"sent\",tls=\"none\"}")" $((sent0 + 1))
 
 # 11. A clean stop: no sanitizer report about what the server held.
 kill "$(cat "$T_TMP/pid")"
