@@ -23,8 +23,9 @@ PKGS_FUZZ="clang libclang-rt-14-dev"
 PKGS_WORLD="openssl ca-certificates nsd ldnsutils postfix nginx-light \
 python3 python3-jsonschema python3-dkim"
 # tools the scripts call: jq, ss/ip (iproute2), ps/pgrep (procps), setpriv
-# (util-linux, essential), the resolvers the benchmarks compare with
-PKGS_TOOLS="jq iproute2 procps unbound unbound-host dns-root-data"
+# and flock (util-linux, essential), curl (the metrics scrapes), the resolvers
+# the benchmarks compare with
+PKGS_TOOLS="jq iproute2 procps curl unbound unbound-host dns-root-data"
 PKGS="$PKGS_BUILD $PKGS_FUZZ $PKGS_WORLD $PKGS_TOOLS"
 
 # Services that packages in PKGS start on install and that would take port 53, 25

@@ -759,6 +759,8 @@ cmd_list(struct cli *c, const struct dmx_conf *conf)
 	return 0;
 }
 
+#define RECHECK_AT_ONCE	10	/* checks running at once */
+
 struct rcjob {
 	struct state		*st;
 	const char		*domain;
@@ -793,7 +795,8 @@ cmd_recheck(struct cli *c, struct dmx_conf *conf, char **doms, size_t ndom)
 	char			 v[STATE_ERR_MAX - 8];
 	enum bypass_judgement	 jg;
 	time_t			 now = time(NULL);
-	size_t			 i, k, nj = 0, nretired = 0, nfail = 0;
+	size_t			 i, k, nj = 0, next = 0, nretired = 0;
+	size_t			 nfail = 0;
 	pid_t			 pid;
 	int			 rv;
 
@@ -868,23 +871,28 @@ cmd_recheck(struct cli *c, struct dmx_conf *conf, char **doms, size_t ndom)
 	env.policy = &pol;
 	env.dane_ctx = dctx;
 	env.helo = conf->helo_name;
-	for (i = 0; i < nj; i++) {
-		deliver_conf_for(&dc, &env, jobs[i].domain, SMTP_JOB_CHECK, now);
-		dc.mail_from = "";	/* as danemx check */
-		dc.log = c->verbose;
-		dc.done = rc_done;
-		dc.arg = &jobs[i];
-		if (deliver_start(base, r, &dc, err, sizeof(err)) == NULL) {
-			fprintf(stderr, "danemx bypass: %s: %s\n",
-			    jobs[i].domain, err);
-			continue;
-		}
-		jobs[i].pending = 1;
-	}
+	/* RECHECK_AT_ONCE at a time, as the relay's rechecks: a long list
+	 * must not use up descriptors or flood the resolver. */
 	for (;;) {
-		for (i = 0; i < nj && !jobs[i].pending; i++)
-			;
-		if (i == nj || event_base_loop(base, EVLOOP_ONCE) == -1)
+		for (k = 0, i = 0; i < next; i++)
+			k += jobs[i].pending;
+		for (; next < nj && k < RECHECK_AT_ONCE; next++) {
+			deliver_conf_for(&dc, &env, jobs[next].domain,
+			    SMTP_JOB_CHECK, now);
+			dc.mail_from = "";	/* as danemx check */
+			dc.log = c->verbose;
+			dc.done = rc_done;
+			dc.arg = &jobs[next];
+			if (deliver_start(base, r, &dc, err, sizeof(err)) ==
+			    NULL) {
+				fprintf(stderr, "danemx bypass: %s: %s\n",
+				    jobs[next].domain, err);
+				continue;
+			}
+			jobs[next].pending = 1;
+			k++;
+		}
+		if (k == 0 || event_base_loop(base, EVLOOP_ONCE) == -1)
 			break;
 	}
 	for (i = 0; i < nj; i++) {

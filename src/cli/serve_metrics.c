@@ -27,6 +27,9 @@ struct serve_metrics {
 	struct serve_metrics_env	 env;
 	int				 attached;
 	time_t				 started;
+	/* The oldest message's time, found by a walk of the queue index:
+	 * at most once a second, however often anyone scrapes. */
+	time_t				 oldest, oldest_at;
 };
 
 /* The TLS levels and DNS statuses, by their enums, as the logs say. */
@@ -46,7 +49,8 @@ gauge(struct buf *b, const char *name, const char *help, uint64_t v)
 
 /* render_sched - recipients, DANE verdicts, failures, the queue */
 static int
-render_sched(struct buf *b, const struct sched *s, time_t now)
+render_sched(struct buf *b, struct serve_metrics *sm, const struct sched *s,
+    time_t now)
 {
 	const struct sched_stats	*st = sched_stats(s);
 	struct metrics_label		 l[2];
@@ -92,7 +96,13 @@ render_sched(struct buf *b, const struct sched *s, time_t now)
 		if (metrics_sample(b, n, l, 1, st->fail[i]) == -1)
 			return -1;
 	}
-	q = sched_queue_size(s, &oldest);
+	if ((q = sched_queue_count(s)) == 0)
+		sm->oldest_at = 0;	/* empty: nothing old */
+	else if (sm->oldest_at != now) {
+		(void)sched_queue_size(s, &sm->oldest);
+		sm->oldest_at = now;
+	}
+	oldest = q > 0 ? sm->oldest : 0;
 	if (gauge(b, "danemx_queue_messages", "Messages in the queue (waiting, "
 	    "being delivered or held).", q) == -1 ||
 	    gauge(b, "danemx_queue_oldest_age_seconds", "Age of the oldest "
@@ -134,7 +144,7 @@ render(struct buf *b, void *arg)
 		return -1;
 	if (!sm->attached)
 		return 0;		/* not running yet */
-	if (render_sched(b, e->sched, now) == -1)
+	if (render_sched(b, sm, e->sched, now) == -1)
 		return -1;
 	n = "danemx_sessions_open";
 	if (metrics_family(b, n, METRICS_GAUGE, "SMTP sessions open now: "

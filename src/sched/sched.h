@@ -103,6 +103,7 @@ struct sched_stats {
 };
 const struct sched_stats *sched_stats(const struct sched *);
 size_t	 sched_queue_size(const struct sched *, time_t *oldest);
+size_t	 sched_queue_count(const struct sched *);
 size_t	 sched_connections(const struct sched *);
 const char *sched_status_str(enum sched_status);
 const char *sched_dane_str(enum sched_dane);

@@ -114,6 +114,13 @@ sched_queue_size(const struct sched *s, time_t *oldest)
 	return s->msgs.n;
 }
 
+/* sched_queue_count - messages in the queue, without the walk */
+size_t
+sched_queue_count(const struct sched *s)
+{
+	return s->msgs.n;
+}
+
 /* sched_connections - outbound connections open (busy or parked) */
 size_t
 sched_connections(const struct sched *s)
