@@ -199,36 +199,66 @@ destmem_policy_text(const char *p)
 }
 
 /*
- * destmem_domain_key - name (a next hop, "[host]:port" allowed) as the
- * memory's key: lowercase, no brackets, port or final dot. -1 if it is
- * not a host name (an address literal has no memory).
+ * destmem_domain_key - name (a domain, or a next hop: "[host]:port",
+ * "[host]", "host:port") as the memory's key: lowercase, no final dot,
+ * brackets kept (a host without MX lookup is another route than the MX
+ * hosts of that name, with other TLSA records), and the port kept unless
+ * it is 25 (TLSA records live at _PORT._tcp). -1 if it is not a host
+ * name (an address literal has no memory) or not well formed.
  */
 int
 destmem_domain_key(const char *name, char *out, size_t outlen)
 {
-	size_t	 i, n = 0;
-	int	 alpha = 0;
+	size_t		 i = 0, n = 0;
+	unsigned long	 port = 25;
+	int		 alpha = 0, bracket = 0, digits = 0;
+	char		 c;
 
-	if (*name == '[')
-		name++;
-	for (i = 0; name[i] != '\0' && name[i] != ']' && name[i] != ':'; i++) {
+	if (outlen < 2)
+		return -1;
+	if (name[0] == '[') {
+		bracket = 1;
+		out[n++] = '[';
+		i++;
+	}
+	for (; name[i] != '\0' && name[i] != ']' && name[i] != ':'; i++) {
+		c = name[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.'))
+			return -1;
+		if (c >= 'a' && c <= 'z')
+			alpha = 1;
 		if (n + 1 >= outlen)
 			return -1;
-		if (name[i] >= 'A' && name[i] <= 'Z')
-			out[n++] = (char)(name[i] - 'A' + 'a');
-		else if ((name[i] >= 'a' && name[i] <= 'z') || name[i] == '-' ||
-		    name[i] == '_')
-			out[n++] = name[i];
-		else if ((name[i] >= '0' && name[i] <= '9') || name[i] == '.')
-			out[n++] = name[i];
-		else
-			return -1;
-		if ((name[i] >= 'a' && name[i] <= 'z') ||
-		    (name[i] >= 'A' && name[i] <= 'Z'))
-			alpha = 1;
+		out[n++] = c;
 	}
-	if (n > 0 && out[n - 1] == '.')
+	if (n > (size_t)bracket && out[n - 1] == '.')
 		n--;
+	if (n == (size_t)bracket || !alpha)
+		return -1;
+	if (bracket) {
+		if (name[i++] != ']')
+			return -1;
+		if (n + 1 >= outlen)
+			return -1;
+		out[n++] = ']';
+	}
+	if (name[i] == ':') {
+		for (i++, port = 0; name[i] >= '0' && name[i] <= '9'; i++) {
+			port = port * 10 + (unsigned long)(name[i] - '0');
+			if (++digits > 5)
+				return -1;
+		}
+		if (digits == 0 || port == 0 || port > 65535)
+			return -1;
+	}
+	if (name[i] != '\0')
+		return -1;
 	out[n] = '\0';
-	return n > 0 && alpha ? 0 : -1;
+	if (port != 25 && snprintf(out + n, outlen - n, ":%lu", port) >=
+	    (int)(outlen - n))
+		return -1;
+	return 0;
 }

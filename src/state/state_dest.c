@@ -38,19 +38,31 @@ state_dest_count_name(enum state_dest_n n)
 	return (unsigned)n < STATE_DEST_NCOUNT ? count_names[n] : "?";
 }
 
-/* name_ok - a lowercase host name, 1 to size-1 octets */
+/* name_ok - a memory key (destmem_domain_key): a lowercase host name, or
+ * [host], [host]:port, host:port; 1 to size-1 octets */
 static int
 name_ok(const char *s, size_t size)
 {
-	size_t	 n = strnlen(s, size);
+	size_t	 n = strnlen(s, size), i = 0, h;
+	int	 digits = 0;
 
 	if (n == 0 || n >= size)
 		return 0;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		    *s == '-' || *s == '.' || *s == '_'))
+	/* a domain, or a next hop: [host], [host]:port, host:port */
+	if (s[0] == '[')
+		i++;
+	for (h = i; s[i] != '\0' && s[i] != ']' && s[i] != ':'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' &&
+		    s[i] <= '9') || s[i] == '-' || s[i] == '.' || s[i] == '_'))
 			return 0;
-	return 1;
+	if (i == h || (s[0] == '[') != (s[i] == ']'))
+		return 0;
+	if (s[i] == ']')
+		i++;
+	if (s[i] == ':')
+		for (i++; s[i] >= '0' && s[i] <= '9'; i++)
+			digits++;
+	return s[i] == '\0' && (s[i - 1] != ':' || digits > 0) && digits <= 5;
 }
 
 /* policy_ok - "", "dane", "sts-enforce", "sts-testing" or "none" */

@@ -115,6 +115,21 @@ test_seen(void)
 	    "a space in a domain is refused");
 	T_CHECK(state_dest_seen(st, "a.example", "none", "a-b", 1) == -1,
 	    "a fingerprint that is not a word is refused");
+	/* next hops are keys of their own (destmem_domain_key) */
+	T_CHECK(state_dest_seen(st, "[a.example]:2525", "none", "", 500) ==
+	    0 && state_dest_seen(st, "a.example:2525", "dane", "ef56", 500) ==
+	    0 && state_dest_seen(st, "[a.example]", "none", "", 500) == 0,
+	    "next hops as keys");
+	T_CHECK(get(st, "[a.example]:2525", &d) == 1 && strcmp(d.policy,
+	    "none") == 0 && get(st, "a.example:2525", &d) == 1 &&
+	    strcmp(d.policy, "dane") == 0 && get(st, "a.example", &d) == 1 &&
+	    d.changed == 400, "each next hop apart: %s", d.policy);
+	T_CHECK(state_dest_seen(st, "[a.example", "none", "", 1) == -1 &&
+	    state_dest_seen(st, "a.example]:25", "none", "", 1) == -1 &&
+	    state_dest_seen(st, "a.example:", "none", "", 1) == -1 &&
+	    state_dest_seen(st, "a.example:123456", "none", "", 1) == -1 &&
+	    state_dest_seen(st, "[a.example]x", "none", "", 1) == -1,
+	    "malformed next hops are refused");
 	state_close(st);
 }
 
@@ -416,7 +431,17 @@ test_downgrade_table(void)
 		const char	*in, *out;
 	} k[] = {
 		{ "Example.ORG", "example.org" }, { "example.org.", "example.org" },
-		{ "[mx.example.org]:2525", "mx.example.org" },
+		/* a next hop keeps what makes it another route: brackets (no
+		 * MX lookup) and a port other than 25 (TLSA at _PORT._tcp) */
+		{ "[mx.example.org]:2525", "[mx.example.org]:2525" },
+		{ "[MX.example.org.]:25", "[mx.example.org]" },
+		{ "[mx.example.org]", "[mx.example.org]" },
+		{ "mx.example.org:2525", "mx.example.org:2525" },
+		{ "mx.example.org:25", "mx.example.org" },
+		{ "[mx.example.org", NULL }, { "mx.example.org]", NULL },
+		{ "mx.example.org:", NULL }, { "mx.example.org:0", NULL },
+		{ "mx.example.org:65536", NULL }, { "mx.example.org:123456", NULL },
+		{ "mx.example.org:25x", NULL }, { "[]:25", NULL },
 		{ "[192.0.2.1]:25", NULL }, { "a b.example", NULL }, { "", NULL },
 	};
 	char	 key[STATE_DOMAIN_MAX];
