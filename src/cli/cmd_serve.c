@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -136,6 +137,57 @@ struct serve {
 	int			 stopping;
 };
 
+/* same_host - relayhost ("[host]:port", "host") names host d */
+static int
+same_host(const char *relayhost, const char *d)
+{
+	size_t	 n = strlen(d);
+
+	if (*relayhost == '[')
+		relayhost++;
+	return strncasecmp(relayhost, d, n) == 0 && (relayhost[n] == '\0' ||
+	    relayhost[n] == ']' || relayhost[n] == ':');
+}
+
+/*
+ * bypass_unreachable - the bypass list is matched against the next hop:
+ * say which of its domains it can never apply to, because the transport
+ * table or the relayhost sends their mail elsewhere (10 named, then a
+ * count)
+ */
+static void
+bypass_unreachable(const struct policy_table *b,
+    const struct transport_table *t, const char *relayhost)
+{
+	const struct transport_entry	*te;
+	const char			*d;
+	size_t				 i, n = 0;
+
+	for (i = 0; i < b->n; i++) {
+		d = b->e[i].pattern;
+		if (d[0] == '.' || d[0] == '[')
+			continue;
+		if ((te = route_transport_match(t, d)) != NULL) {
+			if (te->action == TRANSPORT_SMTP &&
+			    strcasecmp(te->dest, d) == 0)
+				continue;
+			if (n++ < 10)
+				log_warnx("DANE bypass for %s never applies: the "
+				    "transport table sends its mail to %s (the "
+				    "list is matched against the next hop)", d,
+				    te->nexthop);
+		} else if (relayhost != NULL && relayhost[0] != '\0' &&
+		    !same_host(relayhost, d)) {
+			if (n++ < 10)
+				log_warnx("DANE bypass for %s never applies: its "
+				    "mail goes to the relayhost %s (the list is "
+				    "matched against the next hop)", d, relayhost);
+		}
+	}
+	if (n > 10)
+		log_warnx("DANE bypass: %zu more entries never apply", n - 10);
+}
+
 static void
 reload_tables(struct serve *sv)
 {
@@ -174,6 +226,7 @@ reload_tables(struct serve *sv)
 	sv->transport = t;
 	log_info("reload: policy table %zu entries, bypass list %zu entries, "
 	    "transport table %zu entries", p.n, b.n, t.n);
+	bypass_unreachable(&sv->bypass, &sv->transport, sv->conf.relayhost);
 	serve_bypass_update(sv->byp);
 }
 
@@ -736,6 +789,7 @@ serve_run(struct serve *sv, struct cli *c)
 		return EX_OSERR;
 	serve_run_tlsrpt(sv);
 	serve_run_bypass(sv);
+	bypass_unreachable(&sv->bypass, &sv->transport, sv->conf.relayhost);
 	me.sched = sv->sched;
 	me.smtpd = sv->smtpd;
 	me.res = sv->res;

@@ -193,14 +193,25 @@ expect_match "bad table: serve says" "$ERR" \
 	"^danemx serve: transport table: $T_TMP/bad: line 2: "
 
 # 10. The relay. The bounce's sender domain is routed too, to mx-ee.
+# A bypass entry for a routed domain can never apply (the list is matched
+# against the next hop): the relay says so; one for a domain the table
+# leaves alone, or for the next hop itself, is fine.
 SND=s-$RUN@snd.$D
 printf 'snd.%s [mx.dane-ee.test]\nhup.%s [mx1.dane-mismatch.test]\n' "$D" "$D" >>"$T"
+printf 'host.%s\nmx.%s\nother.test\ndane-mismatch.test\n' "$D" "$D" >"$T_TMP/bypass"
 "$DANEMX" -R "$CONF" serve --foreground -o listen=127.0.0.1:$RELAY \
 	-o queue_dir="$Q" -o user= -o pid_file="$T_TMP/pid" \
 	-o helo_name=relay.test -o retry_min=1h -o retry_max=2h \
+	-o bypass_file="$T_TMP/bypass" \
 	-o transport_file="$T" >"$T_TMP/relay.log" 2>&1 &
 wait_for 15 sh -c "grep -q 'relay started' '$T_TMP/relay.log' && [ -s '$T_TMP/pid' ]" ||
 	fail "relay did not start: $(cat "$T_TMP/relay.log")"
+wait_for 10 grep -q "DANE bypass for mx\.$D never applies" "$T_TMP/relay.log" ||
+	fail "bypass: no warning: $(cat "$T_TMP/relay.log")"
+expect_eq "bypass entries that never apply, named" \
+	"$(grep 'never applies' "$T_TMP/relay.log" | sed 's/^danemx: //')" \
+	"DANE bypass for host.$D never applies: the transport table sends its mail to [mx.dane-ee.test] (the list is matched against the next hop)
+DANE bypass for mx.$D never applies: the transport table sends its mail to dane-mismatch.test (the list is matched against the next hop)"
 r=$(rcpt relay "host.$D")
 $PY "$INJ" 127.0.0.1 $RELAY "$FROM" "$r" 1 relay >/dev/null
 wait_for 30 grep -q "to=<$r>.*status=" "$T_TMP/relay.log" ||
@@ -239,7 +250,7 @@ expect_match "hup: deferred with the DANE reason, route named" \
 	"route=transport hup\.$D -> \[mx1\.dane-mismatch\.test\], .*status=deferred \(DANE: not authenticated: no matching DANE TLSA records"
 sed "s/^hup\.$D .*/hup.$D [mx.dane-ee.test]/" "$T" >"$T.new" && mv "$T.new" "$T"
 kill -HUP "$(cat "$T_TMP/pid")"
-wait_for 10 grep -q "reload: policy table 0 entries, bypass list 0 entries, transport table 9 entries" \
+wait_for 10 grep -q "reload: policy table 0 entries, bypass list 4 entries, transport table 9 entries" \
 	"$T_TMP/relay.log" || fail "hup: no reload: $(tail -5 "$T_TMP/relay.log")"
 wait_for 10 grep -q ": recipients at hup\.$D now go to \[mx\.dane-ee\.test\] (was \[mx1\.dane-mismatch\.test\])" \
 	"$T_TMP/relay.log" || fail "hup: not moved at the reload: $(tail -5 "$T_TMP/relay.log")"
