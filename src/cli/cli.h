@@ -93,6 +93,8 @@ void	 cli_pidfile_release(int fd, const char *path);
 /* cli_conf.c */
 int	 cli_load_conf(struct dmx_conf *, const char *file, char **sets,
 	    size_t nsets, const char *cmd);
+struct state *cli_relay_store(const char *cmd, const char *what,
+	    struct dmx_conf *, int write);
 const char *cli_tlsrpt_submitter(const struct dmx_conf *, char *buf,
 	    size_t len);
 

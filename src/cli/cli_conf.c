@@ -3,15 +3,55 @@
  * the defaults, then danemx.conf (-c FILE, or /etc/danemx/danemx.conf
  * when it exists), then each -o key=value.
  *
+ * Also: the relay's state store as the relay's user would open it
+ * (cli_relay_store), for the commands that read or change it.
+ *
  * The caller owns the struct dmx_conf filled in and frees it with
- * conf_free(); on failure nothing is left to free.
+ * conf_free(); on failure nothing is left to free. The caller closes a
+ * store opened here with state_close().
  */
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "conf/conf.h"
+#include "state/state.h"
 #include "util/util.h"
+
+/*
+ * cli_relay_store - become the relay's user (when root), then open its
+ * store in state_dir; a command that only reads (write 0) opens it read
+ * only when it may not write it. NULL when there is none, said on stderr
+ * as "danemx CMD: no WHAT to read" (or "to change").
+ */
+struct state *
+cli_relay_store(const char *cmd, const char *what, struct dmx_conf *conf,
+    int write)
+{
+	struct state_conf	 sc;
+	struct relay_user	 ru;
+	struct state		*st;
+	char			 err[512], err2[512];
+
+	if (cli_relay_user(conf, &ru, err, sizeof(err)) == -1 ||
+	    cli_priv_drop(&ru, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danemx %s: %s\n", cmd, err);
+		return NULL;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.dir = conf->state_dir;
+	if ((st = state_open(&sc, err, sizeof(err))) != NULL)
+		return st;
+	if (!write) {
+		sc.readonly = 1;	/* not ours to write: read it */
+		if ((st = state_open(&sc, err2, sizeof(err2))) != NULL)
+			return st;
+	}
+	fprintf(stderr, "danemx %s: no %s to %s: %s\n", cmd, what,
+	    write ? "change" : "read", err);
+	return NULL;
+}
 
 /* cli_load_conf - defaults, the file, then the -o settings */
 int

@@ -463,34 +463,6 @@ do_accept(struct state *st, const char *domain, pid_t relay)
 	return 0;
 }
 
-/* open_store - the relay's store, as the relay's user; NULL (said) */
-static struct state *
-open_store(struct dmx_conf *conf, int write)
-{
-	struct state_conf	 sc;
-	struct relay_user	 ru;
-	struct state		*st;
-	char			 err[512], err2[512];
-
-	if (cli_relay_user(conf, &ru, err, sizeof(err)) == -1 ||
-	    cli_priv_drop(&ru, err, sizeof(err)) == -1) {
-		fprintf(stderr, "danemx domains: %s\n", err);
-		return NULL;
-	}
-	memset(&sc, 0, sizeof(sc));
-	sc.dir = conf->state_dir;
-	if ((st = state_open(&sc, err, sizeof(err))) != NULL)
-		return st;
-	if (!write) {
-		sc.readonly = 1;	/* not ours to write: read it */
-		if ((st = state_open(&sc, err2, sizeof(err2))) != NULL)
-			return st;
-	}
-	fprintf(stderr, "danemx domains: no destinations to %s: %s\n",
-	    write ? "change" : "read", err);
-	return NULL;
-}
-
 /* cmd_domains - danemx domains [list] | accept DOMAIN */
 int
 cmd_domains(struct cli *c, int argc, char **argv)
@@ -531,7 +503,8 @@ cmd_domains(struct cli *c, int argc, char **argv)
 	/* The relay to wake, found while root may still read its pid file. */
 	if (strcmp(sub, "accept") == 0)
 		relay = cli_pidfile_owner(conf.pid_file, why, sizeof(why));
-	if ((st = open_store(&conf, strcmp(sub, "accept") == 0)) == NULL) {
+	if ((st = cli_relay_store("domains", "destinations", &conf,
+	    strcmp(sub, "accept") == 0)) == NULL) {
 		conf_free(&conf);
 		return EX_NOINPUT;
 	}

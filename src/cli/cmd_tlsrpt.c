@@ -117,32 +117,6 @@ parse_opts(struct cli *c, int argc, char **argv, struct tlsrpt_opts *o)
 	return 0;
 }
 
-/* open_store - the relay's store, as the relay's user; NULL (said) if
- * there is none to read */
-static struct state *
-open_store(struct dmx_conf *conf)
-{
-	struct state_conf	 sc;
-	struct relay_user	 ru;
-	struct state		*st;
-	char			 err[512], err2[512];
-
-	if (cli_relay_user(conf, &ru, err, sizeof(err)) == -1 ||
-	    cli_priv_drop(&ru, err, sizeof(err)) == -1) {
-		fprintf(stderr, "danemx tlsrpt: %s\n", err);
-		return NULL;
-	}
-	memset(&sc, 0, sizeof(sc));
-	sc.dir = conf->state_dir;
-	if ((st = state_open(&sc, err, sizeof(err))) != NULL)
-		return st;
-	sc.readonly = 1;	/* not ours to write: read what is there */
-	if ((st = state_open(&sc, err2, sizeof(err2))) != NULL)
-		return st;
-	fprintf(stderr, "danemx tlsrpt: no TLS results to read: %s\n", err);
-	return NULL;
-}
-
 struct list_ctx {
 	int	 json, n;
 	char	 today[TLSRPT_DAY_LEN];
@@ -346,7 +320,8 @@ cmd_tlsrpt(struct cli *c, int argc, char **argv)
 	}
 	if (c->json)
 		log_set_quiet(1);
-	if ((st = open_store(&conf)) == NULL) {
+	if ((st = cli_relay_store("tlsrpt", "TLS results", &conf, 0)) ==
+	    NULL) {
 		conf_free(&conf);
 		return EX_NOINPUT;
 	}

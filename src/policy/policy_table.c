@@ -66,7 +66,6 @@ policy_level_from_str(const char *s, enum tls_level *out)
 	return -1;
 }
 
-static int	valid_domain(const char *);
 
 /* host_nexthop - "[mx.example.org]" or "[mx.example.org]:25" */
 static int
@@ -87,30 +86,7 @@ host_nexthop(const char *s)
 		return 0;
 	memcpy(name, s + 1, n);
 	name[n] = '\0';
-	return valid_domain(name);
-}
-
-/* valid_domain - letters, digits, '-', '_' and dots, no empty label */
-static int
-valid_domain(const char *d)
-{
-	size_t	 label = 0, len = strlen(d);
-
-	if (len == 0 || len > 253)
-		return 0;
-	for (; *d != '\0'; d++) {
-		if (*d == '.') {
-			if (label == 0)
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)*d) && *d != '-' && *d != '_')
-			return 0;
-		if (++label > 63)
-			return 0;
-	}
-	return label > 0;
+	return addr_name_ok(name);
 }
 
 static int
@@ -189,7 +165,7 @@ parse_line(struct policy_table *t, char *s, unsigned lineno, int bypass,
 			    lineno, 200, fields[0]);
 			return -1;
 		}
-	} else if (!valid_domain(dom)) {
+	} else if (!addr_name_ok(dom)) {
 		snprintf(err, errlen, "line %u: '%.*s' is not a domain", lineno,
 		    200, fields[0]);
 		return -1;

@@ -27,29 +27,6 @@
 #include "route/route.h"
 #include "util/util.h"
 
-/* name_ok - letters, digits, '-', '_' and dots; no empty label */
-static int
-name_ok(const char *d)
-{
-	size_t	 label = 0, len = strlen(d);
-
-	if (len == 0 || len > 253)
-		return 0;
-	for (; *d != '\0'; d++) {
-		if (*d == '.') {
-			if (label == 0)
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)*d) && *d != '-' && *d != '_')
-			return 0;
-		if (++label > 63)
-			return 0;
-	}
-	return label > 0;
-}
-
 /* text_ok - printable ASCII and spaces: it goes into logs and bounces */
 static int
 text_ok(const char *s)
@@ -109,7 +86,7 @@ parse_smtp(struct transport_entry *e, const char *hop, char *why,
 		name[n] = '\0';
 		if (n > 1 && name[n - 1] == '.')
 			name[n - 1] = '\0';
-		if (!name_ok(name))
+		if (!addr_name_ok(name))
 			goto bad;
 		if (end[1] == ':') {
 			if (parse_uint(end + 2, 65535, &p) == -1 || p == 0)
@@ -129,7 +106,7 @@ parse_smtp(struct transport_entry *e, const char *hop, char *why,
 	name[n] = '\0';
 	if (n > 1 && name[n - 1] == '.')
 		name[--n] = '\0';
-	if (!name_ok(name))
+	if (!addr_name_ok(name))
 		goto bad;
 	if ((e->dest = strdup(name)) == NULL)
 		goto nomem;
@@ -255,7 +232,8 @@ parse_line(struct transport_table *t, char *s, unsigned lineno, char *err,
 	if (len > 1 && pat[len - 1] == '.')
 		pat[--len] = '\0';
 	str_lower(pat);
-	if (strcmp(pat, "*") != 0 && !name_ok(pat[0] == '.' ? pat + 1 : pat)) {
+	if (strcmp(pat, "*") != 0 &&
+	    !addr_name_ok(pat[0] == '.' ? pat + 1 : pat)) {
 		snprintf(err, errlen, "line %u: '%.*s' is not a domain, "
 		    ".domain or *", lineno, 200, pat);
 		return -1;

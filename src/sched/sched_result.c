@@ -203,30 +203,34 @@ sched_note_held(struct sched *s, struct item *it)
 }
 
 /*
- * sched_bounce_now - fail pending recipients now, for why: every one of
- * the message's (all), or those of the item's domain; they can never be
- * delivered. The item is gone after this.
+ * settle_now - pending recipients are done now, without a delivery, as
+ * state (RCPT_FAILED: status=bounced, RCPT_SENT: status=sent) for why:
+ * every one of the message's (all), or those of the item's domain. The
+ * item is gone after this.
  */
-void
-sched_bounce_now(struct sched *s, struct item *it, struct queue_env *e,
-    const char *why, int all)
+static void
+settle_now(struct sched *s, struct item *it, struct queue_env *e,
+    const char *why, int all, enum rcpt_state state)
 {
 	struct qmsg	*m = it->m;
 	char		 err[256];
 	size_t		 i, nfinal = 0;
 	time_t		 now = time(NULL);
+	int		 sent = state == RCPT_SENT;
 
 	for (i = 0; i < e->nrcpt; i++) {
 		if (e->rcpt[i].state == RCPT_PENDING && (all ||
 		    strcasecmp(sched_rcpt_domain(e->rcpt[i].addr),
 		    it->domain) == 0)) {
-			e->rcpt[i].state = RCPT_FAILED;
+			e->rcpt[i].state = state;
 			free(e->rcpt[i].last);
 			e->rcpt[i].last = strdup(why);
 			log_info("%s: to=<%s>, relay=none, delay=%llds, "
-			    "status=bounced (%s)", e->id, e->rcpt[i].addr,
-			    (long long)(now - e->created), why);
-			sched_count_rcpt(s, SCHED_BOUNCED, TLS_ACH_NONE);
+			    "status=%s (%s)", e->id, e->rcpt[i].addr,
+			    (long long)(now - e->created), sent ? "sent" :
+			    "bounced", why);
+			sched_count_rcpt(s, sent ? SCHED_SENT : SCHED_BOUNCED,
+			    TLS_ACH_NONE);
 		}
 		if (e->rcpt[i].state != RCPT_PENDING)
 			nfinal++;
@@ -247,6 +251,18 @@ sched_bounce_now(struct sched *s, struct item *it, struct queue_env *e,
 }
 
 /*
+ * sched_bounce_now - fail pending recipients now, for why: every one of
+ * the message's (all), or those of the item's domain; they can never be
+ * delivered. The item is gone after this.
+ */
+void
+sched_bounce_now(struct sched *s, struct item *it, struct queue_env *e,
+    const char *why, int all)
+{
+	settle_now(s, it, e, why, all, RCPT_FAILED);
+}
+
+/*
  * sched_discard_now - the transport table discards mail for the item's
  * domain: its pending recipients are done, as if sent, and logged with
  * the route. The item is gone after this.
@@ -255,40 +271,10 @@ void
 sched_discard_now(struct sched *s, struct item *it, struct queue_env *e,
     const char *route)
 {
-	struct qmsg	*m = it->m;
-	char		 err[256], why[3 * DMX_NAME_MAX + 64];
-	size_t		 i, nfinal = 0;
-	time_t		 now = time(NULL);
+	char	 why[3 * DMX_NAME_MAX + 64];
 
 	snprintf(why, sizeof(why), "discarded (route: %s)", route);
-	for (i = 0; i < e->nrcpt; i++) {
-		if (e->rcpt[i].state == RCPT_PENDING &&
-		    strcasecmp(sched_rcpt_domain(e->rcpt[i].addr),
-		    it->domain) == 0) {
-			e->rcpt[i].state = RCPT_SENT;
-			free(e->rcpt[i].last);
-			e->rcpt[i].last = strdup(why);
-			log_info("%s: to=<%s>, relay=none, delay=%llds, "
-			    "status=sent (%s)", e->id, e->rcpt[i].addr,
-			    (long long)(now - e->created), why);
-			sched_count_rcpt(s, SCHED_SENT, TLS_ACH_NONE);
-		}
-		if (e->rcpt[i].state != RCPT_PENDING)
-			nfinal++;
-	}
-	if (nfinal == e->nrcpt && m->active == 0) {
-		sched_msg_drop(s, m, 0);
-		if (queue_env_store(s->c.q, e, err, sizeof(err)) == 0)
-			sched_finalize(s, e);
-		else
-			log_warnx("%s", err);	/* rescanned in 5 s */
-	} else if (queue_env_store(s->c.q, e, err, sizeof(err)) == 0) {
-		sched_item_free(s, it);	/* the last job finalizes */
-		sched_msg_maybe_free(s, m);
-	} else {
-		log_warnx("%s", err);
-		sched_item_due(s, it, now + sched_backoff(s, 1));
-	}
+	settle_now(s, it, e, why, 0, RCPT_SENT);
 }
 
 /*

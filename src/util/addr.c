@@ -1,17 +1,46 @@
 /*
  * addr.c - a check on mail addresses that every way into the queue and
- * the scheduler share (smtpd, sendmail, the queue's recipients), and
- * the parser of address-literal next hops ("[192.0.2.1]:25").
+ * the scheduler share (smtpd, sendmail, the queue's recipients), the
+ * check on a domain name in the operator's tables, and the parser of
+ * address-literal next hops ("[192.0.2.1]:25").
  *
  * Allocates nothing.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
 #include "util/util.h"
+
+/*
+ * addr_name_ok - a domain name as the policy table, the bypass list and
+ * the transport table take it: letters, digits, '-', '_' and dots, no
+ * empty label, labels of at most 63 octets, 253 in all. 1 if it is one.
+ */
+int
+addr_name_ok(const char *d)
+{
+	size_t	 label = 0, len = strlen(d);
+
+	if (len == 0 || len > 253)
+		return 0;
+	for (; *d != '\0'; d++) {
+		if (*d == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*d) && *d != '-' && *d != '_')
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return label > 0;
+}
 
 /*
  * addr_domain_ok - can the domain of addr (after its last '@', or all of

@@ -47,6 +47,7 @@ struct net_addr {
 
 /* addr.c */
 int	 addr_domain_ok(const char *addr);
+int	 addr_name_ok(const char *domain);
 int	 addr_parse_literal(const char *dest, struct net_addr *, unsigned *port);
 int	 addr_prefix_eq(const unsigned char *, const unsigned char *,
 	    unsigned bits);

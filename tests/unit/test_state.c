@@ -21,21 +21,9 @@
 #include "log/log.h"
 #include "state/state.h"
 #include "t.h"
+#include "t_state.h"
 #include "util/util.h"
 
-static char	 base[256];
-static int	 ncase;
-
-/* newdir - a fresh, empty state_dir for one case (mode 0700) */
-static const char *
-newdir(void)
-{
-	static char	 d[512];
-
-	snprintf(d, sizeof(d), "%s/s%d", base, ncase++);
-	mkdir(d, 0700);
-	return d;
-}
 
 static struct state *
 open_dir(const char *dir, int readonly, char *err, size_t errlen)
@@ -62,31 +50,6 @@ rec(struct state_sts *r, const char *domain, const char *id,
 	r->expires = t + 86400;
 	r->checked = t;
 	r->last_used = t;
-}
-
-/* sql1 - run one statement on DIR/state.db directly, as another program */
-static int
-sql1(const char *dir, const char *q, int *out)
-{
-	char		 path[600];
-	sqlite3		*db;
-	sqlite3_stmt	*s;
-	int		 rc;
-
-	snprintf(path, sizeof(path), "%s/state.db", dir);
-	if (sqlite3_open(path, &db) != SQLITE_OK)
-		return -1;
-	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_prepare_v2(db, q, -1, &s, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return -1;
-	}
-	rc = sqlite3_step(s);
-	if (out != NULL && rc == SQLITE_ROW)
-		*out = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 static void
@@ -503,27 +466,15 @@ test_dir_checks(void)
 int
 main(void)
 {
-	const char	*tmp = getenv("TMPDIR");
-
 	log_init("test_state", 0, 0);
-	snprintf(base, sizeof(base), "%s/danemx-test_state.XXXXXX",
-	    tmp ? tmp : "/tmp");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
+	if (t_state_begin("test_state") == -1)
 		return 1;
-	}
 	test_roundtrip();
 	test_reopen_and_list();
 	test_two_writers();
 	test_lock_held_elsewhere();
 	test_schema();
 	test_dir_checks();
-	{
-		char	 cmd[600];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", base);
-	}
+	t_state_end();
 	return t_done("test_state");
 }

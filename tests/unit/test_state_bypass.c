@@ -18,20 +18,9 @@
 #include "log/log.h"
 #include "state/state.h"
 #include "t.h"
+#include "t_state.h"
 #include "util/util.h"
 
-static char	 base[256];
-static int	 ncase;
-
-static const char *
-newdir(void)
-{
-	static char	 d[512];
-
-	snprintf(d, sizeof(d), "%s/s%d", base, ncase++);
-	mkdir(d, 0700);
-	return d;
-}
 
 static struct state *
 open_dir(const char *dir)
@@ -46,32 +35,6 @@ open_dir(const char *dir)
 	if ((st = state_open(&c, err, sizeof(err))) == NULL)
 		T_CHECK(0, "open %s: %s", dir, err);
 	return st;
-}
-
-/* sql1 - one statement on DIR/state.db, as another program */
-static int
-sql1(const char *dir, const char *q, int *out)
-{
-	char		 path[600];
-	sqlite3		*db;
-	sqlite3_stmt	*s;
-	int		 rc;
-
-	snprintf(path, sizeof(path), "%s/state.db", dir);
-	if (sqlite3_open(path, &db) != SQLITE_OK)
-		return -1;
-	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_prepare_v2(db, q, -1, &s, NULL) != SQLITE_OK) {
-		fprintf(stderr, "sql1: %s: %s\n", q, sqlite3_errmsg(db));
-		sqlite3_close(db);
-		return -1;
-	}
-	rc = sqlite3_step(s);
-	if (out != NULL && rc == SQLITE_ROW)
-		*out = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 struct seen {
@@ -194,20 +157,11 @@ test_migrate_and_hostile(void)
 int
 main(void)
 {
-	const char	*tmp = getenv("TMPDIR");
-	char		 cmd[600];
-
 	log_init("test_state_bypass", 0, 0);
-	snprintf(base, sizeof(base), "%s/danemx-test_state_bypass.XXXXXX",
-	    tmp ? tmp : "/tmp");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
+	if (t_state_begin("test_state_bypass") == -1)
 		return 1;
-	}
 	test_put_get_list();
 	test_migrate_and_hostile();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", base);
+	t_state_end();
 	return t_done("test_state_bypass");
 }

@@ -22,20 +22,9 @@
 #include "state/state.h"
 #include "sts/sts.h"
 #include "t.h"
+#include "t_state.h"
 #include "util/util.h"
 
-static char	 base[256];
-static int	 ncase;
-
-static const char *
-newdir(void)
-{
-	static char	 d[512];
-
-	snprintf(d, sizeof(d), "%s/s%d", base, ncase++);
-	mkdir(d, 0700);
-	return d;
-}
 
 static struct state *
 open_dir(const char *dir)
@@ -462,24 +451,15 @@ test_downgrade_table(void)
 int
 main(void)
 {
-	const char	*tmp = getenv("TMPDIR");
-	char		 cmd[600];
-
 	log_init("test_state_dest", 0, 0);
-	snprintf(base, sizeof(base), "%s/danemx-test_state_dest.XXXXXX",
-	    tmp ? tmp : "/tmp");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
+	if (t_state_begin("test_state_dest") == -1)
 		return 1;
-	}
 	test_seen();
 	test_count();
 	test_downgrade_accept();
 	test_list_hostile();
 	test_observe();
 	test_downgrade_table();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", base);
+	t_state_end();
 	return t_done("test_state_dest");
 }
