@@ -168,6 +168,9 @@ static const struct {
 	{ "bad host next hop", "[mx..test]:25 may\n", 0, "is not a next hop" },
 	{ "bad domain", "a..test may\n", 0, "line 1: 'a..test' is not a domain" },
 	{ "bad char", "a$.test may\n", 0, "is not a domain" },
+	{ "label of 64 octets", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test may\n", 0,
+	    "is not a domain" },
 	{ "bad date", "a.test 2026-13-45\n", 1, "line 1: '2026-13-45' is not a date" },
 	{ "bypass fields", "a.test 2026-01-01 x\n", 1, "expected 'domain" },
 	{ "empty dot", ". may\n", 0, "is not a domain" },

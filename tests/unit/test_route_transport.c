@@ -150,6 +150,9 @@ test_errors(void)
 		{ "# c\n\nbad_dom!.test [mx.test]\n", "line 3: 'bad_dom!.test' "
 		    "is not a domain" },
 		{ "a..test [mx.test]\n", "line 1: 'a..test' is not a domain" },
+		/* a label of 64 octets: too long (63 is the most) */
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test [mx.test]\n", "is not a domain" },
 		{ "a.test [mx.test]:0\n", "line 1: '[mx.test]:0' is not a next "
 		    "hop" },
 		{ "a.test [mx.test]:65536\n", "is not a next hop" },
