@@ -3,13 +3,24 @@
  *
  * One libunbound context per resolver validates in-process, with our
  * own trust anchor: an AD bit from any upstream is never trusted. The
- * context resolves in a thread; its ub_fd() is watched by the caller's
- * event_base and ub_process() delivers answers. Each lookup has a
- * timer; on expiry the lookup is cancelled and reported as a timeout.
+ * context runs on the caller's event_base (ub_ctx_create_event): no
+ * thread, no pipe between threads; its sockets and timers are events
+ * of the one loop. Each lookup has a timer; on expiry the lookup is
+ * reported as a timeout.
  *
- * Ownership: the resolver owns its pending queries. A query's result
- * is handed to the callback, which owns it (dmx_dns_result_free()).
- * Callbacks may start or cancel lookups but must not free the resolver.
+ * libunbound 1.17 cannot cancel a lookup of an event context
+ * (ub_cancel() would free what its mesh still points at), so a lookup
+ * that is cancelled or times out stays with libunbound as an orphan
+ * until libunbound answers it (every pending lookup is answered, with
+ * SERVFAIL, when the context is deleted); the answer is then dropped.
+ * An answer that libunbound gives while a lookup is being started
+ * (from its cache) waits for the loop, so that callbacks never run
+ * inside dmx_dns_lookup().
+ *
+ * Ownership: the resolver owns its pending queries and its orphans. A
+ * query's result is handed to the callback, which owns it
+ * (dmx_dns_result_free()). Callbacks may start or cancel lookups but
+ * must not free the resolver.
  */
 #include <sys/queue.h>
 #include <sys/stat.h>
@@ -22,6 +33,7 @@
 
 #include <event2/event.h>
 #include <unbound.h>
+#include <unbound-event.h>
 
 #include "dns/dns.h"
 #include "log/log.h"
@@ -53,6 +65,11 @@ struct dns_query {
 	struct event		*timer;
 	struct dmx_dns_result	*res;	/* made with the query: answering
 					   never needs memory it lacks */
+	int			 in_unbound; /* libunbound holds it as its
+					   callback's argument */
+	int			 orphan;   /* on r->orphans: nobody waits */
+	int			 answered; /* res is final; the timer
+					   delivers it */
 };
 
 struct dmx_resolver {
@@ -60,16 +77,15 @@ struct dmx_resolver {
 	struct ub_ctx		*ctx;		/* NULL for a canned resolver */
 	dns_canned_fn		 canned;	/* unit tests' answers */
 	void			*canned_arg;
-	struct event		*ev;
 	unsigned		 timeout_ms;
 	uint64_t		 next_id;
+	int			 starting; /* inside ub_resolve_event() */
 	TAILQ_HEAD(, dns_query)	 queries;
+	TAILQ_HEAD(, dns_query)	 orphans;
 	FILE			*devnull;
 	char			 anchor[1024];
 	uint64_t		 counts[DNS_NSTATUS];	/* answers by status */
 };
-
-static void	resolver_readable(evutil_socket_t, short, void *);
 
 static void
 query_free(struct dns_query *q)
@@ -98,7 +114,29 @@ result_new(const struct dns_query *q)
 	return res;
 }
 
-/* query_finish - detach q, hand res to its callback, free q */
+/* query_drop - take q off the pending list; free it, or leave it to
+ * libunbound as an orphan while libunbound still holds it */
+static void
+query_drop(struct dns_query *q)
+{
+	struct dmx_resolver *r = q->r;
+
+	TAILQ_REMOVE(&r->queries, q, entry);
+	if (!q->in_unbound) {
+		query_free(q);
+		return;
+	}
+	if (q->timer != NULL) {
+		event_free(q->timer);
+		q->timer = NULL;
+	}
+	dmx_dns_result_free(q->res);
+	q->res = NULL;
+	q->orphan = 1;
+	TAILQ_INSERT_TAIL(&r->orphans, q, entry);
+}
+
+/* query_finish - detach q, hand res to its callback, drop q */
 static void
 query_finish(struct dns_query *q, struct dmx_dns_result *res)
 {
@@ -110,8 +148,7 @@ query_finish(struct dns_query *q, struct dmx_dns_result *res)
 		q->res = NULL;		/* the callback's now */
 	if (res != NULL && (unsigned)res->status < DNS_NSTATUS)
 		r->counts[res->status]++;
-	TAILQ_REMOVE(&r->queries, q, entry);
-	query_free(q);
+	query_drop(q);
 	cb(arg, res);
 }
 
@@ -124,76 +161,89 @@ set_error(struct dmx_dns_result *res, enum dmx_dns_status st,
 	res->error = xstrdup_or_null(why);
 }
 
-/* classify - turn libunbound's answer into our result */
+/*
+ * classify - turn libunbound's answer into our result: rcode is its
+ * error (0: the packet's own rcode stands), sec 0 insecure, 1 bogus,
+ * 2 secure (ub_resolve_event()).
+ */
 static void
-classify(struct dmx_dns_result *res, struct ub_result *ub)
+classify(struct dmx_dns_result *res, int rcode, const unsigned char *pkt,
+    int len, int sec, const char *why_bogus)
 {
 	const char	*perr;
 	char		 why[128];
 
-	res->rcode = ub->rcode;
-	res->ttl = ub->ttl > 0 ? (uint32_t)ub->ttl : 0;
-	if (ub->bogus) {
+	if (rcode == 0 && pkt != NULL && len >= DNS_HDR_LEN)
+		rcode = pkt[3] & 0x0f;
+	res->rcode = rcode;
+	if (sec == 1) {
 		/* What a validating resolver answers for it: SERVFAIL. */
 		res->rcode = DMX_RCODE_SERVFAIL;
 		res->status = DMX_DNS_BOGUS;
-		res->why_bogus = strdup(ub->why_bogus != NULL &&
-		    ub->why_bogus[0] != '\0' ? ub->why_bogus :
-		    "validation failure");
+		res->why_bogus = strdup(why_bogus != NULL &&
+		    why_bogus[0] != '\0' ? why_bogus : "validation failure");
 		/* It quotes DNS data (names, EDE text): logs, DSNs. */
 		if (res->why_bogus != NULL)
 			str_printable(res->why_bogus, strlen(res->why_bogus));
 		return;
 	}
-	if (ub->rcode != DMX_RCODE_NOERROR && ub->rcode != DMX_RCODE_NXDOMAIN) {
+	if (rcode != DMX_RCODE_NOERROR && rcode != DMX_RCODE_NXDOMAIN) {
 		snprintf(why, sizeof(why), "the lookup failed with rcode %s",
-		    dmx_rcode_str(ub->rcode));
+		    dmx_rcode_str(rcode));
 		set_error(res, DMX_DNS_SERVFAIL, why);
 		return;
 	}
-	res->status = ub->secure ? DMX_DNS_SECURE : DMX_DNS_INSECURE;
-	res->nxdomain = ub->rcode == DMX_RCODE_NXDOMAIN;
-	if (ub->answer_packet == NULL || ub->answer_len <= 0) {
+	res->status = sec == 2 ? DMX_DNS_SECURE : DMX_DNS_INSECURE;
+	res->nxdomain = rcode == DMX_RCODE_NXDOMAIN;
+	if (pkt == NULL || len <= 0) {
 		set_error(res, DMX_DNS_MALFORMED, "no answer packet");
 		return;
 	}
-	if (dns_msg_parse(ub->answer_packet, (size_t)ub->answer_len, res,
-	    &perr) == -1) {
+	if (dns_msg_parse(pkt, (size_t)len, res, &perr) == -1) {
 		snprintf(why, sizeof(why), "malformed answer: %s", perr);
 		set_error(res, DMX_DNS_MALFORMED, why);
-		return;
-	}
-	if (ub->havedata && res->nrrs == 0) {
-		set_error(res, DMX_DNS_MALFORMED,
-		    "malformed answer: data without records of the asked type");
 		return;
 	}
 	res->nodata = !res->nxdomain && res->nrrs == 0;
 	res->cname_secure = res->ncname > 0 && res->status == DMX_DNS_SECURE;
 }
 
-/* ub_done - libunbound's callback, from ub_process() */
+/*
+ * ub_done - libunbound's answer (ub_resolve_event()'s callback): from
+ * the loop, from inside ub_resolve_event() when it answers at once, or
+ * from ub_ctx_delete() (SERVFAIL) for every lookup still pending. The
+ * packet and why_bogus are libunbound's, valid during the call only.
+ */
 static void
-ub_done(void *arg, int err, struct ub_result *ub)
+ub_done(void *arg, int rcode, void *pkt, int len, int sec, char *why_bogus,
+    int ratelimited)
 {
 	struct dns_query	*q = arg;
 	struct dmx_dns_result	*res;
-	char			 why[160];
+	struct timeval		 now = { 0, 0 };
 
+	(void)ratelimited;
+	if (q == NULL)
+		return;			/* the start-up probe */
+	q->in_unbound = 0;
+	if (q->orphan) {
+		TAILQ_REMOVE(&q->r->orphans, q, entry);
+		query_free(q);
+		return;
+	}
 	if ((res = q->res) != NULL) {
-		if (err != 0) {
-			snprintf(why, sizeof(why), "resolver error: %s",
-			    ub_strerror(err));
-			set_error(res, DMX_DNS_SERVFAIL, why);
-		} else
-			classify(res, ub);
+		classify(res, rcode, pkt, len, sec, why_bogus);
 		if (res->canonical_name == NULL)
 			res->canonical_name = strdup(res->qname);
 	}
-	if (ub != NULL)
-		ub_resolve_free(ub);
 	log_debug("dns: %s %s: %s", q->name, dmx_type_str(q->type),
 	    res ? dmx_dns_status_str(res->status) : "?");
+	if (q->r->starting) {
+		/* Not inside dmx_dns_lookup(): the loop delivers it. */
+		q->answered = 1;
+		evtimer_add(q->timer, &now);
+		return;
+	}
 	query_finish(q, res);
 }
 
@@ -214,7 +264,8 @@ canned_answer(evutil_socket_t fd, short ev, void *arg)
 	query_finish(q, res);
 }
 
-/* query_timeout - the lookup took too long: cancel it, report timeout */
+/* query_timeout - the lookup took too long: report a timeout (or
+ * deliver an answer that came while the lookup was being started) */
 static void
 query_timeout(evutil_socket_t fd, short ev, void *arg)
 {
@@ -224,8 +275,10 @@ query_timeout(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	if (q->r->ctx != NULL)
-		ub_cancel(q->r->ctx, q->async_id);
+	if (q->answered) {
+		query_finish(q, q->res);
+		return;
+	}
 	if ((res = q->res) != NULL) {
 		snprintf(why, sizeof(why), "no answer within %u ms",
 		    q->r->timeout_ms);
@@ -233,18 +286,6 @@ query_timeout(evutil_socket_t fd, short ev, void *arg)
 		res->canonical_name = strdup(res->qname);
 	}
 	query_finish(q, res);
-}
-
-static void
-resolver_readable(evutil_socket_t fd, short ev, void *arg)
-{
-	struct dmx_resolver *r = arg;
-	int		 err;
-
-	(void)fd;
-	(void)ev;
-	if ((err = ub_process(r->ctx)) != 0)
-		log_warnx("dns: resolver: %s", ub_strerror(err));
 }
 
 /* get_option - a libunbound option's value, or "" (static buffer) */
@@ -286,8 +327,6 @@ configure(struct dmx_resolver *r, const struct dmx_resolver_conf *conf,
 	size_t		 i;
 	int		 e;
 
-	if ((e = ub_ctx_async(r->ctx, 1)) != 0)
-		goto uberr;
 	if (conf->config_file != NULL) {
 		if (!readable(conf->config_file, err, errlen))
 			return -1;
@@ -363,15 +402,6 @@ uberr:
 	return -1;
 }
 
-static void
-noop_cb(void *arg, int err, struct ub_result *res)
-{
-	(void)arg;
-	(void)err;
-	if (res != NULL)
-		ub_resolve_free(res);
-}
-
 /* dmx_resolver_new - create a validating resolver on base */
 struct dmx_resolver *
 dmx_resolver_new(struct event_base *base, const struct dmx_resolver_conf *conf,
@@ -388,8 +418,9 @@ dmx_resolver_new(struct event_base *base, const struct dmx_resolver_conf *conf,
 	r->timeout_ms = conf->timeout_ms ? conf->timeout_ms : DEFAULT_TIMEOUT_MS;
 	r->next_id = 1;
 	TAILQ_INIT(&r->queries);
+	TAILQ_INIT(&r->orphans);
 	r->devnull = fopen("/dev/null", "w");
-	if ((r->ctx = ub_ctx_create()) == NULL) {
+	if ((r->ctx = ub_ctx_create_event(base)) == NULL) {
 		snprintf(err, errlen, "cannot create a libunbound context");
 		goto fail;
 	}
@@ -397,20 +428,18 @@ dmx_resolver_new(struct event_base *base, const struct dmx_resolver_conf *conf,
 		goto fail;
 
 	/*
-	 * The context loads its trust anchors and starts its thread on the
-	 * first lookup: make that happen now, so that a broken anchor is a
-	 * startup error rather than every lookup's.
+	 * The context loads its trust anchors on the first lookup: make
+	 * that happen now, so that a broken anchor is a startup error
+	 * rather than every lookup's. The probe's answer (the root's
+	 * DNSKEY, which every validation needs) is dropped.
 	 */
-	if ((e = ub_resolve_async(r->ctx, ".", 48 /* DNSKEY */, 1, NULL,
-	    noop_cb, &probe)) != 0) {
+	r->starting = 1;
+	e = ub_resolve_event(r->ctx, ".", 48 /* DNSKEY */, 1, NULL, ub_done,
+	    &probe);
+	r->starting = 0;
+	if (e != 0) {
 		snprintf(err, errlen, "cannot start the validator (%s): check "
 		    "the trust anchor (%s)", ub_strerror(e), r->anchor);
-		goto fail;
-	}
-	ub_cancel(r->ctx, probe);
-	if ((r->ev = event_new(base, ub_fd(r->ctx), EV_READ | EV_PERSIST,
-	    resolver_readable, r)) == NULL || event_add(r->ev, NULL) == -1) {
-		snprintf(err, errlen, "cannot watch the resolver's descriptor");
 		goto fail;
 	}
 	return r;
@@ -437,6 +466,7 @@ dns_resolver_canned_new(struct event_base *base, dns_canned_fn fn, void *arg)
 	r->canned_arg = arg;
 	r->next_id = 1;
 	TAILQ_INIT(&r->queries);
+	TAILQ_INIT(&r->orphans);
 	strlcpy_(r->anchor, "canned answers", sizeof(r->anchor));
 	return r;
 }
@@ -449,16 +479,15 @@ dmx_resolver_free(struct dmx_resolver *r)
 
 	if (r == NULL)
 		return;
-	while ((q = TAILQ_FIRST(&r->queries)) != NULL) {
-		TAILQ_REMOVE(&r->queries, q, entry);
-		if (r->ctx != NULL)
-			ub_cancel(r->ctx, q->async_id);
-		query_free(q);
-	}
-	if (r->ev != NULL)
-		event_free(r->ev);
+	while ((q = TAILQ_FIRST(&r->queries)) != NULL)
+		query_drop(q);
+	/* Answers every orphan (SERVFAIL), which frees it. */
 	if (r->ctx != NULL)
 		ub_ctx_delete(r->ctx);
+	while ((q = TAILQ_FIRST(&r->orphans)) != NULL) {
+		TAILQ_REMOVE(&r->orphans, q, entry);
+		query_free(q);
+	}
 	if (r->devnull != NULL)
 		fclose(r->devnull);
 	free(r);
@@ -521,15 +550,24 @@ dmx_dns_lookup(struct dmx_resolver *r, const char *name, uint16_t type,
 	}
 	if ((q->timer = evtimer_new(r->base, query_timeout, q)) == NULL)
 		goto fail;
-	if ((e = ub_resolve_async(r->ctx, q->name, type, 1 /* IN */, q,
-	    ub_done, &q->async_id)) != 0) {
+	TAILQ_INSERT_TAIL(&r->queries, q, entry);
+	q->in_unbound = 1;
+	r->starting = 1;
+	e = ub_resolve_event(r->ctx, q->name, type, 1 /* IN */, q, ub_done,
+	    &q->async_id);
+	r->starting = 0;
+	if (e != 0) {
+		/* libunbound keeps no reference when it fails */
 		log_warnx("dns: cannot look up %s: %s", name, ub_strerror(e));
+		q->in_unbound = 0;
+		TAILQ_REMOVE(&r->queries, q, entry);
 		goto fail;
 	}
-	tv.tv_sec = r->timeout_ms / 1000;
-	tv.tv_usec = (r->timeout_ms % 1000) * 1000;
-	evtimer_add(q->timer, &tv);
-	TAILQ_INSERT_TAIL(&r->queries, q, entry);
+	if (!q->answered) {
+		tv.tv_sec = r->timeout_ms / 1000;
+		tv.tv_usec = (r->timeout_ms % 1000) * 1000;
+		evtimer_add(q->timer, &tv);
+	}
 	return q->id;
 fail:
 	query_free(q);
@@ -544,10 +582,7 @@ dmx_dns_cancel(struct dmx_resolver *r, uint64_t id)
 
 	TAILQ_FOREACH(q, &r->queries, entry) {
 		if (q->id == id) {
-			TAILQ_REMOVE(&r->queries, q, entry);
-			if (r->ctx != NULL)
-				ub_cancel(r->ctx, q->async_id);
-			query_free(q);
+			query_drop(q);
 			return;
 		}
 	}

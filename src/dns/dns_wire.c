@@ -411,6 +411,35 @@ read_question(const unsigned char *msg, size_t msglen, size_t *off,
 	return 0;
 }
 
+/* authority_ttl - the smallest TTL in the authority section, which
+ * starts at off; UINT32_MAX if none. A malformed section ends the walk:
+ * the TTL is only a cache hint. */
+static uint32_t
+authority_ttl(const unsigned char *msg, size_t msglen, size_t off)
+{
+	char		 name[DMX_NAME_MAX];
+	const char	*err;
+	uint32_t	 ttl, min = UINT32_MAX;
+	unsigned	 ns, i;
+	size_t		 rdlen;
+
+	ns = get16(msg + 8);
+	for (i = 0; i < ns && i < DNS_MAX_RRS; i++) {
+		if (dns_name_read(msg, msglen, &off, name, sizeof(name),
+		    &err) == -1 || off + 10 > msglen)
+			break;
+		ttl = get32(msg + off + 4);
+		rdlen = get16(msg + off + 8);
+		off += 10;
+		if (rdlen > msglen - off)
+			break;
+		if (ttl < min)
+			min = ttl;
+		off += rdlen;
+	}
+	return min;
+}
+
 /*
  * dns_msg_parse - the answer section of msg into res: the records of
  * the asked type (on the CNAME chain from the question, and only
@@ -427,7 +456,7 @@ dns_msg_parse(const unsigned char *msg, size_t msglen,
 	size_t		 off, nrr = 0, nlinks = 0, i;
 	unsigned	 an;
 	uint16_t	 type, qtype;
-	uint32_t	 ttl;
+	uint32_t	 ttl, minttl = UINT32_MAX;
 	size_t		 rdlen;
 
 	if (read_question(msg, msglen, &off, &an, qname, sizeof(qname),
@@ -459,6 +488,8 @@ dns_msg_parse(const unsigned char *msg, size_t msglen,
 			*err = "rdata runs past the end of the message";
 			goto fail;
 		}
+		if (ttl < minttl)
+			minttl = ttl;
 		if (type == DMX_T_CNAME && qtype != DMX_T_CNAME) {
 			if (nlinks == DNS_MAX_CNAME_CHAIN) {
 				*err = "CNAME chain too long";
@@ -501,6 +532,11 @@ dns_msg_parse(const unsigned char *msg, size_t msglen,
 	}
 	res->rrs = rrs;
 	res->nrrs = nrr;
+	/* As libunbound's ub_result: the answer's smallest TTL, or for a
+	 * negative answer the authority section's (its SOA). */
+	if (an == 0)
+		minttl = authority_ttl(msg, msglen, off);
+	res->ttl = minttl == UINT32_MAX ? 0 : minttl;
 	return 0;
 fail:
 	for (i = 0; i < nrr; i++)

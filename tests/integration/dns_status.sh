@@ -99,6 +99,9 @@ expect_result "secure NODATA" 0 '{"name":"nomx.secure.test","type":"MX",
     "canonical_name":"nomx.secure.test","cname_secure":false,"cname_chain":[],
     "records":[]}'
 expect_clean "secure NODATA"
+# a negative answer's TTL is its SOA's (min(3600, minimum 300)), as
+# libunbound's ub_result has it
+expect_match "secure NODATA: ttl" "$(jqo .ttl)" '^(300|29[0-9])$'
 
 dns nosuch.secure.test A
 expect_result "secure NXDOMAIN" 0 '{"name":"nosuch.secure.test","type":"A",
@@ -106,6 +109,7 @@ expect_result "secure NXDOMAIN" 0 '{"name":"nosuch.secure.test","type":"A",
     "canonical_name":"nosuch.secure.test","cname_secure":false,
     "cname_chain":[],"records":[]}'
 expect_clean "secure NXDOMAIN"
+expect_match "secure NXDOMAIN: ttl" "$(jqo .ttl)" '^(300|29[0-9])$'
 
 # --- CNAME chains (rule 6) --------------------------------------------------
 

@@ -443,10 +443,89 @@ test_names(void)
 	    "different names compare equal");
 }
 
+/* rr_ttl - an RR with its own TTL and rdata bytes */
+static void
+rr_ttl(struct msg *m, const char *owner, unsigned type, unsigned long ttl,
+    const unsigned char *rd, unsigned rdlen)
+{
+	unsigned i;
+
+	putname(m, owner);
+	put16(m, type);
+	put16(m, 1);
+	put32(m, ttl);
+	put16(m, rdlen);
+	for (i = 0; i < rdlen; i++)
+		put8(m, rd[i]);
+}
+
+/*
+ * test_ttl - the result's TTL is libunbound's ub_result's: the smallest
+ * of the answer section (every record there, CNAMEs and signatures
+ * included), or for an answer without records the authority section's
+ * smallest (the SOA of a negative answer), or 0 when neither has any.
+ */
+static void
+test_ttl(void)
+{
+	static const unsigned char a[4] = { 192, 0, 2, 1 };
+	static const unsigned char sig[3] = { 1, 2, 3 };
+	static const unsigned char soa[22] = { 0, 0, 1, 2, 3, 4, 5, 6, 7, 8,
+	    9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20 };
+	struct msg		 m;
+	struct dmx_dns_result	*r;
+	const char		*err;
+
+	header(&m, 1, 3);
+	question(&m, "www.example.org", DMX_T_A);
+	rr_ttl(&m, "www.example.org", DMX_T_A, 3600, a, 4);
+	rr_ttl(&m, "www.example.org", DMX_T_A, 1800, a, 4);
+	rr_ttl(&m, "www.example.org", 46 /* RRSIG */, 900, sig, 3);
+	r = newres("www.example.org", DMX_T_A);
+	err = parse(&m, r);
+	T_CHECK(err == NULL, "ttl, answer: got error %s", err);
+	T_CHECK(r->ttl == 900, "ttl, answer: got %u, want 900 (its RRSIG's)",
+	    (unsigned)r->ttl);
+	dmx_dns_result_free(r);
+
+	/* NXDOMAIN: nothing in the answer; SOA 300 and NSEC 600 after it */
+	header(&m, 1, 0);
+	m.b[8] = 0;
+	m.b[9] = 2;		/* NSCOUNT */
+	question(&m, "nosuch.example.org", DMX_T_A);
+	rr_ttl(&m, "example.org", 6 /* SOA */, 300, soa, 22);
+	rr_ttl(&m, "example.org", 47 /* NSEC */, 600, sig, 3);
+	r = newres("nosuch.example.org", DMX_T_A);
+	err = parse(&m, r);
+	T_CHECK(err == NULL, "ttl, negative: got error %s", err);
+	T_CHECK(r->ttl == 300, "ttl, negative: got %u, want the SOA's 300",
+	    (unsigned)r->ttl);
+	dmx_dns_result_free(r);
+
+	/* a truncated authority section: what was read counts, no error */
+	m.n -= 5;
+	r = newres("nosuch.example.org", DMX_T_A);
+	err = parse(&m, r);
+	T_CHECK(err == NULL, "ttl, cut authority: got error %s", err);
+	T_CHECK(r->ttl == 300, "ttl, cut authority: got %u, want 300",
+	    (unsigned)r->ttl);
+	dmx_dns_result_free(r);
+
+	/* nothing anywhere: 0 */
+	header(&m, 1, 0);
+	question(&m, "nosuch.example.org", DMX_T_A);
+	r = newres("nosuch.example.org", DMX_T_A);
+	err = parse(&m, r);
+	T_CHECK(err == NULL && r->ttl == 0, "ttl, empty: got %u (%s)",
+	    (unsigned)r->ttl, err ? err : "no error");
+	dmx_dns_result_free(r);
+}
+
 int
 main(void)
 {
 	test_good();
+	test_ttl();
 	test_bad();
 	test_names();
 	return t_done("test_dns_wire");
