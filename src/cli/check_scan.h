@@ -17,6 +17,8 @@ struct scan;
 
 #define SCAN_CONCURRENCY_DEFAULT	50
 #define SCAN_CONCURRENCY_MAX		1000
+/* check: sessions at once to one server address (deliver_gate.c) */
+#define HOST_CONCURRENCY_DEFAULT	5
 #define SCAN_BYPASS_DAYS_DEFAULT	7
 #define SCAN_BYPASS_DAYS_MAX		365
 

@@ -34,7 +34,7 @@ enum {
 	OPT_POLICY = CLI_OPT_FIRST_COMMAND_OPT,
 	OPT_BYPASS, OPT_HELO, OPT_FROM, OPT_RCPT, OPT_NEXTHOP, OPT_QUIET,
 	OPT_SOURCE, OPT_CA_FILE, OPT_NO_STS, OPT_TRANSPORT,
-	OPT_FILE, OPT_CONCURRENCY, OPT_SUGGEST_BYPASS
+	OPT_FILE, OPT_CONCURRENCY, OPT_SUGGEST_BYPASS, OPT_HOST_CONCURRENCY
 };
 
 /* Exit codes of check (documented in --help and danemx(8)). */
@@ -49,7 +49,7 @@ enum {
 static const char check_help[] =
 "usage: danemx check [options] DOMAIN...\n"
 "       danemx check [options] --file FILE|- [--concurrency N]\n"
-"                    [--suggest-bypass[=DAYSd]]\n"
+"                    [--host-concurrency N] [--suggest-bypass[=DAYSd]]\n"
 "\n"
 "Diagnose mail delivery to each DOMAIN as danemx would deliver: look up\n"
 "its MX hosts with DNSSEC, their addresses and TLSA records, then connect\n"
@@ -97,6 +97,14 @@ static const char check_help[] =
 "      --file FILE     check the domains listed in FILE ('-': stdin)\n"
 "      --concurrency N domains checked at once with --file (default 50,\n"
 "                      at most 1000)\n"
+"      --host-concurrency N\n"
+"                      sessions at once to one server address (IP and\n"
+"                      port), over all the domains checked (default 5;\n"
+"                      0: no limit). Many domains share a few MX hosts;\n"
+"                      receivers limit the connections one client may\n"
+"                      hold (421 replies, counted as failures), and a\n"
+"                      burst of them looks like abuse. A domain whose\n"
+"                      host is at the limit waits its turn.\n"
 "      --suggest-bypass[=DAYSd]\n"
 "                      with --file: print bypass list entries\n"
 "                      ('example.com for 7d # tlsa-invalid (danemx check)')\n"
@@ -208,6 +216,7 @@ struct job {
 	struct scan_opts	 so;
 	struct scan		*scan;
 	size_t			 concurrency;
+	unsigned		 host_concurrency; /* per server address */
 	int			 worst;		/* the worst exit status yet */
 	struct event		*sigint;	/* SIGINT: read no more */
 	int			 interrupted;
@@ -732,6 +741,11 @@ run(struct cli *c, struct job *j)
 	if (!j->no_sts && (rv = run_sts(j, base, r, c->timeout_ms, &http,
 	    &sts)) != 0)
 		goto out;
+	if (j->kind == SMTP_JOB_CHECK && j->host_concurrency > 0 &&
+	    (env.gate = deliver_gate_new(base, j->host_concurrency)) == NULL) {
+		rv = EX_OSERR;
+		goto out;
+	}
 	env.timeout = c->timeout_ms / 1000;
 	env.policy = &pol;
 	env.bypass = &byp;
@@ -754,6 +768,7 @@ run(struct cli *c, struct job *j)
 out:
 	for (i = 0; i < j->ndom; i++)
 		deliver_result_free(j->res[i]);
+	deliver_gate_free(env.gate);
 	sts_free(sts);
 	http_client_free(http);
 	dmx_resolver_free(r);
@@ -766,6 +781,27 @@ out:
 	route_transport_free(&tt);
 	buf_free(&j->msg);
 	return rv;
+}
+
+/* parse_host_concurrency - check's --host-concurrency N (0 to the
+ * largest --concurrency); -1 on usage error */
+static int
+parse_host_concurrency(struct job *j, const char *arg)
+{
+	char		*end;
+	unsigned long	 n;
+
+	errno = 0;
+	n = strtoul(arg, &end, 10);
+	if (!isdigit((unsigned char)arg[0]) || *end != '\0' || errno != 0 ||
+	    n > SCAN_CONCURRENCY_MAX) {
+		cli_usage_error(j->cmd, "--host-concurrency: '%s' is not a "
+		    "number from 0 (no limit) to %d", arg,
+		    SCAN_CONCURRENCY_MAX);
+		return -1;
+	}
+	j->host_concurrency = (unsigned)n;
+	return 0;
 }
 
 /* parse_scan - check's --file, --concurrency N, --suggest-bypass[=Nd];
@@ -835,6 +871,8 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "file", required_argument, NULL, OPT_FILE },
 		{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+		{ "host-concurrency", required_argument, NULL,
+		    OPT_HOST_CONCURRENCY },
 		{ "suggest-bypass", optional_argument, NULL,
 		    OPT_SUGGEST_BYPASS },
 		{ NULL, 0, NULL, 0 }
@@ -932,6 +970,15 @@ parse(struct cli *c, struct job *j, int argc, char **argv, const char *help)
 			if (parse_scan(j, ch, optarg) == -1)
 				return -1;
 			break;
+		case OPT_HOST_CONCURRENCY:
+			if (j->kind != SMTP_JOB_CHECK) {
+				cli_usage_error(j->cmd, "--host-concurrency is "
+				    "for check");
+				return -1;
+			}
+			if (parse_host_concurrency(j, optarg) == -1)
+				return -1;
+			break;
 		case '?':
 			cli_usage_error(j->cmd, "unknown option");
 			return -1;
@@ -987,6 +1034,7 @@ cmd_check(struct cli *c, int argc, char **argv)
 	j.cmd = "check";
 	j.kind = SMTP_JOB_CHECK;
 	j.concurrency = SCAN_CONCURRENCY_DEFAULT;
+	j.host_concurrency = HOST_CONCURRENCY_DEFAULT;
 	j.so.bypass_days = SCAN_BYPASS_DAYS_DEFAULT;
 	if ((r = parse(c, &j, argc, argv, check_help)) != 0)
 		return r > 0 ? 0 : EX_USAGE;

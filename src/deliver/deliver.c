@@ -176,6 +176,8 @@ session_done(void *arg, const struct smtp_result *s)
 	size_t			 i;
 	int			 rej = 0, tmp = 0, perm;
 
+	if (d->conf.gate != NULL)
+		deliver_gate_leave(d->conf.gate, &d->gate);
 	d->keep = d->conf.reuse && s->reusable;
 	if (!d->keep)
 		d->sess = NULL;		/* it frees itself */
@@ -381,6 +383,34 @@ session_start(struct deliver *d, struct deliver_attempt *a)
 	return 0;
 }
 
+/* gate_resume - the gate gave this delivery its slot: go on */
+static void
+gate_resume(void *arg)
+{
+	deliver_next(arg);
+}
+
+/*
+ * gate_enter - may a session to address ai of host h start now? 1 yes
+ * (a slot is held, or there is no gate); 0 when the delivery waits in
+ * line: gate_resume() runs once it holds a slot
+ */
+static int
+gate_enter(struct deliver *d, const struct route_host *h)
+{
+	char	 key[DELIVER_GATE_KEY_MAX];
+
+	if (d->conf.gate == NULL)
+		return 1;
+	snprintf(key, sizeof(key), "%s %u", h->addrs[d->ai].text,
+	    d->r->route->port);
+	if (deliver_gate_enter(d->conf.gate, &d->gate, key))
+		return 1;
+	log_debug("%s: [%s]:%u has as many sessions as allowed at once; "
+	    "waiting", d->domain, h->addrs[d->ai].text, d->r->route->port);
+	return 0;
+}
+
 /* deliver_next - start the next session, or finish */
 static void
 deliver_next(struct deliver *d)
@@ -393,10 +423,14 @@ deliver_next(struct deliver *d)
 		h = &rt->hosts[d->hi];
 		deliver_log_host(d);
 		if (h->demand != DEMAND_UNUSABLE && d->ai < h->naddr) {
+			if (!gate_enter(d, h))
+				return;
 			if ((a = attempt_new(d)) == NULL)
 				break;
 			if (session_start(d, a) == 0)
 				return;
+			if (d->conf.gate != NULL)
+				deliver_gate_leave(d->conf.gate, &d->gate);
 			d->ai++;
 			continue;
 		}
@@ -568,6 +602,9 @@ deliver_start(struct event_base *base, struct dmx_resolver *res,
 	d->conf.msgid = NULL;		/* borrowed: d->msgid is ours */
 	if (conf->tls_required_no)
 		d->conf.reuse = 0;	/* relaxed for this message alone */
+	if (d->conf.reuse)
+		d->conf.gate = NULL;	/* a parked session keeps its slot */
+	deliver_gate_ticket(&d->gate, gate_resume, d);
 	strlcpy_(d->r->domain, conf->domain, sizeof(d->r->domain));
 	route_note(d, conf);
 	deliver_sts_start(d);		/* beside the route, if at all */
@@ -589,6 +626,8 @@ deliver_start(struct event_base *base, struct dmx_resolver *res,
 static void
 deliver_free(struct deliver *d)
 {
+	if (d->conf.gate != NULL)
+		deliver_gate_leave(d->conf.gate, &d->gate);
 	if (d->ev != NULL)
 		event_free(d->ev);
 	deliver_result_free(d->r);

@@ -217,7 +217,15 @@ struct deliver_conf {
 	 * entry's pattern and its next hop as written. Copied. */
 	const char		*route_via, *route_domain, *route_match;
 	const char		*route_nexthop;
+	/* At most so many sessions at once to one server address, shared
+	 * with every delivery given the same gate (deliver_gate.c); NULL:
+	 * no limit. Not with reuse (a parked session would hold its slot). */
+	struct deliver_gate	*gate;
 };
+
+/* deliver_gate.c - a per-address session limit shared by deliveries */
+struct deliver_gate *deliver_gate_new(struct event_base *, unsigned limit);
+void	 deliver_gate_free(struct deliver_gate *);
 
 /* The next message over a kept delivery; the strings and the body's
  * source are borrowed until its done(), which gets arg. */
@@ -275,6 +283,7 @@ struct deliver_env {
 	int			 tls_required_no; /* the message asks it */
 	const struct transport_table *transport; /* may be NULL */
 	const char		*relayhost;	/* may be NULL */
+	struct deliver_gate	*gate;		/* may be NULL (conf.gate) */
 };
 void	 deliver_conf_for(struct deliver_conf *, const struct deliver_env *,
 	    const char *nexthop, enum smtp_job, time_t now);

@@ -72,6 +72,7 @@ deliver_conf_for(struct deliver_conf *dc, const struct deliver_env *env,
 		dc->t.data_init = dc->t.quit = t;
 	}
 	dc->dane_ctx = env->dane_ctx;
+	dc->gate = env->gate;
 	dc->pkix_ctx = env->pkix_ctx;
 	dc->pkix = env->pkix;
 	dc->sts = env->sts;

@@ -6,7 +6,30 @@
 #ifndef DANEMX_DELIVER_INT_H
 #define DANEMX_DELIVER_INT_H
 
+#include <sys/queue.h>
+
 #include "deliver/deliver.h"
+
+/* A delivery's place at the gate (deliver_gate.c): none, in line for an
+ * address, handed a slot (its resume() is due), or holding one. */
+#define DELIVER_GATE_KEY_MAX	(DMX_NAME_MAX + 8)
+enum ticket_state { TICKET_NONE, TICKET_WAITING, TICKET_READY, TICKET_HELD };
+struct gate_key;
+struct deliver_ticket {
+	TAILQ_ENTRY(deliver_ticket) entry;
+	enum ticket_state	 state;
+	struct gate_key		*key;
+	void			(*resume)(void *);
+	void			*arg;
+};
+
+/* deliver_gate.c */
+void	 deliver_gate_ticket(struct deliver_ticket *, void (*)(void *),
+	    void *);
+int	 deliver_gate_enter(struct deliver_gate *, struct deliver_ticket *,
+	    const char *addr);
+void	 deliver_gate_leave(struct deliver_gate *, struct deliver_ticket *);
+unsigned deliver_gate_held(const struct deliver_gate *, const char *addr);
 
 struct deliver {
 	struct event_base	*base;
@@ -30,6 +53,7 @@ struct deliver {
 						   reference of its own */
 	struct route		*waiting;	/* the route, while it waits */
 	struct deliver_route	 rte;		/* which route, for each result */
+	struct deliver_ticket	 gate;		/* at conf.gate, if any */
 };
 
 /* deliver.c */

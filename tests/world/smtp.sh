@@ -14,7 +14,9 @@
 # WORLD_MX_NET (default 127.0.25) picks the addresses: N = 10..32, 50, 51
 # (the MTA-STS MX hosts; 40-48 are https.sh's), 52 (mx-keep: Postfix puts
 # what it accepts on hold instead of discarding it, so a test can read it
-# back with postcat: the TLS reports of tlsrpt.test), so the
+# back with postcat: the TLS reports of tlsrpt.test), 53 (mx-connlimit:
+# at most 3 connections at once from one client, each held 2 s before
+# its banner: check_hostlimit.sh), so the
 # .1-.9 names of secure.test & co. stay free for other tests' servers.
 # WORLD_MX_ADDR6 (default ::1; empty: none) is the one IPv6 MX; when that
 # port 25 is taken or IPv6 does not work here, the world goes without it
@@ -50,6 +52,7 @@ mx_services() {
 50 mx-sts sts-chain
 51 mx-sts-unlisted ee
 52 mx-keep ee smtpd_end_of_data_restrictions=check_client_access,static:HOLD
+53 mx-connlimit ee smtpd_client_connection_count_limit=3 smtpd_client_event_limit_exceptions= smtpd_delay_reject=no smtpd_client_restrictions=sleep,2
 v6 mx-v6 ee
 EOF
 }
