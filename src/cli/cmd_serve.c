@@ -424,6 +424,8 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 		break;
 	case SIGHUP:
 		reload_conf(sv);
+		/* downgrade_action may have left defer: holds end */
+		destmem_recheck(sv->destmem);
 		break;
 	case SIGUSR1:
 		sched_flush(sv->sched);

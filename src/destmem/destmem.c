@@ -14,7 +14,9 @@
  * A held domain (downgrade_action = defer) defers every delivery with
  * the reason until the store says the operator accepted it (`danemx
  * domains accept`, read again at each of its deliveries; the command
- * also wakes the relay), or until the policy comes back.
+ * also wakes the relay), until the policy comes back, or until the
+ * relay no longer runs with downgrade_action = defer (a reload or a
+ * restart with alert releases every hold, as an accept would).
  *
  * Ownership: the table's entries are ours; freed by destmem_free().
  */
@@ -39,6 +41,7 @@ struct entry {
 	int			 held;
 	int			 accept_next;	/* the operator accepted: the
 						   next observation is kept */
+	int			 by_conf;	/* ...by leaving defer */
 	char			 held_why[DESTMEM_WHAT_MAX];
 	/* counts not yet in the store */
 	int			 dirty;
@@ -129,8 +132,35 @@ release(struct destmem *m, struct entry *e)
 		return;
 	e->held = 0;
 	e->accept_next = 1;
+	e->by_conf = 0;
 	if (--m->nheld == 0)
 		evtimer_del(m->held_ev);
+}
+
+/* defers - does the relay hold downgraded domains (downgrade_action)? */
+static int
+defers(const struct destmem *m)
+{
+	return m->conf->downgrade_action != NULL &&
+	    strcmp(m->conf->downgrade_action, "defer") == 0;
+}
+
+/*
+ * release_conf - e was held under downgrade_action = defer, which the
+ * relay no longer has: its mail goes, as after an accept (the store's
+ * hold is cleared the same way, so `danemx domains` agrees)
+ */
+static void
+release_conf(struct destmem *m, struct entry *e, time_t now)
+{
+	log_info("%s: downgrade_action is now %s: its mail is no longer "
+	    "held (%s)", e->domain, m->conf->downgrade_action != NULL ?
+	    m->conf->downgrade_action : "alert", e->held_why[0] ?
+	    e->held_why : "held after a downgrade");
+	release(m, e);
+	e->by_conf = 1;
+	if (m->st != NULL)
+		state_dest_accept(m->st, e->domain, now);
 }
 
 struct recheck_ctx {
@@ -148,8 +178,14 @@ recheck_one(const char *key, void *val, void *arg)
 	char			 err[STATE_ERR_MAX];
 
 	(void)key;
-	if (!e->held || c->n >= c->cap || state_dest_get(c->m->st, e->domain,
-	    &d, err, sizeof(err)) != 1 || d.held)
+	if (e->held && c->n < c->cap && !defers(c->m)) {
+		release_conf(c->m, e, time(NULL));
+		strlcpy_(c->names[c->n++], e->domain, STATE_DOMAIN_MAX);
+		return;
+	}
+	if (!e->held || c->n >= c->cap || c->m->st == NULL ||
+	    state_dest_get(c->m->st, e->domain, &d, err, sizeof(err)) != 1 ||
+	    d.held)
 		return;
 	log_info("%s: downgrade accepted by the operator; its mail goes now",
 	    e->domain);
@@ -159,8 +195,9 @@ recheck_one(const char *key, void *val, void *arg)
 
 /*
  * destmem_recheck - read the hold of every held domain again (danemx
- * domains accept wakes the relay with SIGUSR1; a timer looks every
- * DESTMEM_HELD_POLL seconds too): an accepted one is released, and its
+ * domains accept wakes the relay with SIGUSR1; a reload calls it too,
+ * and a timer every DESTMEM_HELD_POLL seconds): an accepted one is
+ * released, every one when downgrade_action is no longer defer, and its
  * waiting mail made due (the release callback).
  */
 void
@@ -169,7 +206,7 @@ destmem_recheck(struct destmem *m)
 	struct recheck_ctx	 c;
 	size_t			 i;
 
-	if (m == NULL || m->nheld == 0 || m->st == NULL)
+	if (m == NULL || m->nheld == 0 || (m->st == NULL && defers(m)))
 		return;
 	c.m = m;
 	c.n = 0;
@@ -404,6 +441,10 @@ still_held(struct destmem *m, struct entry *e, const struct destmem_obs *o,
 	struct state_dest	 d;
 	char			 err[STATE_ERR_MAX];
 
+	if (!defers(m)) {
+		release_conf(m, e, now);
+		return 0;
+	}
 	if (m->st != NULL && state_dest_get(m->st, e->domain, &d, err,
 	    sizeof(err)) == 1 && !d.held) {
 		release(m, e);
@@ -447,8 +488,15 @@ destmem_check(void *arg, const struct deliver_result *r, char *why,
 		return held_why(e, why, whylen);
 	if (o.known && e->accept_next) {
 		e->accept_next = 0;
-		log_info("%s: downgrade accepted by the operator; mail goes "
-		    "out under %s", key, destmem_policy_text(o.policy));
+		if (e->by_conf)
+			log_info("%s: mail goes out under %s (no longer held: "
+			    "downgrade_action is not defer)", key,
+			    destmem_policy_text(o.policy));
+		else
+			log_info("%s: downgrade accepted by the operator; mail "
+			    "goes out under %s", key,
+			    destmem_policy_text(o.policy));
+		e->by_conf = 0;
 		remember(m, e, &o, now);
 		return 0;
 	}
@@ -476,8 +524,7 @@ destmem_check(void *arg, const struct deliver_result *r, char *why,
 		return 0;
 	}
 	/* A downgrade. */
-	defer = m->conf->downgrade_action != NULL &&
-	    strcmp(m->conf->downgrade_action, "defer") == 0;
+	defer = defers(m);
 	snprintf(what, sizeof(what), "%s lost%s%s", destmem_policy_text(
 	    e->policy), o.what[0] ? ": " : "", o.what);
 	log_warnx("%s: TLS downgrade from %s (%s) to %s: %s%s", key,

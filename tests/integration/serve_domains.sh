@@ -9,7 +9,8 @@
 # (downgrade_action = defer): its MX host moves to an insecure zone; the
 # mail is held with the reason (log, danemx queue) until `danemx domains
 # accept`, which reaches the running relay and lets it go (also for a
-# domain the transport table routes to h14a-d's MX hosts). `danemx
+# domain the transport table routes to h14a-d's MX hosts). h14a-e: held
+# under defer, released by a reload with downgrade_action = alert. `danemx
 # domains --json` shows the exact policy, downgrade and counts.
 . "$DANEMX_SRCDIR/tests/lib.sh"
 . "$DANEMX_SRCDIR/tests/world/mxlib.sh"
@@ -232,5 +233,44 @@ wait_for 10 sh -c "[ \"\$(\"$DANEMX\" domains -o user= -o state_dir='$STATE' --j
 expect_eq "7: the memory" "$(dj "$A" '[.policy, .status, .downgrade.to]')" '["dane","ok","none"]'
 expect_eq "7: worst first: D (downgraded, none) before A (dane)" \
 	"$(domains --json | jq -r .domain | grep "$TAG" | tr '\n' ' ')" "$D $A "
+stop
+
+# 8. Leaving defer ends the holds: h14a-e is held under defer (its MX
+# host moved into insecure.test); a reload with downgrade_action = alert
+# lets its mail go at once, with no accept and no flush, and says so.
+E=h14a-e.$ZONE
+E_RE=$(printf '%s' "$E" | sed 's/\./\\./g')
+records8() {	# records8 E_MX
+	base_records | sed 's/^h14a-d\(.*\)MX.*/h14a-d\1MX	10 ih.insecure.test./'
+	echo "_25._tcp.mx.h14a-a 1 TLSA 3 1 1 @TLSA_EE_311@"
+	echo "h14a-e 1 MX 10 $1"
+	echo "mx.h14a-e 1 A @MX_NET@.10"
+	echo "_25._tcp.mx.h14a-e 1 TLSA 3 1 1 @TLSA_EE_311@"
+}
+records8 mx.h14a-e | zone_set || fail "world.sh set (8)"
+printf 'downgrade_action = defer\n' >"$T_TMP/d.conf"
+serve -c "$T_TMP/d.conf"
+r8=$(rcpt eight "$E")
+send_one "$r8" d8 sent
+records8 ih.insecure.test. | zone_set || fail "world.sh set (8b)"
+sleep 2
+r9=$(rcpt nine "$E")
+send_one "$r9" d9 deferred
+wait_for 10 sh -c "[ \"\$(\"$DANEMX\" domains -o user= -o state_dir='$STATE' --json | jq -r 'select(.domain == \"$E\") | .status')\" = held ]" ||
+	fail "8: not held: $(domains --json)"
+printf 'downgrade_action = alert\n' >"$T_TMP/d.conf"
+kill -HUP "$(cat "$T_TMP/pid")"
+wait_for 20 grep -q "to=<$r9>.*status=sent" "$T_TMP/relay.log" ||
+	fail "8: not delivered after the reload: $(tail -20 "$T_TMP/relay.log")"
+expect_match "8: the reload says the hold ended, and why it was held" \
+	"$(cat "$T_TMP/relay.log")" \
+	"^$E_RE: downgrade_action is now alert: its mail is no longer held \(DANE lost: ih\.insecure\.test: insecure name ih\.insecure\.test \(falling back to optional TLS\)\)\$"
+expect_match "8: then it goes out, not as an operator's accept" \
+	"$(cat "$T_TMP/relay.log")" \
+	"^$E_RE: mail goes out under no policy \(no longer held: downgrade_action is not defer\)\$"
+expect_eq "8: no accept logged" \
+	"$(grep -c "^$E_RE: downgrade accepted by the operator" "$T_TMP/relay.log")" 0
+wait_for 10 sh -c "[ \"\$(\"$DANEMX\" domains -o user= -o state_dir='$STATE' --json | jq -r 'select(.domain == \"$E\") | .held')\" = false ]" ||
+	fail "8: still held in the store: $(domains --json)"
 stop
 done_ok
