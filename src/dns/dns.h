@@ -45,6 +45,7 @@ int	 dns_rdata_parse(const unsigned char *msg, size_t msglen, size_t off,
 int	 dns_msg_parse(const unsigned char *msg, size_t msglen,
 	    struct dmx_dns_result *res, const char **err);
 int	 dns_name_equal(const char *, const char *);
+int	 dns_name_wire_ok(const char *);
 void	 dns_rr_clear(struct dmx_dns_rr *);
 
 #endif /* DANEMX_DNS_H */

@@ -8,11 +8,15 @@
  * of the one loop. Each lookup has a timer; on expiry the lookup is
  * reported as a timeout.
  *
- * libunbound 1.17 cannot cancel a lookup of an event context
- * (ub_cancel() would free what its mesh still points at), so a lookup
- * that is cancelled or times out stays with libunbound as an orphan
- * until libunbound answers it (every pending lookup is answered, with
- * SERVFAIL, when the context is deleted); the answer is then dropped.
+ * libunbound keeps working on a lookup it was asked for until it has an
+ * answer (ub_cancel() only marks it), and its callback's argument must
+ * live until then: a lookup that is cancelled or times out stays with
+ * libunbound as an orphan until libunbound answers it (every pending
+ * lookup is answered, with SERVFAIL, when the context is deleted); the
+ * answer is then dropped. A name no DNS query can carry (a label over 63
+ * octets, over 255 in all: an MX target from hostile DNS, with
+ * "_25._tcp." in front) is never handed to libunbound, which would keep
+ * its record of the failed lookup until the context is deleted.
  * An answer that libunbound gives while a lookup is being started
  * (from its cache) waits for the loop, so that callbacks never run
  * inside dmx_dns_lookup().
@@ -551,6 +555,16 @@ dmx_dns_lookup(struct dmx_resolver *r, const char *name, uint16_t type,
 	if ((q->timer = evtimer_new(r->base, query_timeout, q)) == NULL)
 		goto fail;
 	TAILQ_INSERT_TAIL(&r->queries, q, entry);
+	if (!dns_name_wire_ok(q->name)) {
+		/* As libunbound says of it: a syntax error (SERVFAIL). */
+		set_error(q->res, DMX_DNS_SERVFAIL, "resolver error: not a "
+		    "DNS name (a label over 63 octets, or over 255 in all)");
+		q->res->canonical_name = strdup(q->res->qname);
+		q->answered = 1;
+		tv.tv_sec = tv.tv_usec = 0;
+		evtimer_add(q->timer, &tv);
+		return q->id;
+	}
 	q->in_unbound = 1;
 	r->starting = 1;
 	e = ub_resolve_event(r->ctx, q->name, type, 1 /* IN */, q, ub_done,

@@ -11,6 +11,7 @@
  * in the result beyond what dmx_dns_result_free() releases.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,33 +412,71 @@ read_question(const unsigned char *msg, size_t msglen, size_t *off,
 	return 0;
 }
 
-/* authority_ttl - the smallest TTL in the authority section, which
- * starts at off; UINT32_MAX if none. A malformed section ends the walk:
- * the TTL is only a cache hint. */
+/* rest_ttl - the smallest TTL in the authority and additional sections,
+ * which start at off (EDNS's OPT pseudo-record aside); UINT32_MAX if
+ * none. A malformed section ends the walk: the TTL is only a cache hint. */
 static uint32_t
-authority_ttl(const unsigned char *msg, size_t msglen, size_t off)
+rest_ttl(const unsigned char *msg, size_t msglen, size_t off)
 {
 	char		 name[DMX_NAME_MAX];
 	const char	*err;
 	uint32_t	 ttl, min = UINT32_MAX;
-	unsigned	 ns, i;
+	unsigned	 n, i;
 	size_t		 rdlen;
 
-	ns = get16(msg + 8);
-	for (i = 0; i < ns && i < DNS_MAX_RRS; i++) {
+	n = (unsigned)get16(msg + 8) + get16(msg + 10);
+	for (i = 0; i < n && i < DNS_MAX_RRS; i++) {
 		if (dns_name_read(msg, msglen, &off, name, sizeof(name),
 		    &err) == -1 || off + 10 > msglen)
 			break;
 		ttl = get32(msg + off + 4);
 		rdlen = get16(msg + off + 8);
+		if (get16(msg + off) != 41 /* OPT */ && ttl < min)
+			min = ttl;
 		off += 10;
 		if (rdlen > msglen - off)
 			break;
-		if (ttl < min)
-			min = ttl;
 		off += rdlen;
 	}
 	return min;
+}
+
+/*
+ * dns_name_wire_ok - 1 when a name in presentation form (\DDD and \X
+ * escapes, a trailing dot or none) can be put on the wire: labels of 1
+ * to 63 octets, 255 octets in all; 0 when no DNS query can ask for it.
+ */
+int
+dns_name_wire_ok(const char *name)
+{
+	const char	*p;
+	size_t		 total = 1, label = 0;	/* the root's zero octet */
+
+	if (name[0] == '\0' || strcmp(name, ".") == 0)
+		return 1;
+	for (p = name; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return 0;	/* an empty label */
+			total += label + 1;
+			label = 0;
+			continue;
+		}
+		if (*p == '\\') {
+			if (isdigit((unsigned char)p[1]) &&
+			    isdigit((unsigned char)p[2]) &&
+			    isdigit((unsigned char)p[3]))
+				p += 3;
+			else if (p[1] != '\0')
+				p++;
+			else
+				return 0;
+		}
+		if (++label > 63)
+			return 0;
+	}
+	total += label > 0 ? label + 1 : 0;
+	return total <= 255;
 }
 
 /*
@@ -532,10 +571,14 @@ dns_msg_parse(const unsigned char *msg, size_t msglen,
 	}
 	res->rrs = rrs;
 	res->nrrs = nrr;
-	/* As libunbound's ub_result: the answer's smallest TTL, or for a
-	 * negative answer the authority section's (its SOA). */
-	if (an == 0)
-		minttl = authority_ttl(msg, msglen, off);
+	/*
+	 * As libunbound's ub_result: with records of the asked type, the
+	 * answer section's smallest TTL (CNAMEs included); without (NODATA,
+	 * NXDOMAIN, after a CNAME chain too), the whole message's smallest,
+	 * which a negative answer's SOA sets (RFC 2308).
+	 */
+	if (nrr == 0 && (ttl = rest_ttl(msg, msglen, off)) < minttl)
+		minttl = ttl;
 	res->ttl = minttl == UINT32_MAX ? 0 : minttl;
 	return 0;
 fail:

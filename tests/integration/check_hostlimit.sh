@@ -37,7 +37,9 @@ settled() {
 		    "$(since | grep -c ': disconnect from ')" ]
 }
 # peak: the most sessions open at once, by the server's connect and
-# disconnect lines (each session lasts 2 s or more: no race in the log)
+# disconnect lines. A session lasts 2 s or more, but smtpd logs its
+# disconnect after the 221 and its TLS shutdown, when danemx may have
+# started the next session: the log can show one more than were open.
 peak() {
 	since | awk '/: connect from /{ n++; if (n > m) m = n }
 	    /: disconnect from /{ n-- } END { print m + 0 }'
@@ -52,7 +54,8 @@ dmx --json check --no-mta-sts --concurrency 6 --host-concurrency 2 \
 expect_eq "limit 2: exit (stderr: $ERR)" "$RC" 0
 expect_eq "limit 2: domains verified" "$(verified)" 6
 wait_for 10 settled || fail "limit 2: the server's log did not settle: $(since)"
-expect_eq "limit 2: most sessions open at once (server's log)" "$(peak)" 2
+expect_match "limit 2: most sessions open at once (server's log: 2, or 3 for an instant at a hand-over)" \
+    "$(peak)" '^[23]$'
 expect_eq "limit 2: connections refused by the server" \
     "$(since | grep -c 'Connection concurrency limit exceeded')" 0
 expect_eq "limit 2: sessions" "$(since | grep -c ': connect from ')" 6

@@ -170,6 +170,31 @@ main(void)
 	T_CHECK(p3.calls == 0, "cancelled (outstanding): %d callbacks, "
 	    "want 0", p3.calls);
 
+	/* 4b. A name no query can carry: SERVFAIL, from the loop, and
+	 * never handed to libunbound (which would keep it until the end). */
+	{
+		char	 longname[300];
+		size_t	 k;
+
+		strcpy(longname, "_25._tcp.");
+		for (k = 0; k < 4; k++)
+			strcat(longname, "abcdefghijklmnopqrstuvwxyzabcdefghij"
+			    "klmnopqrstuvwxyzabcdefghij.");
+		strcat(longname, "example");
+		dmx_dns_result_free(p4.res);
+		memset(&p4, 0, sizeof(p4));
+		(void)lookup(r, &p4, longname);
+		T_CHECK(p4.calls == 0, "long name: the callback ran inside "
+		    "dmx_dns_lookup()");
+		spin(base, &p4);
+		T_CHECK(p4.calls == 1 && p4.res != NULL &&
+		    p4.res->status == DMX_DNS_SERVFAIL && p4.res->error != NULL &&
+		    strstr(p4.res->error, "not a DNS name") != NULL,
+		    "long name: %d callbacks, status %s, error %s", p4.calls,
+		    p4.res ? dmx_dns_status_str(p4.res->status) : "none",
+		    p4.res && p4.res->error ? p4.res->error : "none");
+	}
+
 	/* 5. Freed with lookups outstanding: no callback, nothing leaks. */
 	memset(&p2, 0, sizeof(p2));
 	(void)lookup(r, &p2, "pending.nowhere.danemxtest");

@@ -502,6 +502,43 @@ test_ttl(void)
 	    (unsigned)r->ttl);
 	dmx_dns_result_free(r);
 
+	/* a CNAME to a name that does not exist: the SOA's, not the
+	 * CNAME's (libunbound's negative TTL covers every section) */
+	header(&m, 1, 1);
+	m.b[3] = 0x83;		/* NXDOMAIN */
+	m.b[9] = 1;		/* NSCOUNT */
+	m.b[11] = 1;		/* ARCOUNT: an OPT, whose "TTL" is flags */
+	question(&m, "alias.example.org", DMX_T_A);
+	{
+		struct msg	 t;
+
+		t.n = 0;	/* the CNAME's target, as rdata */
+		putname(&t, "gone.example.org");
+		rr_ttl(&m, "alias.example.org", DMX_T_CNAME, 86400, t.b,
+		    (unsigned)t.n);
+		rr_ttl(&m, "example.org", 6 /* SOA */, 300, soa, 22);
+		putname(&m, "");
+		put16(&m, 41);
+		put16(&m, 1232);
+		put32(&m, 0);		/* extended rcode, version, flags */
+		put16(&m, 0);
+	}
+	r = newres("alias.example.org", DMX_T_A);
+	err = parse(&m, r);
+	T_CHECK(err == NULL, "ttl, CNAME to NXDOMAIN: got error %s", err);
+	T_CHECK(r->ttl == 300, "ttl, CNAME to NXDOMAIN: got %u, want the "
+	    "SOA's 300, not the CNAME's 86400 nor the OPT's",
+	    (unsigned)r->ttl);
+	dmx_dns_result_free(r);
+
+	/* NXDOMAIN again, for the truncation case below */
+	header(&m, 1, 0);
+	m.b[8] = 0;
+	m.b[9] = 2;		/* NSCOUNT */
+	question(&m, "nosuch.example.org", DMX_T_A);
+	rr_ttl(&m, "example.org", 6 /* SOA */, 300, soa, 22);
+	rr_ttl(&m, "example.org", 47 /* NSEC */, 600, sig, 3);
+
 	/* a truncated authority section: what was read counts, no error */
 	m.n -= 5;
 	r = newres("nosuch.example.org", DMX_T_A);
@@ -521,11 +558,54 @@ test_ttl(void)
 	dmx_dns_result_free(r);
 }
 
+/* test_wire_ok - which names a DNS query can carry */
+static void
+test_wire_ok(void)
+{
+	char	 l63[64], l64[65], n253[300], n254[300];
+	size_t	 i;
+
+	memset(l63, 'a', 63);
+	l63[63] = '\0';
+	memset(l64, 'a', 64);
+	l64[64] = '\0';
+	/* 4 labels of 63 (+ dots) = 255 characters: too long by 2; 63 + 1 +
+	 * 63 + 1 + 63 + 1 + 61 = 253 characters, 255 octets: the most */
+	snprintf(n253, sizeof(n253), "%s.%s.%s.", l63, l63, l63);
+	for (i = 0; i < 61; i++)
+		strcat(n253, "b");
+	strcpy(n254, n253);
+	strcat(n254, "b");
+	T_CHECK(dns_name_wire_ok(l63), "a 63-octet label refused");
+	T_CHECK(!dns_name_wire_ok(l64), "a 64-octet label accepted");
+	T_CHECK(dns_name_wire_ok(n253), "253 characters (255 octets) refused");
+	T_CHECK(!dns_name_wire_ok(n254), "254 characters (256 octets) accepted");
+	T_CHECK(dns_name_wire_ok("_25._tcp.mx.example.org."),
+	    "a trailing dot refused");
+	T_CHECK(!dns_name_wire_ok("a..b") && !dns_name_wire_ok(".a"),
+	    "an empty label accepted");
+	T_CHECK(dns_name_wire_ok("a\\.b.example") &&
+	    dns_name_wire_ok("\\065\\066.example"), "escapes refused");
+	T_CHECK(!dns_name_wire_ok("a\\"), "a lone backslash accepted");
+	/* 21 escapes of 4 characters and 42 letters: 126 characters, 63
+	 * octets, one label */
+	n254[0] = '\0';
+	for (i = 0; i < 21; i++)
+		strcat(n254, "\\046");
+	for (i = 0; i < 42; i++)
+		strcat(n254, "c");
+	T_CHECK(dns_name_wire_ok(n254), "\\DDD counted as more than one "
+	    "octet");
+	strcat(n254, "c");
+	T_CHECK(!dns_name_wire_ok(n254), "a 64-octet escaped label accepted");
+}
+
 int
 main(void)
 {
 	test_good();
 	test_ttl();
+	test_wire_ok();
 	test_bad();
 	test_names();
 	return t_done("test_dns_wire");
