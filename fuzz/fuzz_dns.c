@@ -2,7 +2,9 @@
  * fuzz_dns.c - libFuzzer target for the DNS message and rdata parsers.
  *
  * The first byte picks the query type; the rest is the message. Each
- * parse result is freed before returning.
+ * parse result is freed before returning. A name read off the wire must
+ * pass dns_name_wire_ok() (the resolver asks only for such names), and
+ * dns_name_wire_ok() takes any text.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,20 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	if (dns_rdata_parse(data + 1, size - 1, 0, size - 1,
 	    types[data[0] % DMX_NELEM(types)], &rr, &err) == 0)
 		dns_rr_clear(&rr);
-	dns_name_read(data + 1, size - 1, &off, name, sizeof(name), &err);
+	/* A name read off the wire can always be asked for again. */
+	if (dns_name_read(data + 1, size - 1, &off, name, sizeof(name),
+	    &err) == 0 && !dns_name_wire_ok(name))
+		abort();
+	/* Any text: an answer, never a crash (a NUL-terminated copy). */
+	{
+		char	*t;
+
+		if ((t = malloc(size)) != NULL) {
+			memcpy(t, data + 1, size - 1);
+			t[size - 1] = '\0';
+			(void)dns_name_wire_ok(t);
+			free(t);
+		}
+	}
 	return 0;
 }
