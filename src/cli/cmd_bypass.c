@@ -77,7 +77,9 @@ static const char bypass_help[] =
 "  remove     remove the lines of each DOMAIN\n"
 "  recheck    check each domain now (every exact entry that applies, or\n"
 "             those named) as danemx check does, without the bypass, and\n"
-"             retire those that validate with DANE\n"
+"             retire those that validate with DANE; a host next hop\n"
+"             ([mx.example.org]:25) is checked as that next hop, an\n"
+"             address literal never\n"
 "\n"
 "Options:\n"
 "  -c FILE            configuration (default " CONF_DEFAULT_FILE ")\n"
@@ -658,11 +660,12 @@ static const char *
 entry_state(struct state *st, struct policy_entry *e, time_t now,
     struct state_bypass *row)
 {
-	char	 key[POLICY_KEY_LEN], err[256];
-	int	 have = 0;
+	char		 key[POLICY_KEY_LEN], err[256];
+	const char	*nwhy;
+	int		 have = 0;
 
 	memset(row, 0, sizeof(*row));
-	if (st != NULL && e->pattern[0] != '.' && e->pattern[0] != '[')
+	if (st != NULL && policy_bypass_recheckable(e->pattern, &nwhy))
 		have = state_bypass_get(st, e->pattern, row, err,
 		    sizeof(err)) == 1;
 	if (!have)
@@ -706,6 +709,7 @@ cmd_list(struct cli *c, const struct dmx_conf *conf)
 		    "EXPIRES", "ADDED", "LAST RECHECK");
 	for (i = 0; i < t.n; i++) {
 		struct policy_entry *e = &t.e[i];
+		const char *nwhy;
 
 		state = entry_state(st, e, now, &row);
 		if (e->expires)
@@ -744,9 +748,9 @@ cmd_list(struct cli *c, const struct dmx_conf *conf)
 			buf_adds(&b, "}");
 			printf("%s\n", b.data);
 			buf_free(&b);
-		} else if (e->pattern[0] == '.' || e->pattern[0] == '[')
-			printf("%-34s %-8s %-21s %-21s %s\n", e->pattern, state,
-			    exp, add, "not rechecked (not one domain)");
+		} else if (!policy_bypass_recheckable(e->pattern, &nwhy))
+			printf("%-34s %-8s %-21s %-21s not rechecked (%s)\n",
+			    e->pattern, state, exp, add, nwhy);
 		else
 			printf("%-34s %-8s %-21s %-21s %s%s%s\n", e->pattern,
 			    state, exp, add, chk, row.checked ? ": " : "",
@@ -829,9 +833,9 @@ cmd_recheck(struct cli *c, struct dmx_conf *conf, char **doms, size_t ndom)
 	}
 	for (i = 0; i < t.n; i++) {
 		struct policy_entry *e = &t.e[i];
-		const char *s;
+		const char *s, *nwhy;
 
-		if (e->pattern[0] == '.' || e->pattern[0] == '[')
+		if (!policy_bypass_recheckable(e->pattern, &nwhy))
 			continue;
 		for (k = 0; k < ndom; k++) {
 			canon(doms[k], d, sizeof(d));

@@ -67,11 +67,14 @@ struct serve_bypass {
 	unsigned long		 armed;		/* the interval tick runs at */
 };
 
-/* exact - a pattern the recheck can check: one domain */
+/* exact - a pattern the recheck can check: one domain, or one host
+ * next hop ([mx.example.org]:25) */
 static int
 exact(const struct policy_entry *e)
 {
-	return e->pattern[0] != '.' && e->pattern[0] != '[' &&
+	const char	*why;
+
+	return policy_bypass_recheckable(e->pattern, &why) &&
 	    strlen(e->pattern) < STATE_DOMAIN_MAX;
 }
 

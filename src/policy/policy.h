@@ -73,6 +73,7 @@ int	 policy_bypass_expiry(char **fields, size_t n, time_t *expires,
 int	 policy_bypass_when(const char *, int end_of_day, time_t *out);
 int	 policy_bypass_duration(const char *, time_t *out);
 void	 policy_bypass_time_str(time_t, char *buf, size_t len);
+int	 policy_bypass_recheckable(const char *pattern, const char **why);
 void	 policy_bypass_key(const struct policy_entry *, char *buf,
 	    size_t len);
 

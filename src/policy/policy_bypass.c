@@ -212,3 +212,29 @@ policy_bypass_key(const struct policy_entry *e, char *buf, size_t len)
 	snprintf(buf, len, "%s expires=%lld added=%lld", e->pattern,
 	    (long long)e->expires, (long long)e->added);
 }
+
+/*
+ * policy_bypass_recheckable - can a recheck check this entry's pattern
+ * as one destination? 1 for a domain and for a host next hop,
+ * "[mx.example.org]" or "[mx.example.org]:PORT" (checked as that next
+ * hop: its addresses and TLSA records); 0 with why for ".domain" (many
+ * domains) and an address literal, "[192.0.2.1]:25", where DANE never
+ * applies (why is static).
+ */
+int
+policy_bypass_recheckable(const char *pattern, const char **why)
+{
+	struct net_addr	 a;
+	unsigned	 port;
+
+	if (pattern[0] == '.') {
+		*why = "not one domain";
+		return 0;
+	}
+	if (pattern[0] == '[' && addr_parse_literal(pattern, &a, &port) == 0) {
+		*why = "an address literal: DANE does not apply";
+		return 0;
+	}
+	*why = NULL;
+	return 1;
+}

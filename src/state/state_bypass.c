@@ -4,7 +4,7 @@
  * exact domain, and whether the entry was retired.
  *
  * Every record, written or read back, is checked (state_bypass_valid):
- * a host name, printable text. Whoever can write the file can at worst
+ * a host name (or a host next hop, [name]:port), printable text. Whoever can write the file can at worst
  * retire an entry of the list or make one apply again; that is as much
  * as the relay's user can do anyway, and the list is root's.
  *
@@ -31,19 +31,54 @@ printable(const char *s, size_t size)
 	return 1;
 }
 
+/* name_chars - s[0..n) is made of a domain's characters */
+static int
+name_chars(const char *s, size_t n)
+{
+	size_t	 i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' &&
+		    s[i] <= '9') || s[i] == '-' || s[i] == '.' || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+/*
+ * key_ok - a row's key: a domain, or a host next hop of the bypass list,
+ * "[mx.example.org]" or "[mx.example.org]:PORT"
+ */
+static int
+key_ok(const char *k)
+{
+	const char	*end;
+	size_t		 i;
+
+	if (k[0] != '[')
+		return name_chars(k, strlen(k));
+	if ((end = strchr(k, ']')) == NULL || !name_chars(k + 1,
+	    (size_t)(end - k - 1)))
+		return 0;
+	if (end[1] == '\0')
+		return 1;
+	if (end[1] != ':' || end[2] == '\0' || strlen(end + 2) > 5)
+		return 0;
+	for (i = 2; end[i] != '\0'; i++)
+		if (end[i] < '0' || end[i] > '9')
+			return 0;
+	return 1;
+}
+
 /* state_bypass_valid - a row is sound */
 int
 state_bypass_valid(const struct state_bypass *r)
 {
-	const char	*s;
 	size_t		 n = strnlen(r->domain, sizeof(r->domain));
 
-	if (n == 0 || n >= sizeof(r->domain))
+	if (n == 0 || n >= sizeof(r->domain) || !key_ok(r->domain))
 		return 0;
-	for (s = r->domain; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		    *s == '-' || *s == '.' || *s == '_'))
-			return 0;
 	return printable(r->entry, sizeof(r->entry)) &&
 	    printable(r->result, sizeof(r->result)) && r->checked >= 0 &&
 	    r->retired >= 0 && (r->ok == 0 || r->ok == 1);

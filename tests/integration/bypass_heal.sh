@@ -232,6 +232,35 @@ expect_eq "recheck without DANE: kept" "$OUT" \
 byp remove opp.insecure.test --no-reload
 expect_eq "recheck without DANE: removed" "$RC" 0
 
+# A host next hop ([host]:port, for a transport table's or relayhost's
+# next hop) is rechecked as that next hop and retired when it validates,
+# by the relay and by the command; an address literal never is (DANE
+# does not apply to it).
+NH='[mx.dane-ee.test]:25'
+NH_RE='\[mx\.dane-ee\.test\]:25'
+LIT="[$NET.10]:25"
+byp add "$NH"
+expect_eq "add a next hop: exit" "$RC" 0
+wait_for 30 grep -Fxq "DANE bypass for $NH no longer needed: validated successfully (3 1 1 at depth 0)" "$LOG" ||
+	fail "next hop: not retired by the relay: $(grep -F "$NH" "$LOG" | tail -3)"
+pass
+byp add "$LIT" --no-reload
+expect_eq "add an address literal: exit" "$RC" 0
+byp recheck "$NH"
+expect_eq "recheck of a next hop: exit" "$RC" 0
+expect_eq "recheck of a next hop: the verdict" "$(printf '%s\n' "$OUT" | head -1)" \
+	"$NH: no longer needed: validated successfully (3 1 1 at depth 0) (retired)"
+byp list
+expect_match "list: the next hop retired" "$(printf '%s\n' "$OUT" | grep -F "$NH ")" \
+	"^$NH_RE +retired +never +[0-9-]{10}T[0-9:]{8}Z +[0-9-]{10}T[0-9:]{8}Z: DANE validated successfully \(3 1 1 at depth 0\)\$"
+expect_match "list: an address literal is not rechecked" "$(printf '%s\n' "$OUT" | grep -F "$LIT ")" \
+	"not rechecked \(an address literal: DANE does not apply\)\$"
+byp remove "$NH" "$LIT"
+expect_eq "remove the next hops: exit" "$RC" 0
+wait_for 10 sh -c "[ \$(grep -c 'DANE bypass list: 2 entries, 1 retired, 1 expired' '$LOG') -ge 2 ]" ||
+	fail "next hops removed: not read again: $(tail -3 "$LOG")"
+pass
+
 # 8. A restart keeps the retirement. (It runs with an interval of 1h.)
 pid=$(cat "$T_TMP/pid")
 kill "$pid"

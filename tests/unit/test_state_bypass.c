@@ -111,6 +111,26 @@ test_put_get_list(void)
 	row(&r, "c.example", 0);
 	r.result[0] = '\x01';
 	T_CHECK(state_bypass_put(st, &r) == -1, "put of a control character");
+	/* a host next hop of the list is a key too; nothing else bracketed */
+	{
+		static const char *const good[] = { "[mx.example.org]",
+		    "[mx.example.org]:25", "[mx.example.org]:65535" };
+		static const char *const bad[] = { "[]", "[]:25", "[MX.example]",
+		    "[mx.example]:", "[mx.example]:123456", "[mx.example]:2x",
+		    "[mx.example]x", "[mx.example", "mx]", "[mx[.example]" };
+		size_t	 i;
+
+		for (i = 0; i < DMX_NELEM(good); i++) {
+			row(&r, good[i], 0);
+			T_CHECK(state_bypass_valid(&r), "next hop %s refused",
+			    good[i]);
+		}
+		for (i = 0; i < DMX_NELEM(bad); i++) {
+			row(&r, bad[i], 0);
+			T_CHECK(!state_bypass_valid(&r), "key %s accepted",
+			    bad[i]);
+		}
+	}
 	state_close(st);
 }
 
