@@ -91,6 +91,14 @@ int	 cli_pidfile_lock(const char *path, char *err, size_t errlen);
 void	 cli_pidfile_release(int fd, const char *path);
 
 /* cli_conf.c */
+/* -c FILE and -o KEY=VALUE of the commands that read the relay's
+ * configuration; the strings are argv's */
+struct cli_confopts {
+	const char	*file;
+	char		*sets[64];
+	size_t		 nsets;
+};
+int	 cli_conf_opt(struct cli_confopts *, int ch, char *arg);
 int	 cli_load_conf(struct dmx_conf *, const char *file, char **sets,
 	    size_t nsets, const char *cmd);
 struct state *cli_relay_store(const char *cmd, const char *what,

@@ -53,6 +53,21 @@ cli_relay_store(const char *cmd, const char *what, struct dmx_conf *conf,
 	return NULL;
 }
 
+/* cli_conf_opt - keep option ch ('c' or 'o') and its argument; -1 when
+ * there are too many -o */
+int
+cli_conf_opt(struct cli_confopts *o, int ch, char *arg)
+{
+	if (ch == 'c') {
+		o->file = arg;
+		return 0;
+	}
+	if (o->nsets == DMX_NELEM(o->sets))
+		return -1;
+	o->sets[o->nsets++] = arg;
+	return 0;
+}
+
 /* cli_load_conf - defaults, the file, then the -o settings */
 int
 cli_load_conf(struct dmx_conf *conf, const char *file, char **sets,

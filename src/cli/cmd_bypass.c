@@ -102,9 +102,8 @@ static const char bypass_help[] =
 "become the relay's user, 73 cannot write the file, 78 configuration.\n";
 
 struct bopts {
-	const char	*cfile, *until, *dur, *comment;
-	char		*setv[64];
-	size_t		 nsets;
+	struct cli_confopts	 co;
+	const char	*until, *dur, *comment;
 	int		 no_reload;
 };
 
@@ -975,12 +974,9 @@ cmd_bypass(struct cli *c, int argc, char **argv)
 			fputs(bypass_help, stdout);
 			return 0;
 		case 'c':
-			o.cfile = optarg;
-			break;
 		case 'o':
-			if (o.nsets == DMX_NELEM(o.setv))
+			if (cli_conf_opt(&o.co, ch, optarg) == -1)
 				return cli_usage_error("bypass", "too many -o");
-			o.setv[o.nsets++] = optarg;
 			break;
 		case OPT_UNTIL:
 			o.until = optarg;
@@ -1015,7 +1011,8 @@ cmd_bypass(struct cli *c, int argc, char **argv)
 	if (strcmp(cmd, "add") != 0 && (o.until || o.dur || o.comment))
 		return cli_usage_error("bypass", "--until, --for and --comment "
 		    "are for add");
-	if (cli_load_conf(&conf, o.cfile, o.setv, o.nsets, "bypass") == -1)
+	if (cli_load_conf(&conf, o.co.file, o.co.sets, o.co.nsets,
+	    "bypass") == -1)
 		return EX_CONFIG;
 	if (conf.bypass_file == NULL || conf.bypass_file[0] == '\0') {
 		fprintf(stderr, "danemx bypass: no bypass_file in danemx.conf\n");

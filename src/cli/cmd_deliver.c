@@ -789,13 +789,9 @@ out:
 static int
 parse_host_concurrency(struct job *j, const char *arg)
 {
-	char		*end;
 	unsigned long	 n;
 
-	errno = 0;
-	n = strtoul(arg, &end, 10);
-	if (!isdigit((unsigned char)arg[0]) || *end != '\0' || errno != 0 ||
-	    n > SCAN_CONCURRENCY_MAX) {
+	if (parse_uint(arg, SCAN_CONCURRENCY_MAX, &n) == -1) {
 		cli_usage_error(j->cmd, "--host-concurrency: '%s' is not a "
 		    "number from 0 (no limit) to %d", arg,
 		    SCAN_CONCURRENCY_MAX);
@@ -823,10 +819,7 @@ parse_scan(struct job *j, int ch, const char *arg)
 		j->so.path = arg;
 		return 0;
 	case OPT_CONCURRENCY:
-		errno = 0;
-		n = strtoul(arg, &end, 10);
-		if (!isdigit((unsigned char)arg[0]) || *end != '\0' ||
-		    errno != 0 || n < 1 || n > SCAN_CONCURRENCY_MAX) {
+		if (parse_uint(arg, SCAN_CONCURRENCY_MAX, &n) == -1 || n < 1) {
 			cli_usage_error(j->cmd, "--concurrency: '%s' is not a "
 			    "number from 1 to %d", arg, SCAN_CONCURRENCY_MAX);
 			return -1;

@@ -92,10 +92,9 @@ enum {
 };
 
 struct domains_opts {
-	const char	*cfile, *policy;
+	struct cli_confopts	 co;
+	const char	*policy;
 	int64_t		 since;		/* -1: any */
-	char		*sets[64];
-	size_t		 nsets;
 };
 
 /* parse_since - T as Unix seconds (see the help); -1 if not a time */
@@ -163,12 +162,9 @@ parse_opts(struct cli *c, int argc, char **argv, struct domains_opts *o)
 			fputs(domains_help, stdout);
 			return -1;
 		case 'c':
-			o->cfile = optarg;
-			break;
 		case 'o':
-			if (o->nsets == DMX_NELEM(o->sets))
+			if (cli_conf_opt(&o->co, ch, optarg) == -1)
 				return cli_usage_error("domains", "too many -o");
-			o->sets[o->nsets++] = optarg;
 			break;
 		case OPT_CHANGED:
 			if ((o->since = parse_since(optarg, time(NULL))) == -1)
@@ -496,7 +492,8 @@ cmd_domains(struct cli *c, int argc, char **argv)
 			    "domain name", argv[optind]);
 	} else
 		return cli_usage_error("domains", "expected list or accept");
-	if (cli_load_conf(&conf, o.cfile, o.sets, o.nsets, "domains") == -1)
+	if (cli_load_conf(&conf, o.co.file, o.co.sets, o.co.nsets,
+	    "domains") == -1)
 		return EX_CONFIG;
 	if (c->json)
 		log_set_quiet(1);

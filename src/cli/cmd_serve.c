@@ -106,10 +106,7 @@ static const char serve_help[] =
 struct serve {
 	struct event_base	*base;
 	struct dmx_conf		 conf;
-	const char		*cfile;		/* for SIGHUP */
-	char			**sets;
-	size_t			 nsets;
-	char			*setv[64];	/* -o, for sets */
+	struct cli_confopts	 co;		/* -c, -o: again at SIGHUP */
 	int			 fg;		/* --foreground */
 	struct relay_user	 ru;		/* the relay's user */
 	int			 pidfd;		/* the locked pid file */
@@ -263,7 +260,8 @@ reload_conf(struct serve *sv)
 	size_t		 i;
 	int		 restart = 0;
 
-	if (cli_load_conf(&nc, sv->cfile, sv->sets, sv->nsets, "serve") == -1) {
+	if (cli_load_conf(&nc, sv->co.file, sv->co.sets, sv->co.nsets,
+	    "serve") == -1) {
 		log_warnx("reload: configuration not changed");
 		return;
 	}
@@ -482,12 +480,9 @@ serve_args(struct serve *sv, struct cli *c, int argc, char **argv)
 			fputs(serve_help, stdout);
 			return 0;
 		case 'c':
-			sv->cfile = optarg;
-			break;
 		case 'o':
-			if (sv->nsets == DMX_NELEM(sv->setv))
+			if (cli_conf_opt(&sv->co, ch, optarg) == -1)
 				return cli_usage_error("serve", "too many -o");
-			sv->setv[sv->nsets++] = optarg;
 			break;
 		case 'f':
 		case OPT_FOREGROUND:
@@ -865,10 +860,10 @@ cmd_serve(struct cli *c, int argc, char **argv)
 
 	memset(&sv, 0, sizeof(sv));
 	sv.pidfd = -1;
-	sv.sets = sv.setv;
 	if ((rv = serve_args(&sv, c, argc, argv)) >= 0)
 		return rv;
-	if (cli_load_conf(&sv.conf, sv.cfile, sv.sets, sv.nsets, "serve") == -1)
+	if (cli_load_conf(&sv.conf, sv.co.file, sv.co.sets, sv.co.nsets,
+	    "serve") == -1)
 		return EX_CONFIG;
 	if ((rv = serve_conf(&sv, c)) < 0 && (rv = serve_queue(&sv)) < 0 &&
 	    (rv = serve_listen(&sv, c)) < 0)

@@ -249,9 +249,8 @@ domains(struct run *r, int argc, char **argv)
 }
 
 struct cmd_sts_opts {
-	const char	*cfile, *ca_file;
-	char		*sets[64];
-	size_t		 nsets;
+	struct cli_confopts	 co;
+	const char	*ca_file;
 	int		 refresh, no_cache;
 };
 
@@ -275,12 +274,9 @@ parse_opts(struct cli *c, int argc, char **argv, struct cmd_sts_opts *o)
 			fputs(sts_help, stdout);
 			return -1;
 		case 'c':
-			o->cfile = optarg;
-			break;
 		case 'o':
-			if (o->nsets == DMX_NELEM(o->sets))
+			if (cli_conf_opt(&o->co, ch, optarg) == -1)
 				return cli_usage_error("sts", "too many -o");
-			o->sets[o->nsets++] = optarg;
 			break;
 		case OPT_CA_FILE:
 			o->ca_file = optarg;
@@ -404,7 +400,8 @@ cmd_sts(struct cli *c, int argc, char **argv)
 	memset(&out, 0, sizeof(out));
 	if ((rv = parse_opts(c, argc, argv, &o)) != 0)
 		return rv == -1 ? 0 : rv;
-	if (cli_load_conf(&conf, o.cfile, o.sets, o.nsets, "sts") == -1)
+	if (cli_load_conf(&conf, o.co.file, o.co.sets, o.co.nsets,
+	    "sts") == -1)
 		return EX_CONFIG;
 	if (domains(&r, argc - optind, argv + optind) == -1) {
 		free(r.doms);

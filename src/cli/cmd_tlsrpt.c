@@ -69,9 +69,8 @@ enum {
 };
 
 struct tlsrpt_opts {
-	const char	*cfile, *day, *domain;
-	char		*sets[64];
-	size_t		 nsets;
+	struct cli_confopts	 co;
+	const char	*day, *domain;
 };
 
 /* parse_opts - the options after the subcommand; 0, or an exit status
@@ -94,12 +93,9 @@ parse_opts(struct cli *c, int argc, char **argv, struct tlsrpt_opts *o)
 			fputs(tlsrpt_help, stdout);
 			return -1;
 		case 'c':
-			o->cfile = optarg;
-			break;
 		case 'o':
-			if (o->nsets == DMX_NELEM(o->sets))
+			if (cli_conf_opt(&o->co, ch, optarg) == -1)
 				return cli_usage_error("tlsrpt", "too many -o");
-			o->sets[o->nsets++] = optarg;
 			break;
 		case OPT_DAY:
 			o->day = optarg;
@@ -301,7 +297,8 @@ cmd_tlsrpt(struct cli *c, int argc, char **argv)
 	if ((rv = check_args(sub, argc - optind - 1, argv + optind + 1, &o,
 	    domain, sizeof(domain), day)) != 0)
 		return rv;
-	if (cli_load_conf(&conf, o.cfile, o.sets, o.nsets, "tlsrpt") == -1)
+	if (cli_load_conf(&conf, o.co.file, o.co.sets, o.co.nsets,
+	    "tlsrpt") == -1)
 		return EX_CONFIG;
 	if (strcmp(sub, "list") != 0 && (conf_check(&conf, err,
 	    sizeof(err)) == -1 || conf.organization_name == NULL ||

@@ -32,10 +32,6 @@ struct serve_metrics {
 	time_t				 oldest, oldest_at;
 };
 
-/* The TLS levels and DNS statuses, by their enums, as the logs say. */
-static const char *const dns_status[DNS_NSTATUS] = {
-	"secure", "insecure", "bogus", "servfail", "timeout", "malformed"
-};
 
 /* gauge - a family with one sample without labels */
 static int
@@ -166,7 +162,7 @@ render(struct buf *b, void *arg)
 	dc = dns_resolver_counts(e->res);
 	for (i = 0; i < DNS_NSTATUS; i++) {
 		l[0].name = "status";
-		l[0].value = dns_status[i];
+		l[0].value = dmx_dns_status_str((enum dmx_dns_status)i);
 		if (metrics_sample(b, n, l, 1, dc[i]) == -1)
 			return -1;
 	}

@@ -45,7 +45,7 @@ fingerprint(char **lines, size_t n, char *out, size_t outlen)
 {
 	EVP_MD_CTX	*md;
 	unsigned char	 d[EVP_MAX_MD_SIZE];
-	unsigned	 dlen = 0, i;
+	unsigned	 dlen = 0;
 	size_t		 k;
 
 	out[0] = '\0';
@@ -60,10 +60,8 @@ fingerprint(char **lines, size_t n, char *out, size_t outlen)
 		if (EVP_DigestUpdate(md, lines[k], strlen(lines[k]) + 1) != 1)
 			goto out;
 	}
-	if (EVP_DigestFinal_ex(md, d, &dlen) != 1 || outlen < 2 * dlen + 1)
-		goto out;
-	for (i = 0; i < dlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	if (EVP_DigestFinal_ex(md, d, &dlen) == 1)
+		(void)hex_encode(out, outlen, d, dlen, 0);
 out:
 	EVP_MD_CTX_free(md);
 }

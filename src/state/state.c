@@ -52,6 +52,26 @@ state_op_free(struct state_op *op)
 	free(op);
 }
 
+/* state_text_ok - a record's text: printable ASCII (' ' when space,
+ * '\n' when nl), shorter than size; NULL is fine */
+int
+state_text_ok(const char *s, size_t size, int nl, int space)
+{
+	if (s == NULL)
+		return 1;
+	if (strnlen(s, size) >= size)
+		return 0;
+	for (; *s != '\0'; s++) {
+		if (*s == '\n' && nl)
+			continue;
+		if (*s == ' ' && space)
+			continue;
+		if (*s <= ' ' || *s > '~')
+			return 0;
+	}
+	return 1;
+}
+
 /* state_mono_ms - a monotonic clock, in milliseconds */
 int64_t
 state_mono_ms(void)

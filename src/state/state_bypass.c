@@ -4,9 +4,10 @@
  * exact domain, and whether the entry was retired.
  *
  * Every record, written or read back, is checked (state_bypass_valid):
- * a host name (or a host next hop, [name]:port), printable text. Whoever can write the file can at worst
- * retire an entry of the list or make one apply again; that is as much
- * as the relay's user can do anyway, and the list is root's.
+ * a host name (or a host next hop, [name]:port), printable text.
+ * Whoever can write the file can at worst retire an entry of the list
+ * or make one apply again; that is as much as the relay's user can do
+ * anyway, and the list is root's.
  *
  * Ownership: a verb's record is copied; a record handed to a callback
  * is the store's, valid during the callback only.
@@ -16,20 +17,6 @@
 #include <string.h>
 
 #include "state/state_int.h"
-
-/* printable - printable ASCII and blanks, shorter than size */
-static int
-printable(const char *s, size_t size)
-{
-	size_t	 n = strnlen(s, size);
-
-	if (n >= size)
-		return 0;
-	for (; *s != '\0'; s++)
-		if (*s < ' ' || *s > '~')
-			return 0;
-	return 1;
-}
 
 /* name_chars - s[0..n) is made of a domain's characters */
 static int
@@ -79,8 +66,9 @@ state_bypass_valid(const struct state_bypass *r)
 
 	if (n == 0 || n >= sizeof(r->domain) || !key_ok(r->domain))
 		return 0;
-	return printable(r->entry, sizeof(r->entry)) &&
-	    printable(r->result, sizeof(r->result)) && r->checked >= 0 &&
+	return state_text_ok(r->entry, sizeof(r->entry), 0, 1) &&
+	    state_text_ok(r->result, sizeof(r->result), 0, 1) &&
+	    r->checked >= 0 &&
 	    r->retired >= 0 && (r->ok == 0 || r->ok == 1);
 }
 

@@ -87,18 +87,6 @@ word_ok(const char *s, size_t size)
 	return 1;
 }
 
-/* text_ok - printable ASCII (spaces too), shorter than size */
-static int
-text_ok(const char *s, size_t size)
-{
-	if (strnlen(s, size) >= size)
-		return 0;
-	for (; *s != '\0'; s++)
-		if (*s < ' ' || *s > '~')
-			return 0;
-	return 1;
-}
-
 /* day_ok - "" or "YYYY-MM-DD" */
 static int
 day_ok(const char *s)
@@ -132,7 +120,8 @@ state_dest_valid(const struct state_dest *d)
 	    policy_ok(d->policy) && policy_ok(d->down_from) &&
 	    policy_ok(d->down_to) &&
 	    word_ok(d->fingerprint, sizeof(d->fingerprint)) &&
-	    text_ok(d->down_what, sizeof(d->down_what)) && day_ok(d->day) &&
+	    state_text_ok(d->down_what, sizeof(d->down_what), 0, 1) &&
+	    day_ok(d->day) &&
 	    outcome_ok(d->last_outcome);
 }
 
@@ -236,7 +225,8 @@ state_dest_downgrade(struct state *st, const char *domain, const char *from,
 	strlcpy_(op->dest->down_to, to, sizeof(op->dest->down_to));
 	strlcpy_(op->dest->down_what, what, sizeof(op->dest->down_what));
 	op->dest->held = held != 0;
-	if (!text_ok(op->dest->down_what, sizeof(op->dest->down_what))) {
+	if (!state_text_ok(op->dest->down_what, sizeof(op->dest->down_what),
+	    0, 1)) {
 		state_op_free(op);
 		return -1;
 	}

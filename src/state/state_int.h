@@ -101,6 +101,7 @@ struct state_op *state_op_new(enum op_kind, const char *domain, int64_t);
 int	 state_enqueue(struct state *, struct state_op *, int force);
 void	 state_enqueue_locked(struct state *, struct state_op *);
 int64_t	 state_mono_ms(void);
+int	 state_text_ok(const char *, size_t, int nl, int space);
 
 /* state_tlsrpt.c */
 void	 state_tlsrpt_pending_move(struct state *);

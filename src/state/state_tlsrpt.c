@@ -68,27 +68,6 @@ helo_ok(const char *s, size_t size)
 	return 1;
 }
 
-/* text_ok - printable ASCII (and '\n' when nl), shorter than size */
-static int
-text_ok(const char *s, size_t size, int nl, int space)
-{
-	size_t	 n;
-
-	if (s == NULL)
-		return 1;
-	if ((n = strnlen(s, size)) >= size)
-		return 0;
-	for (; *s != '\0'; s++) {
-		if (*s == '\n' && nl)
-			continue;
-		if (*s == ' ' && space)
-			continue;
-		if (*s <= ' ' || *s > '~')
-			return 0;
-	}
-	return 1;
-}
-
 /* day_ok - "YYYY-MM-DD" */
 static int
 day_ok(const char *s)
@@ -147,14 +126,14 @@ state_tlsrpt_valid(const struct state_tlsrpt *r)
 	    strcmp(r->policy_type, "sts") != 0 &&
 	    strcmp(r->policy_type, "no-policy-found") != 0)
 		return 0;
-	if (!text_ok(r->policy_string, STATE_TLSRPT_TEXT_MAX, 1, 1) ||
-	    !text_ok(r->mx_host, STATE_TLSRPT_TEXT_MAX, 1, 0) ||
+	if (!state_text_ok(r->policy_string, STATE_TLSRPT_TEXT_MAX, 1, 1) ||
+	    !state_text_ok(r->mx_host, STATE_TLSRPT_TEXT_MAX, 1, 0) ||
 	    !type_ok(r->result_type, sizeof(r->result_type)) ||
 	    !ip_ok(r->sending_ip, sizeof(r->sending_ip)) ||
 	    !ip_ok(r->receiving_ip, sizeof(r->receiving_ip)) ||
 	    !host_ok(r->mx_hostname, sizeof(r->mx_hostname), 1) ||
 	    !helo_ok(r->mx_helo, sizeof(r->mx_helo)) ||
-	    !text_ok(r->reason, sizeof(r->reason), 0, 1))
+	    !state_text_ok(r->reason, sizeof(r->reason), 0, 1))
 		return 0;
 	/* A success has no details. */
 	if (r->result_type[0] == '\0' && (r->sending_ip[0] ||
@@ -173,8 +152,8 @@ state_tlsrpt_day_valid(const struct state_tlsrpt_day *d)
 	if (d->state[0] != '\0' && strcmp(d->state, "sent") != 0 &&
 	    strcmp(d->state, "skipped") != 0)
 		return 0;
-	return text_ok(d->report_id, sizeof(d->report_id), 0, 0) &&
-	    text_ok(d->rua, STATE_TLSRPT_TEXT_MAX, 0, 1) &&
+	return state_text_ok(d->report_id, sizeof(d->report_id), 0, 0) &&
+	    state_text_ok(d->rua, STATE_TLSRPT_TEXT_MAX, 0, 1) &&
 	    (strcmp(d->state, "sent") != 0 || d->report_id[0] != '\0');
 }
 
@@ -182,10 +161,10 @@ state_tlsrpt_day_valid(const struct state_tlsrpt_day *d)
 static int
 post_fields_ok(const struct state_tlsrpt_post *p)
 {
-	return p->report_id[0] != '\0' && text_ok(p->report_id,
+	return p->report_id[0] != '\0' && state_text_ok(p->report_id,
 	    sizeof(p->report_id), 0, 0) && p->uri != NULL &&
-	    p->uri[0] != '\0' && text_ok(p->uri, STATE_TLSRPT_URI_MAX, 0, 0) &&
-	    text_ok(p->last_error, sizeof(p->last_error), 0, 1);
+	    p->uri[0] != '\0' && state_text_ok(p->uri, STATE_TLSRPT_URI_MAX, 0, 0) &&
+	    state_text_ok(p->last_error, sizeof(p->last_error), 0, 1);
 }
 
 /* state_tlsrpt_post_valid - a post, with its body, is sound */
@@ -402,8 +381,8 @@ state_tlsrpt_claim(struct state *st, const char *domain, const char *day,
 	    (strcmp(state, "sent") != 0 && strcmp(state, "skipped") != 0) ||
 	    report_id == NULL ||
 	    (report_id[0] == '\0' && strcmp(state, "sent") == 0) ||
-	    !text_ok(report_id, STATE_TLSRPT_ID_MAX, 0, 0) ||
-	    !text_ok(rua, STATE_TLSRPT_TEXT_MAX, 0, 1)) {
+	    !state_text_ok(report_id, STATE_TLSRPT_ID_MAX, 0, 0) ||
+	    !state_text_ok(rua, STATE_TLSRPT_TEXT_MAX, 0, 1)) {
 		snprintf(err, errlen, "malformed claim");
 		return -1;
 	}
@@ -573,7 +552,7 @@ state_tlsrpt_post_delete(struct state *st, const char *report_id,
 	struct state_op	*op;
 
 	if (report_id == NULL || uri == NULL ||
-	    !text_ok(report_id, STATE_TLSRPT_ID_MAX, 0, 0) ||
+	    !state_text_ok(report_id, STATE_TLSRPT_ID_MAX, 0, 0) ||
 	    (op = post_op(OP_TLSRPT_POST_DELETE, report_id, uri)) == NULL)
 		return -1;
 	return state_enqueue(st, op, 0);

@@ -6,9 +6,7 @@
 #include <strings.h>
 
 #include "sts/sts.h"
-
-#define IS_ALNUM(c)	(((c) >= 'a' && (c) <= 'z') || \
-			((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9'))
+#include "util/util.h"
 
 /*
  * sts_pattern_match - does host match pattern? Case is ignored, and so
@@ -57,20 +55,5 @@ sts_mx_match(const struct sts_policy *p, const char *host)
 int
 sts_domain_ok(const char *d)
 {
-	size_t	 n = strlen(d), lab = 0, i;
-
-	if (n == 0 || n > 253 || d[0] == '.' || d[n - 1] == '.')
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (d[i] == '.') {
-			if (lab == 0)
-				return 0;
-			lab = 0;
-		} else if (IS_ALNUM(d[i]) || d[i] == '-' || d[i] == '_') {
-			if (++lab > 63)
-				return 0;
-		} else
-			return 0;
-	}
-	return 1;
+	return addr_name_ok(d);
 }
