@@ -134,47 +134,47 @@ struct serve {
 	int			 stopping;
 };
 
-/* same_host - relayhost ("[host]:port", "host") names host d */
-static int
-same_host(const char *relayhost, const char *d)
-{
-	size_t	 n = strlen(d);
-
-	if (*relayhost == '[')
-		relayhost++;
-	return strncasecmp(relayhost, d, n) == 0 && (relayhost[n] == '\0' ||
-	    relayhost[n] == ']' || relayhost[n] == ':');
-}
-
 /*
  * bypass_unreachable - the bypass list is matched against the next hop:
  * say which of its domains it can never apply to, because the transport
  * table or the relayhost sends their mail elsewhere (10 named, then a
- * count)
+ * count). Each entry is asked of the route a message to its domain
+ * takes (deliver_conf_route), as delivery asks it, expiry aside.
  */
 static void
 bypass_unreachable(const struct policy_table *b,
     const struct transport_table *t, const char *relayhost)
 {
 	const struct transport_entry	*te;
+	struct deliver_env		 env;
+	struct deliver_conf		 dc;
+	struct policy_entry		 one;
+	struct policy_table		 only = { &one, 1 };
 	const char			*d;
 	size_t				 i, n = 0;
 
+	memset(&env, 0, sizeof(env));
+	env.transport = t;
+	env.relayhost = relayhost != NULL && relayhost[0] != '\0' ?
+	    relayhost : NULL;
+	env.bypass = &only;
 	for (i = 0; i < b->n; i++) {
 		d = b->e[i].pattern;
 		if (d[0] == '.' || d[0] == '[')
 			continue;
+		one = b->e[i];
+		one.expires = 0;
+		one.retired = 0;
+		(void)deliver_conf_route(&dc, &env, d, SMTP_JOB_SEND, 0);
+		if (dc.bypass)
+			continue;
 		if ((te = route_transport_match(t, d)) != NULL) {
-			if (te->action == TRANSPORT_SMTP &&
-			    strcasecmp(te->dest, d) == 0)
-				continue;
 			if (n++ < 10)
 				log_warnx("DANE bypass for %s never applies: the "
 				    "transport table sends its mail to %s (the "
 				    "list is matched against the next hop)", d,
 				    te->nexthop);
-		} else if (relayhost != NULL && relayhost[0] != '\0' &&
-		    !same_host(relayhost, d)) {
+		} else if (env.relayhost != NULL) {
 			if (n++ < 10)
 				log_warnx("DANE bypass for %s never applies: its "
 				    "mail goes to the relayhost %s (the list is "

@@ -275,5 +275,33 @@ wait_for 30 grep -q "to=<$rh2>.*status=" "$T_TMP/relay.log" ||
 expect_match "bad hup: the old table still routes" \
 	"$(grep -F "to=<$rh2>" "$T_TMP/relay.log")" \
 	"relay=mx\.dane-ee\.test\[$NET\.10\], route=transport hup\.$D -> \[mx\.dane-ee\.test\], .*status=sent"
-kill "$(cat "$T_TMP/pid")"
+pid=$(cat "$T_TMP/pid")
+kill "$pid"
+wait_for 40 sh -c "! kill -0 $pid 2>/dev/null" || fail "relay did not stop"
+
+# 12. A relayhost: every bypass entry but the relayhost's own next hop
+# never applies. [host]:port is that next hop, as written: an entry for
+# the bare host does not match it.
+printf 'mx.dane-ee.test\n[mx.dane-ee.test]:25\nother.test\n' >"$T_TMP/bypass2"
+for rh in '[mx.dane-ee.test]:25' 'mx.dane-ee.test'; do
+	: >"$T_TMP/relay2.log"
+	"$DANEMX" -R "$CONF" serve --foreground -o listen=127.0.0.1:$RELAY \
+		-o queue_dir="$T_TMP/q2" -o user= -o pid_file="$T_TMP/pid2" \
+		-o helo_name=relay.test -o relayhost="$rh" \
+		-o bypass_file="$T_TMP/bypass2" >"$T_TMP/relay2.log" 2>&1 &
+	wait_for 15 sh -c "grep -q 'relay started' '$T_TMP/relay2.log' && [ -s '$T_TMP/pid2' ]" ||
+		fail "relayhost $rh: relay did not start: $(cat "$T_TMP/relay2.log")"
+	got=$(grep 'never applies' "$T_TMP/relay2.log" | sed 's/^danemx: //')
+	pid=$(cat "$T_TMP/pid2")
+	kill "$pid"
+	wait_for 40 sh -c "! kill -0 $pid 2>/dev/null" || fail "relay did not stop"
+	rm -f "$T_TMP/pid2"
+	case $rh in
+	\[*) expect_eq "relayhost $rh: the entries that never apply" "$got" \
+"DANE bypass for mx.dane-ee.test never applies: its mail goes to the relayhost $rh (the list is matched against the next hop)
+DANE bypass for other.test never applies: its mail goes to the relayhost $rh (the list is matched against the next hop)" ;;
+	*) expect_eq "relayhost $rh: the entries that never apply" "$got" \
+"DANE bypass for other.test never applies: its mail goes to the relayhost $rh (the list is matched against the next hop)" ;;
+	esac
+done
 done_ok
